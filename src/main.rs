@@ -1,0 +1,214 @@
+//! `invscale`: the native command-line evaluator. A thin shell over the library: arguments
+//! become a typed configuration, errors are printed once, on one line, with a non-zero exit.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use burn::tensor::Device;
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use invscale::checkpoint::Checkpoint;
+use invscale::report::{results_csv, ModelSummary, RunSummary};
+use invscale::run::{run_task, Control};
+use invscale::score::Truncation;
+use invscale::stats::model_stats;
+use invscale::task::{parse_task, TaskType};
+
+#[derive(Parser)]
+#[command(name = "invscale", version, about = "Score Inverse Scaling Prize tasks on GPT-2 models")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Score a task with one or more models and write the pipeline's result CSVs.
+    Eval(EvalArgs),
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// Task file in the prize format (CSV, JSONL or JSON).
+    #[arg(long)]
+    task: PathBuf,
+    /// Task type; inferred from the columns when omitted.
+    #[arg(long = "type", value_parser = parse_type)]
+    task_type: Option<TaskType>,
+    /// Model folder with config.json, model.safetensors and tokenizer.json (repeatable).
+    #[arg(long = "model", required = true)]
+    models: Vec<PathBuf>,
+    /// Output folder: one `<model>.csv` per model and `summary.json`.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
+    /// keep-scored: drop tokens from the left of over-long inputs and flag them;
+    /// pipeline: the prize pipeline's right truncation at 1023 tokens.
+    #[arg(long, value_enum, default_value_t = TruncationArg::KeepScored)]
+    truncation: TruncationArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Backend {
+    /// Burn's pure-Rust CPU backend (flex).
+    Cpu,
+    /// The GPU through wgpu (Vulkan, Metal or DX12).
+    Wgpu,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TruncationArg {
+    KeepScored,
+    Pipeline,
+}
+
+fn parse_type(name: &str) -> Result<TaskType, String> {
+    TaskType::from_name(name).ok_or_else(|| {
+        let names: Vec<_> = TaskType::ALL.iter().map(|t| t.name()).collect();
+        format!("unknown task type `{name}` (expected one of: {})", names.join(", "))
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Eval(args) => eval(args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn device(backend: Backend) -> Result<Device> {
+    match backend {
+        Backend::Cpu => Ok(Device::flex()),
+        #[cfg(feature = "wgpu")]
+        Backend::Wgpu => Device::wgpu_options().init().context("no usable GPU through wgpu"),
+        #[cfg(not(feature = "wgpu"))]
+        Backend::Wgpu => bail!("this build of invscale has no wgpu support (build with --features wgpu)"),
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    let truncation = match args.truncation {
+        TruncationArg::KeepScored => Truncation::KeepScored,
+        TruncationArg::Pipeline => Truncation::Pipeline,
+    };
+    let mut names = Vec::new();
+    for dir in &args.models {
+        let name = model_name(dir)?;
+        if names.contains(&name) {
+            bail!("two models are named `{name}`; their result files would overwrite each other");
+        }
+        names.push(name);
+    }
+    let task = parse_task(&read(&args.task)?, args.task_type).with_context(|| args.task.display().to_string())?;
+    for warning in task.warnings.iter().take(5) {
+        eprintln!("warning: {}: {warning}", args.task.display());
+    }
+    if task.warnings.len() > 5 {
+        eprintln!("warning: … and {} more", task.warnings.len() - 5);
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let device = device(args.backend)?;
+
+    let mut summaries = Vec::new();
+    for (dir, name) in args.models.iter().zip(names) {
+        let checkpoint = Checkpoint::from_bytes(
+            &read(&dir.join("config.json"))?,
+            &read(&dir.join("model.safetensors"))?,
+            &read(&dir.join("tokenizer.json"))?,
+            &device,
+        )
+        .with_context(|| dir.display().to_string())?;
+
+        let bar = ProgressBar::new(task.examples.len() as u64).with_message(name.clone());
+        bar.set_style(
+            ProgressStyle::with_template("{msg:>16} [{bar:30}] {pos}/{len} examples, {per_sec}, eta {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        let results = pollster::block_on(run_task(&checkpoint, &task, truncation, |_, done| {
+            bar.set_position(done as u64);
+            Control::Continue
+        }))
+        .with_context(|| format!("{}: {}", name, args.task.display()))?;
+        bar.finish_and_clear();
+
+        let csv_path = args.out.join(format!("{name}.csv"));
+        std::fs::write(&csv_path, results_csv(&task, &results)).with_context(|| format!("cannot write {}", csv_path.display()))?;
+        let metrics: Vec<_> = results.iter().map(|r| r.metrics.clone()).collect();
+        let class_counts: Vec<_> = task.examples.iter().map(|e| e.kind.classes().len()).collect();
+        let truncated: Vec<_> = results.iter().map(|r| r.truncated).collect();
+        summaries.push(ModelSummary {
+            name,
+            parameters: checkpoint.config.parameter_count(),
+            stats: model_stats(task.task_type, &metrics, &class_counts, &truncated),
+        });
+    }
+
+    let summary = RunSummary::new(&args.task.display().to_string(), &task, truncation, summaries);
+    let summary_path = args.out.join("summary.json");
+    std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)? + "\n")
+        .with_context(|| format!("cannot write {}", summary_path.display()))?;
+    print_table(&summary);
+    Ok(())
+}
+
+/// The last path component of a model folder names its result file.
+fn model_name(dir: &Path) -> Result<String> {
+    let canonical = dir.canonicalize().with_context(|| format!("model folder {} does not exist", dir.display()))?;
+    match canonical.file_name().and_then(|n| n.to_str()) {
+        Some(name) => Ok(name.to_string()),
+        None => bail!("cannot name the model at {}", dir.display()),
+    }
+}
+
+fn print_table(summary: &RunSummary) {
+    println!(
+        "{} ({}, {} examples, truncation {})",
+        summary.task, summary.task_type, summary.examples, summary.truncation
+    );
+    let metric = summary.models.first().map_or("loss", |m| m.stats.metric);
+    println!("{:<20} {:>12} {:>26} {:>18} {:>9}", "model", "parameters", format!("mean {metric} ± sem"), "accuracy ± sem", "coverage");
+    for m in &summary.models {
+        let s = &m.stats;
+        let accuracy = s.accuracy.map_or("-".into(), |a| format!("{:.3} ± {:.3}", a.mean, a.sem));
+        let coverage = s.coverage.map_or("-".into(), |c| format!("{c:.4}"));
+        println!(
+            "{:<20} {:>12} {:>26} {:>18} {:>9}",
+            m.name,
+            m.parameters,
+            format!("{:.4} ± {:.4}", s.value.mean, s.value.sem),
+            accuracy,
+            coverage
+        );
+    }
+    if let Some(s) = summary.models.first().map(|m| &m.stats) {
+        let mut chance = Vec::new();
+        if let Some(l) = s.chance_loss {
+            chance.push(format!("loss {l:.4}"));
+        }
+        if let Some(a) = s.chance_accuracy {
+            chance.push(format!("accuracy {a:.3}"));
+        }
+        if !chance.is_empty() {
+            println!("chance: {}", chance.join(", "));
+        }
+        let truncated: usize = summary.models.iter().map(|m| m.stats.truncated).max().unwrap_or(0);
+        if truncated > 0 {
+            println!("note: {truncated} example(s) were longer than the model's context and were truncated ({})", summary.truncation);
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! GPT-2 in Burn. Knows nothing of tasks, metrics or browsers.
+
+mod config;
+mod gpt2;
+mod weights;
+
+pub use config::{ConfigError, Gpt2Config};
+pub use gpt2::{Attention, Block, Gpt2, LayerNorm, Mlp};
+pub use weights::{load_safetensors, WeightLoader, WeightsError};

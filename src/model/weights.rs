@@ -1,0 +1,271 @@
+//! Hub `model.safetensors` → [`Gpt2`], one tensor at a time.
+//!
+//! | Hub key (optionally prefixed `transformer.`) | module field            | shape          |
+//! |----------------------------------------------|-------------------------|----------------|
+//! | `wte.weight`                                 | `wte.weight`            | `[vocab, C]`   |
+//! | `wpe.weight`                                 | `wpe.weight`            | `[n_pos, C]`   |
+//! | `h.{i}.ln_1.{weight,bias}`                   | `h[i].ln_1`             | `[C]`          |
+//! | `h.{i}.attn.c_attn.{weight,bias}`            | `h[i].attn.c_attn`      | `[C, 3C]`,`[3C]` |
+//! | `h.{i}.attn.c_proj.{weight,bias}`            | `h[i].attn.c_proj`      | `[C, C]`,`[C]` |
+//! | `h.{i}.ln_2.{weight,bias}`                   | `h[i].ln_2`             | `[C]`          |
+//! | `h.{i}.mlp.c_fc.{weight,bias}`               | `h[i].mlp.c_fc`         | `[C, 4C]`,`[4C]` |
+//! | `h.{i}.mlp.c_proj.{weight,bias}`             | `h[i].mlp.c_proj`       | `[4C, C]`,`[C]` |
+//! | `ln_f.{weight,bias}`                         | `ln_f`                  | `[C]`          |
+//! | `lm_head.weight` (optional)                  | `lm_head`               | `[vocab, C]`   |
+//! | `h.{i}.attn.bias`, `h.{i}.attn.masked_bias`  | ignored (mask buffers)  |                |
+//!
+//! Conv1D weights are stored `[in, out]`, already Burn's `Linear` layout: they are copied
+//! as they are. A square `c_proj` transposed by mistake would load without complaint and
+//! give wrong numbers, so nothing here ever transposes. Without `lm_head.weight` the head
+//! is tied to `wte`.
+
+use std::collections::BTreeSet;
+
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::tensor::{Device, Tensor, TensorData};
+use safetensors::{Dtype, SafeTensors};
+
+use super::gpt2::LayerNorm;
+use super::{Gpt2, Gpt2Config};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("model.safetensors is not a valid safetensors file: {0}")]
+    Format(String),
+    #[error("tensor `{name}` has shape {found:?}, expected {expected:?} for this config.json")]
+    Shape { name: String, found: Vec<usize>, expected: Vec<usize> },
+    #[error("tensor `{name}` has dtype {dtype}; supported: F32, F16, BF16")]
+    Dtype { name: String, dtype: String },
+    #[error("tensor `{0}` is not part of a GPT-2 checkpoint")]
+    Unexpected(String),
+    #[error("model.safetensors lacks {} tensor(s): {}", .0.len(), .0.join(", "))]
+    Missing(Vec<String>),
+}
+
+/// Which parameter a checkpoint key fills.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Slot {
+    Wte,
+    Wpe,
+    LnF(Half),
+    LmHead,
+    Block(usize, BlockPart, Half),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum BlockPart {
+    Ln1,
+    CAttn,
+    AttnProj,
+    Ln2,
+    CFc,
+    MlpProj,
+}
+
+/// `weight` or `bias`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Half {
+    Weight,
+    Bias,
+}
+
+/// What a key means: a parameter, a buffer to skip, or nothing GPT-2 has.
+enum Key {
+    Param(Slot),
+    Ignored,
+}
+
+fn parse_key(name: &str, n_layer: usize) -> Option<Key> {
+    let key = name.strip_prefix("transformer.").unwrap_or(name);
+    let half = |s: &str| match s {
+        "weight" => Some(Half::Weight),
+        "bias" => Some(Half::Bias),
+        _ => None,
+    };
+    match key {
+        "wte.weight" => return Some(Key::Param(Slot::Wte)),
+        "wpe.weight" => return Some(Key::Param(Slot::Wpe)),
+        "lm_head.weight" => return Some(Key::Param(Slot::LmHead)),
+        _ => {}
+    }
+    if let Some(rest) = key.strip_prefix("ln_f.") {
+        return half(rest).map(|h| Key::Param(Slot::LnF(h)));
+    }
+    let rest = key.strip_prefix("h.")?;
+    let (index, rest) = rest.split_once('.')?;
+    let i: usize = index.parse().ok().filter(|&i| i < n_layer)?;
+    if matches!(rest, "attn.bias" | "attn.masked_bias") {
+        return Some(Key::Ignored);
+    }
+    let (part, leaf) = rest.rsplit_once('.')?;
+    let part = match part {
+        "ln_1" => BlockPart::Ln1,
+        "attn.c_attn" => BlockPart::CAttn,
+        "attn.c_proj" => BlockPart::AttnProj,
+        "ln_2" => BlockPart::Ln2,
+        "mlp.c_fc" => BlockPart::CFc,
+        "mlp.c_proj" => BlockPart::MlpProj,
+        _ => return None,
+    };
+    Some(Key::Param(Slot::Block(i, part, half(leaf)?)))
+}
+
+impl Slot {
+    fn shape(self, c: &Gpt2Config) -> Vec<usize> {
+        let (e, f) = (c.n_embd, c.inner_dim());
+        match self {
+            Slot::Wte | Slot::LmHead => vec![c.vocab_size, e],
+            Slot::Wpe => vec![c.n_positions, e],
+            Slot::LnF(_) => vec![e],
+            Slot::Block(_, part, half) => {
+                let (d_in, d_out) = match part {
+                    BlockPart::Ln1 | BlockPart::Ln2 => return vec![e],
+                    BlockPart::CAttn => (e, 3 * e),
+                    BlockPart::AttnProj => (e, e),
+                    BlockPart::CFc => (e, f),
+                    BlockPart::MlpProj => (f, e),
+                };
+                match half {
+                    Half::Weight => vec![d_in, d_out],
+                    Half::Bias => vec![d_out],
+                }
+            }
+        }
+    }
+
+    fn name(self) -> String {
+        let h = |h: Half| if h == Half::Weight { "weight" } else { "bias" };
+        match self {
+            Slot::Wte => "wte.weight".into(),
+            Slot::Wpe => "wpe.weight".into(),
+            Slot::LmHead => "lm_head.weight".into(),
+            Slot::LnF(x) => format!("ln_f.{}", h(x)),
+            Slot::Block(i, part, x) => {
+                let part = match part {
+                    BlockPart::Ln1 => "ln_1",
+                    BlockPart::CAttn => "attn.c_attn",
+                    BlockPart::AttnProj => "attn.c_proj",
+                    BlockPart::Ln2 => "ln_2",
+                    BlockPart::CFc => "mlp.c_fc",
+                    BlockPart::MlpProj => "mlp.c_proj",
+                };
+                format!("h.{i}.{part}.{}", h(x))
+            }
+        }
+    }
+
+    /// Every parameter a checkpoint must provide (`lm_head` may be tied instead).
+    fn required(c: &Gpt2Config) -> Vec<Slot> {
+        let mut slots = vec![Slot::Wte, Slot::Wpe, Slot::LnF(Half::Weight), Slot::LnF(Half::Bias)];
+        for i in 0..c.n_layer {
+            for part in [BlockPart::Ln1, BlockPart::CAttn, BlockPart::AttnProj, BlockPart::Ln2, BlockPart::CFc, BlockPart::MlpProj] {
+                for half in [Half::Weight, Half::Bias] {
+                    slots.push(Slot::Block(i, part, half));
+                }
+            }
+        }
+        slots
+    }
+}
+
+/// Fills a lazily initialised [`Gpt2`] one checkpoint tensor at a time, so that only one
+/// tensor's host copy exists at once.
+pub struct WeightLoader {
+    config: Gpt2Config,
+    model: Gpt2,
+    device: Device,
+    filled: BTreeSet<Slot>,
+}
+
+impl WeightLoader {
+    pub fn new(config: &Gpt2Config, device: &Device) -> Self {
+        WeightLoader { config: config.clone(), model: config.init(device), device: device.clone(), filled: BTreeSet::new() }
+    }
+
+    /// Checks and stores one tensor. `data` is its raw little-endian bytes.
+    pub fn add(&mut self, name: &str, dtype: Dtype, shape: &[usize], data: &[u8]) -> Result<(), WeightsError> {
+        let slot = match parse_key(name, self.config.n_layer) {
+            Some(Key::Param(slot)) => slot,
+            Some(Key::Ignored) => return Ok(()),
+            None => return Err(WeightsError::Unexpected(name.to_string())),
+        };
+        let expected = slot.shape(&self.config);
+        if shape != expected.as_slice() {
+            return Err(WeightsError::Shape { name: name.to_string(), found: shape.to_vec(), expected });
+        }
+        let values = to_f32(name, dtype, data)?;
+        let data = TensorData::new(values, shape.to_vec());
+        self.set(slot, data);
+        self.filled.insert(slot);
+        Ok(())
+    }
+
+    fn set(&mut self, slot: Slot, data: TensorData) {
+        let d = &self.device;
+        let t1 = |data: TensorData| Param::from_tensor(Tensor::<1>::from_data(data, d));
+        let t2 = |data: TensorData| Param::from_tensor(Tensor::<2>::from_data(data, d));
+        let norm = |ln: &mut LayerNorm, half: Half, data| match half {
+            Half::Weight => ln.weight = t1(data),
+            Half::Bias => ln.bias = t1(data),
+        };
+        let linear = |lin: &mut Linear, half: Half, data| match half {
+            Half::Weight => lin.weight = t2(data),
+            Half::Bias => lin.bias = Some(t1(data)),
+        };
+        let m = &mut self.model;
+        match slot {
+            Slot::Wte => m.wte.weight = t2(data),
+            Slot::Wpe => m.wpe.weight = t2(data),
+            Slot::LmHead => m.lm_head = Some(t2(data)),
+            Slot::LnF(half) => norm(&mut m.ln_f, half, data),
+            Slot::Block(i, part, half) => {
+                let block = &mut m.h[i];
+                match part {
+                    BlockPart::Ln1 => norm(&mut block.ln_1, half, data),
+                    BlockPart::Ln2 => norm(&mut block.ln_2, half, data),
+                    BlockPart::CAttn => linear(&mut block.attn.c_attn, half, data),
+                    BlockPart::AttnProj => linear(&mut block.attn.c_proj, half, data),
+                    BlockPart::CFc => linear(&mut block.mlp.c_fc, half, data),
+                    BlockPart::MlpProj => linear(&mut block.mlp.c_proj, half, data),
+                }
+            }
+        }
+    }
+
+    /// The loaded model, once every required tensor has arrived.
+    pub fn finish(self) -> Result<Gpt2, WeightsError> {
+        let missing: Vec<String> = Slot::required(&self.config)
+            .into_iter()
+            .filter(|s| !self.filled.contains(s))
+            .map(Slot::name)
+            .collect();
+        if !missing.is_empty() {
+            return Err(WeightsError::Missing(missing));
+        }
+        Ok(self.model)
+    }
+}
+
+/// Loads a whole `model.safetensors` held in memory.
+pub fn load_safetensors(config: &Gpt2Config, bytes: &[u8], device: &Device) -> Result<Gpt2, WeightsError> {
+    let file = SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Format(e.to_string()))?;
+    let mut loader = WeightLoader::new(config, device);
+    // A stable order makes errors reproducible.
+    let mut names: Vec<_> = file.names();
+    names.sort();
+    for name in names {
+        let view = file.tensor(name).map_err(|e| WeightsError::Format(e.to_string()))?;
+        loader.add(name, view.dtype(), view.shape(), view.data())?;
+    }
+    loader.finish()
+}
+
+fn to_f32(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f32>, WeightsError> {
+    Ok(match dtype {
+        Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        Dtype::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        Dtype::BF16 => data.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        other => return Err(WeightsError::Dtype { name: name.to_string(), dtype: format!("{other:?}") }),
+    })
+}

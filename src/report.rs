@@ -1,0 +1,95 @@
+//! Results in the prize pipeline's CSV format, and the JSON summary of a run.
+
+use serde::Serialize;
+
+use crate::run::ExampleResult;
+use crate::score::{Metrics, Truncation};
+use crate::stats::ModelStats;
+use crate::task::Task;
+
+/// The pipeline's per-model results CSV (`index,loss,correct,predicted,total_logprob`, …).
+/// Booleans are written `True`/`False`, as pandas writes them.
+pub fn results_csv(task: &Task, results: &[ExampleResult]) -> String {
+    let mut out = task.task_type.result_columns().join(",");
+    out.push('\n');
+    let flag = |b: bool| if b { "True" } else { "False" };
+    for r in results {
+        let line = match &r.metrics {
+            Metrics::Classification { loss, correct, predicted, total_logprob, .. } => {
+                let classes = task.examples[r.index].kind.classes();
+                format!("{},{loss},{},{},{total_logprob}", r.index, flag(*correct), csv_field(&classes[*predicted]))
+            }
+            Metrics::SequenceProb { loss } => format!("{},{loss}", r.index),
+            Metrics::Logodds { logodds_difference, correct, total_logprob } => {
+                format!("{},{logodds_difference},{},{total_logprob}", r.index, flag(*correct))
+            }
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Quotes a CSV field when it holds a delimiter, quote or line break.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// One model's line in `summary.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelSummary {
+    pub name: String,
+    pub parameters: u64,
+    #[serde(flatten)]
+    pub stats: ModelStats,
+}
+
+/// `summary.json`: what was run and each model's aggregates.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    pub task: String,
+    pub task_type: &'static str,
+    pub examples: usize,
+    pub truncation: &'static str,
+    pub warnings: Vec<String>,
+    pub models: Vec<ModelSummary>,
+}
+
+impl RunSummary {
+    pub fn new(task_name: &str, task: &Task, truncation: Truncation, models: Vec<ModelSummary>) -> Self {
+        RunSummary {
+            task: task_name.to_string(),
+            task_type: task.task_type.name(),
+            examples: task.examples.len(),
+            truncation: truncation.name(),
+            warnings: task.warnings.iter().map(|w| w.to_string()).collect(),
+            models,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::parse_task;
+
+    #[test]
+    fn classification_csv_has_the_pipeline_columns() {
+        let task = parse_task(b"prompt,classes,answer_index\nQ,\"[' a, b', ' c']\",0\n", None).unwrap();
+        let results = vec![ExampleResult {
+            index: 0,
+            metrics: crate::score::metrics::classification(vec![-0.5, -2.0], 0),
+            truncated: false,
+        }];
+        let csv = results_csv(&task, &results);
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some("index,loss,correct,predicted,total_logprob"));
+        let row = lines.next().unwrap();
+        assert!(row.starts_with("0,"), "{row}");
+        assert!(row.contains(",True,\" a, b\","), "{row}");
+    }
+}

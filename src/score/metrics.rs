@@ -1,0 +1,127 @@
+//! Per-example metrics from log-probabilities, with the prize pipeline's exact semantics
+//! (`eval_pipeline/models.py`). Pure arithmetic: no tensors here.
+
+use serde::Serialize;
+
+/// The scored numbers of one example, named as the pipeline's result columns.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Metrics {
+    Classification {
+        loss: f64,
+        correct: bool,
+        /// Index of the predicted class (the pipeline writes the class text).
+        predicted: usize,
+        total_logprob: f64,
+        /// `lp(prompt, class_j)` for every class, in nats.
+        class_logprobs: Vec<f64>,
+    },
+    SequenceProb {
+        loss: f64,
+    },
+    Logodds {
+        logodds_difference: f64,
+        correct: bool,
+        total_logprob: f64,
+    },
+}
+
+/// `s_j = lp(prompt, classes[j])`; loss = -log_softmax(s)[answer]; first maximum wins.
+pub fn classification(class_logprobs: Vec<f64>, answer_index: usize) -> Metrics {
+    let total_logprob = logsumexp(&class_logprobs);
+    let predicted = argmax(&class_logprobs);
+    Metrics::Classification {
+        loss: total_logprob - class_logprobs[answer_index],
+        correct: predicted == answer_index,
+        predicted,
+        total_logprob,
+        class_logprobs,
+    }
+}
+
+/// `loss = -lp(prompt, completion)`.
+pub fn sequence_prob(logprob: f64) -> Metrics {
+    Metrics::SequenceProb { loss: -logprob }
+}
+
+/// Full-vocabulary next-token log-probs of the two classes after one prompt.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClassPair(pub [f64; 2]);
+
+impl ClassPair {
+    /// `log_softmax([z0, z1])[0] - log_softmax([z0, z1])[1]`, which equals `z0 - z1`.
+    fn log_odds(self) -> f64 {
+        self.0[0] - self.0[1]
+    }
+}
+
+/// The pipeline's logodds: the change in log-odds from `other` to `prompt`, signed towards
+/// the answer; `absolute` takes its magnitude. Correctness is judged on `other`.
+pub fn logodds(prompt: ClassPair, other: ClassPair, answer_index: usize, absolute: bool) -> Metrics {
+    let mut difference = prompt.log_odds() - other.log_odds();
+    if answer_index == 1 {
+        difference = -difference;
+    }
+    if absolute {
+        difference = difference.abs();
+    }
+    Metrics::Logodds {
+        logodds_difference: difference,
+        correct: argmax(&other.0) == answer_index,
+        total_logprob: logsumexp(&[logsumexp(&prompt.0), logsumexp(&other.0)]),
+    }
+}
+
+/// Index of the first maximum, as numpy's `argmax` picks it.
+pub fn argmax(values: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+pub fn logsumexp(values: &[f64]) -> f64 {
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if max == f64::NEG_INFINITY {
+        return max;
+    }
+    max + values.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_renormalises_over_classes() {
+        let m = classification(vec![(0.2f64).ln(), (0.6f64).ln()], 0);
+        let Metrics::Classification { loss, correct, predicted, total_logprob, .. } = m else { panic!() };
+        assert!((loss - (4.0f64).ln()).abs() < 1e-12);
+        assert!(!correct);
+        assert_eq!(predicted, 1);
+        assert!((total_logprob - (0.8f64).ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn first_maximum_wins() {
+        assert_eq!(argmax(&[-1.0, -1.0, -2.0]), 0);
+        assert_eq!(argmax(&[-3.0, -1.0, -1.0]), 1);
+    }
+
+    #[test]
+    fn logodds_sign_and_absolute() {
+        let p = ClassPair([-1.0, -3.0]);
+        let o = ClassPair([-2.0, -1.0]);
+        let Metrics::Logodds { logodds_difference, correct, .. } = logodds(p, o, 0, false) else { panic!() };
+        assert_eq!(logodds_difference, 3.0);
+        assert!(!correct);
+        let Metrics::Logodds { logodds_difference, correct, .. } = logodds(p, o, 1, false) else { panic!() };
+        assert_eq!(logodds_difference, -3.0);
+        assert!(correct);
+        let Metrics::Logodds { logodds_difference, .. } = logodds(p, o, 1, true) else { panic!() };
+        assert_eq!(logodds_difference, 3.0);
+    }
+}

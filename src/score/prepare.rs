@@ -1,0 +1,151 @@
+//! Examples → the token sequences the model must read, following the pipeline exactly:
+//! `ids = tok(prompt + continuation)` (one string, tokenized together) and the last
+//! `L = len(tok(continuation))` positions are scored.
+
+use crate::task::{Example, ExampleKind, TaskError};
+use crate::tokenizer::Tokenizer;
+
+/// The pipeline cuts `prompt + class` to its first 1023 tokens.
+pub const PIPELINE_MAX_TOKENS: usize = 1023;
+
+/// What to do with inputs longer than the model's context.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Truncation {
+    /// Drop tokens from the left so the scored tokens stay, and flag the example.
+    #[default]
+    KeepScored,
+    /// The prize pipeline's behaviour: keep the first 1023 tokens, then score the last `L`
+    /// of what is left (which may no longer be the continuation).
+    Pipeline,
+}
+
+impl Truncation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Truncation::KeepScored => "keep-scored",
+            Truncation::Pipeline => "pipeline",
+        }
+    }
+}
+
+/// A token sequence whose last `scored` tokens are scored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sequence {
+    pub ids: Vec<u32>,
+    pub scored: usize,
+}
+
+/// The model inputs for one example.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Prepared {
+    /// One sequence per class.
+    Classification { sequences: Vec<Sequence> },
+    SequenceProb { sequence: Sequence },
+    /// Both prompts, read up to their last token, and the two class tokens.
+    Logodds { prompt: Vec<u32>, other: Vec<u32>, classes: [u32; 2] },
+}
+
+/// A prepared example and whether its input had to be shortened.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreparedExample {
+    pub input: Prepared,
+    pub truncated: bool,
+}
+
+/// Tokenizes one example for a model with `n_positions` positions.
+pub fn prepare(example: &Example, tokenizer: &Tokenizer, n_positions: usize, truncation: Truncation) -> Result<PreparedExample, TaskError> {
+    let row = example.row;
+    let tok = |text: &str, column: &str| {
+        tokenizer.encode(text).map_err(|e| TaskError::at(row, column, e.to_string()))
+    };
+    let mut truncated = false;
+    let mut sequence = |context: &str, continuation: &str, column: &str| -> Result<Sequence, TaskError> {
+        let ids = tok(&format!("{context}{continuation}"), column)?;
+        let scored = tok(continuation, column)?.len();
+        let (ids, cut) = fit(ids, n_positions, truncation);
+        truncated |= cut;
+        if scored + 1 > ids.len() {
+            return Err(TaskError::at(
+                row,
+                column,
+                format!(
+                    "{continuation:?} is {scored} tokens, which leaves no room for the prompt in the \
+                     model's {} usable tokens",
+                    ids.len()
+                ),
+            ));
+        }
+        Ok(Sequence { ids, scored })
+    };
+    let input = match &example.kind {
+        ExampleKind::Classification { prompt, classes, .. } => Prepared::Classification {
+            sequences: classes.iter().map(|c| sequence(prompt, c, "classes")).collect::<Result<_, _>>()?,
+        },
+        ExampleKind::SequenceProb { prompt, completion } => {
+            Prepared::SequenceProb { sequence: sequence(prompt, completion, "completion")? }
+        }
+        ExampleKind::Logodds { prompt, other_prompt, classes, .. } => {
+            let mut class_token = |i: usize| -> Result<u32, TaskError> {
+                let ids = tok(&classes[i], "classes")?;
+                match ids.as_slice() {
+                    [id] => Ok(*id),
+                    _ => Err(TaskError::at(
+                        row,
+                        "classes",
+                        format!(
+                            "class {:?} is {} tokens; logodds needs classes that are one token each",
+                            classes[i],
+                            ids.len()
+                        ),
+                    )),
+                }
+            };
+            let classes = [class_token(0)?, class_token(1)?];
+            let (prompt, cut_a) = fit(tok(prompt, "prompt")?, n_positions, truncation);
+            let (other, cut_b) = fit(tok(other_prompt, "other_prompt")?, n_positions, truncation);
+            truncated |= cut_a || cut_b;
+            Prepared::Logodds { prompt, other, classes }
+        }
+    };
+    Ok(PreparedExample { input, truncated })
+}
+
+/// Shortens `ids` to what the model (or the pipeline) reads; says whether it cut anything.
+fn fit(mut ids: Vec<u32>, n_positions: usize, truncation: Truncation) -> (Vec<u32>, bool) {
+    match truncation {
+        Truncation::KeepScored if ids.len() > n_positions => {
+            ids.drain(..ids.len() - n_positions);
+            (ids, true)
+        }
+        Truncation::Pipeline if ids.len() > PIPELINE_MAX_TOKENS.min(n_positions) => {
+            ids.truncate(PIPELINE_MAX_TOKENS.min(n_positions));
+            (ids, true)
+        }
+        _ => (ids, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_scored_drops_from_the_left() {
+        let (ids, cut) = fit((0..1030).collect(), 1024, Truncation::KeepScored);
+        assert!(cut);
+        assert_eq!(ids.len(), 1024);
+        assert_eq!(ids[0], 6);
+        assert_eq!(*ids.last().unwrap(), 1029);
+    }
+
+    #[test]
+    fn pipeline_keeps_the_first_1023() {
+        let (ids, cut) = fit((0..1030).collect(), 1024, Truncation::Pipeline);
+        assert!(cut);
+        assert_eq!(ids, (0..1023).collect::<Vec<_>>());
+        let (ids, cut) = fit((0..1023).collect(), 1024, Truncation::Pipeline);
+        assert!(!cut);
+        assert_eq!(ids.len(), 1023);
+    }
+}

@@ -1,0 +1,167 @@
+//! The Inverse Scaling Prize task formats: task types, examples and parse errors.
+//!
+//! Pure Rust: nothing here knows about models, tensors or browsers.
+
+mod parse;
+mod pylist;
+
+use std::fmt;
+
+pub use parse::{parse_task, MAX_TASK_BYTES};
+pub use pylist::parse_class_list;
+
+/// How a task is scored, named as in the prize pipeline (`--type` / `task_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskType {
+    /// Pick one of several continuations; loss = -log P(answer) renormalised over the classes.
+    Classification,
+    /// Log-probability of one completion.
+    SequenceProb,
+    /// Signed change in the log-odds of two single-token classes between two prompts.
+    Logodds,
+    /// Absolute change in those log-odds.
+    AbsoluteLogodds,
+}
+
+impl TaskType {
+    pub const ALL: [TaskType; 4] = [
+        TaskType::Classification,
+        TaskType::SequenceProb,
+        TaskType::Logodds,
+        TaskType::AbsoluteLogodds,
+    ];
+
+    /// The pipeline's name for the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskType::Classification => "classification",
+            TaskType::SequenceProb => "sequence_prob",
+            TaskType::Logodds => "logodds",
+            TaskType::AbsoluteLogodds => "absolute_logodds",
+        }
+    }
+
+    /// Parses a pipeline task type name, including the pipeline's classification aliases.
+    pub fn from_name(name: &str) -> Option<TaskType> {
+        match name.trim() {
+            "classification" | "classification_loss" | "classification_acc" => {
+                Some(TaskType::Classification)
+            }
+            "sequence_prob" => Some(TaskType::SequenceProb),
+            "logodds" => Some(TaskType::Logodds),
+            "absolute_logodds" => Some(TaskType::AbsoluteLogodds),
+            _ => None,
+        }
+    }
+
+    /// The pipeline's per-example result columns, in the pipeline's order.
+    pub fn result_columns(self) -> &'static [&'static str] {
+        match self {
+            TaskType::Classification => &["index", "loss", "correct", "predicted", "total_logprob"],
+            TaskType::SequenceProb => &["index", "loss"],
+            TaskType::Logodds | TaskType::AbsoluteLogodds => {
+                &["index", "logodds_difference", "correct", "total_logprob"]
+            }
+        }
+    }
+}
+
+impl fmt::Display for TaskType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One example of a task, with the spreadsheet row (or JSONL line) it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Example {
+    /// 1-based row as a spreadsheet shows it (the header is row 1), or the JSONL line number.
+    pub row: usize,
+    pub kind: ExampleKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExampleKind {
+    Classification {
+        prompt: String,
+        classes: Vec<String>,
+        answer_index: usize,
+    },
+    SequenceProb {
+        prompt: String,
+        completion: String,
+    },
+    /// Used by both `logodds` and `absolute_logodds`.
+    Logodds {
+        prompt: String,
+        other_prompt: String,
+        classes: [String; 2],
+        answer_index: usize,
+    },
+}
+
+impl ExampleKind {
+    /// The answer choices of the example (empty for `sequence_prob`).
+    pub fn classes(&self) -> &[String] {
+        match self {
+            ExampleKind::Classification { classes, .. } => classes,
+            ExampleKind::Logodds { classes, .. } => classes,
+            ExampleKind::SequenceProb { .. } => &[],
+        }
+    }
+}
+
+/// A parsed task: its type, examples, and non-fatal remarks about the input.
+#[derive(Clone, Debug)]
+pub struct Task {
+    pub task_type: TaskType,
+    pub examples: Vec<Example>,
+    pub warnings: Vec<TaskWarning>,
+}
+
+/// A remark about the input that does not stop scoring (e.g. a class without a leading space).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskWarning {
+    pub row: usize,
+    pub column: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for TaskWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "row {}, column `{}`: {}", self.row, self.column, self.message)
+    }
+}
+
+/// Why a task file was rejected, with where in the file it happened.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{}{message}", location(*.row, .column.as_deref()))]
+pub struct TaskError {
+    /// 1-based spreadsheet row (header = row 1) or JSONL line; `None` for whole-file problems.
+    pub row: Option<usize>,
+    /// The column (or JSON field) at fault, when there is one.
+    pub column: Option<String>,
+    pub message: String,
+}
+
+fn location(row: Option<usize>, column: Option<&str>) -> String {
+    match (row, column) {
+        (Some(r), Some(c)) => format!("row {r}, column `{c}`: "),
+        (Some(r), None) => format!("row {r}: "),
+        (None, Some(c)) => format!("column `{c}`: "),
+        (None, None) => String::new(),
+    }
+}
+
+impl TaskError {
+    pub(crate) fn file(message: impl Into<String>) -> Self {
+        TaskError { row: None, column: None, message: message.into() }
+    }
+    pub(crate) fn at(row: usize, column: &str, message: impl Into<String>) -> Self {
+        TaskError { row: Some(row), column: Some(column.to_string()), message: message.into() }
+    }
+    pub(crate) fn at_row(row: usize, message: impl Into<String>) -> Self {
+        TaskError { row: Some(row), column: None, message: message.into() }
+    }
+}

@@ -1,0 +1,88 @@
+//! The `invscale eval` command as a user runs it: files written, columns in the pipeline's
+//! order, a summary, and a one-line error with a non-zero exit on bad input.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+fn invscale(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_invscale")).args(args).output().expect("run invscale")
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("invscale-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn eval_writes_pipeline_csvs_and_a_summary() {
+    let fixtures = common::fixtures();
+    let out = temp_dir("eval");
+    let task = fixtures.join("tasks/classification.csv");
+    let (a, b) = (fixtures.join("models/tiny-hub"), fixtures.join("models/tiny-odd-heads"));
+    let output = invscale(&["eval", "--task", path(&task), "--model", path(&a), "--model", path(&b), "--out", path(&out)]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("tiny-hub") && stdout.contains("tiny-odd-heads"), "{stdout}");
+
+    let reference: serde_json::Value = serde_json::from_slice(&common::read(fixtures.join("reference.json"))).unwrap();
+    for model in ["tiny-hub", "tiny-odd-heads"] {
+        let csv = std::fs::read_to_string(out.join(format!("{model}.csv"))).unwrap();
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        assert_eq!(
+            reader.headers().unwrap().iter().collect::<Vec<_>>(),
+            ["index", "loss", "correct", "predicted", "total_logprob"]
+        );
+        let rows = reference["classification.csv"]["models"][model]["keep-scored"].as_array().unwrap();
+        let records: Vec<_> = reader.records().map(|r| r.unwrap()).collect();
+        assert_eq!(records.len(), rows.len());
+        for (record, row) in records.iter().zip(rows) {
+            assert_eq!(record[0].parse::<u64>().unwrap(), row["index"].as_u64().unwrap());
+            let loss: f64 = record[1].parse().unwrap();
+            assert!((loss - row["loss"].as_f64().unwrap()).abs() <= 1e-4, "{model}: {record:?} vs {row}");
+            let correct = if row["correct"].as_bool().unwrap() { "True" } else { "False" };
+            assert_eq!(&record[2], correct);
+            assert_eq!(&record[3], row["predicted"].as_str().unwrap());
+        }
+    }
+    let summary: serde_json::Value = serde_json::from_slice(&common::read(out.join("summary.json"))).unwrap();
+    assert_eq!(summary["task_type"], "classification");
+    let models = summary["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2);
+    assert_eq!(models[0]["name"], "tiny-hub");
+    for key in ["value", "accuracy", "chance_loss", "chance_accuracy", "coverage", "examples", "parameters"] {
+        assert!(!models[0][key].is_null(), "summary lacks {key}: {}", models[0]);
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn bad_input_exits_nonzero_with_one_line() {
+    let fixtures = common::fixtures();
+    let out = temp_dir("bad");
+    let task = out.join("bad.csv");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(&task, "prompt,classes,answer_index\nQ,\"[' a', ' b']\",7\n").unwrap();
+    let model = fixtures.join("models/tiny-hub");
+    let output = invscale(&["eval", "--task", path(&task), "--model", path(&model), "--out", path(&out)]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("bad.csv: row 2, column `answer_index`: is 7"), "{stderr}");
+
+    let output = invscale(&["eval", "--task", path(&task), "--model", "/nonexistent/model", "--out", path(&out)]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("model folder /nonexistent/model does not exist"), "{stderr}");
+
+    let output = invscale(&["eval", "--task", path(&task), "--type", "nonsense", "--model", path(&model), "--out", path(&out)]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown task type `nonsense`"));
+    let _ = std::fs::remove_dir_all(&out);
+}

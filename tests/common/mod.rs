@@ -1,0 +1,48 @@
+//! Shared helpers for the integration tests: fixture paths and loading.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use burn::tensor::Device;
+use invscale::checkpoint::Checkpoint;
+
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub const MODELS: [&str; 3] = ["tiny-hub", "tiny-prefixed", "tiny-odd-heads"];
+
+pub fn read(path: PathBuf) -> Vec<u8> {
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+pub fn checkpoint(name: &str, device: &Device) -> Checkpoint {
+    let dir = fixtures().join("models").join(name);
+    Checkpoint::from_bytes(
+        &read(dir.join("config.json")),
+        &read(dir.join("model.safetensors")),
+        &read(dir.join("tokenizer.json")),
+        device,
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The wgpu device when a GPU (or lavapipe) is present. `INVSCALE_REQUIRE_WGPU=1` (set by
+/// `.ci/run`) turns a missing adapter into a failure instead of a skip.
+#[cfg(feature = "wgpu")]
+pub fn wgpu_device() -> Option<Device> {
+    use std::sync::OnceLock;
+    static DEVICE: OnceLock<Option<Device>> = OnceLock::new();
+    DEVICE
+        .get_or_init(|| match Device::wgpu_options().init() {
+            Ok(device) => Some(device),
+            Err(e) if std::env::var("INVSCALE_REQUIRE_WGPU").is_ok_and(|v| v == "1") => {
+                panic!("INVSCALE_REQUIRE_WGPU=1 but wgpu has no device: {e}")
+            }
+            Err(e) => {
+                eprintln!("skipping wgpu parity: no wgpu device ({e})");
+                None
+            }
+        })
+        .clone()
+}

@@ -1,0 +1,190 @@
+//! Task files: the accepted quirks, and one test per class of bad input asserting the
+//! message names the row (as a spreadsheet numbers it) and the column.
+
+mod common;
+
+use invscale::score::{prepare, Truncation};
+use invscale::task::{parse_task, ExampleKind, TaskType};
+use invscale::tokenizer::Tokenizer;
+
+fn err(input: &[u8]) -> String {
+    parse_task(input, None).err().map(|e| e.to_string()).expect("input must be rejected")
+}
+
+fn err_as(input: &[u8], forced: TaskType) -> String {
+    parse_task(input, Some(forced)).err().map(|e| e.to_string()).expect("input must be rejected")
+}
+
+#[test]
+fn quirks_are_accepted() {
+    // pandas index column, `biased_prompt`, `answer_ix`, CRLF, integral float index.
+    let t = parse_task(b",prompt,biased_prompt,classes,answer_ix\r\n0,P,Q,\"[' Yes', ' No']\",1.0\r\n", None).unwrap();
+    assert_eq!(t.task_type, TaskType::Logodds);
+    let ExampleKind::Logodds { other_prompt, answer_index, .. } = &t.examples[0].kind else { panic!() };
+    assert_eq!((other_prompt.as_str(), *answer_index), ("Q", 1));
+    // JSONL with a real array.
+    let t = parse_task(b"{\"prompt\": \"P\", \"classes\": [\" a\", \" b\", \" c\"], \"answer_index\": 2}\n\n", None).unwrap();
+    assert_eq!(t.examples[0].kind.classes().len(), 3);
+    assert_eq!(t.examples[0].row, 1);
+    // A UTF-8 BOM, and `filled_template` as the old name of `prompt`.
+    let t = parse_task("\u{feff}filled_template,completion\nA,\" b\"\n".as_bytes(), None).unwrap();
+    assert_eq!(t.task_type, TaskType::SequenceProb);
+    // Forcing the type.
+    let t = parse_task(b"prompt,other_prompt,classes,answer_index\nP,Q,\"[' a', ' b']\",0\n", Some(TaskType::AbsoluteLogodds)).unwrap();
+    assert_eq!(t.task_type, TaskType::AbsoluteLogodds);
+}
+
+#[test]
+fn rows_are_numbered_as_a_spreadsheet_shows_them() {
+    // The multi-line prompt is one row; the bad row is the third row after the header.
+    let input = b"prompt,classes,answer_index\n\"a\nb\",\"[' x', ' y']\",0\nc,\"[' x', ' y']\",1\nd,\"[' x', ' y']\",2\n";
+    assert_eq!(err(input), "row 4, column `answer_index`: is 2, but there are 2 classes (valid: 0 to 1)");
+}
+
+#[test]
+fn missing_column() {
+    let e = err_as(b"prompt,answer_index\nP,0\n", TaskType::Classification);
+    assert_eq!(e, "missing column `classes`, which classification needs (found: [prompt, answer_index])");
+}
+
+#[test]
+fn type_cannot_be_inferred() {
+    let e = err(b"prompt\nP\n");
+    assert!(e.starts_with("cannot tell the task type from the columns [prompt]"), "{e}");
+}
+
+#[test]
+fn unparsable_classes() {
+    let e = err(b"prompt,classes,answer_index\nP,yes or no,0\n");
+    assert_eq!(e, "row 2, column `classes`: expected a list like [' yes', ' no'] but found `y` at character 1");
+    let e = err(b"prompt,classes,answer_index\nP,\"[' yes', ' no'\",0\n");
+    assert_eq!(e, "row 2, column `classes`: the list is not closed with `]`");
+}
+
+#[test]
+fn answer_index_out_of_range_or_not_a_number() {
+    let e = err(b"prompt,classes,answer_index\nP,\"[' a', ' b', ' c']\",3\n");
+    assert_eq!(e, "row 2, column `answer_index`: is 3, but there are 3 classes (valid: 0 to 2)");
+    let e = err(b"prompt,classes,answer_index\nP,\"[' a', ' b']\",-1\n");
+    assert!(e.starts_with("row 2, column `answer_index`: is -1"), "{e}");
+    let e = err(b"prompt,classes,answer_index\nP,\"[' a', ' b']\",first\n");
+    assert_eq!(e, "row 2, column `answer_index`: expected a whole number, found `first`");
+}
+
+#[test]
+fn empty_and_missing_classes() {
+    let e = err(b"prompt,classes,answer_index\nP,\"[' a', '']\",0\n");
+    assert_eq!(e, "row 2, column `classes`: class 2 is empty");
+    let e = err(b"prompt,classes,answer_index\nP,\"[' a']\",0\n");
+    assert_eq!(e, "row 2, column `classes`: needs at least two classes, found 1");
+    let e = err(b"prompt,other_prompt,classes,answer_index\nP,Q,\"[' a', ' b', ' c']\",0\n");
+    assert_eq!(e, "row 2, column `classes`: logodds needs exactly two classes");
+}
+
+#[test]
+fn empty_cells() {
+    let e = err(b"prompt,completion\nP,\n");
+    assert_eq!(e, "row 2, column `completion`: is empty");
+}
+
+#[test]
+fn wrong_cell_count() {
+    let e = err(b"prompt,completion\nP, a\nQ\n");
+    assert_eq!(e, "row 3: has 1 cells but the header has 2 columns");
+}
+
+#[test]
+fn non_utf8() {
+    let e = err(b"prompt,completion\nP, a\nQ\xff\xfe, b\n");
+    assert_eq!(e, "row 3, column `prompt`: is not valid UTF-8 (bad byte at offset 1)");
+    let e = err(b"{\"prompt\": \"P\", \"completion\": \" a\"}\n{\"prompt\": \"\xff\"}\n");
+    assert_eq!(e, "row 2: is not valid UTF-8 (bad byte at offset 12)");
+}
+
+#[test]
+fn empty_file() {
+    assert_eq!(err(b""), "the file is empty");
+    assert_eq!(err(b"  \r\n\n"), "the file is empty");
+    assert_eq!(err(b"prompt,completion\n"), "the file has no examples");
+}
+
+#[test]
+fn bad_jsonl() {
+    let e = err(b"{\"prompt\": \"P\", \"completion\": \" a\"}\n{\"prompt\": \"Q\",\n");
+    assert!(e.starts_with("row 2: is not valid JSON"), "{e}");
+    let e = err(b"{\"prompt\": \"P\", \"classes\": [\" a\", 3], \"answer_index\": 0}\n");
+    assert_eq!(e, "row 1, column `classes`: class 2 is a number, expected a string");
+    let e = err(b"{\"prompt\": \"P\", \"classes\": [\" a\", \" b\"], \"answer_index\": 0.5}\n");
+    assert_eq!(e, "row 1, column `answer_index`: expected a whole number, found `0.5`");
+}
+
+#[test]
+fn numeric_tasks_are_named_not_misread() {
+    let e = err(b",filled_template,true_answer,anchor\n0,Q,1,2\n");
+    assert!(e.contains("`numeric` task"), "{e}");
+}
+
+#[test]
+fn class_without_leading_space_is_a_warning() {
+    let t = parse_task(b"prompt,classes,answer_index\nQ:,\"['yes', ' no']\",0\nQ: ,\"['yes', 'no']\",0\n", None).unwrap();
+    assert_eq!(t.warnings.len(), 1);
+    assert_eq!(t.warnings[0].row, 2);
+    assert!(t.warnings[0].to_string().starts_with("row 2, column `classes`: class \"yes\" has no leading space"));
+}
+
+#[test]
+fn logodds_class_must_be_one_token() {
+    let tokenizer = Tokenizer::from_bytes(&common::read(common::fixtures().join("tokenizer.json"))).unwrap();
+    let t = parse_task(b"prompt,other_prompt,classes,answer_index\nP,Q,\"[' Yes', ' Absolutely not']\",0\n", None).unwrap();
+    let e = prepare(&t.examples[0], &tokenizer, 1024, Truncation::KeepScored).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "row 2, column `classes`: class \" Absolutely not\" is 2 tokens; logodds needs classes that are one token each"
+    );
+}
+
+#[test]
+fn class_longer_than_the_context_is_an_error() {
+    let tokenizer = Tokenizer::from_bytes(&common::read(common::fixtures().join("tokenizer.json"))).unwrap();
+    let long = " word".repeat(40);
+    let input = format!("prompt,classes,answer_index\nP,\"[' a', '{long}']\",0\n");
+    let t = parse_task(input.as_bytes(), None).unwrap();
+    let e = prepare(&t.examples[0], &tokenizer, 16, Truncation::KeepScored).unwrap_err();
+    assert!(e.to_string().starts_with("row 2, column `classes`: "), "{e}");
+    assert!(e.to_string().contains("40 tokens"), "{e}");
+}
+
+/// The prize pipeline's own sample files (read from ../shared/data when present).
+#[test]
+fn prize_sample_files() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if !dir.is_dir() {
+        eprintln!("skipping: {} is not here", dir.display());
+        return;
+    }
+    let cases = [
+        ("escher.csv", TaskType::Classification, 18),
+        ("halo-effect.csv", TaskType::Classification, 100),
+        ("snli-1k.csv", TaskType::Classification, 1000),
+        ("syllogism-0shot.csv", TaskType::Classification, 1000),
+        ("boolq-1k.csv", TaskType::Classification, 1000),
+        ("sentiment_analysis.csv", TaskType::Classification, 1000),
+        ("format-example-classification.csv", TaskType::Classification, 3),
+        ("QA_bias-v1.csv", TaskType::Logodds, 40),
+        ("fat-vs-thin-v1.csv", TaskType::Logodds, 100),
+        ("format-example-logodds.csv", TaskType::Logodds, 3),
+    ];
+    for (file, task_type, count) in cases {
+        let t = parse_task(&common::read(dir.join(file)), None).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(t.task_type, task_type, "{file}");
+        assert_eq!(t.examples.len(), count, "{file}");
+    }
+    let single = common::read(dir.join("format-example-single-word.csv"));
+    assert!(parse_task(&single, None).unwrap_err().to_string().starts_with("cannot tell the task type"));
+    for t in TaskType::ALL {
+        let e = parse_task(&single, Some(t)).unwrap_err().to_string();
+        assert!(e.starts_with("missing column"), "{t}: {e}");
+    }
+    let e = parse_task(&common::read(dir.join("anchoring.csv")), None).unwrap_err().to_string();
+    assert!(e.contains("`numeric` task"), "{e}");
+}

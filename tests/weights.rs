@@ -1,0 +1,163 @@
+//! Checkpoint variants seen on the Hub load to the same model, and a wrong or missing tensor
+//! is an error naming it and the expected shape. Uses small in-memory safetensors files.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use invscale::model::{load_safetensors, Gpt2, Gpt2Config};
+use safetensors::tensor::TensorView;
+use safetensors::Dtype;
+
+fn config() -> Gpt2Config {
+    Gpt2Config::from_json(br#"{"n_layer":2,"n_head":2,"n_embd":4,"n_positions":8,"vocab_size":11}"#).unwrap()
+}
+
+/// `(name, shape)` of every parameter, with Hub names.
+fn parameters(c: &Gpt2Config) -> Vec<(String, Vec<usize>)> {
+    let e = c.n_embd;
+    let mut out = vec![("wte.weight".to_string(), vec![c.vocab_size, e]), ("wpe.weight".to_string(), vec![c.n_positions, e])];
+    for i in 0..c.n_layer {
+        for (part, shape_w, shape_b) in [
+            ("ln_1", vec![e], vec![e]),
+            ("attn.c_attn", vec![e, 3 * e], vec![3 * e]),
+            ("attn.c_proj", vec![e, e], vec![e]),
+            ("ln_2", vec![e], vec![e]),
+            ("mlp.c_fc", vec![e, 4 * e], vec![4 * e]),
+            ("mlp.c_proj", vec![4 * e, e], vec![e]),
+        ] {
+            out.push((format!("h.{i}.{part}.weight"), shape_w));
+            out.push((format!("h.{i}.{part}.bias"), shape_b));
+        }
+    }
+    out.push(("ln_f.weight".into(), vec![e]));
+    out.push(("ln_f.bias".into(), vec![e]));
+    out
+}
+
+/// Deterministic values that differ per tensor and per element.
+fn values(seed: usize, n: usize) -> Vec<f32> {
+    (0..n).map(|i| (((seed * 7919 + i * 104729) % 1000) as f32 / 500.0 - 1.0) * 0.7).collect()
+}
+
+#[derive(Clone, Copy)]
+struct Variant {
+    prefix: bool,
+    f16: bool,
+    lm_head: bool,
+    buffers: bool,
+}
+
+fn checkpoint(v: Variant, edit: impl Fn(&mut Vec<(String, Vec<usize>, Vec<f32>)>)) -> Vec<u8> {
+    let c = config();
+    let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = parameters(&c)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, shape))| {
+            let n = shape.iter().product();
+            (name, shape, values(i, n))
+        })
+        .collect();
+    if v.lm_head {
+        let wte = tensors[0].2.clone();
+        tensors.push(("lm_head.weight".into(), vec![c.vocab_size, c.n_embd], wte));
+    }
+    if v.buffers {
+        tensors.push(("h.0.attn.masked_bias".into(), vec![], vec![-1e4]));
+        tensors.push(("h.1.attn.bias".into(), vec![1, 1, 8, 8], vec![1.0; 64]));
+    }
+    edit(&mut tensors);
+    let encoded: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(name, shape, data)| {
+            let bytes = if v.f16 {
+                data.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect()
+            } else {
+                data.iter().flat_map(|x| x.to_le_bytes()).collect()
+            };
+            let name = if v.prefix && name != "lm_head.weight" { format!("transformer.{name}") } else { name };
+            (name, shape, bytes)
+        })
+        .collect();
+    let dtype = if v.f16 { Dtype::F16 } else { Dtype::F32 };
+    let views: Vec<(String, TensorView)> = encoded
+        .iter()
+        .map(|(name, shape, bytes)| (name.clone(), TensorView::new(dtype, shape.clone(), bytes).unwrap()))
+        .collect();
+    safetensors::serialize(views, None).unwrap()
+}
+
+const PLAIN: Variant = Variant { prefix: false, f16: false, lm_head: false, buffers: false };
+
+fn next_token_logprobs(model: &Gpt2) -> Vec<f32> {
+    let device = Device::flex();
+    let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![1i32, 5, 3, 9], [1, 4]), &device);
+    let hidden = model.hidden_states(ids).reshape([4, 4]);
+    let targets = Tensor::<2, Int>::from_data(TensorData::new((0..4 * 11).map(|i| (i % 11) as i32).collect::<Vec<_>>(), [4, 11]), &device);
+    model.target_logprobs(hidden, targets).into_data().into_vec::<f32>().unwrap()
+}
+
+#[test]
+fn hub_variants_load_to_the_same_model() {
+    let device = Device::flex();
+    let c = config();
+    let plain = next_token_logprobs(&load_safetensors(&c, &checkpoint(PLAIN, |_| {}), &device).unwrap());
+    let variant = Variant { prefix: true, lm_head: true, buffers: true, f16: false };
+    let other = next_token_logprobs(&load_safetensors(&c, &checkpoint(variant, |_| {}), &device).unwrap());
+    assert_eq!(plain, other);
+    // F16 storage rounds the weights: close, not equal.
+    let half = next_token_logprobs(&load_safetensors(&c, &checkpoint(Variant { f16: true, ..PLAIN }, |_| {}), &device).unwrap());
+    let worst = plain.iter().zip(&half).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst > 0.0 && worst < 0.05, "f16 deviation {worst}");
+    // Each row is a distribution over the 11-token vocabulary.
+    for row in plain.chunks(11) {
+        let total: f32 = row.iter().map(|lp| lp.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-5, "{total}");
+    }
+}
+
+#[test]
+fn untied_head_is_used() {
+    let device = Device::flex();
+    let c = config();
+    let tied = next_token_logprobs(&load_safetensors(&c, &checkpoint(PLAIN, |_| {}), &device).unwrap());
+    let untied = checkpoint(Variant { lm_head: true, ..PLAIN }, |t| {
+        let head = t.iter_mut().find(|(n, ..)| n == "lm_head.weight").unwrap();
+        head.2.iter_mut().for_each(|x| *x = -*x);
+    });
+    let untied = next_token_logprobs(&load_safetensors(&c, &untied, &device).unwrap());
+    assert_ne!(tied, untied);
+}
+
+#[test]
+fn wrong_shape_names_tensor_and_expected_shape() {
+    let bytes = checkpoint(PLAIN, |t| {
+        let proj = t.iter_mut().find(|(n, ..)| n == "h.1.mlp.c_proj.weight").unwrap();
+        proj.1 = vec![4, 16]; // transposed
+    });
+    let e = load_safetensors(&config(), &bytes, &Device::flex()).err().unwrap().to_string();
+    assert_eq!(e, "tensor `h.1.mlp.c_proj.weight` has shape [4, 16], expected [16, 4] for this config.json");
+}
+
+#[test]
+fn missing_tensors_are_listed() {
+    let bytes = checkpoint(PLAIN, |t| t.retain(|(n, ..)| n != "h.0.ln_2.bias" && n != "wpe.weight"));
+    let e = load_safetensors(&config(), &bytes, &Device::flex()).err().unwrap().to_string();
+    assert_eq!(e, "model.safetensors lacks 2 tensor(s): wpe.weight, h.0.ln_2.bias");
+}
+
+#[test]
+fn unknown_tensor_and_layer_out_of_range() {
+    let bytes = checkpoint(PLAIN, |t| t.push(("h.2.ln_1.weight".into(), vec![4], vec![1.0; 4])));
+    let e = load_safetensors(&config(), &bytes, &Device::flex()).err().unwrap().to_string();
+    assert_eq!(e, "tensor `h.2.ln_1.weight` is not part of a GPT-2 checkpoint");
+}
+
+#[test]
+fn unsupported_dtype_and_garbage() {
+    let bytes = checkpoint(PLAIN, |_| {});
+    let e = load_safetensors(&config(), &bytes[..100], &Device::flex()).err().unwrap().to_string();
+    assert!(e.starts_with("model.safetensors is not a valid safetensors file"), "{e}");
+    let ints = vec![0u8; 4 * 4];
+    let views = vec![("ln_f.weight".to_string(), TensorView::new(Dtype::I32, vec![4], &ints).unwrap())];
+    let bytes = safetensors::serialize(views, None).unwrap();
+    let e = load_safetensors(&config(), &bytes, &Device::flex()).err().unwrap().to_string();
+    assert_eq!(e, "tensor `ln_f.weight` has dtype I32; supported: F32, F16, BF16");
+}
