@@ -300,7 +300,7 @@ CLASSIFICATION_ROWS = [
 
 SEQUENCE_PROB_ROWS = [
     ("The capital of France is", " Paris"),
-    ("Once upon a time", ", there was a little girl who lived in a village near the forest."),
+    ("Once upon a time", ", there was a girl."),
     ("1, 2, 3, 4,", " 5, 6, 7"),
     ("Le caf\u00e9", " est tr\u00e8s bon"),
     ("\u4e2d\u6587", "\u5b57\u7b26"),

@@ -25,6 +25,11 @@ as Python's repr, so they round-trip exactly) and prints one JSON line to stdout
 load_seconds covers loading the tokenizer and the model; score_seconds covers tokenization,
 the forward passes and the metrics of all examples (not imports, reading the task file or
 writing the CSV).  A human-readable summary goes to stderr.
+
+The thread count changes float32 reduction order (log_softmax over the vocabulary), so results
+move by ~1e-6 with --threads.  tests/fixtures/reference.json was made with
+min(4, os.cpu_count()) threads (scripts/make_fixtures.py); pass that --threads to reproduce it to
+1e-9.
 """
 from __future__ import annotations
 
@@ -36,6 +41,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+# imported here so that load_seconds does not include them (transformers imports lazily)
+from transformers import GPT2LMHeadModel, GPT2TokenizerFast  # noqa: F401
+from transformers.utils import logging as hf_logging  # noqa: F401
 
 from pipeline_reference import (TASK_TYPES, TYPE_ALIASES, Scorer, load_gpt2, load_tokenizer,
                                 read_task, results_csv, score_task)

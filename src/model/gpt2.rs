@@ -6,7 +6,7 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, Initializer, Linear};
-use burn::tensor::activation::{gelu_approximate, log_softmax, softmax};
+use burn::tensor::activation::{gelu_approximate, softmax};
 use burn::tensor::module::layer_norm;
 use burn::tensor::{Bool, Device, Int, Tensor};
 
@@ -170,6 +170,27 @@ impl Gpt2 {
             None => self.wte.weight.val(), // tied: the LM head is the token embedding
         };
         let logits = hidden.matmul(head.transpose()); // (n, vocab)
-        log_softmax(logits, 1).gather(1, targets)
+        let chosen = logits.clone().gather(1, targets); // (n, m)
+        chosen - logsumexp_rows(logits)
     }
 }
+
+/// `log Σ_j exp(x[i, j])` for each row: `[n, v]` → `[n, 1]`.
+///
+/// The sum over 50257 terms is taken in blocks of [`SUM_BLOCK`] and then over the blocks:
+/// one running float32 sum over the whole vocabulary drifts by ~1e-5 nats, enough to break
+/// parity with PyTorch, whose reductions are blocked too.
+fn logsumexp_rows(x: Tensor<2>) -> Tensor<2> {
+    let [n, v] = x.dims();
+    let max = x.clone().max_dim(1); // (n, 1)
+    let exp = (x - max.clone()).exp();
+    let blocks = v.div_ceil(SUM_BLOCK);
+    let exp = match blocks * SUM_BLOCK - v {
+        0 => exp,
+        pad => Tensor::cat(vec![exp.clone(), Tensor::zeros([n, pad], &exp.device())], 1),
+    };
+    let sum = exp.reshape([n, blocks, SUM_BLOCK]).sum_dim(2).sum_dim(1).reshape([n, 1]);
+    max + sum.log()
+}
+
+const SUM_BLOCK: usize = 256;

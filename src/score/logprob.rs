@@ -56,7 +56,9 @@ async fn unique_logprobs(model: &Gpt2, sequences: &[Sequence]) -> Result<Vec<f64
         let values = gather_logprobs(model, &ids, rows, targets, 1).await?;
         let mut at = 0;
         for s in batch {
-            out.push(values[at..at + s.scored].iter().map(|&v| f64::from(v)).sum());
+            // Summed in float32, token by token, as the pipeline sums them.
+            let sum: f32 = values[at..at + s.scored].iter().fold(0.0, |acc, &v| acc + v);
+            out.push(f64::from(sum));
             at += s.scored;
         }
     }
@@ -97,7 +99,7 @@ async fn gather_logprobs(model: &Gpt2, sequences: &[&[u32]], rows: Vec<i32>, tar
     let hidden = hidden.reshape([b * t, c]).select(0, rows); // (n, C): scored positions only
     let logprobs = model.target_logprobs(hidden, targets); // (n, per_row)
     let data = logprobs.into_data_async().await.map_err(|e| DeviceError(e.to_string()))?;
-    data.into_vec::<f32>().map_err(|e| DeviceError(format!("{e:?}")))
+    data.try_into_vec::<f32>().map_err(|e| DeviceError(format!("{e:?}")))
 }
 
 /// Splits items of the given lengths, in order, into batches under [`MAX_BATCH_TOKENS`]

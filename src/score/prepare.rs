@@ -86,7 +86,7 @@ pub fn prepare(example: &Example, tokenizer: &Tokenizer, n_positions: usize, tru
             Prepared::SequenceProb { sequence: sequence(prompt, completion, "completion")? }
         }
         ExampleKind::Logodds { prompt, other_prompt, classes, .. } => {
-            let mut class_token = |i: usize| -> Result<u32, TaskError> {
+            let class_token = |i: usize| -> Result<u32, TaskError> {
                 let ids = tok(&classes[i], "classes")?;
                 match ids.as_slice() {
                     [id] => Ok(*id),
