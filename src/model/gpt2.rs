@@ -6,7 +6,7 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, Initializer, Linear};
-use burn::tensor::activation::{gelu_approximate, softmax};
+use burn::tensor::activation::softmax;
 use burn::tensor::module::layer_norm;
 use burn::tensor::{Bool, Device, Int, Tensor};
 
@@ -82,8 +82,17 @@ pub struct Mlp {
 
 impl Mlp {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.c_proj.forward(gelu_approximate(self.c_fc.forward(x)))
+        self.c_proj.forward(gelu_new(self.c_fc.forward(x)))
     }
+}
+
+/// `gelu_new`: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`. The cube is two multiplies:
+/// a general `powf` made up a tenth of the CPU time.
+fn gelu_new(x: Tensor<3>) -> Tensor<3> {
+    const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
+    let cube = x.clone() * x.clone() * x.clone();
+    let inner = (x.clone() + cube * 0.044715) * SQRT_2_OVER_PI;
+    x * (inner.tanh() + 1.0) * 0.5
 }
 
 /// One pre-norm transformer block.
