@@ -19,15 +19,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/invscale-target}"
 
 [ -f "$bench/gpt2/model.safetensors" ] || "$py" scripts/make_bench_model.py "$bench/gpt2" --shape gpt2
 [ -f "$bench/task.csv" ] || "$py" scripts/make_bench_task.py "$bench/task.csv" --examples 200
-# The first $examples examples, through the same parser the reference uses.
+# The first $examples examples (CSV records, so multi-line prompts stay whole).
 "$py" - "$bench/task.csv" "$examples" "$bench/task-$examples.csv" <<'PY'
-import sys
-lines = open(sys.argv[1], newline="").read()
-import csv, io
-rows = list(csv.reader(io.StringIO(lines)))
-out = io.StringIO()
-csv.writer(out, lineterminator="\n").writerows(rows[: int(sys.argv[2]) + 1])
-open(sys.argv[3], "w", newline="").write(out.getvalue())
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+csv.writer(open(sys.argv[3], "w", newline=""), lineterminator="\n").writerows(rows[: int(sys.argv[2]) + 1])
 PY
 task="$bench/task-$examples.csv"
 

@@ -196,7 +196,10 @@ fn logsumexp_rows(x: Tensor<2>) -> Tensor<2> {
     let blocks = v.div_ceil(SUM_BLOCK);
     let exp = match blocks * SUM_BLOCK - v {
         0 => exp,
-        pad => Tensor::cat(vec![exp.clone(), Tensor::zeros([n, pad], &exp.device())], 1),
+        pad => {
+            let zeros = Tensor::zeros([n, pad], &exp.device()); // exp(-inf): adds nothing
+            Tensor::cat(vec![exp, zeros], 1)
+        }
     };
     let sum = exp.reshape([n, blocks, SUM_BLOCK]).sum_dim(2).sum_dim(1).reshape([n, 1]);
     max + sum.log()
