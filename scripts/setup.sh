@@ -1,14 +1,38 @@
 #!/usr/bin/env bash
-# Installs what building and testing invscale needs on a fresh Debian machine. Idempotent:
-# each step is skipped when its tool is already there.
+# Installs what building, serving and testing invscale needs on a fresh Debian machine.
+# Idempotent: each step is skipped when its tool is already there at the right version.
+#   scripts/setup.sh        everything (tests)
+#   scripts/setup.sh web    only what building and serving the web app needs
 set -euo pipefail
+cd "$(dirname "$0")/.."
+what="${1:-all}"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-# Vulkan for the native wgpu backend (lavapipe runs it on the CPU where there is no GPU).
-if ! dpkg -s mesa-vulkan-drivers libvulkan1 >/dev/null 2>&1; then
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mesa-vulkan-drivers libvulkan1
-fi
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  fi
+}
 
 command -v cargo >/dev/null || { echo "setup: cargo is missing; install Rust with rustup first" >&2; exit 1; }
+
+# The browser build: the wasm target, Trunk, and wasm-bindgen-cli at exactly the version of
+# the wasm-bindgen crate in Cargo.lock (Trunk runs offline and must not download it).
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+if ! trunk --version 2>/dev/null | grep -q '0\.21\.14'; then
+  cargo install trunk --version 0.21.14 --locked
+fi
+bindgen_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+if ! wasm-bindgen --version 2>/dev/null | grep -q "$bindgen_version"; then
+  # Not --locked: one of its locked dependencies is no longer on crates.io.
+  cargo install wasm-bindgen-cli --version "=$bindgen_version"
+fi
+[ "$what" = web ] && exit 0
+
+# Vulkan for the native wgpu backend (lavapipe runs it on the CPU where there is no GPU);
+# Chromium (with WebGPU on SwiftShader) and playwright-core for the browser test.
+apt_install mesa-vulkan-drivers libvulkan1 chromium
+(cd tests/e2e && npm ci --no-audit --no-fund --silent)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: unit, parity against the reference (CPU and wgpu), tokenizer, parser
-# errors and fuzzing, CLI. Installs what they need first.
+# errors and fuzzing, CLI, and the web app end to end in headless Chromium with WebGPU.
+# Installs what they need first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,3 +13,11 @@ export INVSCALE_REQUIRE_WGPU="${INVSCALE_REQUIRE_WGPU:-1}"
 
 # --nocapture shows the parity tests' max errors.
 cargo test --locked -- --nocapture
+
+# The built-in tasks are what their generator writes.
+python3 scripts/make_builtin_tasks.py --check
+
+# The web app: release build, then the browser test against it.
+trunk build --release
+E2E_OUT="$CARGO_TARGET_DIR/e2e" node --test --test-concurrency=1 tests/e2e/app.test.mjs
+echo "browser test screenshot: $CARGO_TARGET_DIR/e2e/app.png"

@@ -1,9 +1,10 @@
-//! A Hub-layout model folder — `config.json`, `model.safetensors`, `tokenizer.json` — given
-//! as bytes, so the CLI (files) and the browser (downloads) load models the same way.
+//! A Hub-layout model folder — `config.json`, `model.safetensors`, `tokenizer.json` — so the
+//! CLI (files) and the browser (downloads) load models the same way. The weights arrive as a
+//! stream of chunks and go to the device tensor by tensor.
 
 use burn::tensor::Device;
 
-use crate::model::{load_safetensors, ConfigError, Gpt2, Gpt2Config, WeightsError};
+use crate::model::{ConfigError, Gpt2, Gpt2Config, SafetensorsStream, WeightLoader, WeightsError};
 use crate::tokenizer::{Tokenizer, TokenizerError};
 
 /// A model ready to score: network, its config and its tokenizer.
@@ -25,14 +26,45 @@ pub enum CheckpointError {
     VocabMismatch { tokenizer: usize, config: usize },
 }
 
-impl Checkpoint {
-    pub fn from_bytes(config_json: &[u8], safetensors: &[u8], tokenizer_json: &[u8], device: &Device) -> Result<Self, CheckpointError> {
+/// A checkpoint whose config and tokenizer are read and whose weights are still arriving.
+pub struct CheckpointLoader {
+    config: Gpt2Config,
+    tokenizer: Tokenizer,
+    weights: SafetensorsStream,
+}
+
+impl CheckpointLoader {
+    /// Checks config and tokenizer before any weight is downloaded.
+    pub fn new(config_json: &[u8], tokenizer_json: &[u8], device: &Device) -> Result<Self, CheckpointError> {
         let config = Gpt2Config::from_json(config_json)?;
         let tokenizer = Tokenizer::from_bytes(tokenizer_json)?;
         if tokenizer.vocab_size() > config.vocab_size {
             return Err(CheckpointError::VocabMismatch { tokenizer: tokenizer.vocab_size(), config: config.vocab_size });
         }
-        let model = load_safetensors(&config, safetensors, device)?;
-        Ok(Checkpoint { config, model, tokenizer })
+        let weights = SafetensorsStream::new(WeightLoader::new(&config, device));
+        Ok(CheckpointLoader { config, tokenizer, weights })
+    }
+
+    pub fn config(&self) -> &Gpt2Config {
+        &self.config
+    }
+
+    /// The next chunk of `model.safetensors`.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), CheckpointError> {
+        Ok(self.weights.push(chunk)?)
+    }
+
+    pub fn finish(self) -> Result<Checkpoint, CheckpointError> {
+        let model: Gpt2 = self.weights.finish()?;
+        Ok(Checkpoint { config: self.config, model, tokenizer: self.tokenizer })
+    }
+}
+
+impl Checkpoint {
+    /// Loads a checkpoint whose three files are in memory.
+    pub fn from_bytes(config_json: &[u8], safetensors: &[u8], tokenizer_json: &[u8], device: &Device) -> Result<Self, CheckpointError> {
+        let mut loader = CheckpointLoader::new(config_json, tokenizer_json, device)?;
+        loader.push(safetensors)?;
+        loader.finish()
     }
 }

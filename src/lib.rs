@@ -9,3 +9,5 @@ pub mod score;
 pub mod stats;
 pub mod task;
 pub mod tokenizer;
+#[cfg(target_family = "wasm")]
+pub mod web;

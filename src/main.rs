@@ -1,6 +1,7 @@
 //! `invscale`: the native command-line evaluator. A thin shell over the library: arguments
 //! become a typed configuration, errors are printed once, on one line, with a non-zero exit.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,11 +10,10 @@ use burn::tensor::Device;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use invscale::checkpoint::Checkpoint;
+use invscale::checkpoint::{Checkpoint, CheckpointLoader};
 use invscale::report::{results_csv, ModelSummary, RunSummary};
 use invscale::run::{run_task, Control};
 use invscale::score::Truncation;
-use invscale::stats::model_stats;
 use invscale::task::{parse_task, TaskType};
 
 #[derive(Parser)]
@@ -125,13 +125,7 @@ fn eval(args: EvalArgs) -> Result<()> {
 
     let mut summaries = Vec::new();
     for (dir, name) in args.models.iter().zip(names) {
-        let checkpoint = Checkpoint::from_bytes(
-            &read(&dir.join("config.json"))?,
-            &read(&dir.join("model.safetensors"))?,
-            &read(&dir.join("tokenizer.json"))?,
-            &device,
-        )
-        .with_context(|| dir.display().to_string())?;
+        let checkpoint = load_checkpoint(dir, &device)?;
 
         let bar = ProgressBar::new(task.examples.len() as u64).with_message(name.clone());
         bar.set_style(
@@ -148,14 +142,7 @@ fn eval(args: EvalArgs) -> Result<()> {
 
         let csv_path = args.out.join(format!("{name}.csv"));
         std::fs::write(&csv_path, results_csv(&task, &results)).with_context(|| format!("cannot write {}", csv_path.display()))?;
-        let metrics: Vec<_> = results.iter().map(|r| r.metrics.clone()).collect();
-        let class_counts: Vec<_> = task.examples.iter().map(|e| e.kind.classes().len()).collect();
-        let truncated: Vec<_> = results.iter().map(|r| r.truncated).collect();
-        summaries.push(ModelSummary {
-            name,
-            parameters: checkpoint.config.parameter_count(),
-            stats: model_stats(task.task_type, &metrics, &class_counts, &truncated),
-        });
+        summaries.push(ModelSummary::of(&name, checkpoint.config.parameter_count(), &task, &results));
     }
 
     let summary = RunSummary::new(&args.task.display().to_string(), &task, truncation, summaries);
@@ -164,6 +151,24 @@ fn eval(args: EvalArgs) -> Result<()> {
         .with_context(|| format!("cannot write {}", summary_path.display()))?;
     print_table(&summary);
     Ok(())
+}
+
+/// Streams `model.safetensors` from disk, so only one tensor at a time is in memory.
+fn load_checkpoint(dir: &Path, device: &Device) -> Result<Checkpoint> {
+    let in_dir = || dir.display().to_string();
+    let mut loader = CheckpointLoader::new(&read(&dir.join("config.json"))?, &read(&dir.join("tokenizer.json"))?, device)
+        .with_context(in_dir)?;
+    let weights = dir.join("model.safetensors");
+    let mut file = std::fs::File::open(&weights).with_context(|| format!("cannot read {}", weights.display()))?;
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut chunk).with_context(|| format!("cannot read {}", weights.display()))?;
+        if n == 0 {
+            break;
+        }
+        loader.push(&chunk[..n]).with_context(in_dir)?;
+    }
+    loader.finish().with_context(in_dir)
 }
 
 /// The last path component of a model folder names its result file.

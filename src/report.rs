@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::run::ExampleResult;
 use crate::score::{Metrics, Truncation};
-use crate::stats::ModelStats;
+use crate::stats::{model_stats, ModelStats};
 use crate::task::Task;
 
 /// The pipeline's per-model results CSV (`index,loss,correct,predicted,total_logprob`, …).
@@ -46,6 +46,56 @@ pub struct ModelSummary {
     pub parameters: u64,
     #[serde(flatten)]
     pub stats: ModelStats,
+}
+
+impl ModelSummary {
+    /// Aggregates one model's results on `task`.
+    pub fn of(name: &str, parameters: u64, task: &Task, results: &[ExampleResult]) -> Self {
+        let metrics: Vec<_> = results.iter().map(|r| r.metrics.clone()).collect();
+        let class_counts: Vec<_> = results.iter().map(|r| task.examples[r.index].kind.classes().len()).collect();
+        let truncated: Vec<_> = results.iter().map(|r| r.truncated).collect();
+        ModelSummary {
+            name: name.to_string(),
+            parameters,
+            stats: model_stats(task.task_type, &metrics, &class_counts, &truncated),
+        }
+    }
+}
+
+/// One model in the JSON bundle: its summary and one row per example, keyed by the
+/// pipeline's result columns, plus each class's log-prob and probability (renormalised over
+/// the classes) and whether the input was truncated.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelReport {
+    #[serde(flatten)]
+    pub summary: ModelSummary,
+    pub rows: Vec<serde_json::Value>,
+}
+
+impl ModelReport {
+    pub fn new(summary: ModelSummary, task: &Task, results: &[ExampleResult]) -> Self {
+        ModelReport { summary, rows: results.iter().map(|r| result_row(task, r)).collect() }
+    }
+}
+
+fn result_row(task: &Task, r: &ExampleResult) -> serde_json::Value {
+    use serde_json::json;
+    match &r.metrics {
+        Metrics::Classification { loss, correct, predicted, total_logprob, class_logprobs } => {
+            let classes = task.examples[r.index].kind.classes();
+            let probabilities: Vec<f64> = class_logprobs.iter().map(|lp| (lp - total_logprob).exp()).collect();
+            json!({
+                "index": r.index, "loss": loss, "correct": correct, "predicted": classes[*predicted],
+                "total_logprob": total_logprob, "class_logprobs": class_logprobs,
+                "class_probabilities": probabilities, "truncated": r.truncated,
+            })
+        }
+        Metrics::SequenceProb { loss } => json!({ "index": r.index, "loss": loss, "truncated": r.truncated }),
+        Metrics::Logodds { logodds_difference, correct, total_logprob } => json!({
+            "index": r.index, "logodds_difference": logodds_difference, "correct": correct,
+            "total_logprob": total_logprob, "truncated": r.truncated,
+        }),
+    }
 }
 
 /// `summary.json`: what was run and each model's aggregates.

@@ -71,11 +71,7 @@ pub fn model_stats(task_type: TaskType, metrics: &[Metrics], class_counts: &[usi
     let k: Vec<f64> = class_counts.iter().map(|&k| k as f64).collect();
     let has_classes = task_type != TaskType::SequenceProb;
     ModelStats {
-        metric: if matches!(task_type, TaskType::Logodds | TaskType::AbsoluteLogodds) {
-            "logodds_difference"
-        } else {
-            "loss"
-        },
+        metric: task_type.metric(),
         value: Estimate::of(&values),
         accuracy: (!correct.is_empty()).then(|| Estimate::of(&correct)),
         chance_loss: if task_type == TaskType::Classification {

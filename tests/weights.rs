@@ -161,3 +161,37 @@ fn unsupported_dtype_and_garbage() {
     let e = load_safetensors(&config(), &bytes, &Device::flex()).err().unwrap().to_string();
     assert_eq!(e, "tensor `ln_f.weight` has dtype I32; supported: F32, F16, BF16");
 }
+
+#[test]
+fn streamed_in_any_chunks_equals_whole_file() {
+    use invscale::model::{SafetensorsStream, WeightLoader};
+    let c = config();
+    let device = Device::flex();
+    let bytes = checkpoint(Variant { buffers: true, ..PLAIN }, |_| {});
+    let whole = next_token_logprobs(&load_safetensors(&c, &bytes, &device).unwrap());
+    // Chunk sizes that split the header length, the header and tensors at every kind of place.
+    for chunk in [1, 3, 7, 8, 64, 1000, bytes.len()] {
+        let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &device));
+        for piece in bytes.chunks(chunk) {
+            stream.push(piece).unwrap();
+        }
+        assert_eq!(next_token_logprobs(&stream.finish().unwrap()), whole, "chunks of {chunk} bytes");
+    }
+}
+
+#[test]
+fn a_stream_cut_short_or_running_on_is_an_error() {
+    use invscale::model::{SafetensorsStream, WeightLoader};
+    let c = config();
+    let bytes = checkpoint(PLAIN, |_| {});
+    let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &Device::flex()));
+    stream.push(&bytes[..bytes.len() - 5]).unwrap();
+    let e = stream.finish().err().unwrap().to_string();
+    assert!(e.contains("ends in the middle of tensor"), "{e}");
+
+    let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &Device::flex()));
+    let mut longer = bytes.clone();
+    longer.extend_from_slice(b"extra");
+    let e = stream.push(&longer).err().unwrap().to_string();
+    assert!(e.contains("goes on after its last tensor"), "{e}");
+}

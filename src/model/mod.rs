@@ -2,8 +2,10 @@
 
 mod config;
 mod gpt2;
+mod stream;
 mod weights;
 
 pub use config::{ConfigError, Gpt2Config};
 pub use gpt2::{Attention, Block, Gpt2, LayerNorm, Mlp};
+pub use stream::SafetensorsStream;
 pub use weights::{load_safetensors, WeightLoader, WeightsError};

@@ -24,10 +24,10 @@ use std::collections::BTreeSet;
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor, TensorData};
-use safetensors::{Dtype, SafeTensors};
+use safetensors::Dtype;
 
 use super::gpt2::LayerNorm;
-use super::{Gpt2, Gpt2Config};
+use super::{Gpt2, Gpt2Config, SafetensorsStream};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
@@ -249,16 +249,9 @@ impl WeightLoader {
 
 /// Loads a whole `model.safetensors` held in memory.
 pub fn load_safetensors(config: &Gpt2Config, bytes: &[u8], device: &Device) -> Result<Gpt2, WeightsError> {
-    let file = SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Format(e.to_string()))?;
-    let mut loader = WeightLoader::new(config, device);
-    // A stable order makes errors reproducible.
-    let mut names: Vec<_> = file.names();
-    names.sort();
-    for name in names {
-        let view = file.tensor(name).map_err(|e| WeightsError::Format(e.to_string()))?;
-        loader.add(name, view.dtype(), view.shape(), view.data())?;
-    }
-    loader.finish()
+    let mut stream = SafetensorsStream::new(WeightLoader::new(config, device));
+    stream.push(bytes)?;
+    stream.finish()
 }
 
 fn to_f32(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f32>, WeightsError> {

@@ -55,6 +55,16 @@ impl TaskType {
         }
     }
 
+    /// The result column the main metric averages: `loss` or `logodds_difference`. Lower is
+    /// better for both (a positive logodds difference means the other prompt pushed the model
+    /// away from the answer).
+    pub fn metric(self) -> &'static str {
+        match self {
+            TaskType::Logodds | TaskType::AbsoluteLogodds => "logodds_difference",
+            TaskType::Classification | TaskType::SequenceProb => "loss",
+        }
+    }
+
     /// The pipeline's per-example result columns, in the pipeline's order.
     pub fn result_columns(self) -> &'static [&'static str] {
         match self {

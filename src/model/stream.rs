@@ -1,0 +1,101 @@
+//! `model.safetensors` read as a stream of byte chunks (a download, a cache entry, a file):
+//! each tensor goes to the device as soon as its bytes have arrived, so at most one tensor's
+//! bytes are held in memory, never the whole checkpoint.
+
+use std::collections::VecDeque;
+
+use safetensors::tensor::{Metadata, TensorInfo};
+
+use super::{Gpt2, WeightLoader, WeightsError};
+
+/// The 8-byte little-endian header length that opens every safetensors file.
+const LEN_BYTES: usize = 8;
+/// The format's own limit on the JSON header (100 MB).
+const MAX_HEADER_BYTES: u64 = 100_000_000;
+
+/// Feeds a [`WeightLoader`] from consecutive chunks of a safetensors file.
+pub struct SafetensorsStream {
+    loader: WeightLoader,
+    /// Bytes received but not yet used: part of the header, or of the next tensor.
+    pending: Vec<u8>,
+    stage: Stage,
+}
+
+enum Stage {
+    HeaderLength,
+    Header { len: usize },
+    /// Tensors still to come, in file order.
+    Tensors(VecDeque<(String, TensorInfo)>),
+}
+
+impl SafetensorsStream {
+    pub fn new(loader: WeightLoader) -> Self {
+        SafetensorsStream { loader, pending: Vec::new(), stage: Stage::HeaderLength }
+    }
+
+    /// Takes the next chunk of the file; loads every tensor it completes.
+    pub fn push(&mut self, mut chunk: &[u8]) -> Result<(), WeightsError> {
+        loop {
+            let needed = match &self.stage {
+                Stage::HeaderLength => LEN_BYTES,
+                Stage::Header { len } => *len,
+                Stage::Tensors(queue) => match queue.front() {
+                    Some((_, info)) => info.data_offsets.1 - info.data_offsets.0,
+                    None if chunk.is_empty() => return Ok(()),
+                    None => return Err(format_error("the file goes on after its last tensor")),
+                },
+            };
+            // Take only what the current piece still lacks, so no more than one piece is held.
+            let take = needed.saturating_sub(self.pending.len()).min(chunk.len());
+            self.pending.extend_from_slice(&chunk[..take]);
+            chunk = &chunk[take..];
+            if self.pending.len() < needed {
+                return Ok(());
+            }
+            let piece = std::mem::take(&mut self.pending);
+            self.stage = match std::mem::replace(&mut self.stage, Stage::HeaderLength) {
+                Stage::HeaderLength => {
+                    let len = u64::from_le_bytes(piece[..LEN_BYTES].try_into().expect("8 bytes"));
+                    if len > MAX_HEADER_BYTES {
+                        return Err(format_error(&format!("header of {len} bytes (at most {MAX_HEADER_BYTES})")));
+                    }
+                    Stage::Header { len: len as usize }
+                }
+                Stage::Header { .. } => {
+                    let metadata: Metadata = serde_json::from_slice(&piece).map_err(|e| format_error(&e.to_string()))?;
+                    let tensors = metadata.tensors();
+                    let queue = metadata
+                        .offset_keys()
+                        .into_iter()
+                        .map(|name| {
+                            let info = (*tensors[&name]).clone();
+                            (name, info)
+                        })
+                        .collect();
+                    Stage::Tensors(queue)
+                }
+                Stage::Tensors(mut queue) => {
+                    let (name, info) = queue.pop_front().expect("a tensor was awaited");
+                    self.loader.add(&name, info.dtype, &info.shape, &piece)?;
+                    Stage::Tensors(queue)
+                }
+            };
+        }
+    }
+
+    /// The loaded model, once the whole file has arrived.
+    pub fn finish(self) -> Result<Gpt2, WeightsError> {
+        match self.stage {
+            Stage::Tensors(queue) if queue.is_empty() => self.loader.finish(),
+            Stage::Tensors(queue) => Err(format_error(&format!(
+                "the file ends in the middle of tensor `{}`",
+                queue.front().map_or("?", |(name, _)| name.as_str())
+            ))),
+            _ => Err(format_error("the file ends inside its header")),
+        }
+    }
+}
+
+fn format_error(message: &str) -> WeightsError {
+    WeightsError::Format(message.to_string())
+}

@@ -1,0 +1,494 @@
+// The page: task and model pickers, the run (in a Web Worker), progress, and the results
+// (plot, tables, exports). Everything a task or a user supplies is inserted as text
+// (textContent, createElement), never as HTML. Parsing and all numbers come from the wasm
+// module and the worker; this file only shows them.
+import { drawPlot, formatParams } from "./plot.js";
+import { DEFAULT_HUB, isCached } from "./files.js";
+
+const $ = (id) => document.getElementById(id);
+const PAGE_SIZE = 20;
+const state = {
+  wasm: null,
+  task: null, // {name, bytes, view}
+  registry: [], // {name, repo, revision, parameters, bytes, extra}
+  locals: [], // {name, files}
+  builtins: [],
+  run: null,
+  reports: [],
+  csvs: {},
+  page: 0,
+};
+
+function setState(s) {
+  document.body.dataset.state = s;
+}
+
+function showError(message) {
+  const line = document.createElement("div");
+  line.textContent = message;
+  $("error").append(line);
+}
+
+function node(tag, text, attrs = {}) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  return e;
+}
+
+function megabytes(bytes) {
+  return bytes == null ? "?" : `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
+}
+
+/** An http(s) URL from a user or URL parameter; anything else (javascript:, data:) is refused. */
+function httpUrl(value) {
+  const url = new URL(value, location.href);
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`only http and https URLs are allowed, not ${url.protocol}`);
+  return url.href;
+}
+
+function wasmBindings() {
+  if (window.wasmBindings) return Promise.resolve(window.wasmBindings);
+  return new Promise((resolve) => addEventListener("TrunkApplicationStarted", () => resolve(window.wasmBindings), { once: true }));
+}
+
+// ---- task ----
+
+function setTask(name, bytes) {
+  state.task = null;
+  const status = $("task-status");
+  status.className = "";
+  try {
+    const view = JSON.parse(state.wasm.parse_task(bytes, $("task-type").value || undefined));
+    state.task = { name, bytes, view };
+    const warnings = view.warnings.length ? ` ${view.warnings.length} warning(s): ${view.warnings.slice(0, 3).join("; ")}` : "";
+    status.textContent = `${name}: ${view.examples.length} ${view.task_type} examples.${warnings}`;
+  } catch (e) {
+    status.className = "error";
+    status.textContent = `${name}: ${e.message ?? e}`;
+  }
+  updateRunButton();
+}
+
+async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`cannot load ${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+async function loadBuiltins() {
+  const index = JSON.parse(new TextDecoder().decode(await fetchBytes("tasks/index.json")));
+  state.builtins = index.tasks;
+  for (const t of index.tasks) $("builtin-task").append(node("option", `${t.title} (${t.examples} examples) — ${t.cause}`, { value: t.id }));
+}
+
+async function chooseBuiltin(id) {
+  const task = state.builtins.find((t) => t.id === id);
+  $("task-explanation").textContent = task ? `${task.cause}. ${task.explanation}` : "";
+  if (task) setTask(task.file, await fetchBytes(`tasks/${task.file}`));
+}
+
+async function readFile(file) {
+  setTask(file.name, new Uint8Array(await file.arrayBuffer()));
+  $("task-explanation").textContent = "";
+}
+
+// ---- models ----
+
+async function loadRegistry() {
+  const registry = JSON.parse(new TextDecoder().decode(await fetchBytes("registry.json")));
+  state.registry = registry.models.map((m) => ({ ...m, bytes: Object.values(m.files).reduce((a, b) => a + b, 0) }));
+  renderModelList();
+}
+
+function renderModelList() {
+  const list = $("model-list");
+  const checked = new Set([...list.querySelectorAll("input:checked")].map((i) => i.value));
+  list.replaceChildren();
+  for (const m of state.registry) {
+    const box = node("input", undefined, { type: "checkbox", value: m.repo, "data-name": m.name });
+    box.checked = checked.has(m.repo);
+    box.addEventListener("change", updateRunButton);
+    const size = m.bytes ? ` · ≈${megabytes(m.bytes)}` : "";
+    const params = m.parameters ? ` · ${formatParams(m.parameters)} parameters` : "";
+    const label = node("label");
+    label.append(box, node("span", `${m.name}${params}${size}`), node("span", "", { class: "cached", "data-repo": m.repo }));
+    list.appendChild(node("li")).append(label);
+  }
+  refreshCacheMarks();
+}
+
+async function refreshCacheMarks() {
+  const hub = currentHub();
+  for (const m of state.registry) {
+    const mark = $("model-list").querySelector(`span.cached[data-repo="${CSS.escape(m.repo)}"]`);
+    if (mark) mark.textContent = (await isCached(hub, m.repo, m.revision)) ? "cached" : "";
+  }
+}
+
+function currentHub() {
+  try {
+    return httpUrl($("hub").value || DEFAULT_HUB);
+  } catch {
+    return DEFAULT_HUB;
+  }
+}
+
+/** `repo[@revision]` from the `models` URL parameter, ticked (and added when unknown). */
+function selectRepo(spec) {
+  const [repo, revision = "main"] = spec.trim().split("@");
+  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(repo)) throw new Error(`\`${spec}\` is not a Hub model id (owner/name[@revision])`);
+  let entry = state.registry.find((m) => m.repo === repo || m.name === repo);
+  if (!entry || entry.revision !== revision) {
+    entry = { name: repo.split("/").pop(), repo, revision, parameters: null, bytes: null, extra: true };
+    state.registry.push(entry);
+    renderModelList();
+  }
+  $("model-list").querySelector(`input[value="${CSS.escape(entry.repo)}"]`).checked = true;
+}
+
+function pickFolder(fileList) {
+  const dirs = new Map();
+  for (const f of fileList) {
+    const path = f.webkitRelativePath || f.name;
+    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+    if (!dirs.has(dir)) dirs.set(dir, {});
+    dirs.get(dir)[f.name] = f;
+  }
+  const found = [...dirs].filter(([, files]) => files["config.json"] && files["model.safetensors"] && files["tokenizer.json"]);
+  if (found.length === 0) {
+    showError("the chosen folder has no model: it needs config.json, model.safetensors and tokenizer.json side by side");
+    return;
+  }
+  for (const [dir, files] of found) state.locals.push({ name: dir.split("/").pop(), files, bytes: files["model.safetensors"].size });
+  renderLocals();
+}
+
+function renderLocals() {
+  const list = $("local-models");
+  list.replaceChildren();
+  state.locals.forEach((m, i) => {
+    const box = node("input", undefined, { type: "checkbox", "data-local": String(i) });
+    box.checked = true;
+    box.addEventListener("change", updateRunButton);
+    const label = node("label");
+    label.append(box, node("span", `${m.name} (local, ${megabytes(m.bytes)})`));
+    list.appendChild(node("li")).append(label);
+  });
+  updateRunButton();
+}
+
+function selectedModels() {
+  const hub = currentHub();
+  const models = [...$("model-list").querySelectorAll("input:checked")].map((box) => {
+    const m = state.registry.find((r) => r.repo === box.value);
+    return { name: m.name, source: { hub, repo: m.repo, revision: m.revision } };
+  });
+  for (const box of $("local-models").querySelectorAll("input:checked")) {
+    const m = state.locals[Number(box.dataset.local)];
+    models.push({ name: m.name, source: { files: m.files } });
+  }
+  return models;
+}
+
+function updateRunButton() {
+  $("run").disabled = !state.task || selectedModels().length === 0 || state.run !== null;
+}
+
+// ---- run ----
+
+function startRun() {
+  $("error").replaceChildren();
+  if (!state.task) return failRun("choose a task first");
+  const models = selectedModels();
+  if (models.length === 0) return failRun("tick at least one model");
+  const names = models.map((m) => m.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) return failRun(`two models are named ${dup}; untick one`);
+
+  state.reports = [];
+  state.csvs = {};
+  state.page = 0;
+  $("results").hidden = true;
+  $("results-json").textContent = "";
+  $("progress").replaceChildren();
+  const rows = models.map((m) => {
+    const row = node("div", undefined, { class: "progress-row" });
+    const bar = node("progress", undefined, { max: "1", value: "0" });
+    const label = node("span", "waiting");
+    row.append(node("strong", m.name), bar, label);
+    $("progress").append(row);
+    return { bar, label, started: 0 };
+  });
+
+  const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  state.run = { worker, models, rows, backend: null, errors: 0 };
+  setState("running");
+  $("run").disabled = true;
+  $("cancel").disabled = false;
+  worker.onmessage = (e) => onEvent(JSON.parse(e.data));
+  worker.onerror = (e) => {
+    showError(`the worker stopped: ${e.message ?? "unknown error"}`);
+    state.run.errors++;
+    finishRun();
+  };
+  const request = {
+    task_type: $("task-type").value || null,
+    truncation: $("truncation").value,
+    backend: $("backend").value,
+    models: models.map((m) => ({ name: m.name })),
+  };
+  worker.postMessage({ request: JSON.stringify(request), task: state.task.bytes, sources: models.map((m) => m.source) });
+}
+
+function failRun(message) {
+  showError(message);
+  setState("error");
+}
+
+function onEvent(ev) {
+  const run = state.run;
+  if (!run) return;
+  const row = ev.model != null ? run.rows[ev.model] : null;
+  switch (ev.event) {
+    case "backend":
+      run.backend = ev.backend;
+      $("backend-status").textContent = ev.detail;
+      $("backend-status").dataset.backend = ev.backend;
+      break;
+    case "model_start":
+      row.label.textContent = "starting";
+      break;
+    case "download":
+      if (ev.cached) row.label.textContent = `${ev.file}: from the cache`;
+      else {
+        row.label.textContent = `downloading ${ev.file}: ${megabytes(ev.loaded)} of ${megabytes(ev.total)}`;
+        if (ev.total) row.bar.value = ev.loaded / ev.total;
+      }
+      break;
+    case "loading":
+      row.label.textContent = `moving weights to the device: ${megabytes(ev.loaded)} of ${megabytes(ev.total)}`;
+      if (ev.total) row.bar.value = ev.loaded / ev.total;
+      break;
+    case "loaded":
+      row.label.textContent = `loaded, ${formatParams(ev.parameters)} parameters`;
+      row.bar.value = 0;
+      row.started = performance.now();
+      break;
+    case "progress": {
+      row.bar.value = ev.done / ev.total;
+      const elapsed = (performance.now() - row.started) / 1000;
+      const eta = (elapsed / ev.done) * (ev.total - ev.done);
+      row.label.textContent = `${ev.done} of ${ev.total} examples · ${(ev.done / elapsed).toFixed(1)}/s · ${Math.ceil(eta)} s left`;
+      break;
+    }
+    case "model_done":
+      row.label.textContent = "done";
+      row.bar.value = 1;
+      state.reports.push(ev.report);
+      state.csvs[ev.report.name] = ev.csv;
+      renderResults();
+      break;
+    case "error":
+      run.errors++;
+      if (row) row.label.textContent = "failed";
+      showError(ev.message);
+      break;
+    case "finished":
+      finishRun();
+      break;
+  }
+}
+
+function cancelRun() {
+  const run = state.run;
+  if (!run) return;
+  run.rows.forEach((r) => {
+    if (r.label.textContent !== "done" && r.label.textContent !== "failed") r.label.textContent = "cancelled";
+  });
+  finishRun("cancelled");
+}
+
+function finishRun(outcome) {
+  const run = state.run;
+  if (!run) return;
+  run.worker.terminate();
+  state.run = null;
+  $("cancel").disabled = true;
+  updateRunButton();
+  publishBundle(run, outcome === "cancelled");
+  refreshCacheMarks();
+  setState(outcome === "cancelled" ? "cancelled" : run.errors > 0 ? "error" : "done");
+}
+
+function bundle(run, cancelled) {
+  const view = state.task.view;
+  return {
+    task: state.task.name,
+    task_type: view.task_type,
+    examples: view.examples.length,
+    truncation: $("truncation").value,
+    backend: run.backend,
+    complete: !cancelled && run.errors === 0 && state.reports.length === run.models.length,
+    models: state.reports,
+  };
+}
+
+function publishBundle(run, cancelled) {
+  const json = JSON.stringify(bundle(run, cancelled), null, 1);
+  $("results-json").textContent = json;
+  const exports = $("exports");
+  exports.replaceChildren(node("span", "Export: "));
+  exports.append(downloadLink("results.json", json, "application/json"));
+  for (const [name, csv] of Object.entries(state.csvs)) exports.append(" ", downloadLink(`${name}.csv`, csv, "text/csv"));
+}
+
+function downloadLink(filename, text, type) {
+  const a = node("a", filename, { download: filename });
+  a.href = URL.createObjectURL(new Blob([text], { type }));
+  return a;
+}
+
+// ---- results ----
+
+function fmt(x, digits = 4) {
+  return x == null || Number.isNaN(x) ? "–" : Number(x).toFixed(digits);
+}
+
+function renderResults() {
+  if (state.reports.length === 0) return;
+  $("results").hidden = false;
+  const first = state.reports[0];
+  const label = first.metric === "loss" ? "mean loss" : "mean logodds difference";
+  drawPlot($("plot"), {
+    points: state.reports.map((r) => ({ name: r.name, parameters: r.parameters, mean: r.value.mean, sem: r.value.sem })),
+    label,
+    lowerIsBetter: true,
+    chance: first.chance_loss ?? null,
+  });
+  $("plot-caption").textContent = `${label} of each model on ${state.task.name}, against its parameter count. ` +
+    (first.chance_loss != null ? `The dashed line is the loss of guessing uniformly among the classes (${fmt(first.chance_loss)}).` : "");
+  renderSummary();
+  renderExamples();
+}
+
+function renderSummary() {
+  const table = $("summary-table");
+  table.replaceChildren();
+  const metric = state.reports[0].metric;
+  const head = node("tr");
+  for (const h of ["model", "parameters", `mean ${metric} ± s.e.`, "accuracy ± s.e.", "coverage", "truncated"]) head.append(node("th", h));
+  table.appendChild(node("thead")).append(head);
+  const body = table.appendChild(node("tbody"));
+  for (const r of state.reports) {
+    const tr = body.appendChild(node("tr"));
+    tr.append(
+      node("td", r.name),
+      node("td", formatParams(r.parameters)),
+      node("td", `${fmt(r.value.mean)} ± ${fmt(r.value.sem)}`),
+      node("td", r.accuracy ? `${fmt(r.accuracy.mean, 3)} ± ${fmt(r.accuracy.sem, 3)}` : "–"),
+      node("td", r.coverage != null ? fmt(r.coverage) : "–"),
+      node("td", String(r.truncated)),
+    );
+  }
+  if (state.reports[0].chance_accuracy != null) {
+    const tr = body.appendChild(node("tr", undefined, { class: "chance-row" }));
+    tr.append(node("td", "chance"), node("td", ""), node("td", state.reports[0].chance_loss != null ? fmt(state.reports[0].chance_loss) : "–"),
+      node("td", fmt(state.reports[0].chance_accuracy, 3)), node("td", ""), node("td", ""));
+  }
+}
+
+function renderExamples() {
+  const view = state.task.view;
+  const pages = Math.max(1, Math.ceil(view.examples.length / PAGE_SIZE));
+  state.page = Math.min(state.page, pages - 1);
+  $("page-label").textContent = `page ${state.page + 1} of ${pages}`;
+  $("page-prev").disabled = state.page === 0;
+  $("page-next").disabled = state.page >= pages - 1;
+  const table = $("examples-table");
+  table.replaceChildren();
+  const head = node("tr");
+  const type = view.task_type;
+  const inputs = type === "sequence_prob" ? ["row", "prompt", "completion"] : type === "classification" ? ["row", "prompt", "classes"] : ["row", "prompt", "other prompt", "classes"];
+  for (const h of inputs) head.append(node("th", h));
+  for (const r of state.reports) head.append(node("th", type === "classification" ? `${r.name}: P(class)` : r.name));
+  table.appendChild(node("thead")).append(head);
+  const body = table.appendChild(node("tbody"));
+  const start = state.page * PAGE_SIZE;
+  view.examples.slice(start, start + PAGE_SIZE).forEach((ex, k) => {
+    const i = start + k;
+    const tr = body.appendChild(node("tr"));
+    tr.append(node("td", ex.row), node("td", ex.prompt, { class: "text" }));
+    if (type === "sequence_prob") tr.append(node("td", ex.completion, { class: "text" }));
+    if (ex.other_prompt !== undefined) tr.append(node("td", ex.other_prompt, { class: "text" }));
+    if (ex.classes) {
+      const list = node("ol", undefined, { start: "0" });
+      ex.classes.forEach((c, j) => list.append(node("li", JSON.stringify(c), j === ex.answer_index ? { class: "answer" } : {})));
+      tr.appendChild(node("td")).append(list);
+    }
+    for (const r of state.reports) {
+      const row = r.rows.find((x) => x.index === i);
+      const cell = tr.appendChild(node("td", undefined, { class: "score" }));
+      if (!row) continue;
+      if (row.class_probabilities) {
+        const list = node("ol", undefined, { start: "0" });
+        row.class_probabilities.forEach((p) => list.append(node("li", p.toFixed(3))));
+        cell.append(list);
+      } else if (row.logodds_difference !== undefined) {
+        cell.append(node("div", `Δ logodds ${fmt(row.logodds_difference)}`));
+      } else {
+        cell.append(node("div", `loss ${fmt(row.loss)}`));
+      }
+      if (row.correct !== undefined) cell.append(node("div", row.correct ? "✓ correct" : "✗ wrong", { class: row.correct ? "correct" : "wrong" }));
+      if (row.truncated) cell.append(node("div", "truncated", { class: "note" }));
+    }
+  });
+}
+
+// ---- start-up ----
+
+async function applyUrlParameters(params) {
+  if (params.get("type")) $("task-type").value = params.get("type");
+  if (params.get("backend")) $("backend").value = params.get("backend");
+  if (params.get("truncation")) $("truncation").value = params.get("truncation");
+  if (params.get("models")) for (const spec of params.get("models").split(",").filter(Boolean)) selectRepo(spec);
+  if (params.get("task")) {
+    const url = httpUrl(params.get("task"));
+    setTask(decodeURIComponent(new URL(url).pathname.split("/").pop() || "task"), await fetchBytes(url));
+  }
+  updateRunButton();
+  if (params.get("run") === "1") {
+    if (!state.task) throw new Error("run=1 needs a task that parses (see the task status above)");
+    startRun();
+  }
+}
+
+async function main() {
+  state.wasm = await wasmBindings();
+  const params = new URLSearchParams(location.search);
+  $("hub").value = params.get("hub") ? httpUrl(params.get("hub")) : DEFAULT_HUB;
+  await Promise.all([loadRegistry(), loadBuiltins()]);
+
+  $("builtin-task").addEventListener("change", (e) => chooseBuiltin(e.target.value).catch((err) => showError(err.message)));
+  $("task-file").addEventListener("change", (e) => e.target.files[0] && readFile(e.target.files[0]));
+  $("task-type").addEventListener("change", () => state.task && setTask(state.task.name, state.task.bytes));
+  $("use-paste").addEventListener("click", () => setTask("pasted task", new TextEncoder().encode($("task-paste").value)));
+  const drop = $("drop-zone");
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    if (e.dataTransfer.files[0]) readFile(e.dataTransfer.files[0]);
+  });
+  $("model-folder").addEventListener("change", (e) => pickFolder(e.target.files));
+  $("hub").addEventListener("change", refreshCacheMarks);
+  $("run").addEventListener("click", startRun);
+  $("cancel").addEventListener("click", cancelRun);
+  $("page-prev").addEventListener("click", () => { state.page--; renderExamples(); });
+  $("page-next").addEventListener("click", () => { state.page++; renderExamples(); });
+  setState("idle");
+  await applyUrlParameters(params);
+}
+
+main().catch((e) => failRun(e.message ?? String(e)));

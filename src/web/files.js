@@ -1,0 +1,107 @@
+// Model files for a job, read as streams of chunks: Hub downloads go through the Cache API
+// (so a second run downloads nothing), local files come from the user's folder pick.
+// Shared by the page (cache marks in the picker) and the worker (downloads).
+
+export const CACHE_NAME = "invscale-models-v1";
+export const DEFAULT_HUB = "https://huggingface.co";
+export const MODEL_FILES = ["config.json", "tokenizer.json", "model.safetensors"];
+
+/** `{hub}/{repo}/resolve/{revision}/{file}`, the Hub's download URL layout. */
+export function hubUrl(hub, repo, revision, file) {
+  return `${hub.replace(/\/+$/, "")}/${repo}/resolve/${encodeURIComponent(revision)}/${file}`;
+}
+
+async function openCache() {
+  try {
+    return globalThis.caches ? await caches.open(CACHE_NAME) : null;
+  } catch {
+    return null; // e.g. an insecure origin or private browsing: download without caching
+  }
+}
+
+/** Whether every file of a Hub model is in the cache. */
+export async function isCached(hub, repo, revision) {
+  const cache = await openCache();
+  if (!cache) return false;
+  for (const file of MODEL_FILES) {
+    if (!(await cache.match(hubUrl(hub, repo, revision, file)))) return false;
+  }
+  return true;
+}
+
+/** One file being read; `next()` gives the next Uint8Array, or null at the end. */
+class ChunkReader {
+  constructor(stream, size) {
+    this.reader = stream.getReader();
+    this.size = size;
+  }
+  async next() {
+    const { done, value } = await this.reader.read();
+    return done ? null : value;
+  }
+}
+
+function counter(onBytes) {
+  let loaded = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      loaded += chunk.byteLength;
+      onBytes(loaded);
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+/**
+ * The files of a job's models. `sources[i]` is `{hub, repo, revision}` or
+ * `{files: {"config.json": File, ...}}`; `onProgress({model, file, loaded, total, cached})`
+ * reports downloads.
+ */
+export class ModelFiles {
+  constructor(sources, onProgress) {
+    this.sources = sources;
+    this.onProgress = onProgress;
+  }
+
+  async open(model, file) {
+    const source = this.sources[model];
+    if (source.files) {
+      const blob = source.files[file];
+      if (!blob) throw new Error(`the model folder has no ${file}`);
+      return new ChunkReader(blob.stream(), blob.size);
+    }
+    const url = hubUrl(source.hub, source.repo, source.revision, file);
+    const report = (loaded, total, cached) => this.onProgress({ model, file, loaded, total, cached });
+    const cache = await openCache();
+    const hit = cache && (await cache.match(url));
+    if (hit) {
+      const size = Number(hit.headers.get("content-length")) || null;
+      report(size, size, true);
+      return new ChunkReader(hit.body, size);
+    }
+    const response = await download(url);
+    const total = Number(response.headers.get("content-length")) || null;
+    const counted = response.body.pipeThrough(counter((loaded) => report(loaded, total, false)));
+    if (!cache) return new ChunkReader(counted, total);
+    // Download into the cache first, then read from it: the worker's memory holds one chunk.
+    const headers = total ? { "content-length": String(total) } : {};
+    try {
+      await cache.put(url, new Response(counted, { headers }));
+    } catch (e) {
+      throw new Error(`cannot store ${file} in the browser's cache (${e.message}); free some space or use a smaller model`);
+    }
+    const stored = await cache.match(url);
+    return new ChunkReader(stored.body, total);
+  }
+}
+
+async function download(url) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(`cannot download ${url}: ${e.message}`);
+  }
+  if (!response.ok) throw new Error(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`.trim());
+  return response;
+}

@@ -1,0 +1,56 @@
+//! The model files a job reads, provided by `files.js`: Hub downloads through the browser's
+//! cache, or files the user picked. Each file is read as a stream of chunks.
+
+use js_sys::Uint8Array;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `ModelFiles` in `files.js`: opens file `name` of model `model` of the job.
+    pub type ModelFiles;
+    #[wasm_bindgen(method, catch)]
+    async fn open(this: &ModelFiles, model: u32, name: &str) -> Result<JsValue, JsValue>;
+
+    /// A file being read: `next()` gives the next `Uint8Array`, or `null` at the end.
+    pub type ChunkReader;
+    #[wasm_bindgen(method, catch)]
+    async fn next(this: &ChunkReader) -> Result<JsValue, JsValue>;
+    /// The file's size in bytes, when the server said.
+    #[wasm_bindgen(method, getter)]
+    fn size(this: &ChunkReader) -> Option<f64>;
+}
+
+impl ModelFiles {
+    pub async fn open_file(&self, model: u32, name: &str) -> Result<ChunkReader, String> {
+        self.open(model, name).await.map(JsCast::unchecked_into).map_err(js_message)
+    }
+}
+
+impl ChunkReader {
+    /// The next chunk, or `None` at the end of the file.
+    pub async fn next_chunk(&self) -> Result<Option<Vec<u8>>, String> {
+        let value = self.next().await.map_err(js_message)?;
+        Ok((!value.is_null() && !value.is_undefined()).then(|| Uint8Array::new(&value).to_vec()))
+    }
+
+    pub fn size_bytes(&self) -> Option<u64> {
+        self.size().map(|s| s as u64)
+    }
+
+    /// The whole file (for the small ones: config and tokenizer).
+    pub async fn read_all(&self) -> Result<Vec<u8>, String> {
+        let mut bytes = Vec::new();
+        while let Some(chunk) = self.next_chunk().await? {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+}
+
+/// The message of a thrown JS value (an `Error` or anything else).
+pub fn js_message(value: JsValue) -> String {
+    if let Some(error) = value.dyn_ref::<js_sys::Error>() {
+        return String::from(error.message());
+    }
+    value.as_string().unwrap_or_else(|| format!("{value:?}"))
+}

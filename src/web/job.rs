@@ -1,0 +1,159 @@
+//! The worker's job: score one task with several models, one after another, reporting each
+//! step to the page as a JSON event. A model that fails is reported and the next one runs;
+//! what was scored is never thrown away.
+
+use burn::tensor::Device;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+
+use super::files::ModelFiles;
+use super::task_view::unknown_type;
+use crate::checkpoint::{Checkpoint, CheckpointLoader};
+use crate::report::{results_csv, ModelReport, ModelSummary};
+use crate::run::{run_task, Control};
+use crate::score::Truncation;
+use crate::task::{parse_task, Task, TaskType};
+
+/// What the page asks the worker to do (the `request` JSON).
+#[derive(Deserialize)]
+struct JobRequest {
+    task_type: Option<String>,
+    #[serde(default)]
+    truncation: Option<String>,
+    /// `auto` (WebGPU, else the CPU) or `cpu`.
+    #[serde(default)]
+    backend: Option<String>,
+    models: Vec<ModelRequest>,
+}
+
+#[derive(Deserialize)]
+struct ModelRequest {
+    name: String,
+}
+
+/// Posts events to the page.
+struct Events(js_sys::Function);
+
+impl Events {
+    fn post(&self, event: Value) {
+        // The page is gone if this fails; there is no one left to tell.
+        let _ = self.0.call1(&JsValue::NULL, &JsValue::from_str(&event.to_string()));
+    }
+
+    fn error(&self, model: Option<usize>, message: &str) {
+        self.post(json!({ "event": "error", "model": model, "message": message }));
+    }
+}
+
+/// Runs a job. `request` is [`JobRequest`] JSON, `task` the task file's bytes, `files` opens
+/// each model's files, and `post` receives every event as a JSON string. Never throws: errors
+/// are events.
+#[wasm_bindgen]
+pub async fn run_job(request: String, task: Vec<u8>, files: ModelFiles, post: js_sys::Function) {
+    let events = Events(post);
+    if let Err(message) = run(&request, &task, &files, &events).await {
+        events.error(None, &message);
+    }
+    events.post(json!({ "event": "finished" }));
+}
+
+async fn run(request: &str, task_bytes: &[u8], files: &ModelFiles, events: &Events) -> Result<(), String> {
+    let request: JobRequest = serde_json::from_str(request).map_err(|e| format!("bad job request: {e}"))?;
+    let forced = match request.task_type.as_deref().filter(|t| !t.is_empty()) {
+        Some(name) => Some(TaskType::from_name(name).ok_or_else(|| unknown_type(name))?),
+        None => None,
+    };
+    let truncation = match request.truncation.as_deref() {
+        None | Some("keep-scored") => Truncation::KeepScored,
+        Some("pipeline") => Truncation::Pipeline,
+        Some(other) => return Err(format!("unknown truncation `{other}` (expected keep-scored or pipeline)")),
+    };
+    let task = parse_task(task_bytes, forced).map_err(|e| e.to_string())?;
+    let device = pick_device(request.backend.as_deref() == Some("cpu"), events).await;
+
+    for (i, model) in request.models.iter().enumerate() {
+        events.post(json!({ "event": "model_start", "model": i, "name": model.name }));
+        let outcome = async {
+            let checkpoint = load(files, i, &device, events).await?;
+            score(&checkpoint, &model.name, &task, truncation, i, events).await
+        }
+        .await;
+        match outcome {
+            Ok((report, csv)) => events.post(json!({ "event": "model_done", "model": i, "report": report, "csv": csv })),
+            Err(message) => events.error(Some(i), &format!("{}: {message}", model.name)),
+        }
+    }
+    Ok(())
+}
+
+/// WebGPU with the adapter's own limits when the browser has it, else Burn's CPU backend.
+async fn pick_device(cpu_only: bool, events: &Events) -> Device {
+    if cpu_only {
+        events.post(json!({ "event": "backend", "backend": "cpu", "detail": "CPU (chosen)" }));
+        return Device::flex();
+    }
+    match Device::wgpu_options().init_with_setup_async().await {
+        Ok((device, setup)) => {
+            let info = setup.adapter.get_info();
+            let limits = setup.device.limits();
+            let detail = format!(
+                "WebGPU: {} ({}), largest buffer {} MiB",
+                if info.name.is_empty() { "unnamed adapter" } else { info.name.as_str() },
+                format!("{:?}", info.backend),
+                limits.max_buffer_size >> 20
+            );
+            events.post(json!({ "event": "backend", "backend": "webgpu", "detail": detail }));
+            device
+        }
+        Err(e) => {
+            let detail = format!("WebGPU is not available ({e}); scoring on the CPU, which is slower");
+            events.post(json!({ "event": "backend", "backend": "cpu", "detail": detail }));
+            Device::flex()
+        }
+    }
+}
+
+/// Reads config and tokenizer, then streams the weights chunk by chunk to the device.
+async fn load(files: &ModelFiles, model: usize, device: &Device, events: &Events) -> Result<Checkpoint, String> {
+    let index = model as u32;
+    let config = files.open_file(index, "config.json").await?.read_all().await?;
+    let tokenizer = files.open_file(index, "tokenizer.json").await?.read_all().await?;
+    let mut loader = CheckpointLoader::new(&config, &tokenizer, device).map_err(|e| e.to_string())?;
+    let weights = files.open_file(index, "model.safetensors").await?;
+    let total = weights.size_bytes();
+    let mut loaded = 0u64;
+    let mut reported = 0u64;
+    while let Some(chunk) = weights.next_chunk().await? {
+        loader.push(&chunk).map_err(|e| format!("model.safetensors: {e}"))?;
+        loaded += chunk.len() as u64;
+        if loaded - reported >= 8 << 20 {
+            reported = loaded;
+            events.post(json!({ "event": "loading", "model": model, "loaded": loaded, "total": total }));
+        }
+    }
+    let checkpoint = loader.finish().map_err(|e| format!("model.safetensors: {e}"))?;
+    events.post(json!({
+        "event": "loaded", "model": model, "parameters": checkpoint.config.parameter_count(),
+    }));
+    Ok(checkpoint)
+}
+
+async fn score(
+    checkpoint: &Checkpoint,
+    name: &str,
+    task: &Task,
+    truncation: Truncation,
+    model: usize,
+    events: &Events,
+) -> Result<(ModelReport, String), String> {
+    let total = task.examples.len();
+    let results = run_task(checkpoint, task, truncation, |_, done| {
+        events.post(json!({ "event": "progress", "model": model, "done": done, "total": total }));
+        Control::Continue
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let summary = ModelSummary::of(name, checkpoint.config.parameter_count(), task, &results);
+    Ok((ModelReport::new(summary, task, &results), results_csv(task, &results)))
+}

@@ -1,0 +1,13 @@
+//! The browser side of the app. The page (`app.js`) asks the library to parse tasks
+//! ([`parse_task`]); a Web Worker (`worker.js`) runs [`run_job`]: it picks WebGPU or the CPU
+//! fallback, streams each model's weights to the device and scores the task with the same
+//! `run.rs` core as the CLI. Downloads and the model cache live in `files.js`.
+//!
+//! Nothing here computes a metric: numbers come from `run`, `stats` and `report`.
+
+mod files;
+mod job;
+mod task_view;
+
+pub use job::run_job;
+pub use task_view::parse_task;

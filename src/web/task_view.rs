@@ -1,0 +1,50 @@
+//! A parsed task as the page shows it: type, examples and warnings, or the parser's
+//! row/column error.
+
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+
+use crate::task::{self, ExampleKind, Task, TaskType};
+
+/// Parses a task file's bytes with the CLI's parser. Returns JSON
+/// `{task_type, metric, examples: [{row, prompt, …}], warnings}`; throws the parser's error
+/// (which names the row and column) as an `Error`.
+#[wasm_bindgen]
+pub fn parse_task(bytes: &[u8], type_name: Option<String>) -> Result<String, JsError> {
+    let forced = match type_name.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        Some(name) => Some(TaskType::from_name(name).ok_or_else(|| JsError::new(&unknown_type(name)))?),
+        None => None,
+    };
+    let task = task::parse_task(bytes, forced).map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(view(&task).to_string())
+}
+
+pub(crate) fn unknown_type(name: &str) -> String {
+    let names: Vec<_> = TaskType::ALL.iter().map(|t| t.name()).collect();
+    format!("unknown task type `{name}` (expected one of: {})", names.join(", "))
+}
+
+fn view(task: &Task) -> Value {
+    let examples: Vec<Value> = task
+        .examples
+        .iter()
+        .map(|e| match &e.kind {
+            ExampleKind::Classification { prompt, classes, answer_index } => {
+                json!({ "row": e.row, "prompt": prompt, "classes": classes, "answer_index": answer_index })
+            }
+            ExampleKind::SequenceProb { prompt, completion } => {
+                json!({ "row": e.row, "prompt": prompt, "completion": completion })
+            }
+            ExampleKind::Logodds { prompt, other_prompt, classes, answer_index } => json!({
+                "row": e.row, "prompt": prompt, "other_prompt": other_prompt,
+                "classes": classes, "answer_index": answer_index,
+            }),
+        })
+        .collect();
+    json!({
+        "task_type": task.task_type.name(),
+        "metric": task.task_type.metric(),
+        "examples": examples,
+        "warnings": task.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+    })
+}

@@ -1,0 +1,184 @@
+// End-to-end test of the web app: the release build (dist/, built by scripts/test.sh) in
+// Debian's headless Chromium, models from a local server with the Hub's URL layout.
+//  1. A shareable-run URL scores a fixture task with two fixture models on WebGPU; every
+//     per-example number equals the PyTorch reference within 1e-4.
+//  2. The same with WebGPU unavailable: the page says it fell back to the CPU, same numbers.
+//  3. By hand: upload a hostile task, pick a local model folder, tick it, Run; the markup in
+//     the task shows as text and runs nothing; a screenshot is saved.
+//  4. Cancel stops a long run and keeps the page usable.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { staticServer, hubServer } from "./servers.mjs";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const FIXTURES = path.join(ROOT, "tests/fixtures");
+const DIST = path.join(ROOT, "dist");
+const OUT = process.env.E2E_OUT ?? path.join(ROOT, "target/e2e");
+const TOLERANCE = 1e-4;
+const MODELS = ["tiny-hub", "tiny-odd-heads"];
+const CHROMIUM_FLAGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+const WEBGPU = ["--enable-unsafe-webgpu"];
+const RUN_TIMEOUT = 10 * 60 * 1000;
+
+let app, hub;
+const reference = JSON.parse(fs.readFileSync(path.join(FIXTURES, "reference.json"), "utf8"));
+
+before(async () => {
+  assert.ok(fs.existsSync(path.join(DIST, "index.html")), "dist/ is missing: run `trunk build --release` first");
+  fs.mkdirSync(OUT, { recursive: true });
+  app = await staticServer(DIST);
+  hub = await hubServer({ modelsDir: path.join(FIXTURES, "models"), tasksDir: path.join(FIXTURES, "tasks"), owner: "invscale-fixtures" });
+});
+
+after(() => {
+  app?.close();
+  hub?.close();
+});
+
+async function withPage(flags, body) {
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: [...CHROMIUM_FLAGS, ...flags] });
+  try {
+    const page = await browser.newPage();
+    const console = [];
+    page.on("console", (m) => console.push(`${m.type()}: ${m.text()}`));
+    page.on("pageerror", (e) => console.push(`pageerror: ${e.message}`));
+    try {
+      return await body(page);
+    } catch (e) {
+      e.message += `\nbrowser console:\n${console.slice(-30).join("\n")}`;
+      throw e;
+    }
+  } finally {
+    await browser.close();
+  }
+}
+
+async function waitForEnd(page) {
+  await page.waitForFunction(() => ["done", "error", "cancelled"].includes(document.body.dataset.state), null, { timeout: RUN_TIMEOUT, polling: 250 });
+  const state = await page.evaluate(() => document.body.dataset.state);
+  const error = await page.textContent("#error");
+  assert.equal(state, "done", `run ended in state ${state}: ${error}`);
+  return JSON.parse(await page.textContent("#results-json"));
+}
+
+function shareableUrl(task, extra = "") {
+  const models = MODELS.map((m) => `invscale-fixtures/${m}`).join(",");
+  const q = `task=${encodeURIComponent(`${hub.url}/tasks/${task}`)}&models=${encodeURIComponent(models)}&hub=${encodeURIComponent(hub.url)}&run=1${extra}`;
+  return `${app.url}/?${q}`;
+}
+
+/** Every per-example number of every model against the reference, within 1e-4. */
+function assertMatchesReference(bundle, task) {
+  const expected = reference[task];
+  assert.equal(bundle.task_type, expected.task_type);
+  assert.equal(bundle.models.length, MODELS.length);
+  let worst = 0;
+  for (const model of bundle.models) {
+    const rows = expected.models[model.name]?.["keep-scored"];
+    assert.ok(rows, `no reference for model ${model.name}`);
+    assert.equal(model.rows.length, rows.length, `${model.name}: number of rows`);
+    for (const [i, want] of rows.entries()) {
+      const got = model.rows[i];
+      for (const [key, value] of Object.entries(want)) {
+        const where = `${model.name}, example ${i}, ${key}`;
+        if (typeof value === "number") {
+          worst = Math.max(worst, Math.abs(got[key] - value));
+          assert.ok(Math.abs(got[key] - value) <= TOLERANCE, `${where}: ${got[key]} vs reference ${value}`);
+        } else if (Array.isArray(value)) {
+          value.forEach((v, j) => {
+            worst = Math.max(worst, Math.abs(got[key][j] - v));
+            assert.ok(Math.abs(got[key][j] - v) <= TOLERANCE, `${where}[${j}]: ${got[key][j]} vs reference ${v}`);
+          });
+        } else {
+          assert.deepEqual(got[key], value, where);
+        }
+      }
+    }
+  }
+  return worst;
+}
+
+let webgpuBundle;
+
+test("a shareable run on WebGPU matches the reference", async () => {
+  await withPage(WEBGPU, async (page) => {
+    await page.goto(shareableUrl("classification.csv"));
+    const adapter = await page.evaluate(async () => (await navigator.gpu?.requestAdapter())?.info?.architecture ?? null);
+    assert.ok(adapter, "this Chromium exposes no WebGPU adapter");
+    webgpuBundle = await waitForEnd(page);
+    assert.equal(webgpuBundle.backend, "webgpu", await page.textContent("#backend-status"));
+    assert.match(await page.textContent("#backend-status"), /^WebGPU/);
+    const worst = assertMatchesReference(webgpuBundle, "classification.csv");
+    console.log(`WebGPU (${adapter}): max |app − reference| = ${worst.toExponential(2)}`);
+    // The results view is there: one plotted point per model, a summary row per model.
+    assert.equal(await page.locator("#plot circle").count(), MODELS.length + 1); // + legend
+    assert.equal(await page.locator("#summary-table tbody tr:not(.chance-row)").count(), MODELS.length);
+  });
+});
+
+test("without WebGPU the CPU fallback gives the same numbers", async () => {
+  await withPage([], async (page) => {
+    await page.goto(shareableUrl("classification.csv"));
+    const bundle = await waitForEnd(page);
+    assert.equal(bundle.backend, "cpu");
+    assert.match(await page.textContent("#backend-status"), /WebGPU is not available.*CPU/);
+    const worst = assertMatchesReference(bundle, "classification.csv");
+    console.log(`CPU fallback: max |app − reference| = ${worst.toExponential(2)}`);
+    if (webgpuBundle) {
+      for (const [m, model] of bundle.models.entries()) {
+        for (const [i, row] of model.rows.entries()) {
+          assert.ok(Math.abs(row.loss - webgpuBundle.models[m].rows[i].loss) <= TOLERANCE, `${model.name} example ${i}: CPU vs WebGPU`);
+        }
+      }
+    }
+  });
+});
+
+test("by hand: upload a hostile task, pick a local model, run; markup stays text", async () => {
+  await withPage(WEBGPU, async (page) => {
+    await page.goto(`${app.url}/`);
+    await page.waitForFunction(() => document.body.dataset.state === "idle");
+    await page.setInputFiles("#task-file", path.join(FIXTURES, "tasks/hostile.csv"));
+    await page.waitForFunction(() => /examples/.test(document.getElementById("task-status").textContent));
+    // A folder as a user has it (the fixture's tokenizer.json is a symlink, which uploads skip).
+    const folder = path.join(OUT, "tiny-odd-heads");
+    fs.rmSync(folder, { recursive: true, force: true });
+    fs.cpSync(path.join(FIXTURES, "models/tiny-odd-heads"), folder, { recursive: true, dereference: true });
+    await page.setInputFiles("#model-folder", folder);
+    await page.locator("#local-models input").first().check();
+    await page.click("#run");
+    const bundle = await waitForEnd(page);
+    assert.equal(bundle.models.length, 1);
+    assert.equal(bundle.models[0].name, "tiny-odd-heads");
+    const table = await page.textContent("#examples-table");
+    assert.ok(table.includes('<img src=x onerror="window.__injected=1">'), "the prompt's markup is shown as text");
+    assert.ok(table.includes("<script>window.__injected=2</script>"));
+    assert.equal(await page.locator("#examples-table img, #examples-table script, #summary-table img").count(), 0);
+    assert.equal(await page.evaluate(() => window.__injected), undefined, "a script from the task ran");
+    await page.screenshot({ path: path.join(OUT, "app.png"), fullPage: true });
+  });
+});
+
+test("Cancel stops a long run; the page keeps responding", async () => {
+  await withPage([], async (page) => {
+    const url = `${app.url}/?task=tasks/proverb-endings.csv&models=invscale-fixtures/tiny-hub&hub=${encodeURIComponent(hub.url)}&run=1`;
+    await page.goto(url);
+    await page.waitForFunction(() => /examples ·/.test(document.getElementById("progress").textContent), null, { timeout: RUN_TIMEOUT });
+    // The main thread is free while the worker scores: animation frames keep coming.
+    const frames = await page.evaluate(() => new Promise((resolve) => {
+      let n = 0;
+      const start = performance.now();
+      const tick = () => (performance.now() - start < 500 ? (n++, requestAnimationFrame(tick)) : resolve(n));
+      requestAnimationFrame(tick);
+    }));
+    assert.ok(frames >= 10, `only ${frames} animation frames in 500 ms while scoring`);
+    await page.click("#cancel");
+    await page.waitForFunction(() => document.body.dataset.state === "cancelled");
+    assert.match(await page.textContent("#progress"), /cancelled/);
+    assert.equal(await page.isDisabled("#run"), false, "Run is usable again after Cancel");
+  });
+});

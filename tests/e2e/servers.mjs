@@ -1,0 +1,64 @@
+// Local servers for the browser test: the built app (dist/) and a server with the Hugging
+// Face Hub's URL layout (`/{owner}/{repo}/resolve/{revision}/{file}`) serving the fixture
+// checkpoints, plus the fixture task files under `/tasks/`.
+import http from "node:http";
+import fs from "node:fs";
+import path from "node:path";
+
+const TYPES = {
+  ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript",
+  ".wasm": "application/wasm", ".json": "application/json", ".css": "text/css",
+  ".csv": "text/csv", ".jsonl": "application/jsonl", ".safetensors": "application/octet-stream",
+};
+
+function sendFile(res, file) {
+  fs.stat(file, (err, stat) => {
+    if (err || !stat.isFile()) {
+      res.writeHead(404, { "content-type": "text/plain", "access-control-allow-origin": "*" });
+      res.end("not found");
+      return;
+    }
+    res.writeHead(200, {
+      "content-type": TYPES[path.extname(file)] ?? "application/octet-stream",
+      "content-length": stat.size,
+      "access-control-allow-origin": "*",
+    });
+    fs.createReadStream(file).pipe(res);
+  });
+}
+
+function listen(handler) {
+  const server = http.createServer(handler);
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => {
+    server.url = `http://127.0.0.1:${server.address().port}`;
+    server.requests = [];
+    resolve(server);
+  }));
+}
+
+/** Serves `dir` as a static site. */
+export function staticServer(dir) {
+  return listen((req, res) => {
+    const pathname = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    const file = path.join(dir, pathname.endsWith("/") ? `${pathname}index.html` : pathname);
+    if (!file.startsWith(dir)) return sendFile(res, "");
+    sendFile(res, file);
+  });
+}
+
+/**
+ * A Hub: `/{owner}/{name}/resolve/{revision}/{file}` → `{modelsDir}/{name}/{file}` for
+ * owner `owner`; `/tasks/{file}` → `{tasksDir}/{file}`. Every request is logged.
+ */
+export async function hubServer({ modelsDir, tasksDir, owner }) {
+  const server = await listen((req, res) => {
+    const pathname = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    server.requests.push(pathname);
+    const hub = pathname.match(/^\/([^/]+)\/([^/]+)\/resolve\/([^/]+)\/([^/]+)$/);
+    if (hub && hub[1] === owner && !hub[2].startsWith(".")) return sendFile(res, path.join(modelsDir, hub[2], hub[4]));
+    const task = pathname.match(/^\/tasks\/([^/]+)$/);
+    if (task && !task[1].startsWith(".")) return sendFile(res, path.join(tasksDir, task[1]));
+    sendFile(res, "");
+  });
+  return server;
+}
