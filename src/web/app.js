@@ -272,6 +272,7 @@ function onEvent(ev) {
       break;
     case "loaded":
       row.label.textContent = `loaded, ${formatParams(ev.parameters)} parameters`;
+      row.wasmMemory = ev.wasm_memory_bytes;
       row.bar.value = 0;
       row.started = performance.now();
       break;
@@ -285,10 +286,15 @@ function onEvent(ev) {
     case "model_done":
       row.label.textContent = "done";
       row.bar.value = 1;
-      state.reports.push(ev.report);
+      state.reports.push({ ...ev.report, timing: { ...ev.timing, wasm_memory_bytes: row.wasmMemory } });
       state.csvs[ev.report.name] = ev.csv;
       renderResults();
       break;
+    case "notice": {
+      const line = node("div", `${run.models[ev.model].name}: ${ev.message}`, { class: "note" });
+      $("progress").append(line);
+      break;
+    }
     case "error":
       run.errors++;
       if (row) row.label.textContent = "failed";

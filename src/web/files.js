@@ -55,12 +55,13 @@ function counter(onBytes) {
 /**
  * The files of a job's models. `sources[i]` is `{hub, repo, revision}` or
  * `{files: {"config.json": File, ...}}`; `onProgress({model, file, loaded, total, cached})`
- * reports downloads.
+ * reports downloads, `onNotice({model, message})` what the user should know.
  */
 export class ModelFiles {
-  constructor(sources, onProgress) {
+  constructor(sources, onProgress, onNotice) {
     this.sources = sources;
     this.onProgress = onProgress;
+    this.onNotice = onNotice;
   }
 
   async open(model, file) {
@@ -81,17 +82,19 @@ export class ModelFiles {
     }
     const response = await download(url);
     const total = Number(response.headers.get("content-length")) || null;
-    const counted = response.body.pipeThrough(counter((loaded) => report(loaded, total, false)));
-    if (!cache) return new ChunkReader(counted, total);
-    // Download into the cache first, then read from it: the worker's memory holds one chunk.
+    const counted = (body) => body.pipeThrough(counter((loaded) => report(loaded, total, false)));
+    if (!cache) return new ChunkReader(counted(response.body), total);
+    // Download into the cache first, then read from it: the worker holds one chunk at a time.
     const headers = total ? { "content-length": String(total) } : {};
     try {
-      await cache.put(url, new Response(counted, { headers }));
+      await cache.put(url, new Response(counted(response.body), { headers }));
+      return new ChunkReader((await cache.match(url)).body, total);
     } catch (e) {
-      throw new Error(`cannot store ${file} in the browser's cache (${e.message}); free some space or use a smaller model`);
+      // Storage full or refused (e.g. a private window): use the file without keeping it.
+      await cache.delete(url).catch(() => {});
+      this.onNotice({ model, message: `${file} could not be kept in the browser's cache (${e.message}); it will be downloaded again next time` });
+      return new ChunkReader(counted((await download(url)).body), total);
     }
-    const stored = await cache.match(url);
-    return new ChunkReader(stored.body, total);
   }
 }
 

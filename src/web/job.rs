@@ -75,12 +75,21 @@ async fn run(request: &str, task_bytes: &[u8], files: &ModelFiles, events: &Even
     for (i, model) in request.models.iter().enumerate() {
         events.post(json!({ "event": "model_start", "model": i, "name": model.name }));
         let outcome = async {
+            let start = js_sys::Date::now();
             let checkpoint = load(files, i, &device, events).await?;
-            score(&checkpoint, &model.name, &task, truncation, i, events).await
+            let loaded = js_sys::Date::now();
+            let (report, csv) = score(&checkpoint, &model.name, &task, truncation, i, events).await?;
+            let timing = json!({
+                "load_seconds": (loaded - start) / 1e3,
+                "score_seconds": (js_sys::Date::now() - loaded) / 1e3,
+            });
+            Ok::<_, String>((report, csv, timing))
         }
         .await;
         match outcome {
-            Ok((report, csv)) => events.post(json!({ "event": "model_done", "model": i, "report": report, "csv": csv })),
+            Ok((report, csv, timing)) => events.post(json!({
+                "event": "model_done", "model": i, "report": report, "csv": csv, "timing": timing,
+            })),
             Err(message) => events.error(Some(i), &format!("{}: {message}", model.name)),
         }
     }
@@ -135,6 +144,7 @@ async fn load(files: &ModelFiles, model: usize, device: &Device, events: &Events
     let checkpoint = loader.finish().map_err(|e| format!("model.safetensors: {e}"))?;
     events.post(json!({
         "event": "loaded", "model": model, "parameters": checkpoint.config.parameter_count(),
+        "wasm_memory_bytes": wasm_memory_bytes(),
     }));
     Ok(checkpoint)
 }
@@ -156,4 +166,10 @@ async fn score(
     .map_err(|e| e.to_string())?;
     let summary = ModelSummary::of(name, checkpoint.config.parameter_count(), task, &results);
     Ok((ModelReport::new(summary, task, &results), results_csv(task, &results)))
+}
+
+/// Size of the module's linear memory: it only grows, so this is its peak so far.
+fn wasm_memory_bytes() -> f64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as f64
 }

@@ -8,6 +8,10 @@ const ready = init();
 self.onmessage = async ({ data }) => {
   await ready;
   const post = (json) => self.postMessage(json);
-  const files = new ModelFiles(data.sources, (p) => post(JSON.stringify({ event: "download", ...p })));
+  const files = new ModelFiles(
+    data.sources,
+    (p) => post(JSON.stringify({ event: "download", ...p })),
+    (n) => post(JSON.stringify({ event: "notice", ...n })),
+  );
   await run_job(data.request, data.task, files, post);
 };

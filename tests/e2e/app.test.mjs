@@ -117,6 +117,18 @@ test("a shareable run on WebGPU matches the reference", async () => {
     // The results view is there: one plotted point per model, a summary row per model.
     assert.equal(await page.locator("#plot circle").count(), MODELS.length + 1); // + legend
     assert.equal(await page.locator("#summary-table tbody tr:not(.chance-row)").count(), MODELS.length);
+
+    // A second run downloads nothing: every model file comes from the browser's cache, and
+    // the picker marks the models as cached.
+    const before = hub.requests.length;
+    await page.goto(shareableUrl("classification.csv"));
+    const again = await waitForEnd(page);
+    const downloads = hub.requests.slice(before).filter((p) => p.includes("/resolve/"));
+    assert.deepEqual(downloads, [], "the second run downloaded model files");
+    assert.deepEqual(again.models.map((m) => m.rows), webgpuBundle.models.map((m) => m.rows));
+    for (const m of MODELS) {
+      await page.waitForFunction((repo) => document.querySelector(`span.cached[data-repo="${repo}"]`)?.textContent === "cached", `invscale-fixtures/${m}`);
+    }
   });
 });
 
