@@ -255,6 +255,7 @@ function onEvent(ev) {
       run.backend = ev.backend;
       $("backend-status").textContent = ev.detail;
       $("backend-status").dataset.backend = ev.backend;
+      if (ev.backend === "webgpu") describeAdapter().then((a) => a && ($("backend-status").textContent += ` (adapter: ${a})`));
       break;
     case "model_start":
       row.label.textContent = "starting";
@@ -303,6 +304,16 @@ function onEvent(ev) {
     case "finished":
       finishRun();
       break;
+  }
+}
+
+/** What the browser tells about its WebGPU adapter (vendor, architecture), for the status line. */
+async function describeAdapter() {
+  try {
+    const info = (await navigator.gpu?.requestAdapter())?.info;
+    return info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(" ") : "";
+  } catch {
+    return "";
   }
 }
 

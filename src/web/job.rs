@@ -106,12 +106,8 @@ async fn pick_device(cpu_only: bool, events: &Events) -> Device {
         Ok((device, setup)) => {
             let info = setup.adapter.get_info();
             let limits = setup.device.limits();
-            let detail = format!(
-                "WebGPU: {} ({}), largest buffer {} MiB",
-                if info.name.is_empty() { "unnamed adapter" } else { info.name.as_str() },
-                format!("{:?}", info.backend),
-                limits.max_buffer_size >> 20
-            );
+            let adapter = if info.name.is_empty() { String::new() } else { format!(" on {}", info.name) };
+            let detail = format!("WebGPU{adapter}, largest buffer {} MiB", limits.max_buffer_size >> 20);
             events.post(json!({ "event": "backend", "backend": "webgpu", "detail": detail }));
             device
         }

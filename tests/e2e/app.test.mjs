@@ -24,18 +24,21 @@ const CHROMIUM_FLAGS = ["--no-sandbox", "--disable-background-networking", "--di
 const WEBGPU = ["--enable-unsafe-webgpu"];
 const RUN_TIMEOUT = 10 * 60 * 1000;
 
-let app, hub;
+let app, hub, appUnderPath;
 const reference = JSON.parse(fs.readFileSync(path.join(FIXTURES, "reference.json"), "utf8"));
 
 before(async () => {
   assert.ok(fs.existsSync(path.join(DIST, "index.html")), "dist/ is missing: run `trunk build --release` first");
   fs.mkdirSync(OUT, { recursive: true });
   app = await staticServer(DIST);
+  // The same build under a sub-path, as GitHub Pages serves a project site.
+  appUnderPath = await staticServer(DIST, "/some-user/invscale/");
   hub = await hubServer({ modelsDir: path.join(FIXTURES, "models"), tasksDir: path.join(FIXTURES, "tasks"), owner: "invscale-fixtures" });
 });
 
 after(() => {
   app?.close();
+  appUnderPath?.close();
   hub?.close();
 });
 
@@ -65,10 +68,10 @@ async function waitForEnd(page) {
   return JSON.parse(await page.textContent("#results-json"));
 }
 
-function shareableUrl(task, extra = "") {
+function shareableUrl(task, site = app) {
   const models = MODELS.map((m) => `invscale-fixtures/${m}`).join(",");
-  const q = `task=${encodeURIComponent(`${hub.url}/tasks/${task}`)}&models=${encodeURIComponent(models)}&hub=${encodeURIComponent(hub.url)}&run=1${extra}`;
-  return `${app.url}/?${q}`;
+  const q = `task=${encodeURIComponent(`${hub.url}/tasks/${task}`)}&models=${encodeURIComponent(models)}&hub=${encodeURIComponent(hub.url)}&run=1`;
+  return `${site.url}/?${q}`;
 }
 
 /** Every per-example number of every model against the reference, within 1e-4. */
@@ -132,9 +135,9 @@ test("a shareable run on WebGPU matches the reference", async () => {
   });
 });
 
-test("without WebGPU the CPU fallback gives the same numbers", async () => {
+test("without WebGPU the CPU fallback gives the same numbers (site under a sub-path)", async () => {
   await withPage([], async (page) => {
-    await page.goto(shareableUrl("classification.csv"));
+    await page.goto(shareableUrl("classification.csv", appUnderPath));
     const bundle = await waitForEnd(page);
     assert.equal(bundle.backend, "cpu");
     assert.match(await page.textContent("#backend-status"), /WebGPU is not available.*CPU/);
@@ -172,6 +175,22 @@ test("by hand: upload a hostile task, pick a local model, run; markup stays text
     assert.equal(await page.locator("#examples-table img, #examples-table script, #summary-table img").count(), 0);
     assert.equal(await page.evaluate(() => window.__injected), undefined, "a script from the task ran");
     await page.screenshot({ path: path.join(OUT, "app.png"), fullPage: true });
+  });
+});
+
+test("a pasted task with a mistake shows the parser's row and column; a fixed one parses", async () => {
+  await withPage([], async (page) => {
+    await page.goto(`${app.url}/`);
+    await page.waitForFunction(() => document.body.dataset.state === "idle");
+    await page.fill("#task-paste", "prompt,classes,answer_index\n\"Q: 1+1?\",\"[' 2', ' 3']\",0\n\"Q: 2+2?\",\"[' 4', ' 5']\",7\n");
+    await page.click("#use-paste");
+    const status = page.locator("#task-status");
+    await assert.doesNotReject(status.filter({ hasText: "row 3, column `answer_index`" }).waitFor());
+    assert.equal(await status.getAttribute("class"), "error");
+    assert.equal(await page.isDisabled("#run"), true);
+    await page.fill("#task-paste", "prompt,classes,answer_index\n\"Q: 1+1?\",\"[' 2', ' 3']\",0\n");
+    await page.click("#use-paste");
+    await status.filter({ hasText: "1 classification examples" }).waitFor();
   });
 });
 

@@ -5,6 +5,7 @@
 //
 //   node tests/e2e/bench_app.mjs MODELS_DIR MODEL TASK.csv     (after `trunk build --release`)
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -48,7 +49,9 @@ const hub = await hubServer({ modelsDir: path.resolve(modelsDir), tasksDir: path
 const task = `${hub.url}/tasks/${path.basename(taskFile)}`;
 
 for (const [label, flags] of [["WebGPU", ["--enable-unsafe-webgpu"]], ["CPU fallback", []]]) {
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: [...FLAGS, ...flags] });
+  // A profile on disk, as a user's: its storage quota holds the checkpoint in the cache.
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "invscale-bench-profile-"));
+  const browser = await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", headless: true, args: [...FLAGS, ...flags] });
   const page = await browser.newPage();
   const cdp = await page.context().newCDPSession(page);
   let peakRss = 0, peakHeap = 0;
@@ -59,8 +62,14 @@ for (const [label, flags] of [["WebGPU", ["--enable-unsafe-webgpu"]], ["CPU fall
     } catch {}
   }, 200);
   await page.goto(`${app.url}/?task=${encodeURIComponent(task)}&models=bench/${model}&hub=${encodeURIComponent(hub.url)}&run=1`);
+  // Progress on stderr, so a slow adapter is visibly working.
+  const ticker = setInterval(async () => {
+    const line = await page.textContent("#progress").catch(() => "");
+    process.stderr.write(`  ${label}: ${line.replace(/\s+/g, " ").trim()}\n`);
+  }, 30000);
   await page.waitForFunction(() => ["done", "error", "cancelled"].includes(document.body.dataset.state), null, { timeout: 0, polling: 1000 });
   clearInterval(sampler);
+  clearInterval(ticker);
   const state = await page.evaluate(() => document.body.dataset.state);
   if (state !== "done") {
     console.log(`${label}: ${state}: ${await page.textContent("#error")}`);
@@ -75,6 +84,7 @@ for (const [label, flags] of [["WebGPU", ["--enable-unsafe-webgpu"]], ["CPU fall
     );
   }
   await browser.close();
+  fs.rmSync(profile, { recursive: true, force: true });
 }
 app.close();
 hub.close();

@@ -36,14 +36,18 @@ function listen(handler) {
   }));
 }
 
-/** Serves `dir` as a static site. */
-export function staticServer(dir) {
-  return listen((req, res) => {
+/** Serves `dir` as a static site under the path `prefix` (as GitHub Pages serves a project). */
+export async function staticServer(dir, prefix = "/") {
+  const server = await listen((req, res) => {
     const pathname = decodeURIComponent(new URL(req.url, "http://x").pathname);
-    const file = path.join(dir, pathname.endsWith("/") ? `${pathname}index.html` : pathname);
+    if (!pathname.startsWith(prefix)) return sendFile(res, "");
+    const rest = pathname.slice(prefix.length - 1);
+    const file = path.join(dir, rest.endsWith("/") ? `${rest}index.html` : rest);
     if (!file.startsWith(dir)) return sendFile(res, "");
     sendFile(res, file);
   });
+  server.url += prefix.replace(/\/$/, "");
+  return server;
 }
 
 /**

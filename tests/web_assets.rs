@@ -1,0 +1,60 @@
+//! The files the web app ships: the built-in tasks parse with the CLI's parser and are big
+//! enough to show a trend, and the model registry agrees with GPT-2's shapes.
+
+use std::path::PathBuf;
+
+use invscale::model::Gpt2Config;
+use invscale::task::{parse_task, TaskType};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn json(path: &str) -> serde_json::Value {
+    let bytes = std::fs::read(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn built_in_tasks_parse_and_have_300_examples() {
+    let index = json("www/tasks/index.json");
+    let tasks = index["tasks"].as_array().unwrap();
+    assert!(tasks.len() >= 2);
+    for t in tasks {
+        let file = t["file"].as_str().unwrap();
+        let bytes = std::fs::read(repo().join("www/tasks").join(file)).unwrap();
+        let task = parse_task(&bytes, None).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(Some(task.task_type), TaskType::from_name(t["type"].as_str().unwrap()), "{file}");
+        assert!(task.examples.len() >= 300, "{file}: {} examples", task.examples.len());
+        assert_eq!(task.examples.len() as u64, t["examples"].as_u64().unwrap(), "{file}: index.json count");
+        assert!(task.warnings.is_empty(), "{file}: {:?}", task.warnings);
+        for key in ["title", "cause", "explanation"] {
+            assert!(!t[key].as_str().unwrap_or("").is_empty(), "{file}: {key}");
+        }
+    }
+}
+
+#[test]
+fn registry_lists_the_gpt2_family_with_consistent_sizes() {
+    let registry = json("models/registry.json");
+    let models = registry["models"].as_array().unwrap();
+    let names: Vec<_> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["distilgpt2", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"]);
+    for m in models {
+        let name = m["name"].as_str().unwrap();
+        let config = Gpt2Config::from_json(
+            serde_json::json!({ "n_layer": m["layers"], "n_head": m["n_head"], "n_embd": m["n_embd"] }).to_string().as_bytes(),
+        )
+        .unwrap();
+        let parameters = m["parameters"].as_u64().unwrap();
+        assert_eq!(config.parameter_count(), parameters, "{name}: parameters vs shape");
+        assert!(m["repo"].as_str().unwrap().contains('/'), "{name}: Hub repo id");
+        assert!(!m["revision"].as_str().unwrap().is_empty(), "{name}: revision");
+        // float32 weights at least; the file also carries small buffers.
+        let bytes = m["files"]["model.safetensors"].as_u64().unwrap();
+        assert!(bytes >= 4 * parameters && bytes < 4 * parameters + 300_000_000, "{name}: {bytes} bytes");
+        for file in ["config.json", "tokenizer.json"] {
+            assert!(m["files"][file].as_u64().is_some(), "{name}: {file}");
+        }
+    }
+}
