@@ -13,19 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 examples="${1:-100}"
 repetitions="${2:-3}"
-bench="${BENCH_DIR:-/tmp/invscale-bench}"
-py=.venv/bin/python
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/invscale-target}"
-
-[ -f "$bench/gpt2/model.safetensors" ] || "$py" scripts/make_bench_model.py "$bench/gpt2" --shape gpt2
-[ -f "$bench/task.csv" ] || "$py" scripts/make_bench_task.py "$bench/task.csv" --examples 200
-# The first $examples examples (CSV records, so multi-line prompts stay whole).
-"$py" - "$bench/task.csv" "$examples" "$bench/task-$examples.csv" <<'PY'
-import csv, sys
-rows = list(csv.reader(open(sys.argv[1], newline="")))
-csv.writer(open(sys.argv[3], "w", newline=""), lineterminator="\n").writerows(rows[: int(sys.argv[2]) + 1])
-PY
-task="$bench/task-$examples.csv"
+source scripts/bench_inputs.sh
 
 cargo build --release --quiet --no-default-features
 invscale="$CARGO_TARGET_DIR/release/invscale"

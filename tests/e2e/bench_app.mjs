@@ -3,7 +3,7 @@
 // and scoring times, examples/s, the wasm memory after loading (its peak: it never shrinks),
 // the page's peak JS heap and the peak memory of all Chromium processes.
 //
-//   node tests/e2e/bench_app.mjs MODELS_DIR MODEL TASK.csv     (after `trunk build --release`)
+//   node tests/e2e/bench_app.mjs MODELS_DIR MODEL TASK.csv [webgpu,cpu]   (after `trunk build --release`)
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { staticServer, hubServer } from "./servers.mjs";
 
-const [modelsDir, model, taskFile] = process.argv.slice(2);
+const [modelsDir, model, taskFile, backends = "webgpu,cpu"] = process.argv.slice(2);
 if (!taskFile) {
   console.error("usage: node tests/e2e/bench_app.mjs MODELS_DIR MODEL TASK.csv");
   process.exit(2);
@@ -48,7 +48,8 @@ const app = await staticServer(path.join(ROOT, "dist"));
 const hub = await hubServer({ modelsDir: path.resolve(modelsDir), tasksDir: path.dirname(path.resolve(taskFile)), owner: "bench" });
 const task = `${hub.url}/tasks/${path.basename(taskFile)}`;
 
-for (const [label, flags] of [["WebGPU", ["--enable-unsafe-webgpu"]], ["CPU fallback", []]]) {
+const BACKENDS = { webgpu: ["WebGPU", ["--enable-unsafe-webgpu"]], cpu: ["CPU fallback", []] };
+for (const [label, flags] of backends.split(",").map((b) => BACKENDS[b])) {
   // A profile on disk, as a user's: its storage quota holds the checkpoint in the cache.
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "invscale-bench-profile-"));
   const browser = await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", headless: true, args: [...FLAGS, ...flags] });
