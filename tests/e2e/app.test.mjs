@@ -194,6 +194,29 @@ test("a pasted task with a mistake shows the parser's row and column; a fixed on
   });
 });
 
+test("a dropped task file is parsed like an uploaded one", async () => {
+  await withPage([], async (page) => {
+    await page.goto(`${app.url}/`);
+    await page.waitForFunction(() => document.body.dataset.state === "idle");
+    const text = fs.readFileSync(path.join(FIXTURES, "tasks/sequence_prob.csv"), "utf8");
+    await page.evaluate((csv) => {
+      const data = new DataTransfer();
+      data.items.add(new File([csv], "dropped.csv", { type: "text/csv" }));
+      document.getElementById("drop-zone").dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+    }, text);
+    await page.locator("#task-status").filter({ hasText: "dropped.csv: 10 sequence_prob examples" }).waitFor();
+  });
+});
+
+test("a model the Hub does not have ends the run in the error state, naming it", async () => {
+  await withPage([], async (page) => {
+    const q = `task=${encodeURIComponent(`${hub.url}/tasks/classification.csv`)}&models=invscale-fixtures/no-such-model&hub=${encodeURIComponent(hub.url)}&run=1`;
+    await page.goto(`${app.url}/?${q}`);
+    await page.waitForFunction(() => document.body.dataset.state === "error", null, { timeout: RUN_TIMEOUT });
+    assert.match(await page.textContent("#error"), /no-such-model.*HTTP 404/);
+  });
+});
+
 test("Cancel stops a long run; the page keeps responding", async () => {
   await withPage([], async (page) => {
     const url = `${app.url}/?task=tasks/proverb-endings.csv&models=invscale-fixtures/tiny-hub&hub=${encodeURIComponent(hub.url)}&run=1`;
