@@ -9,7 +9,8 @@ const $ = (id) => document.getElementById(id);
 const PAGE_SIZE = 20;
 const state = {
   wasm: null,
-  task: null, // {name, bytes, view}
+  task: null, // {name, bytes, view}: the task in the picker
+  shown: null, // the task of the run whose results are shown
   registry: [], // {name, repo, revision, parameters, bytes, extra}
   locals: [], // {name, files}
   builtins: [],
@@ -208,6 +209,7 @@ function startRun() {
 
   state.reports = [];
   state.csvs = {};
+  state.shown = state.task;
   state.page = 0;
   $("results").hidden = true;
   $("results-json").textContent = "";
@@ -339,9 +341,9 @@ function finishRun(outcome) {
 }
 
 function bundle(run, cancelled) {
-  const view = state.task.view;
+  const view = state.shown.view;
   return {
-    task: state.task.name,
+    task: state.shown.name,
     task_type: view.task_type,
     examples: view.examples.length,
     truncation: $("truncation").value,
@@ -383,7 +385,7 @@ function renderResults() {
     lowerIsBetter: true,
     chance: first.chance_loss ?? null,
   });
-  $("plot-caption").textContent = `${label} of each model on ${state.task.name}, against its parameter count. ` +
+  $("plot-caption").textContent = `${label} of each model on ${state.shown.name}, against its parameter count. ` +
     (first.chance_loss != null ? `The dashed line is the loss of guessing uniformly among the classes (${fmt(first.chance_loss)}).` : "");
   renderSummary();
   renderExamples();
@@ -416,7 +418,7 @@ function renderSummary() {
 }
 
 function renderExamples() {
-  const view = state.task.view;
+  const view = state.shown.view;
   const pages = Math.max(1, Math.ceil(view.examples.length / PAGE_SIZE));
   state.page = Math.min(state.page, pages - 1);
   $("page-label").textContent = `page ${state.page + 1} of ${pages}`;
@@ -465,9 +467,12 @@ function renderExamples() {
 // ---- start-up ----
 
 async function applyUrlParameters(params) {
-  if (params.get("type")) $("task-type").value = params.get("type");
-  if (params.get("backend")) $("backend").value = params.get("backend");
-  if (params.get("truncation")) $("truncation").value = params.get("truncation");
+  for (const [param, select] of [["type", "task-type"], ["backend", "backend"], ["truncation", "truncation"]]) {
+    const value = params.get(param);
+    if (value === null) continue;
+    if (![...$(select).options].some((o) => o.value === value)) throw new Error(`unknown ${param} \`${value}\` in the page's URL`);
+    $(select).value = value;
+  }
   if (params.get("models")) for (const spec of params.get("models").split(",").filter(Boolean)) selectRepo(spec);
   if (params.get("task")) {
     const url = httpUrl(params.get("task"));
