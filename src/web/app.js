@@ -513,4 +513,7 @@ async function main() {
   await applyUrlParameters(params);
 }
 
+// A failure outside any handler (e.g. the wasm module failed to load) must not leave the page
+// waiting silently.
+addEventListener("unhandledrejection", (e) => failRun(`the page failed: ${e.reason?.message ?? e.reason}`));
 main().catch((e) => failRun(e.message ?? String(e)));

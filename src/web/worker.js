@@ -6,12 +6,19 @@ import { ModelFiles } from "./files.js";
 const ready = init();
 
 self.onmessage = async ({ data }) => {
-  await ready;
   const post = (json) => self.postMessage(json);
-  const files = new ModelFiles(
-    data.sources,
-    (p) => post(JSON.stringify({ event: "download", ...p })),
-    (n) => post(JSON.stringify({ event: "notice", ...n })),
-  );
-  await run_job(data.request, data.task, files, post);
+  try {
+    await ready;
+    const files = new ModelFiles(
+      data.sources,
+      (p) => post(JSON.stringify({ event: "download", ...p })),
+      (n) => post(JSON.stringify({ event: "notice", ...n })),
+    );
+    await run_job(data.request, data.task, files, post);
+  } catch (e) {
+    // The module failed to load or trapped (a Rust panic, an out-of-memory): the job cannot
+    // go on, but the page must hear of it rather than wait forever.
+    post(JSON.stringify({ event: "error", model: null, message: `the scorer stopped: ${e?.message ?? e}` }));
+    post(JSON.stringify({ event: "finished" }));
+  }
 };
