@@ -217,6 +217,17 @@ test("a model the Hub does not have ends the run in the error state, naming it",
   });
 });
 
+test("javascript: URLs in the task and hub parameters are refused, and run nothing", async () => {
+  await withPage([], async (page) => {
+    for (const param of ["task=javascript:window.__injected=1", "hub=javascript:window.__injected=2"]) {
+      await page.goto(`${app.url}/?${param}&run=1`);
+      await page.waitForFunction(() => document.body.dataset.state === "error");
+      assert.match(await page.textContent("#error"), /only http and https URLs are allowed, not javascript:/);
+      assert.equal(await page.evaluate(() => window.__injected), undefined);
+    }
+  });
+});
+
 test("Cancel stops a long run; the page keeps responding", async () => {
   await withPage([], async (page) => {
     const url = `${app.url}/?task=tasks/proverb-endings.csv&models=invscale-fixtures/tiny-hub&hub=${encodeURIComponent(hub.url)}&run=1`;
