@@ -35,7 +35,7 @@ struct EvalArgs {
     #[arg(long)]
     task: PathBuf,
     /// Task type; inferred from the columns when omitted.
-    #[arg(long = "type", value_parser = parse_type)]
+    #[arg(long = "type", value_parser = TaskType::parse_name)]
     task_type: Option<TaskType>,
     /// Model folder with config.json, model.safetensors and tokenizer.json (repeatable).
     #[arg(long = "model", required = true)]
@@ -63,13 +63,6 @@ enum Backend {
 enum TruncationArg {
     KeepScored,
     Pipeline,
-}
-
-fn parse_type(name: &str) -> Result<TaskType, String> {
-    TaskType::from_name(name).ok_or_else(|| {
-        let names: Vec<_> = TaskType::ALL.iter().map(|t| t.name()).collect();
-        format!("unknown task type `{name}` (expected one of: {})", names.join(", "))
-    })
 }
 
 fn main() -> ExitCode {

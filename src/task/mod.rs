@@ -55,6 +55,14 @@ impl TaskType {
         }
     }
 
+    /// [`TaskType::from_name`] with an error that lists the known names.
+    pub fn parse_name(name: &str) -> Result<TaskType, String> {
+        TaskType::from_name(name).ok_or_else(|| {
+            let names: Vec<_> = TaskType::ALL.iter().map(|t| t.name()).collect();
+            format!("unknown task type `{}` (expected one of: {})", name.trim(), names.join(", "))
+        })
+    }
+
     /// The result column the main metric averages: `loss` or `logodds_difference`. Lower is
     /// better for both (a positive logodds difference means the other prompt pushed the model
     /// away from the answer).

@@ -8,7 +8,6 @@ use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
 use super::files::ModelFiles;
-use super::task_view::unknown_type;
 use crate::checkpoint::{Checkpoint, CheckpointLoader};
 use crate::report::{results_csv, ModelReport, ModelSummary};
 use crate::run::{run_task, Control};
@@ -61,7 +60,7 @@ pub async fn run_job(request: String, task: Vec<u8>, files: ModelFiles, post: js
 async fn run(request: &str, task_bytes: &[u8], files: &ModelFiles, events: &Events) -> Result<(), String> {
     let request: JobRequest = serde_json::from_str(request).map_err(|e| format!("bad job request: {e}"))?;
     let forced = match request.task_type.as_deref().filter(|t| !t.is_empty()) {
-        Some(name) => Some(TaskType::from_name(name).ok_or_else(|| unknown_type(name))?),
+        Some(name) => Some(TaskType::parse_name(name)?),
         None => None,
     };
     let truncation = match request.truncation.as_deref() {

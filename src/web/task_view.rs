@@ -12,16 +12,11 @@ use crate::task::{self, ExampleKind, Task, TaskType};
 #[wasm_bindgen]
 pub fn parse_task(bytes: &[u8], type_name: Option<String>) -> Result<String, JsError> {
     let forced = match type_name.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        Some(name) => Some(TaskType::from_name(name).ok_or_else(|| JsError::new(&unknown_type(name)))?),
+        Some(name) => Some(TaskType::parse_name(name).map_err(|e| JsError::new(&e))?),
         None => None,
     };
     let task = task::parse_task(bytes, forced).map_err(|e| JsError::new(&e.to_string()))?;
     Ok(view(&task).to_string())
-}
-
-pub(crate) fn unknown_type(name: &str) -> String {
-    let names: Vec<_> = TaskType::ALL.iter().map(|t| t.name()).collect();
-    format!("unknown task type `{name}` (expected one of: {})", names.join(", "))
 }
 
 fn view(task: &Task) -> Value {
