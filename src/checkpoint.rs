@@ -45,10 +45,6 @@ impl CheckpointLoader {
         Ok(CheckpointLoader { config, tokenizer, weights })
     }
 
-    pub fn config(&self) -> &Gpt2Config {
-        &self.config
-    }
-
     /// The next chunk of `model.safetensors`.
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), CheckpointError> {
         Ok(self.weights.push(chunk)?)
