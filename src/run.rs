@@ -2,7 +2,7 @@
 //! any work), then scores them in order, reporting each result as it completes.
 
 use crate::checkpoint::Checkpoint;
-use crate::score::{self, DeviceError, Metrics, Truncation};
+use crate::score::{self, Batching, DeviceError, Metrics, Truncation};
 use crate::task::{Task, TaskError};
 
 /// The scored numbers of one example.
@@ -33,12 +33,24 @@ pub enum Control {
     Cancel,
 }
 
-/// Scores every example of `task` with `checkpoint`. `on_result` sees each result as soon as
-/// it exists (with the number done so far) and may cancel the run.
+/// Scores every example of `task` with `checkpoint`, packed as [`Batching::for_model`]
+/// chooses. `on_result` sees each result as soon as it exists (with the number done so far)
+/// and may cancel the run (after the pass in progress, whose results are all reported).
 pub async fn run_task(
     checkpoint: &Checkpoint,
     task: &Task,
     truncation: Truncation,
+    on_result: impl FnMut(&ExampleResult, usize) -> Control,
+) -> Result<Vec<ExampleResult>, RunError> {
+    run_task_with(checkpoint, task, truncation, &Batching::for_model(&checkpoint.config), on_result).await
+}
+
+/// [`run_task`] with explicit batching.
+pub async fn run_task_with(
+    checkpoint: &Checkpoint,
+    task: &Task,
+    truncation: Truncation,
+    batching: &Batching,
     mut on_result: impl FnMut(&ExampleResult, usize) -> Control,
 ) -> Result<Vec<ExampleResult>, RunError> {
     let prepared = task
@@ -46,15 +58,20 @@ pub async fn run_task(
         .iter()
         .map(|e| score::prepare(e, &checkpoint.tokenizer, checkpoint.config.n_positions, truncation))
         .collect::<Result<Vec<_>, _>>()?;
+    let groups: Vec<_> = prepared.iter().map(|p| score::group(&p.input, batching.share_prefixes)).collect();
     let total = task.examples.len();
     let mut results = Vec::with_capacity(total);
-    for (index, (example, input)) in task.examples.iter().zip(&prepared).enumerate() {
-        let metrics = score::score_example(&checkpoint.model, task.task_type, &example.kind, &input.input).await?;
-        let result = ExampleResult { index, metrics, truncated: input.truncated };
-        let control = on_result(&result, index + 1);
-        results.push(result);
-        if control == Control::Cancel && index + 1 < total {
-            return Err(RunError::Cancelled { done: index + 1, total });
+    let mut cancelled = false;
+    for pass in batching.plan(&groups, checkpoint.config.n_head) {
+        let kinds: Vec<_> = task.examples[pass.clone()].iter().map(|e| &e.kind).collect();
+        let metrics = score::score_batch(&checkpoint.model, task.task_type, &kinds, &groups[pass.clone()], batching).await?;
+        for (index, metrics) in pass.zip(metrics) {
+            let result = ExampleResult { index, metrics, truncated: prepared[index].truncated };
+            cancelled |= on_result(&result, index + 1) == Control::Cancel;
+            results.push(result);
+        }
+        if cancelled && results.len() < total {
+            return Err(RunError::Cancelled { done: results.len(), total });
         }
     }
     Ok(results)

@@ -55,22 +55,65 @@ impl Attention {
     /// `x`: `[batch, seq, n_embd]` → `[batch, seq, n_embd]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let [b, t, c] = x.dims();
+        let (q, k, v) = self.heads(x);
+        self.merge(attend(q, k, v, causal_mask(t, &self.c_attn.weight.device())), [b, t, c])
+    }
+
+    /// Attention for continuations of shared prefixes, one layer at a time so no KV cache
+    /// outlives its layer. `prefix`: `[g, p, C]`, attended causally as in [`Self::forward`];
+    /// `suffix`: `[s, l, C]`, whose row `i` reads the keys of prefix row `prefix_of[i]` and
+    /// its own, as `mask` (`[s, 1, l, p + l]`, true = hidden) allows.
+    pub fn forward_shared(&self, prefix: Tensor<3>, suffix: Tensor<3>, shared: &SharedPrefix) -> (Tensor<3>, Tensor<3>) {
+        let (dims_p, dims_s) = (prefix.dims(), suffix.dims());
+        let (qp, kp, vp) = self.heads(prefix);
+        let (qs, ks, vs) = self.heads(suffix);
+        let k = Tensor::cat(vec![kp.clone().select(0, shared.prefix_of.clone()), ks], 2);
+        let v = Tensor::cat(vec![vp.clone().select(0, shared.prefix_of.clone()), vs], 2);
+        let yp = attend(qp, kp, vp, causal_mask(dims_p[1], &shared.mask.device()));
+        let ys = attend(qs, k, v, shared.mask.clone());
+        (self.merge(yp, dims_p), self.merge(ys, dims_s))
+    }
+
+    /// Query, key and value per head: `[b, t, C]` → 3 × `[b, nh, t, hs]`.
+    fn heads(&self, x: Tensor<3>) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+        let [b, t, c] = x.dims();
         let (nh, hs) = (self.n_head, c / self.n_head);
         let qkv = self.c_attn.forward(x); // (B, T, 3C)
         let mut parts = qkv.chunk(3, 2).into_iter().map(|p| {
             p.reshape([b, t, nh, hs]).swap_dims(1, 2) // (B, nh, T, hs)
         });
-        let (q, k, v) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
-
-        let att = q.matmul(k.swap_dims(2, 3)) / (hs as f64).sqrt(); // (B, nh, T, T)
-        // Position i may look at positions ≤ i; `tril_mask` is true above the diagonal.
-        // HF fills with float32's minimum, not -inf.
-        let future = Tensor::<2, Bool>::tril_mask([t, t], 0, &att.device()).unsqueeze::<4>();
-        let att = softmax(att.mask_fill(future, f32::MIN), 3);
-        let y = att.matmul(v); // (B, nh, T, hs)
-        let y = y.swap_dims(1, 2).reshape([b, t, c]); // (B, T, C)
-        self.c_proj.forward(y)
+        (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap())
     }
+
+    /// Heads back into the residual stream: `[b, nh, t, hs]` → `[b, t, C]`.
+    fn merge(&self, y: Tensor<4>, [b, t, c]: [usize; 3]) -> Tensor<3> {
+        self.c_proj.forward(y.swap_dims(1, 2).reshape([b, t, c]))
+    }
+}
+
+/// `softmax(q·kᵀ/√hs + mask)·v` where `hidden` (true) entries get float32's minimum, as HF
+/// fills them (not -inf), so their weight is exactly zero.
+fn attend(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, hidden: Tensor<4, Bool>) -> Tensor<4> {
+    let hs = q.dims()[3];
+    let att = q.matmul(k.swap_dims(2, 3)) / (hs as f64).sqrt(); // (B, nh, T, keys)
+    softmax(att.mask_fill(hidden, f32::MIN), 3).matmul(v)
+}
+
+/// Position i may look at positions ≤ i: `[1, 1, t, t]`, true above the diagonal.
+fn causal_mask(t: usize, device: &Device) -> Tensor<4, Bool> {
+    Tensor::<2, Bool>::tril_mask([t, t], 0, device).unsqueeze::<4>()
+}
+
+/// How a batch of continuations attends to a batch of shared prefixes.
+#[derive(Clone, Debug)]
+pub struct SharedPrefix {
+    /// `[s]`: the prefix row each continuation row continues.
+    pub prefix_of: Tensor<1, Int>,
+    /// `[s, 1, l, p + l]`, true where a continuation position may not look: prefix padding
+    /// beyond its own prefix's length, and its own future.
+    pub mask: Tensor<4, Bool>,
+    /// `[s, l]`: each continuation token's position in its full sequence.
+    pub positions: Tensor<2, Int>,
 }
 
 /// The position-wise feed-forward network with GPT-2's tanh-approximated GELU (`gelu_new`).
@@ -108,6 +151,15 @@ impl Block {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let x = x.clone() + self.attn.forward(self.ln_1.forward(x));
         x.clone() + self.mlp.forward(self.ln_2.forward(x))
+    }
+
+    /// [`Self::forward`] for prefixes and their continuations (see [`Attention::forward_shared`]).
+    pub fn forward_shared(&self, prefix: Tensor<3>, suffix: Tensor<3>, shared: &SharedPrefix) -> (Tensor<3>, Tensor<3>) {
+        let (ap, as_) = self.attn.forward_shared(self.ln_1.forward(prefix.clone()), self.ln_1.forward(suffix.clone()), shared);
+        let (prefix, suffix) = (prefix + ap, suffix + as_);
+        let prefix = prefix.clone() + self.mlp.forward(self.ln_2.forward(prefix));
+        let suffix = suffix.clone() + self.mlp.forward(self.ln_2.forward(suffix));
+        (prefix, suffix)
     }
 }
 
@@ -166,6 +218,21 @@ impl Gpt2 {
             x = block.forward(x);
         }
         self.ln_f.forward(x)
+    }
+
+    /// Final hidden states of continuations `[s, l]` of shared prefixes `[g, p]`
+    /// → `[s, l, n_embd]`, equal to what [`Self::hidden_states`] gives for the same positions
+    /// of the whole sequences, while each prefix is read once.
+    pub fn hidden_states_shared(&self, prefix: Tensor<2, Int>, suffix: Tensor<2, Int>, shared: &SharedPrefix) -> Tensor<3> {
+        let [_, p] = prefix.dims();
+        let device = prefix.device();
+        let positions = Tensor::<1, Int>::arange(0..p as i64, &device).unsqueeze::<2>(); // (1, P)
+        let mut xp = self.wte.forward(prefix) + self.wpe.forward(positions);
+        let mut xs = self.wte.forward(suffix) + self.wpe.forward(shared.positions.clone());
+        for block in &self.h {
+            (xp, xs) = block.forward_shared(xp, xs, shared);
+        }
+        self.ln_f.forward(xs)
     }
 
     /// Next-token log-probabilities of chosen tokens.

@@ -6,6 +6,6 @@ mod stream;
 mod weights;
 
 pub use config::{ConfigError, Gpt2Config};
-pub use gpt2::{Attention, Block, Gpt2, LayerNorm, Mlp};
+pub use gpt2::{Attention, Block, Gpt2, LayerNorm, Mlp, SharedPrefix};
 pub use stream::SafetensorsStream;
 pub use weights::{load_safetensors, WeightLoader, WeightsError};

@@ -46,7 +46,10 @@ impl SafetensorsStream {
                 },
             };
             // Take only what the current piece still lacks, so no more than one piece is held.
-            let take = needed.saturating_sub(self.pending.len()).min(chunk.len());
+            let missing = needed.saturating_sub(self.pending.len());
+            // Exactly one allocation per piece: a growing Vec could reserve twice a tensor.
+            self.pending.reserve_exact(missing);
+            let take = missing.min(chunk.len());
             self.pending.extend_from_slice(&chunk[..take]);
             chunk = &chunk[take..];
             if self.pending.len() < needed {
@@ -76,7 +79,7 @@ impl SafetensorsStream {
                 }
                 Stage::Tensors(mut queue) => {
                     let (name, info) = queue.pop_front().expect("a tensor was awaited");
-                    self.loader.add(&name, info.dtype, &info.shape, &piece)?;
+                    self.loader.add(&name, info.dtype, &info.shape, piece)?;
                     Stage::Tensors(queue)
                 }
             };

@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 
 use burn::module::Param;
 use burn::nn::Linear;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use safetensors::Dtype;
 
 use super::gpt2::LayerNorm;
@@ -183,8 +183,9 @@ impl WeightLoader {
         WeightLoader { config: config.clone(), model: config.init(device), device: device.clone(), filled: BTreeSet::new() }
     }
 
-    /// Checks and stores one tensor. `data` is its raw little-endian bytes.
-    pub fn add(&mut self, name: &str, dtype: Dtype, shape: &[usize], data: &[u8]) -> Result<(), WeightsError> {
+    /// Checks and stores one tensor. `data` is its raw little-endian bytes; F32 bytes become
+    /// the tensor's data without a copy, so a tensor is held on the host once.
+    pub fn add(&mut self, name: &str, dtype: Dtype, shape: &[usize], data: Vec<u8>) -> Result<(), WeightsError> {
         let slot = match parse_key(name, self.config.n_layer) {
             Some(Key::Param(slot)) => slot,
             Some(Key::Ignored) => return Ok(()),
@@ -194,8 +195,11 @@ impl WeightLoader {
         if shape != expected.as_slice() {
             return Err(WeightsError::Shape { name: name.to_string(), found: shape.to_vec(), expected });
         }
-        let values = to_f32(name, dtype, data)?;
-        let data = TensorData::new(values, shape.to_vec());
+        let data = match dtype {
+            Dtype::F32 => TensorData::try_from_bytes_vec(data, shape.to_vec(), DType::F32)
+                .map_err(|e| WeightsError::Format(format!("tensor `{name}`: {e}")))?,
+            _ => TensorData::new(to_f32(name, dtype, &data)?, shape.to_vec()),
+        };
         self.set(slot, data);
         self.filled.insert(slot);
         Ok(())
@@ -256,7 +260,6 @@ pub fn load_safetensors(config: &Gpt2Config, bytes: &[u8], device: &Device) -> R
 
 fn to_f32(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f32>, WeightsError> {
     Ok(match dtype {
-        Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
         Dtype::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
         Dtype::BF16 => data.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
         other => return Err(WeightsError::Dtype { name: name.to_string(), dtype: format!("{other:?}") }),

@@ -1,136 +1,219 @@
-//! Log-probabilities from the model: the sum over a sequence's scored tokens, and next-token
-//! log-probs of chosen tokens after a prompt. Only scored positions reach the LM head and
-//! only the gathered scalars are read back (asynchronously, as WebGPU requires).
+//! Log-probabilities from the model. An example's sequences become [`Query`]s; the queries of
+//! one example form a [`Group`] whose common token prefix is read once; several groups go
+//! through the model in one pass. Only read positions reach the LM head, log-softmax and the
+//! gather of target ids happen on the device, and only the gathered scalars are read back
+//! (asynchronously, as WebGPU requires).
 
-use burn::tensor::{Int, Tensor, TensorData};
+use std::ops::Range;
+
+use burn::tensor::{Bool, Int, Tensor, TensorData};
 
 use super::prepare::Sequence;
-use crate::model::Gpt2;
+use crate::model::{Gpt2, SharedPrefix};
 
 /// Failure of the compute device while scoring.
 #[derive(Debug, thiserror::Error)]
 #[error("the compute device failed: {0}")]
 pub struct DeviceError(pub String);
 
-/// Rows of a right-padded batch: causal attention means padding never reaches real tokens.
+/// Fills rows of a right-padded batch: causal attention means padding never reaches real tokens.
 const PAD_ID: u32 = 0;
 
-/// Upper bound on `batch × seq` tokens per forward pass.
-const MAX_BATCH_TOKENS: usize = 4096;
+/// A token sequence and the positions whose next-token log-probs are wanted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Query {
+    pub ids: Vec<u32>,
+    /// Positions read, each for `targets.len() / reads.len()` target ids.
+    pub reads: Range<usize>,
+    /// Target ids, position by position.
+    pub targets: Vec<u32>,
+}
 
-/// `lp` of each sequence: Σ over its last `scored` tokens of `log_softmax(logits[t-1])[ids[t]]`.
-///
-/// Identical sequences (classes that truncation cut away) are scored once, so their scores
-/// tie exactly, as they do in the pipeline.
-pub async fn sequence_logprobs(model: &Gpt2, sequences: &[Sequence]) -> Result<Vec<f64>, DeviceError> {
-    let mut unique: Vec<Sequence> = Vec::new();
-    let slots: Vec<usize> = sequences
-        .iter()
-        .map(|s| match unique.iter().position(|u| u == s) {
-            Some(i) => i,
-            None => {
-                unique.push(s.clone());
-                unique.len() - 1
+impl Query {
+    /// The log-prob of each of the last `scored` tokens, read at the position before it.
+    pub fn continuation(sequence: &Sequence) -> Self {
+        let n = sequence.ids.len();
+        Query { ids: sequence.ids.clone(), reads: n - sequence.scored - 1..n - 1, targets: sequence.ids[n - sequence.scored..].to_vec() }
+    }
+
+    /// The log-probs of `classes` as the token after the whole prompt.
+    pub fn next_token(prompt: &[u32], classes: [u32; 2]) -> Self {
+        Query { ids: prompt.to_vec(), reads: prompt.len() - 1..prompt.len(), targets: classes.to_vec() }
+    }
+
+    fn per_read(&self) -> usize {
+        self.targets.len() / self.reads.len()
+    }
+}
+
+/// The queries of one example. Identical queries (classes that truncation cut away) are read
+/// once, so their scores tie exactly, as they do in the pipeline.
+#[derive(Clone, Debug)]
+pub struct Group {
+    unique: Vec<Query>,
+    /// For each query as given, its index in `unique`.
+    slots: Vec<usize>,
+    /// Leading tokens common to every query and read by none, computed once for all of them.
+    pub shared: usize,
+}
+
+impl Group {
+    /// Groups `queries`; with `share`, their common prefix (up to the first position any of
+    /// them reads) is computed once.
+    pub fn new(queries: Vec<Query>, share: bool) -> Self {
+        let mut unique: Vec<Query> = Vec::new();
+        let slots = queries
+            .into_iter()
+            .map(|q| match unique.iter().position(|u| *u == q) {
+                Some(i) => i,
+                None => {
+                    unique.push(q);
+                    unique.len() - 1
+                }
+            })
+            .collect();
+        let shared = match unique.as_slice() {
+            [first, rest @ ..] if share && !rest.is_empty() => {
+                let common = rest.iter().map(|q| common_prefix(&first.ids, &q.ids)).min().unwrap_or(0);
+                unique.iter().map(|q| q.reads.start).min().unwrap_or(0).min(common)
             }
+            _ => 0,
+        };
+        Group { unique, slots, shared }
+    }
+
+    /// Rows this group adds to a pass's continuation batch.
+    pub fn rows(&self) -> usize {
+        self.unique.len()
+    }
+
+    /// Length of its longest continuation after the shared prefix.
+    pub fn suffix_len(&self) -> usize {
+        self.unique.iter().map(|q| q.ids.len() - self.shared).max().unwrap_or(0)
+    }
+}
+
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// Runs `groups` through the model in one pass. Returns, for each group and each of its
+/// queries as given, the log-probs of the query's targets (full-vocabulary log-softmax), at
+/// most `head_rows` positions meeting the LM head at once.
+pub async fn read_groups(model: &Gpt2, groups: &[Group], head_rows: usize) -> Result<Vec<Vec<Vec<f32>>>, DeviceError> {
+    let device = model.wte.weight.device();
+    let n_positions = model.wpe.weight.dims()[0];
+    let per_read = groups.first().and_then(|g| g.unique.first()).map_or(1, Query::per_read);
+    let sharing: Vec<&Group> = groups.iter().filter(|g| g.shared > 0).collect();
+    let p = sharing.iter().map(|g| g.shared).max().unwrap_or(0);
+    let l = groups.iter().map(Group::suffix_len).max().unwrap_or(0);
+    let s: usize = groups.iter().map(Group::rows).sum();
+
+    // The continuation batch `[s, l]`, and where each read lands in it once flattened.
+    let (mut ids, mut positions, mut prefix_of, mut mask) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut reads, mut targets) = (Vec::new(), Vec::new());
+    let (mut row, mut prefixes) = (0, 0);
+    for group in groups {
+        let shared = group.shared;
+        // Rows that share nothing see no prefix key at all; any valid row will do.
+        let prefix_row = prefixes.min(sharing.len().saturating_sub(1));
+        prefixes += usize::from(shared > 0);
+        for query in &group.unique {
+            let own = &query.ids[shared..];
+            ids.extend(own.iter().map(|&id| id as i32));
+            ids.extend(std::iter::repeat_n(PAD_ID as i32, l - own.len()));
+            // Padding gets a valid position; what it computes is never read.
+            positions.extend((0..l).map(|j| (shared + j).min(n_positions - 1) as i64));
+            prefix_of.push(prefix_row as i64);
+            for i in 0..l {
+                mask.extend((0..p).map(|j| j >= shared));
+                mask.extend((0..l).map(|j| j > i));
+            }
+            reads.extend(query.reads.clone().map(|t| (row * l + t - shared) as i64));
+            targets.extend(query.targets.iter().map(|&id| id as i32));
+            row += 1;
+        }
+    }
+    let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [s, l]), &device);
+    let hidden = if p == 0 {
+        model.hidden_states(ids)
+    } else {
+        let mut prefix = Vec::with_capacity(sharing.len() * p);
+        for group in &sharing {
+            prefix.extend(group.unique[0].ids[..group.shared].iter().map(|&id| id as i32));
+            prefix.extend(std::iter::repeat_n(PAD_ID as i32, p - group.shared));
+        }
+        let prefix = Tensor::<2, Int>::from_data(TensorData::new(prefix, [sharing.len(), p]), &device);
+        let shared = SharedPrefix {
+            prefix_of: Tensor::from_data(TensorData::new(prefix_of, [s]), &device),
+            mask: Tensor::<4, Bool>::from_data(TensorData::new(mask, [s, 1, l, p + l]), &device),
+            positions: Tensor::from_data(TensorData::new(positions, [s, l]), &device),
+        };
+        model.hidden_states_shared(prefix, ids, &shared)
+    };
+    let n = reads.len();
+    let c = hidden.dims()[2];
+    let hidden = hidden.reshape([s * l, c]).select(0, Tensor::from_data(TensorData::new(reads, [n]), &device)); // (n, C)
+    let targets = Tensor::<2, Int>::from_data(TensorData::new(targets, [n, per_read]), &device);
+    let head_rows = head_rows.max(1);
+    let chunks: Vec<Tensor<2>> = (0..n)
+        .step_by(head_rows)
+        .map(|start| {
+            let end = (start + head_rows).min(n);
+            model.target_logprobs(hidden.clone().slice([start..end]), targets.clone().slice([start..end]))
         })
         .collect();
-    let scores = unique_logprobs(model, &unique).await?;
-    Ok(slots.into_iter().map(|i| scores[i]).collect())
-}
+    let values = Tensor::cat(chunks, 0).into_data_async().await.map_err(|e| DeviceError(e.to_string()))?;
+    let values = values.try_into_vec::<f32>().map_err(|e| DeviceError(format!("{e:?}")))?;
 
-async fn unique_logprobs(model: &Gpt2, sequences: &[Sequence]) -> Result<Vec<f64>, DeviceError> {
-    let mut out = Vec::with_capacity(sequences.len());
-    for batch in batches(sequences.iter().map(|s| s.ids.len())) {
-        let batch = &sequences[batch];
-        let ids: Vec<&[u32]> = batch.iter().map(|s| s.ids.as_slice()).collect();
-        // (row in the padded batch, position whose next token is scored, that token)
-        let mut rows = Vec::new();
-        let mut targets = Vec::new();
-        let width = ids.iter().map(|s| s.len()).max().unwrap_or(0);
-        for (b, s) in batch.iter().enumerate() {
-            for t in s.ids.len() - s.scored..s.ids.len() {
-                rows.push((b * width + t - 1) as i32);
-                targets.push(s.ids[t] as i32);
-            }
-        }
-        let values = gather_logprobs(model, &ids, rows, targets, 1).await?;
-        let mut at = 0;
-        for s in batch {
-            // Summed in float32, token by token, as the pipeline sums them.
-            let sum: f32 = values[at..at + s.scored].iter().fold(0.0, |acc, &v| acc + v);
-            out.push(f64::from(sum));
-            at += s.scored;
-        }
+    // Back to groups and their queries as given.
+    let mut at = 0;
+    let mut out = Vec::with_capacity(groups.len());
+    for group in groups {
+        let unique: Vec<&[f32]> = group
+            .unique
+            .iter()
+            .map(|q| {
+                let span = &values[at..at + q.targets.len()];
+                at += q.targets.len();
+                span
+            })
+            .collect();
+        out.push(group.slots.iter().map(|&i| unique[i].to_vec()).collect());
     }
     Ok(out)
-}
-
-/// Full-vocabulary log-probs of `targets` as the token after each prompt.
-pub async fn next_token_logprobs(model: &Gpt2, prompts: &[&[u32]], targets: [u32; 2]) -> Result<Vec<[f64; 2]>, DeviceError> {
-    let mut out = Vec::with_capacity(prompts.len());
-    for batch in batches(prompts.iter().map(|p| p.len())) {
-        let batch = &prompts[batch];
-        let width = batch.iter().map(|s| s.len()).max().unwrap_or(0);
-        let rows = batch.iter().enumerate().map(|(b, p)| (b * width + p.len() - 1) as i32).collect();
-        let ids = batch.iter().flat_map(|_| targets.map(|t| t as i32)).collect();
-        let values = gather_logprobs(model, batch, rows, ids, 2).await?;
-        out.extend(values.chunks_exact(2).map(|v| [f64::from(v[0]), f64::from(v[1])]));
-    }
-    Ok(out)
-}
-
-/// Runs `sequences` right-padded as one batch and returns, for each flat row index
-/// `b * width + t`, the log-probs of its `per_row` target ids.
-async fn gather_logprobs(model: &Gpt2, sequences: &[&[u32]], rows: Vec<i32>, targets: Vec<i32>, per_row: usize) -> Result<Vec<f32>, DeviceError> {
-    let device = model.wte.weight.device();
-    let width = sequences.iter().map(|s| s.len()).max().unwrap_or(0);
-    let mut ids = Vec::with_capacity(sequences.len() * width);
-    for s in sequences {
-        ids.extend(s.iter().map(|&id| id as i32));
-        ids.extend(std::iter::repeat_n(PAD_ID as i32, width - s.len()));
-    }
-    let n = rows.len();
-    let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [sequences.len(), width]), &device);
-    let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), &device);
-    let targets = Tensor::<2, Int>::from_data(TensorData::new(targets, [n, per_row]), &device);
-
-    let hidden = model.hidden_states(ids); // (B, T, C)
-    let [b, t, c] = hidden.dims();
-    let hidden = hidden.reshape([b * t, c]).select(0, rows); // (n, C): scored positions only
-    let logprobs = model.target_logprobs(hidden, targets); // (n, per_row)
-    let data = logprobs.into_data_async().await.map_err(|e| DeviceError(e.to_string()))?;
-    data.try_into_vec::<f32>().map_err(|e| DeviceError(format!("{e:?}")))
-}
-
-/// Splits items of the given lengths, in order, into batches under [`MAX_BATCH_TOKENS`]
-/// once padded (a single over-long item still gets a batch of its own).
-fn batches(lengths: impl Iterator<Item = usize>) -> Vec<std::ops::Range<usize>> {
-    let mut out = Vec::new();
-    let (mut start, mut width, mut count) = (0, 0, 0);
-    for (i, len) in lengths.enumerate() {
-        let new_width = width.max(len);
-        if count > 0 && new_width * (count + 1) > MAX_BATCH_TOKENS {
-            out.push(start..i);
-            (start, width, count) = (i, len, 1);
-        } else {
-            (width, count) = (new_width, count + 1);
-        }
-    }
-    if count > 0 {
-        out.push(start..start + count);
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::batches;
+    use super::*;
+
+    fn query(ids: &[u32], scored: usize) -> Query {
+        Query::continuation(&Sequence { ids: ids.to_vec(), scored })
+    }
 
     #[test]
-    fn batches_respect_the_token_budget() {
-        assert_eq!(batches([10, 10, 10].into_iter()), vec![0..3]);
-        assert_eq!(batches([4000, 100, 5000, 1].into_iter()), vec![0..1, 1..2, 2..3, 3..4]);
-        assert_eq!(batches([2000, 2000, 10].into_iter()), vec![0..2, 2..3]);
-        assert!(batches(std::iter::empty()).is_empty());
+    fn continuation_reads_the_position_before_each_scored_token() {
+        let q = query(&[5, 6, 7, 8], 2);
+        assert_eq!(q.reads, 1..3);
+        assert_eq!(q.targets, vec![7, 8]);
+    }
+
+    #[test]
+    fn shared_prefix_stops_before_the_first_read() {
+        // Prompt [1, 2, 3] + one-token classes: the last prompt token is read, so not shared.
+        let g = Group::new(vec![query(&[1, 2, 3, 10], 1), query(&[1, 2, 3, 11], 1)], true);
+        assert_eq!(g.shared, 2);
+        // A BPE merge across the boundary changes the last prompt token: shared up to it.
+        let g = Group::new(vec![query(&[1, 2, 3, 4, 10, 12], 2), query(&[1, 2, 9, 11], 1)], true);
+        assert_eq!(g.shared, 2);
+        assert_eq!(g.suffix_len(), 4);
+        assert_eq!(Group::new(vec![query(&[1, 2, 3, 10], 1), query(&[1, 2, 3, 11], 1)], false).shared, 0);
+    }
+
+    #[test]
+    fn identical_queries_are_read_once_and_nothing_is_shared_alone() {
+        let g = Group::new(vec![query(&[1, 2, 3], 1), query(&[1, 2, 3], 1)], true);
+        assert_eq!((g.rows(), g.shared, g.slots.clone()), (1, 0, vec![0, 0]));
     }
 }

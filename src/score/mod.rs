@@ -1,33 +1,50 @@
-//! Turning the model into the prize's numbers: token sequences (`prepare`), log-probs from
-//! the model (`logprob`), and the pipeline's per-example metrics (`metrics`, no tensors).
+//! Turning the model into the prize's numbers: token sequences (`prepare`), the queries they
+//! ask of the model and how passes are packed (`logprob`, `batch`), and the pipeline's
+//! per-example metrics (`metrics`, no tensors).
 
+pub mod batch;
 pub mod logprob;
 pub mod metrics;
 pub mod prepare;
 
+pub use batch::Batching;
 pub use logprob::DeviceError;
 pub use metrics::Metrics;
 pub use prepare::{prepare, Prepared, PreparedExample, Sequence, Truncation};
 
+pub use logprob::Group;
+use logprob::Query;
+
 use crate::model::Gpt2;
 use crate::task::{ExampleKind, TaskType};
 
-/// Scores one prepared example.
-pub async fn score_example(model: &Gpt2, task_type: TaskType, example: &ExampleKind, input: &Prepared) -> Result<Metrics, DeviceError> {
-    Ok(match (input, example) {
-        (Prepared::Classification { sequences }, ExampleKind::Classification { answer_index, .. }) => {
-            let logprobs = logprob::sequence_logprobs(model, sequences).await?;
-            metrics::classification(logprobs, *answer_index)
-        }
-        (Prepared::SequenceProb { sequence }, _) => {
-            let logprobs = logprob::sequence_logprobs(model, std::slice::from_ref(sequence)).await?;
-            metrics::sequence_prob(logprobs[0])
-        }
-        (Prepared::Logodds { prompt, other, classes }, ExampleKind::Logodds { answer_index, .. }) => {
-            let pairs = logprob::next_token_logprobs(model, &[prompt, other], *classes).await?;
+/// What one example asks of the model, grouped so that its queries may share their prefix.
+pub fn group(input: &Prepared, share_prefixes: bool) -> Group {
+    let queries = match input {
+        Prepared::Classification { sequences } => sequences.iter().map(Query::continuation).collect(),
+        Prepared::SequenceProb { sequence } => vec![Query::continuation(sequence)],
+        Prepared::Logodds { prompt, other, classes } => vec![Query::next_token(prompt, *classes), Query::next_token(other, *classes)],
+    };
+    Group::new(queries, share_prefixes)
+}
+
+/// Scores examples (with their [`group`]s) in one forward pass; [`Batching::plan`] says what fits.
+pub async fn score_batch(model: &Gpt2, task_type: TaskType, examples: &[&ExampleKind], groups: &[Group], batching: &Batching) -> Result<Vec<Metrics>, DeviceError> {
+    let values = logprob::read_groups(model, groups, batching.head_rows).await?;
+    Ok(examples.iter().zip(values).map(|(example, values)| metrics_of(task_type, example, values)).collect())
+}
+
+/// The pipeline's metrics from the log-probs of an example's queries.
+fn metrics_of(task_type: TaskType, example: &ExampleKind, values: Vec<Vec<f32>>) -> Metrics {
+    // A sequence's log-prob: summed in float32, token by token, as the pipeline sums them.
+    let sum = |v: &Vec<f32>| f64::from(v.iter().fold(0f32, |acc, &x| acc + x));
+    let pair = |v: &Vec<f32>| metrics::ClassPair([f64::from(v[0]), f64::from(v[1])]);
+    match example {
+        ExampleKind::Classification { answer_index, .. } => metrics::classification(values.iter().map(sum).collect(), *answer_index),
+        ExampleKind::SequenceProb { .. } => metrics::sequence_prob(sum(&values[0])),
+        ExampleKind::Logodds { answer_index, .. } => {
             let absolute = task_type == TaskType::AbsoluteLogodds;
-            metrics::logodds(metrics::ClassPair(pairs[0]), metrics::ClassPair(pairs[1]), *answer_index, absolute)
+            metrics::logodds(pair(&values[0]), pair(&values[1]), *answer_index, absolute)
         }
-        _ => unreachable!("prepare() builds the input from the same example"),
-    })
+    }
 }

@@ -74,13 +74,14 @@ async fn run(request: &str, task_bytes: &[u8], files: &ModelFiles, events: &Even
     for (i, model) in request.models.iter().enumerate() {
         events.post(json!({ "event": "model_start", "model": i, "name": model.name }));
         let outcome = async {
-            let start = js_sys::Date::now();
+            let (start, memory_before_load) = (js_sys::Date::now(), wasm_memory_bytes());
             let checkpoint = load(files, i, &device, events).await?;
             let loaded = js_sys::Date::now();
             let (report, csv) = score(&checkpoint, &model.name, &task, truncation, i, events).await?;
             let timing = json!({
                 "load_seconds": (loaded - start) / 1e3,
                 "score_seconds": (js_sys::Date::now() - loaded) / 1e3,
+                "wasm_memory_before_load_bytes": memory_before_load,
             });
             Ok::<_, String>((report, csv, timing))
         }

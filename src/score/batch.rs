@@ -1,0 +1,132 @@
+//! How examples are packed into forward passes: as many as fit a budget derived from the
+//! model's shape and WebGPU's guaranteed limits, in task order (so progress is monotone).
+
+use std::ops::Range;
+
+use super::logprob::Group;
+use crate::model::Gpt2Config;
+
+/// WebGPU guarantees storage buffers of 128 MiB to every adapter; no intermediate tensor of
+/// a pass (activations, attention weights, logits) is planned larger.
+pub const BUFFER_BYTES: usize = 128 << 20;
+
+/// Tokens per pass beyond which a larger batch stops paying on any backend measured.
+const MAX_TOKENS: usize = 4096;
+
+/// How scoring packs its work. Results do not depend on it (within float rounding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batching {
+    /// Read each example's common prefix once instead of once per class.
+    pub share_prefixes: bool,
+    /// Most tokens (prefixes and continuations, padded) per pass.
+    pub max_tokens: usize,
+    /// Most attention weights (`heads × queries × keys`) per pass, for the larger of the two
+    /// attention products (prefixes, continuations).
+    pub max_attention: usize,
+    /// Most positions meeting the LM head at once (`rows × vocab` logits).
+    pub head_rows: usize,
+}
+
+impl Batching {
+    /// The budget for `config`: every intermediate tensor within [`BUFFER_BYTES`].
+    pub fn for_model(config: &Gpt2Config) -> Self {
+        let floats = BUFFER_BYTES / 4;
+        Batching {
+            share_prefixes: true,
+            max_tokens: MAX_TOKENS.min(floats / config.inner_dim().max(3 * config.n_embd)),
+            max_attention: floats,
+            head_rows: (floats / config.vocab_size).max(1),
+        }
+    }
+
+    /// Splits `groups` (one per example), in order, into passes within budget; a group that
+    /// alone exceeds it still gets a pass of its own.
+    pub fn plan(&self, groups: &[Group], n_head: usize) -> Vec<Range<usize>> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut pass = PassShape::default();
+        for (i, group) in groups.iter().enumerate() {
+            let grown = pass.with(group);
+            if i > start && !grown.fits(self, n_head) {
+                out.push(start..i);
+                start = i;
+                pass = PassShape::default().with(group);
+            } else {
+                pass = grown;
+            }
+        }
+        if start < groups.len() {
+            out.push(start..groups.len());
+        }
+        out
+    }
+}
+
+/// The padded shape of a pass: `[prefixes, prefix_len]` and `[rows, suffix_len]`.
+#[derive(Clone, Copy, Debug, Default)]
+struct PassShape {
+    prefixes: usize,
+    prefix_len: usize,
+    rows: usize,
+    suffix_len: usize,
+}
+
+impl PassShape {
+    fn with(self, group: &Group) -> Self {
+        PassShape {
+            prefixes: self.prefixes + usize::from(group.shared > 0),
+            prefix_len: self.prefix_len.max(group.shared),
+            rows: self.rows + group.rows(),
+            suffix_len: self.suffix_len.max(group.suffix_len()),
+        }
+    }
+
+    fn fits(&self, batching: &Batching, n_head: usize) -> bool {
+        let tokens = self.prefixes * self.prefix_len + self.rows * self.suffix_len;
+        let prefix_attention = self.prefixes * self.prefix_len * self.prefix_len;
+        let suffix_attention = self.rows * self.suffix_len * (self.prefix_len + self.suffix_len);
+        tokens <= batching.max_tokens && n_head * prefix_attention.max(suffix_attention) <= batching.max_attention
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::score::logprob::Query;
+    use crate::score::Sequence;
+
+    fn group(prompt: usize, classes: usize) -> Group {
+        let queries = (0..classes)
+            .map(|c| Query::continuation(&Sequence { ids: (0..prompt as u32).chain([1000 + c as u32]).collect(), scored: 1 }))
+            .collect();
+        Group::new(queries, true)
+    }
+
+    #[test]
+    fn passes_respect_the_token_budget() {
+        let b = Batching { share_prefixes: true, max_tokens: 100, max_attention: usize::MAX, head_rows: 10 };
+        // Each: prefix 9 (shared), 2 rows × 2 tokens = 13 tokens; 7 fit in 100.
+        let groups: Vec<Group> = (0..10).map(|_| group(10, 2)).collect();
+        assert_eq!(b.plan(&groups, 1), vec![0..7, 7..10]);
+        // One group over budget still runs, alone.
+        let groups = vec![group(10, 2), group(200, 2), group(10, 2)];
+        assert_eq!(b.plan(&groups, 1), vec![0..1, 1..2, 2..3]);
+        assert!(b.plan(&[], 1).is_empty());
+    }
+
+    #[test]
+    fn passes_respect_the_attention_budget() {
+        let b = Batching { share_prefixes: true, max_tokens: usize::MAX, max_attention: 2 * 9 * 9 * 12, head_rows: 10 };
+        let groups: Vec<Group> = (0..5).map(|_| group(10, 2)).collect();
+        assert_eq!(b.plan(&groups, 12), vec![0..2, 2..4, 4..5]);
+    }
+
+    #[test]
+    fn budget_follows_the_model() {
+        let small = Batching::for_model(&Gpt2Config::new(12, 12, 768));
+        let xl = Batching::for_model(&Gpt2Config::new(48, 25, 1600));
+        assert_eq!(small.max_tokens, MAX_TOKENS);
+        assert!(xl.max_tokens <= BUFFER_BYTES / 4 / 6400);
+        assert_eq!(small.head_rows, BUFFER_BYTES / 4 / 50257);
+    }
+}

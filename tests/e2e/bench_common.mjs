@@ -1,0 +1,72 @@
+// Shared by the browser benchmarks: starts headless Chromium on a profile directory, opens
+// the app on a shareable-run URL, samples memory until the run ends, returns the page's
+// results bundle with the peaks.
+import fs from "node:fs";
+import { chromium } from "playwright-core";
+
+export const FLAGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+export const BACKENDS = { webgpu: ["WebGPU", ["--enable-unsafe-webgpu"]], cpu: ["CPU fallback", []] };
+export const mib = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+
+/** Resident memory of all descendants of process `root` (not itself), in bytes. */
+export function descendantsRss(root) {
+  const children = new Map();
+  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(pid));
+    } catch {}
+  }
+  let total = 0;
+  const stack = [...(children.get(root) ?? [])];
+  while (stack.length) {
+    const pid = stack.pop();
+    try {
+      const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+      total += Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) * 1024;
+    } catch {}
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+/**
+ * Runs the app at `url` in Chromium with `flags` on the on-disk `profile` (as a user's: its
+ * storage quota holds checkpoints in the cache). Resolves to `{ state, error, bundle,
+ * peakRss, peakHeap }`: the final page state, the results bundle when done, the peak memory of
+ * all Chromium processes and the page's peak JS heap.
+ */
+export async function runApp({ profile, flags, url, label }) {
+  const browser = await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", headless: true, args: [...FLAGS, ...flags] });
+  try {
+    const page = await browser.newPage();
+    const cdp = await page.context().newCDPSession(page);
+    let peakRss = 0, peakHeap = 0;
+    const sampler = setInterval(async () => {
+      peakRss = Math.max(peakRss, descendantsRss(process.pid)); // Chromium is our child
+      try {
+        peakHeap = Math.max(peakHeap, (await cdp.send("Runtime.getHeapUsage")).usedSize);
+      } catch {}
+    }, 200);
+    // Progress on stderr, so a slow adapter is visibly working.
+    const ticker = setInterval(async () => {
+      const line = await page.textContent("#progress").catch(() => "");
+      process.stderr.write(`  ${label}: ${line.replace(/\s+/g, " ").trim()}\n`);
+    }, 30000);
+    try {
+      await page.goto(url);
+      await page.waitForFunction(() => ["done", "error", "cancelled"].includes(document.body.dataset.state), null, { timeout: 0, polling: 1000 });
+    } finally {
+      clearInterval(sampler);
+      clearInterval(ticker);
+    }
+    const state = await page.evaluate(() => document.body.dataset.state);
+    const error = state === "done" ? null : await page.textContent("#error");
+    const bundle = state === "done" ? JSON.parse(await page.textContent("#results-json")) : null;
+    return { state, error, bundle, peakRss, peakHeap };
+  } finally {
+    await browser.close();
+  }
+}

@@ -1,0 +1,67 @@
+// Loading benchmark: time and peak memory to bring checkpoints from a local server with the
+// Hub's URL layout into the app on WebGPU (SwiftShader here), cold (empty profile: download
+// into the cache, then load) and again from the cache (same profile). Each run scores a
+// one-example task so the model is used; the load time excludes scoring.
+//
+//   node tests/e2e/bench_load.mjs MODELS_DIR TASK.csv MODEL...   (after `trunk build --release`)
+//
+// Prints, per model and start: download+load seconds, the wasm memory before and after loading
+// (linear memory only grows, so "after" is the peak while loading), the largest tensor of the
+// checkpoint for comparison, the page's peak JS heap and the peak memory of all Chromium
+// processes.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { staticServer, hubServer } from "./servers.mjs";
+import { BACKENDS, mib, runApp } from "./bench_common.mjs";
+
+const [modelsDir, taskFile, ...models] = process.argv.slice(2);
+if (!models.length) {
+  console.error("usage: node tests/e2e/bench_load.mjs MODELS_DIR TASK.csv MODEL...");
+  process.exit(2);
+}
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const app = await staticServer(path.join(ROOT, "dist"));
+const hub = await hubServer({ modelsDir: path.resolve(modelsDir), tasksDir: path.dirname(path.resolve(taskFile)), owner: "bench" });
+const task = `${hub.url}/tasks/${path.basename(taskFile)}`;
+
+/** Bytes of the largest tensor in a safetensors file (from its header). */
+function largestTensor(file) {
+  const fd = fs.openSync(file, "r");
+  const len = Buffer.alloc(8);
+  fs.readSync(fd, len, 0, 8, 0);
+  const header = Buffer.alloc(Number(len.readBigUInt64LE()));
+  fs.readSync(fd, header, 0, header.length, 8);
+  fs.closeSync(fd);
+  const tensors = Object.entries(JSON.parse(header)).filter(([k]) => k !== "__metadata__");
+  return Math.max(...tensors.map(([, t]) => t.data_offsets[1] - t.data_offsets[0]));
+}
+
+let failed = false;
+const [, flags] = BACKENDS.webgpu;
+for (const model of models) {
+  const file = path.join(modelsDir, model, "model.safetensors");
+  const size = fs.statSync(file).size;
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "invscale-bench-profile-"));
+  const url = `${app.url}/?task=${encodeURIComponent(task)}&models=bench/${model}&hub=${encodeURIComponent(hub.url)}&run=1`;
+  for (const start of ["cold", "from cache"]) {
+    const label = `${model} ${start}`;
+    const run = await runApp({ profile, flags, url, label });
+    if (run.state !== "done") {
+      console.log(`${label}: ${run.state}: ${run.error}`);
+      failed = true;
+      continue;
+    }
+    const t = run.bundle.models[0].timing;
+    console.log(
+      `${label} (${mib(size)} file, largest tensor ${mib(largestTensor(file))}): download+load ${t.load_seconds.toFixed(1)} s ` +
+        `(${(size / 2 ** 20 / t.load_seconds).toFixed(0)} MiB/s); wasm memory ${mib(t.wasm_memory_before_load_bytes)} before, ` +
+        `${mib(t.wasm_memory_bytes)} after loading; page JS heap peak ${mib(run.peakHeap)}; Chromium RSS peak ${mib(run.peakRss)}`,
+    );
+  }
+  fs.rmSync(profile, { recursive: true, force: true });
+}
+app.close();
+hub.close();
+process.exit(failed ? 1 : 0);
