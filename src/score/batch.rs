@@ -13,8 +13,12 @@ pub const BUFFER_BYTES: usize = 128 << 20;
 /// Tokens per pass beyond which a larger batch stops paying on any backend measured.
 const MAX_TOKENS: usize = 4096;
 
+/// Padding a pass may add, as a fraction of its real tokens: padding is computed like any
+/// token, so packing examples of unlike lengths cost the CPU backend more than it saved.
+const MAX_PADDING: f64 = 0.2;
+
 /// How scoring packs its work. Results do not depend on it (within float rounding).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Batching {
     /// Read each example's common prefix once instead of once per class.
     pub share_prefixes: bool,
@@ -25,6 +29,8 @@ pub struct Batching {
     pub max_attention: usize,
     /// Most positions meeting the LM head at once (`rows × vocab` logits).
     pub head_rows: usize,
+    /// Most padding per pass, as a fraction of its real tokens (a lone example may exceed it).
+    pub max_padding: f64,
 }
 
 impl Batching {
@@ -36,6 +42,7 @@ impl Batching {
             max_tokens: MAX_TOKENS.min(floats / config.inner_dim().max(3 * config.n_embd)),
             max_attention: floats,
             head_rows: (floats / config.vocab_size).max(1),
+            max_padding: MAX_PADDING,
         }
     }
 
@@ -62,13 +69,15 @@ impl Batching {
     }
 }
 
-/// The padded shape of a pass: `[prefixes, prefix_len]` and `[rows, suffix_len]`.
+/// The padded shape of a pass, `[prefixes, prefix_len]` and `[rows, suffix_len]`, and the
+/// tokens it really holds.
 #[derive(Clone, Copy, Debug, Default)]
 struct PassShape {
     prefixes: usize,
     prefix_len: usize,
     rows: usize,
     suffix_len: usize,
+    real_tokens: usize,
 }
 
 impl PassShape {
@@ -78,6 +87,7 @@ impl PassShape {
             prefix_len: self.prefix_len.max(group.shared),
             rows: self.rows + group.rows(),
             suffix_len: self.suffix_len.max(group.suffix_len()),
+            real_tokens: self.real_tokens + group.tokens(),
         }
     }
 
@@ -85,7 +95,9 @@ impl PassShape {
         let tokens = self.prefixes * self.prefix_len + self.rows * self.suffix_len;
         let prefix_attention = self.prefixes * self.prefix_len * self.prefix_len;
         let suffix_attention = self.rows * self.suffix_len * (self.prefix_len + self.suffix_len);
-        tokens <= batching.max_tokens && n_head * prefix_attention.max(suffix_attention) <= batching.max_attention
+        tokens <= batching.max_tokens
+            && n_head * prefix_attention.max(suffix_attention) <= batching.max_attention
+            && tokens as f64 <= self.real_tokens as f64 * (1.0 + batching.max_padding)
     }
 }
 
@@ -104,7 +116,7 @@ mod tests {
 
     #[test]
     fn passes_respect_the_token_budget() {
-        let b = Batching { share_prefixes: true, max_tokens: 100, max_attention: usize::MAX, head_rows: 10 };
+        let b = Batching { share_prefixes: true, max_tokens: 100, max_attention: usize::MAX, head_rows: 10, max_padding: 0.0 };
         // Each: prefix 9 (shared), 2 rows × 2 tokens = 13 tokens; 7 fit in 100.
         let groups: Vec<Group> = (0..10).map(|_| group(10, 2)).collect();
         assert_eq!(b.plan(&groups, 1), vec![0..7, 7..10]);
@@ -116,9 +128,17 @@ mod tests {
 
     #[test]
     fn passes_respect_the_attention_budget() {
-        let b = Batching { share_prefixes: true, max_tokens: usize::MAX, max_attention: 2 * 9 * 9 * 12, head_rows: 10 };
+        let b = Batching { share_prefixes: true, max_tokens: usize::MAX, max_attention: 2 * 9 * 9 * 12, head_rows: 10, max_padding: 0.0 };
         let groups: Vec<Group> = (0..5).map(|_| group(10, 2)).collect();
         assert_eq!(b.plan(&groups, 12), vec![0..2, 2..4, 4..5]);
+    }
+
+    #[test]
+    fn passes_limit_padding() {
+        let b = Batching { share_prefixes: true, max_tokens: usize::MAX, max_attention: usize::MAX, head_rows: 10, max_padding: 0.25 };
+        // 13 real tokens each; a 40-token prompt pads the 10-token ones far beyond a quarter.
+        let groups = vec![group(10, 2), group(10, 2), group(40, 2), group(41, 2), group(10, 2)];
+        assert_eq!(b.plan(&groups, 1), vec![0..2, 2..4, 4..5]);
     }
 
     #[test]

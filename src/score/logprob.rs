@@ -87,6 +87,11 @@ impl Group {
         self.unique.len()
     }
 
+    /// Tokens it puts through the model: the shared prefix once, then each continuation.
+    pub fn tokens(&self) -> usize {
+        self.shared + self.unique.iter().map(|q| q.ids.len() - self.shared).sum::<usize>()
+    }
+
     /// Length of its longest continuation after the shared prefix.
     pub fn suffix_len(&self) -> usize {
         self.unique.iter().map(|q| q.ids.len() - self.shared).max().unwrap_or(0)
