@@ -16,6 +16,9 @@ models=("$@")
 examples=1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/invscale-target}"
 source scripts/bench_inputs.sh
+# One short example: the model must be used, but this measures loading, not scoring.
+task="$bench/load-task.csv"
+printf ',prompt,classes,answer_index\n0,The capital of France is,"[\x27 Paris\x27, \x27 London\x27]",0\n' > "$task"
 for m in "${models[@]}"; do
   [ -f "$bench/$m/model.safetensors" ] || "$py" scripts/make_bench_model.py "$bench/$m" --shape "$m"
 done
