@@ -10,7 +10,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::module::layer_norm;
 use burn::tensor::{Bool, Device, Int, Tensor};
 
-use super::Gpt2Config;
+use super::{Gpt2Config, VocabMatrix};
 
 /// LayerNorm with the checkpoint's names (`weight`, `bias`) and GPT-2's epsilon.
 #[derive(Module, Debug)]
@@ -172,13 +172,13 @@ impl Block {
 #[derive(Module, Debug)]
 pub struct Gpt2 {
     /// Token embedding `[vocab_size, n_embd]`, also the LM head (tied) unless `lm_head` is set.
-    pub wte: Embedding,
+    pub wte: VocabMatrix,
     /// Position embedding `[n_positions, n_embd]`.
     pub wpe: Embedding,
     pub h: Vec<Block>,
     pub ln_f: LayerNorm,
     /// An untied LM head `[vocab_size, n_embd]`, when the checkpoint carries one.
-    pub lm_head: Option<Param<Tensor<2>>>,
+    pub lm_head: Option<VocabMatrix>,
 }
 
 impl Gpt2Config {
@@ -200,7 +200,7 @@ impl Gpt2Config {
             },
         };
         Gpt2 {
-            wte: Embedding { weight: Initializer::Zeros.init([self.vocab_size, c], device) },
+            wte: VocabMatrix::lazy(self.vocab_size, c, device),
             wpe: Embedding { weight: Initializer::Zeros.init([self.n_positions, c], device) },
             h: (0..self.n_layer).map(|_| block()).collect(),
             ln_f: LayerNorm::new(c, eps, device),
@@ -218,7 +218,7 @@ impl Gpt2 {
         let [_, t] = ids.dims();
         let device = ids.device();
         let positions = Tensor::<1, Int>::arange(0..t as i64, &device).unsqueeze::<2>(); // (1, T)
-        let mut x = self.wte.forward(ids) + self.wpe.forward(positions); // (B, T, C)
+        let mut x = self.wte.embed(ids) + self.wpe.forward(positions); // (B, T, C)
         for block in &self.h {
             x = block.forward(x);
         }
@@ -232,8 +232,8 @@ impl Gpt2 {
         let [_, p] = prefix.dims();
         let device = prefix.device();
         let positions = Tensor::<1, Int>::arange(0..p as i64, &device).unsqueeze::<2>(); // (1, P)
-        let mut xp = Some(self.wte.forward(prefix) + self.wpe.forward(positions));
-        let mut xs = self.wte.forward(suffix) + self.wpe.forward(shared.positions.clone());
+        let mut xp = Some(self.wte.embed(prefix) + self.wpe.forward(positions));
+        let mut xs = self.wte.embed(suffix) + self.wpe.forward(shared.positions.clone());
         for (i, block) in self.h.iter().enumerate() {
             let last = i + 1 == self.h.len();
             let prefix = xp.take().expect("every block but the last passes its prefix states on");
@@ -248,11 +248,8 @@ impl Gpt2 {
     /// token ids. Returns `[n, m]`: `log_softmax(hidden · headᵀ)[targets]` over the full
     /// vocabulary. Only these `n` rows ever meet the LM head.
     pub fn target_logprobs(&self, hidden: Tensor<2>, targets: Tensor<2, Int>) -> Tensor<2> {
-        let head = match &self.lm_head {
-            Some(head) => head.val(),
-            None => self.wte.weight.val(), // tied: the LM head is the token embedding
-        };
-        let logits = hidden.matmul(head.transpose()); // (n, vocab)
+        let head = self.lm_head.as_ref().unwrap_or(&self.wte); // tied: the head is the embedding
+        let logits = head.logits(hidden); // (n, vocab)
         let chosen = logits.clone().gather(1, targets); // (n, m)
         chosen - logsumexp_rows(logits)
     }

@@ -3,9 +3,11 @@
 mod config;
 mod gpt2;
 mod stream;
+mod vocab;
 mod weights;
 
 pub use config::{ConfigError, Gpt2Config};
 pub use gpt2::{Attention, Block, Gpt2, LayerNorm, Mlp, SharedPrefix};
 pub use stream::SafetensorsStream;
+pub use vocab::VocabMatrix;
 pub use weights::{load_safetensors, WeightLoader, WeightsError};

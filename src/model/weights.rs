@@ -27,7 +27,7 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 use safetensors::Dtype;
 
 use super::gpt2::LayerNorm;
-use super::{Gpt2, Gpt2Config, SafetensorsStream};
+use super::{Gpt2, Gpt2Config, SafetensorsStream, VocabMatrix};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
@@ -219,9 +219,9 @@ impl WeightLoader {
         };
         let m = &mut self.model;
         match slot {
-            Slot::Wte => m.wte.weight = t2(data),
+            Slot::Wte => m.wte = VocabMatrix::from_data(data, VocabMatrix::block_rows(self.config.n_embd), d),
             Slot::Wpe => m.wpe.weight = t2(data),
-            Slot::LmHead => m.lm_head = Some(t2(data)),
+            Slot::LmHead => m.lm_head = Some(VocabMatrix::from_data(data, VocabMatrix::block_rows(self.config.n_embd), d)),
             Slot::LnF(half) => norm(&mut m.ln_f, half, data),
             Slot::Block(i, part, half) => {
                 let block = &mut m.h[i];

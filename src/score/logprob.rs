@@ -106,7 +106,7 @@ fn common_prefix(a: &[u32], b: &[u32]) -> usize {
 /// queries as given, the log-probs of the query's targets (full-vocabulary log-softmax), at
 /// most `head_rows` positions meeting the LM head at once.
 pub async fn read_groups(model: &Gpt2, groups: &[Group], head_rows: usize) -> Result<Vec<Vec<Vec<f32>>>, DeviceError> {
-    let device = model.wte.weight.device();
+    let device = model.wte.device();
     let n_positions = model.wpe.weight.dims()[0];
     let per_read = groups.first().and_then(|g| g.unique.first()).map_or(1, Query::per_read);
     let sharing: Vec<&Group> = groups.iter().filter(|g| g.shared > 0).collect();
