@@ -32,19 +32,19 @@ impl VocabMatrix {
         VocabMatrix { blocks }
     }
 
-    /// The matrix `[rows, cols]` of float `data`, split every `block_rows` rows; a matrix
+    /// The matrix `[rows, cols]` of float32 `data`, split every `block_rows` rows; a matrix
     /// that fits one block is used as it is.
-    pub fn from_data(data: TensorData, block_rows: usize, device: &Device) -> Self {
+    pub fn from_data(data: TensorData, block_rows: usize, device: &Device) -> Result<Self, String> {
         let (rows, cols) = (data.shape()[0], data.shape()[1]);
         if rows <= block_rows {
-            return VocabMatrix { blocks: vec![Param::from_tensor(Tensor::from_data(data, device))] };
+            return Ok(VocabMatrix { blocks: vec![Param::from_tensor(Tensor::from_data(data, device))] });
         }
-        let values = data.try_into_vec::<f32>().unwrap_or_default();
+        let values = data.try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?;
         let blocks = values
             .chunks(block_rows * cols)
             .map(|chunk| Param::from_tensor(Tensor::from_data(TensorData::new(chunk.to_vec(), [chunk.len() / cols, cols]), device)))
             .collect();
-        VocabMatrix { blocks }
+        Ok(VocabMatrix { blocks })
     }
 
     pub fn device(&self) -> Device {
@@ -101,8 +101,8 @@ mod tests {
     #[test]
     fn blocks_give_exactly_what_one_matrix_gives() {
         let device = Device::flex();
-        let whole = VocabMatrix::from_data(matrix(10, 4), 10, &device);
-        let split = VocabMatrix::from_data(matrix(10, 4), 3, &device);
+        let whole = VocabMatrix::from_data(matrix(10, 4), 10, &device).unwrap();
+        let split = VocabMatrix::from_data(matrix(10, 4), 3, &device).unwrap();
         assert_eq!((whole.blocks.len(), split.blocks.len()), (1, 4));
         let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![0i64, 9, 3, 2, 5, 6], [2, 3]), &device);
         let a = whole.embed(ids.clone()).into_data().try_into_vec::<f32>().unwrap();

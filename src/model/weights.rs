@@ -200,12 +200,12 @@ impl WeightLoader {
                 .map_err(|e| WeightsError::Format(format!("tensor `{name}`: {e}")))?,
             _ => TensorData::new(to_f32(name, dtype, &data)?, shape.to_vec()),
         };
-        self.set(slot, data);
+        self.set(slot, data).map_err(|e| WeightsError::Format(format!("tensor `{name}`: {e}")))?;
         self.filled.insert(slot);
         Ok(())
     }
 
-    fn set(&mut self, slot: Slot, data: TensorData) {
+    fn set(&mut self, slot: Slot, data: TensorData) -> Result<(), String> {
         let d = &self.device;
         let t1 = |data: TensorData| Param::from_tensor(Tensor::<1>::from_data(data, d));
         let t2 = |data: TensorData| Param::from_tensor(Tensor::<2>::from_data(data, d));
@@ -217,11 +217,12 @@ impl WeightLoader {
             Half::Weight => lin.weight = t2(data),
             Half::Bias => lin.bias = Some(t1(data)),
         };
+        let vocab = |data| VocabMatrix::from_data(data, VocabMatrix::block_rows(self.config.n_embd), d);
         let m = &mut self.model;
         match slot {
-            Slot::Wte => m.wte = VocabMatrix::from_data(data, VocabMatrix::block_rows(self.config.n_embd), d),
+            Slot::Wte => m.wte = vocab(data)?,
             Slot::Wpe => m.wpe.weight = t2(data),
-            Slot::LmHead => m.lm_head = Some(VocabMatrix::from_data(data, VocabMatrix::block_rows(self.config.n_embd), d)),
+            Slot::LmHead => m.lm_head = Some(vocab(data)?),
             Slot::LnF(half) => norm(&mut m.ln_f, half, data),
             Slot::Block(i, part, half) => {
                 let block = &mut m.h[i];
@@ -235,6 +236,7 @@ impl WeightLoader {
                 }
             }
         }
+        Ok(())
     }
 
     /// The loaded model, once every required tensor has arrived.
