@@ -4,6 +4,7 @@
 pub mod checkpoint;
 pub mod model;
 pub mod report;
+pub mod rng;
 pub mod run;
 pub mod score;
 pub mod stats;

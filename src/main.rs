@@ -11,10 +11,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use invscale::checkpoint::{Checkpoint, CheckpointLoader};
-use invscale::report::{results_csv, ModelSummary, RunSummary};
+use invscale::report::{results_csv, run_trend, ModelResults, ModelSummary, RunSummary};
+use invscale::stats::trend::Shape;
 use invscale::run::{run_task, Control};
 use invscale::score::Truncation;
-use invscale::task::{parse_task, TaskType};
+use invscale::task::{few_shot, parse_task, FewShot, TaskType};
 
 #[derive(Parser)]
 #[command(name = "invscale", version, about = "Score Inverse Scaling Prize tasks on GPT-2 models")]
@@ -49,6 +50,12 @@ struct EvalArgs {
     /// pipeline: the prize pipeline's right truncation at 1023 tokens.
     #[arg(long, value_enum, default_value_t = TruncationArg::KeepScored)]
     truncation: TruncationArg,
+    /// Precede each prompt with this many other examples of the task and their answers.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    few_shot: usize,
+    /// Seed of the few-shot draw: the same seed builds the same prompts.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -106,7 +113,11 @@ fn eval(args: EvalArgs) -> Result<()> {
         }
         names.push(name);
     }
-    let task = parse_task(&read(&args.task)?, args.task_type).with_context(|| args.task.display().to_string())?;
+    let mut task = parse_task(&read(&args.task)?, args.task_type).with_context(|| args.task.display().to_string())?;
+    let shots = (args.few_shot > 0).then_some(FewShot { shots: args.few_shot, seed: args.seed });
+    if let Some(settings) = shots {
+        task = few_shot(&task, settings).with_context(|| args.task.display().to_string())?;
+    }
     for warning in task.warnings.iter().take(5) {
         eprintln!("warning: {}: {warning}", args.task.display());
     }
@@ -117,6 +128,7 @@ fn eval(args: EvalArgs) -> Result<()> {
     let device = device(args.backend)?;
 
     let mut summaries = Vec::new();
+    let mut all_results = Vec::new();
     for (dir, name) in args.models.iter().zip(names) {
         let checkpoint = load_checkpoint(dir, &device)?;
 
@@ -136,9 +148,16 @@ fn eval(args: EvalArgs) -> Result<()> {
         let csv_path = args.out.join(format!("{name}.csv"));
         std::fs::write(&csv_path, results_csv(&task, &results)).with_context(|| format!("cannot write {}", csv_path.display()))?;
         summaries.push(ModelSummary::of(&name, checkpoint.config.parameter_count(), &task, &results));
+        all_results.push(results);
     }
 
-    let summary = RunSummary::new(&args.task.display().to_string(), &task, truncation, summaries);
+    let runs: Vec<ModelResults> = summaries
+        .iter()
+        .zip(&all_results)
+        .map(|(s, results)| ModelResults { name: &s.name, parameters: s.parameters, results })
+        .collect();
+    let trend = run_trend(&runs);
+    let summary = RunSummary::new(&args.task.display().to_string(), &task, truncation, shots, summaries, trend);
     let summary_path = args.out.join("summary.json");
     std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("cannot write {}", summary_path.display()))?;
@@ -203,6 +222,20 @@ fn print_table(summary: &RunSummary) {
         }
         if !chance.is_empty() {
             println!("chance: {}", chance.join(", "));
+        }
+        if let Some(t) = &summary.trend {
+            let support: Vec<String> = Shape::ALL
+                .iter()
+                .filter(|&&s| s != t.verdict && t.support.of(s) > 0.0)
+                .map(|&s| format!("{} {:.0}%", s.name(), 100.0 * t.support.of(s)))
+                .collect();
+            let others = if support.is_empty() { String::new() } else { format!("; other replicates: {}", support.join(", ")) };
+            println!(
+                "trend: {} (in {:.0}% of {} bootstrap replicates{others})",
+                t.verdict.name(),
+                100.0 * t.confidence,
+                t.replicates
+            );
         }
         let truncated: usize = summary.models.iter().map(|m| m.stats.truncated).max().unwrap_or(0);
         if truncated > 0 {

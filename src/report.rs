@@ -4,8 +4,9 @@ use serde::Serialize;
 
 use crate::run::ExampleResult;
 use crate::score::{Metrics, Truncation};
+use crate::stats::trend::{trend, Curve, Trend, TrendSettings};
 use crate::stats::{model_stats, ModelStats};
-use crate::task::Task;
+use crate::task::{FewShot, Task};
 
 /// The pipeline's per-model results CSV (`index,loss,correct,predicted,total_logprob`, …).
 /// Booleans are written `True`/`False`, as pandas writes them.
@@ -105,21 +106,61 @@ pub struct RunSummary {
     pub task_type: &'static str,
     pub examples: usize,
     pub truncation: &'static str,
+    /// The few-shot prompts the task was turned into, if any.
+    pub few_shot: Option<FewShot>,
     pub warnings: Vec<String>,
     pub models: Vec<ModelSummary>,
+    /// The metric's shape across model sizes; absent with fewer than two models or examples.
+    pub trend: Option<Trend>,
 }
 
 impl RunSummary {
-    pub fn new(task_name: &str, task: &Task, truncation: Truncation, models: Vec<ModelSummary>) -> Self {
+    pub fn new(
+        task_name: &str,
+        task: &Task,
+        truncation: Truncation,
+        few_shot: Option<FewShot>,
+        models: Vec<ModelSummary>,
+        trend: Option<Trend>,
+    ) -> Self {
         RunSummary {
             task: task_name.to_string(),
             task_type: task.task_type.name(),
             examples: task.examples.len(),
             truncation: truncation.name(),
+            few_shot,
             warnings: task.warnings.iter().map(|w| w.to_string()).collect(),
             models,
+            trend,
         }
     }
+}
+
+/// One model's results, for [`run_trend`].
+pub struct ModelResults<'a> {
+    pub name: &'a str,
+    pub parameters: u64,
+    pub results: &'a [ExampleResult],
+}
+
+/// The trend of the main metric over the examples every model scored (a cancelled or failed
+/// model may have scored fewer), with the default bootstrap settings.
+pub fn run_trend(models: &[ModelResults]) -> Option<Trend> {
+    let scored_by_all = |index: usize| models.iter().all(|m| m.results.iter().any(|r| r.index == index));
+    let common: Vec<usize> = models.first()?.results.iter().map(|r| r.index).filter(|&i| scored_by_all(i)).collect();
+    let values: Vec<Vec<f64>> = models
+        .iter()
+        .map(|m| {
+            let by_index: std::collections::HashMap<usize, f64> = m.results.iter().map(|r| (r.index, r.metrics.value())).collect();
+            common.iter().map(|i| by_index[i]).collect()
+        })
+        .collect();
+    let curves: Vec<Curve> = models
+        .iter()
+        .zip(&values)
+        .map(|(m, v)| Curve { name: m.name, parameters: m.parameters, values: v })
+        .collect();
+    trend(&curves, TrendSettings::default())
 }
 
 #[cfg(test)]

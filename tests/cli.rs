@@ -59,6 +59,22 @@ fn eval_writes_pipeline_csvs_and_a_summary() {
     for key in ["value", "accuracy", "chance_loss", "chance_accuracy", "coverage", "examples", "parameters"] {
         assert!(!models[0][key].is_null(), "summary lacks {key}: {}", models[0]);
     }
+    // The trend across the two sizes: a verdict, its bootstrap support and each model's interval.
+    let trend = &summary["trend"];
+    let verdict = trend["verdict"].as_str().unwrap();
+    assert!(["inverse", "positive", "u-shaped", "inverted-u", "flat"].contains(&verdict), "{trend}");
+    assert!(!["u-shaped", "inverted-u"].contains(&verdict), "two models cannot make a U: {trend}");
+    assert_eq!(trend["confidence"], trend["support"][verdict], "{trend}");
+    let intervals = trend["models"].as_array().unwrap();
+    assert_eq!(intervals.len(), 2);
+    assert!(intervals[0]["parameters"].as_u64() <= intervals[1]["parameters"].as_u64());
+    for m in intervals {
+        let (low, mean, high) = (m["low"].as_f64().unwrap(), m["mean"].as_f64().unwrap(), m["high"].as_f64().unwrap());
+        assert!(low <= mean && mean <= high, "{m}");
+        let summarised = models.iter().find(|s| s["name"] == m["name"]).unwrap();
+        assert!((mean - summarised["value"]["mean"].as_f64().unwrap()).abs() < 1e-12);
+    }
+    assert!(stdout.contains(&format!("trend: {verdict} (in ")), "{stdout}");
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -84,5 +100,37 @@ fn bad_input_exits_nonzero_with_one_line() {
     let output = invscale(&["eval", "--task", path(&task), "--type", "nonsense", "--model", path(&model), "--out", path(&out)]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown task type `nonsense`"));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn few_shot_runs_are_recorded_and_reproducible() {
+    let fixtures = common::fixtures();
+    let out = temp_dir("few-shot");
+    let task = fixtures.join("tasks/classification.csv");
+    let model = fixtures.join("models/tiny-hub");
+    let run = |dir: &str, extra: &[&str]| {
+        let dir = out.join(dir);
+        let mut args = vec!["eval", "--task", path(&task), "--model", path(&model), "--out", path(&dir)];
+        args.extend_from_slice(extra);
+        let output = invscale(&args);
+        assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+        let summary: serde_json::Value = serde_json::from_slice(&common::read(dir.join("summary.json"))).unwrap();
+        (std::fs::read_to_string(dir.join("tiny-hub.csv")).unwrap(), summary)
+    };
+    let (zero, zero_summary) = run("zero", &[]);
+    let (first, summary) = run("first", &["--few-shot", "2", "--seed", "3"]);
+    let (again, _) = run("again", &["--few-shot", "2", "--seed", "3"]);
+    let (other_seed, _) = run("other", &["--few-shot", "2", "--seed", "4"]);
+    assert_eq!(zero_summary["few_shot"], serde_json::Value::Null);
+    assert_eq!(summary["few_shot"], serde_json::json!({ "shots": 2, "seed": 3 }));
+    assert_eq!(first, again, "the same seed must give the same numbers");
+    assert_ne!(first, zero, "demonstrations change the prompts, so the numbers");
+    assert_ne!(first, other_seed);
+
+    let output = invscale(&["eval", "--task", path(&task), "--model", path(&model), "--out", path(&out), "--few-shot", "500"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("500 demonstrations per example need at least 501 examples"), "{stderr}");
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -26,6 +26,16 @@ pub enum Metrics {
     },
 }
 
+impl Metrics {
+    /// The value the task's main metric averages (`loss` or `logodds_difference`).
+    pub fn value(&self) -> f64 {
+        match self {
+            Metrics::Classification { loss, .. } | Metrics::SequenceProb { loss } => *loss,
+            Metrics::Logodds { logodds_difference, .. } => *logodds_difference,
+        }
+    }
+}
+
 /// `s_j = lp(prompt, classes[j])`; loss = -log_softmax(s)[answer]; first maximum wins.
 pub fn classification(class_logprobs: Vec<f64>, answer_index: usize) -> Metrics {
     let total_logprob = logsumexp(&class_logprobs);

@@ -2,11 +2,13 @@
 //!
 //! Pure Rust: nothing here knows about models, tensors or browsers.
 
+pub mod few_shot;
 mod parse;
 mod pylist;
 
 use std::fmt;
 
+pub use few_shot::{few_shot, FewShot};
 pub use parse::{parse_task, MAX_TASK_BYTES};
 pub use pylist::parse_class_list;
 

@@ -209,6 +209,7 @@ function startRun() {
 
   state.reports = [];
   state.csvs = {};
+  state.trend = null;
   state.shown = state.task;
   state.page = 0;
   $("results").hidden = true;
@@ -238,9 +239,16 @@ function startRun() {
     task_type: $("task-type").value || null,
     truncation: $("truncation").value,
     backend: $("backend").value,
+    few_shot: fewShot(),
     models: models.map((m) => ({ name: m.name })),
   };
   worker.postMessage({ request: JSON.stringify(request), task: state.task.bytes, sources: models.map((m) => m.source) });
+}
+
+/** The few-shot settings, or null for zero-shot. */
+function fewShot() {
+  const shots = Number($("shots").value) || 0;
+  return shots > 0 ? { shots, seed: Number($("seed").value) || 0 } : null;
 }
 
 function failRun(message) {
@@ -291,6 +299,10 @@ function onEvent(ev) {
       row.bar.value = 1;
       state.reports.push({ ...ev.report, timing: { ...ev.timing, wasm_memory_bytes: row.wasmMemory } });
       state.csvs[ev.report.name] = ev.csv;
+      renderResults();
+      break;
+    case "trend":
+      state.trend = ev.trend;
       renderResults();
       break;
     case "notice": {
@@ -347,9 +359,11 @@ function bundle(run, cancelled) {
     task_type: view.task_type,
     examples: view.examples.length,
     truncation: $("truncation").value,
+    few_shot: fewShot(),
     backend: run.backend,
     complete: !cancelled && run.errors === 0 && state.reports.length === run.models.length,
     models: state.reports,
+    trend: state.trend,
   };
 }
 
@@ -384,11 +398,40 @@ function renderResults() {
     label,
     lowerIsBetter: true,
     chance: first.chance_loss ?? null,
+    verdict: state.trend ? `${SHAPES[state.trend.verdict].title} (${percent(state.trend.confidence)})` : null,
   });
   $("plot-caption").textContent = `${label} of each model on ${state.shown.name}, against its parameter count. ` +
     (first.chance_loss != null ? `The dashed line is the loss of guessing uniformly among the classes (${fmt(first.chance_loss)}).` : "");
+  renderVerdict();
   renderSummary();
   renderExamples();
+}
+
+// What each verdict means, in the words of the rule in src/stats/trend.rs.
+const SHAPES = {
+  "inverse": { title: "Inverse scaling", text: "the largest model does worse than the smallest" },
+  "positive": { title: "Positive scaling", text: "the largest model does better than the smallest" },
+  "u-shaped": { title: "U-shaped scaling", text: "a middle-sized model does worse than both the smallest and the largest" },
+  "inverted-u": { title: "Inverted-U scaling", text: "a middle-sized model does better than both the smallest and the largest" },
+  "flat": { title: "No clear trend", text: "no model differs from the others by more than chance would explain" },
+};
+
+function percent(x) {
+  return `${Math.round(100 * x)}%`;
+}
+
+function renderVerdict() {
+  const t = state.trend;
+  const p = $("verdict");
+  p.hidden = !t;
+  if (!t) return;
+  const others = Object.entries(t.support)
+    .filter(([shape, share]) => shape !== t.verdict && share > 0)
+    .map(([shape, share]) => `${SHAPES[shape].title.toLowerCase()} ${percent(share)}`);
+  p.textContent = `${SHAPES[t.verdict].title}: ${SHAPES[t.verdict].text}, comparing models on the same ${t.examples} examples. ` +
+    `${percent(t.confidence)} of ${t.replicates} bootstrap resamples of the examples give this verdict` +
+    (others.length ? ` (${others.join(", ")}).` : ".");
+  p.dataset.verdict = t.verdict;
 }
 
 function renderSummary() {
@@ -396,7 +439,7 @@ function renderSummary() {
   table.replaceChildren();
   const metric = state.reports[0].metric;
   const head = node("tr");
-  for (const h of ["model", "parameters", `mean ${metric} ± s.e.`, "accuracy ± s.e.", "coverage", "truncated"]) head.append(node("th", h));
+  for (const h of ["model", "parameters", `mean ${metric} ± s.e.`, "95% interval (bootstrap)", "accuracy ± s.e.", "coverage", "truncated"]) head.append(node("th", h));
   table.appendChild(node("thead")).append(head);
   const body = table.appendChild(node("tbody"));
   for (const r of state.reports) {
@@ -405,6 +448,7 @@ function renderSummary() {
       node("td", r.name),
       node("td", formatParams(r.parameters)),
       node("td", `${fmt(r.value.mean)} ± ${fmt(r.value.sem)}`),
+      node("td", interval(r.name)),
       node("td", r.accuracy ? `${fmt(r.accuracy.mean, 3)} ± ${fmt(r.accuracy.sem, 3)}` : "–"),
       node("td", r.coverage != null ? fmt(r.coverage) : "–"),
       node("td", String(r.truncated)),
@@ -412,9 +456,15 @@ function renderSummary() {
   }
   if (state.reports[0].chance_accuracy != null) {
     const tr = body.appendChild(node("tr", undefined, { class: "chance-row" }));
-    tr.append(node("td", "chance"), node("td", ""), node("td", state.reports[0].chance_loss != null ? fmt(state.reports[0].chance_loss) : "–"),
+    tr.append(node("td", "chance"), node("td", ""), node("td", state.reports[0].chance_loss != null ? fmt(state.reports[0].chance_loss) : "–"), node("td", ""),
       node("td", fmt(state.reports[0].chance_accuracy, 3)), node("td", ""), node("td", ""));
   }
+}
+
+/** The model's bootstrap interval from the trend, when there is one. */
+function interval(name) {
+  const m = state.trend?.models.find((m) => m.name === name);
+  return m ? `${fmt(m.low)} – ${fmt(m.high)}` : "–";
 }
 
 function renderExamples() {
@@ -472,6 +522,12 @@ async function applyUrlParameters(params) {
     if (value === null) continue;
     if (![...$(select).options].some((o) => o.value === value)) throw new Error(`unknown ${param} \`${value}\` in the page's URL`);
     $(select).value = value;
+  }
+  for (const param of ["shots", "seed"]) {
+    const value = params.get(param);
+    if (value === null) continue;
+    if (!/^\d+$/.test(value)) throw new Error(`${param} in the page's URL must be a whole number, not \`${value}\``);
+    $(param).value = value;
   }
   if (params.get("models")) for (const spec of params.get("models").split(",").filter(Boolean)) selectRepo(spec);
   if (params.get("task")) {

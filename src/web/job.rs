@@ -9,10 +9,10 @@ use wasm_bindgen::prelude::*;
 
 use super::files::ModelFiles;
 use crate::checkpoint::{Checkpoint, CheckpointLoader};
-use crate::report::{results_csv, ModelReport, ModelSummary};
-use crate::run::{run_task, Control};
+use crate::report::{results_csv, run_trend, ModelReport, ModelResults, ModelSummary};
+use crate::run::{run_task, Control, ExampleResult};
 use crate::score::Truncation;
-use crate::task::{parse_task, Task, TaskType};
+use crate::task::{few_shot, parse_task, FewShot, Task, TaskType};
 
 /// What the page asks the worker to do (the `request` JSON).
 #[derive(Deserialize)]
@@ -23,6 +23,9 @@ struct JobRequest {
     /// `auto` (WebGPU, else the CPU) or `cpu`.
     #[serde(default)]
     backend: Option<String>,
+    /// Demonstrations before each prompt; absent for zero-shot.
+    #[serde(default)]
+    few_shot: Option<FewShot>,
     models: Vec<ModelRequest>,
 }
 
@@ -68,28 +71,43 @@ async fn run(request: &str, task_bytes: &[u8], files: &ModelFiles, events: &Even
         Some("pipeline") => Truncation::Pipeline,
         Some(other) => return Err(format!("unknown truncation `{other}` (expected keep-scored or pipeline)")),
     };
-    let task = parse_task(task_bytes, forced).map_err(|e| e.to_string())?;
+    let mut task = parse_task(task_bytes, forced).map_err(|e| e.to_string())?;
+    if let Some(settings) = request.few_shot.filter(|s| s.shots > 0) {
+        task = few_shot(&task, settings).map_err(|e| e.to_string())?;
+    }
     let device = pick_device(request.backend.as_deref() == Some("cpu"), events).await;
 
+    // Each finished model's results, for the trend across sizes.
+    let mut finished: Vec<(String, u64, Vec<ExampleResult>)> = Vec::new();
     for (i, model) in request.models.iter().enumerate() {
         events.post(json!({ "event": "model_start", "model": i, "name": model.name }));
         let outcome = async {
             let (start, memory_before_load) = (js_sys::Date::now(), wasm_memory_bytes());
             let checkpoint = load(files, i, &device, events).await?;
             let loaded = js_sys::Date::now();
-            let (report, csv) = score(&checkpoint, &model.name, &task, truncation, i, events).await?;
+            let (results, report, csv) = score(&checkpoint, &model.name, &task, truncation, i, events).await?;
             let timing = json!({
                 "load_seconds": (loaded - start) / 1e3,
                 "score_seconds": (js_sys::Date::now() - loaded) / 1e3,
                 "wasm_memory_before_load_bytes": memory_before_load,
             });
-            Ok::<_, String>((report, csv, timing))
+            Ok::<_, String>((results, report, csv, timing))
         }
         .await;
         match outcome {
-            Ok((report, csv, timing)) => events.post(json!({
-                "event": "model_done", "model": i, "report": report, "csv": csv, "timing": timing,
-            })),
+            Ok((results, report, csv, timing)) => {
+                events.post(json!({
+                    "event": "model_done", "model": i, "report": report, "csv": csv, "timing": timing,
+                }));
+                finished.push((model.name.clone(), report.summary.parameters, results));
+                let runs: Vec<ModelResults> = finished
+                    .iter()
+                    .map(|(name, parameters, results)| ModelResults { name, parameters: *parameters, results })
+                    .collect();
+                if let Some(trend) = run_trend(&runs) {
+                    events.post(json!({ "event": "trend", "trend": trend }));
+                }
+            }
             Err(message) => events.error(Some(i), &format!("{}: {message}", model.name)),
         }
     }
@@ -152,7 +170,7 @@ async fn score(
     truncation: Truncation,
     model: usize,
     events: &Events,
-) -> Result<(ModelReport, String), String> {
+) -> Result<(Vec<ExampleResult>, ModelReport, String), String> {
     let total = task.examples.len();
     let results = run_task(checkpoint, task, truncation, |_, done| {
         events.post(json!({ "event": "progress", "model": model, "done": done, "total": total }));
@@ -161,7 +179,9 @@ async fn score(
     .await
     .map_err(|e| e.to_string())?;
     let summary = ModelSummary::of(name, checkpoint.config.parameter_count(), task, &results);
-    Ok((ModelReport::new(summary, task, &results), results_csv(task, &results)))
+    let report = ModelReport::new(summary, task, &results);
+    let csv = results_csv(task, &results);
+    Ok((results, report, csv))
 }
 
 /// Size of the module's linear memory: it only grows, so this is its peak so far.

@@ -28,9 +28,10 @@ export function formatParams(n) {
 
 /**
  * Draws `points` = [{name, parameters, mean, sem}] into `svg`. `label` names the metric,
- * `lowerIsBetter` goes in the legend, `chance` (or null) is drawn as a dashed line.
+ * `lowerIsBetter` goes in the legend, `chance` (or null) is drawn as a dashed line, `verdict`
+ * (a short text, or null) is written in the top left corner.
  */
-export function drawPlot(svg, { points, label, lowerIsBetter, chance }) {
+export function drawPlot(svg, { points, label, lowerIsBetter, chance, verdict }) {
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   if (points.length === 0) return;
@@ -91,4 +92,5 @@ export function drawPlot(svg, { points, label, lowerIsBetter, chance }) {
     legend.append(el("text", { x: 366, y: 0 }, "chance"));
   }
   svg.append(legend);
+  if (verdict) svg.append(el("text", { class: "verdict", x: M.left + 8, y: M.top + 14 }, verdict));
 }

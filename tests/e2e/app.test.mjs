@@ -120,6 +120,13 @@ test("a shareable run on WebGPU matches the reference", async () => {
     // The results view is there: one plotted point per model, a summary row per model.
     assert.equal(await page.locator("#plot circle").count(), MODELS.length + 1); // + legend
     assert.equal(await page.locator("#summary-table tbody tr:not(.chance-row)").count(), MODELS.length);
+    // The verdict across sizes is in the bundle, on the plot and in words under it.
+    const trend = webgpuBundle.trend;
+    assert.ok(["inverse", "positive", "u-shaped", "inverted-u", "flat"].includes(trend?.verdict), JSON.stringify(trend));
+    assert.equal(trend.models.length, MODELS.length);
+    assert.equal(await page.getAttribute("#verdict", "data-verdict"), trend.verdict);
+    assert.match(await page.textContent("#verdict"), /bootstrap resamples/);
+    assert.match(await page.textContent("#plot .verdict"), /scaling|No clear trend/);
 
     // A second run downloads nothing: every model file comes from the browser's cache, and
     // the picker marks the models as cached.

@@ -1,5 +1,8 @@
 //! Per-model aggregates of per-example metrics, as the prize's `plot_loss.py` computes them:
-//! means, standard errors (population std / √n), chance baselines and coverage.
+//! means, standard errors (population std / √n), chance baselines and coverage; and the trend
+//! across model sizes ([`trend`]).
+
+pub mod trend;
 
 use serde::Serialize;
 
