@@ -97,6 +97,59 @@ def negated_categories(rng):
     return rows
 
 
+# (condition, consequence, consequence denied, condition denied), in the third person.
+IMPLICATIONS = [
+    ("is in Paris", "is in France", "is not in France", "is not in Paris"),
+    ("owns a dog", "owns a pet", "does not own a pet", "does not own a dog"),
+    ("is a surgeon", "is a doctor", "is not a doctor", "is not a surgeon"),
+    ("drinks coffee", "drinks something", "does not drink anything", "does not drink coffee"),
+    ("plays the violin", "plays an instrument", "does not play an instrument", "does not play the violin"),
+    ("lives in Kyoto", "lives in Japan", "does not live in Japan", "does not live in Kyoto"),
+    ("has a car", "has a vehicle", "does not have a vehicle", "does not have a car"),
+    ("is swimming", "is wet", "is not wet", "is not swimming"),
+    ("reads novels", "reads books", "does not read books", "does not read novels"),
+    ("speaks Portuguese", "speaks a language other than English", "speaks no language other than English", "does not speak Portuguese"),
+    ("grows tomatoes", "has a garden", "does not have a garden", "does not grow tomatoes"),
+    ("is asleep", "is in bed", "is not in bed", "is not asleep"),
+]
+NAMES = [
+    "Alice", "Ben", "Chloe", "David", "Emma", "Farid", "Grace", "Hugo", "Ines", "Jonas",
+    "Kira", "Liam", "Maya", "Noah", "Olga", "Pablo", "Quinn", "Rosa", "Sami", "Tara",
+    "Umar", "Vera", "Wen", "Ximena", "Yusuf", "Zoe", "Aran", "Bea",
+]
+
+
+def modus_tollens(rng):
+    rows = []
+    for name in NAMES:
+        for condition, consequence, not_consequence, not_condition in IMPLICATIONS:
+            prompt = (
+                "Consider the following statements:\n"
+                f"1. If {name} {condition}, then {name} {consequence}.\n"
+                f"2. {name} {not_consequence}.\n\n"
+                f"Question: Is this conclusion valid? Therefore, {name} {not_condition}.\nAnswer:"
+            )
+            rows.append((prompt, [" Yes", " No"], 0))
+    rng.shuffle(rows)
+    return rows[:300]
+
+
+def larger_number_first(rng):
+    rows = []
+    while len(rows) < 300:
+        shots = []
+        for _ in range(4):
+            a, b = rng.sample(range(10, 100), 2)
+            big, small = max(a, b), min(a, b)
+            shots.append(f"Q: Which number is larger, {big} or {small}?\nA: {big}")
+        a, b = rng.sample(range(10, 100), 2)
+        small, big = min(a, b), max(a, b)
+        prompt = "\n\n".join(shots) + f"\n\nQ: Which number is larger, {small} or {big}?\nA:"
+        classes = [f" {small}", f" {big}"]
+        rows.append((prompt, classes, 1))
+    return rows
+
+
 def article(noun):
     return ("an " if noun[0] in "aeiou" else "a ") + noun
 
@@ -127,6 +180,32 @@ TASKS = [
             "can pick the member and ignore the word 'not'."
         ),
         "make": negated_categories,
+    },
+    {
+        "id": "modus-tollens",
+        "title": "Denying the consequent",
+        "file": "modus-tollens.csv",
+        "type": "classification",
+        "cause": "Imitation of undesirable patterns",
+        "explanation": (
+            "Each question gives 'if A then B' and 'not B' and asks whether 'not A' follows. It "
+            "does (modus tollens), but people often get it wrong in writing, and a model that "
+            "imitates human text more faithfully can copy their mistake."
+        ),
+        "make": modus_tollens,
+    },
+    {
+        "id": "larger-number-first",
+        "title": "Larger number first",
+        "file": "larger-number-first.csv",
+        "type": "classification",
+        "cause": "Misleading few-shot demonstrations",
+        "explanation": (
+            "Four solved examples ask which of two numbers is larger, and in each the larger "
+            "number happens to come first. In the question the larger number comes second: a "
+            "model that picks up the spurious pattern in the demonstrations answers the first one."
+        ),
+        "make": larger_number_first,
     },
 ]
 

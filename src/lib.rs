@@ -2,6 +2,7 @@
 //! prize pipeline's exact metrics, natively and in the browser.
 
 pub mod checkpoint;
+pub mod hub;
 pub mod model;
 pub mod report;
 pub mod rng;

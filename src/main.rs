@@ -11,11 +11,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use invscale::checkpoint::{Checkpoint, CheckpointLoader};
+use invscale::hub::{pick_data_file, DatasetRef, DEFAULT_HUB};
 use invscale::report::{results_csv, run_trend, ModelResults, ModelSummary, RunSummary};
 use invscale::stats::trend::Shape;
 use invscale::run::{run_task, Control};
 use invscale::score::Truncation;
-use invscale::task::{few_shot, parse_task, FewShot, TaskType};
+use invscale::task::{few_shot, parse_task, FewShot, TaskType, MAX_TASK_BYTES};
 
 #[derive(Parser)]
 #[command(name = "invscale", version, about = "Score Inverse Scaling Prize tasks on GPT-2 models")]
@@ -32,9 +33,13 @@ enum Command {
 
 #[derive(clap::Args)]
 struct EvalArgs {
-    /// Task file in the prize format (CSV, JSONL or JSON).
+    /// Task file in the prize format (CSV, JSONL or JSON), or `hub:<dataset id>[@revision]`
+    /// for a dataset on the Hub.
     #[arg(long)]
-    task: PathBuf,
+    task: String,
+    /// A server with the Hugging Face Hub's URL layout, for `--task hub:…`.
+    #[arg(long, default_value = DEFAULT_HUB)]
+    hub: String,
     /// Task type; inferred from the columns when omitted.
     #[arg(long = "type", value_parser = TaskType::parse_name)]
     task_type: Option<TaskType>,
@@ -113,13 +118,14 @@ fn eval(args: EvalArgs) -> Result<()> {
         }
         names.push(name);
     }
-    let mut task = parse_task(&read(&args.task)?, args.task_type).with_context(|| args.task.display().to_string())?;
+    let (task_name, task_bytes) = read_task(&args.task, &args.hub)?;
+    let mut task = parse_task(&task_bytes, args.task_type).with_context(|| task_name.clone())?;
     let shots = (args.few_shot > 0).then_some(FewShot { shots: args.few_shot, seed: args.seed });
     if let Some(settings) = shots {
-        task = few_shot(&task, settings).with_context(|| args.task.display().to_string())?;
+        task = few_shot(&task, settings).with_context(|| task_name.clone())?;
     }
     for warning in task.warnings.iter().take(5) {
-        eprintln!("warning: {}: {warning}", args.task.display());
+        eprintln!("warning: {task_name}: {warning}");
     }
     if task.warnings.len() > 5 {
         eprintln!("warning: … and {} more", task.warnings.len() - 5);
@@ -142,7 +148,7 @@ fn eval(args: EvalArgs) -> Result<()> {
             bar.set_position(done as u64);
             Control::Continue
         }))
-        .with_context(|| format!("{}: {}", name, args.task.display()))?;
+        .with_context(|| format!("{name}: {task_name}"))?;
         bar.finish_and_clear();
 
         let csv_path = args.out.join(format!("{name}.csv"));
@@ -157,12 +163,34 @@ fn eval(args: EvalArgs) -> Result<()> {
         .map(|(s, results)| ModelResults { name: &s.name, parameters: s.parameters, results })
         .collect();
     let trend = run_trend(&runs);
-    let summary = RunSummary::new(&args.task.display().to_string(), &task, truncation, shots, summaries, trend);
+    let summary = RunSummary::new(&task_name, &task, truncation, shots, summaries, trend);
     let summary_path = args.out.join("summary.json");
     std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("cannot write {}", summary_path.display()))?;
     print_table(&summary);
     Ok(())
+}
+
+/// The task's name (its path, or the Hub dataset and file) and bytes.
+fn read_task(spec: &str, hub: &str) -> Result<(String, Vec<u8>)> {
+    let Some(dataset) = DatasetRef::parse(spec) else {
+        return Ok((spec.to_string(), read(Path::new(spec))?));
+    };
+    let dataset = dataset.map_err(anyhow::Error::msg)?;
+    let tree = http_get(&dataset.tree_url(hub)).with_context(|| format!("cannot list the files of {dataset}"))?;
+    let file = pick_data_file(&tree).map_err(anyhow::Error::msg).with_context(|| dataset.to_string())?;
+    let name = format!("{dataset}/{}", file.path);
+    eprintln!("task: {name} ({} bytes)", file.size);
+    let bytes = http_get(&dataset.resolve_url(hub, &file.path)).with_context(|| format!("cannot download {name}"))?;
+    Ok((name, bytes))
+}
+
+/// The body of a successful GET, at most the task size limit.
+fn http_get(url: &str) -> Result<Vec<u8>> {
+    let mut response = ureq::get(url).call().with_context(|| url.to_string())?;
+    let limit = MAX_TASK_BYTES as u64 + 1;
+    let body = response.body_mut().with_config().limit(limit).read_to_vec().with_context(|| url.to_string())?;
+    Ok(body)
 }
 
 /// Streams `model.safetensors` from disk, so only one tensor at a time is in memory.

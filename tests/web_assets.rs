@@ -19,7 +19,11 @@ fn json(path: &str) -> serde_json::Value {
 fn built_in_tasks_parse_and_have_300_examples() {
     let index = json("www/tasks/index.json");
     let tasks = index["tasks"].as_array().unwrap();
-    assert!(tasks.len() >= 2);
+    // One task per cause the prize paper names.
+    let mut causes: Vec<_> = tasks.iter().map(|t| t["cause"].as_str().unwrap().to_string()).collect();
+    causes.sort();
+    causes.dedup();
+    assert_eq!(causes.len(), 4, "{causes:?}");
     for t in tasks {
         let file = t["file"].as_str().unwrap();
         let bytes = std::fs::read(repo().join("www/tasks").join(file)).unwrap();
@@ -31,6 +35,20 @@ fn built_in_tasks_parse_and_have_300_examples() {
         for key in ["title", "cause", "explanation"] {
             assert!(!t[key].as_str().unwrap_or("").is_empty(), "{file}: {key}");
         }
+    }
+}
+
+#[test]
+fn prize_catalogue_names_hub_datasets() {
+    let catalogue = json("www/tasks/prize.json");
+    for t in catalogue["tasks"].as_array().unwrap() {
+        let id = t["id"].as_str().unwrap();
+        assert!(invscale::hub::DatasetRef::parse(&format!("hub:{id}")).unwrap().is_ok(), "{id}");
+        assert!(TaskType::from_name(t["type"].as_str().unwrap()).is_some(), "{id}");
+        for key in ["title", "authors", "cause", "metric"] {
+            assert!(!t[key].as_str().unwrap_or("").is_empty(), "{id}: {key}");
+        }
+        assert!(t["round"].as_u64().is_some_and(|r| r == 1 || r == 2), "{id}: round");
     }
 }
 

@@ -55,6 +55,14 @@ function wasmBindings() {
 
 // ---- task ----
 
+/** A task that could not be loaded: said where the task's status goes. */
+function taskError(e) {
+  state.task = null;
+  $("task-status").className = "error";
+  $("task-status").textContent = e.message ?? String(e);
+  updateRunButton();
+}
+
 function setTask(name, bytes) {
   state.task = null;
   const status = $("task-status");
@@ -83,10 +91,39 @@ async function loadBuiltins() {
   for (const t of index.tasks) $("builtin-task").append(node("option", `${t.title} (${t.examples} examples) — ${t.cause}`, { value: t.id }));
 }
 
+/** The prize's published tasks (www/tasks/prize.json), offered as Hub dataset ids. */
+async function loadPrizeCatalogue() {
+  state.prizeTasks = JSON.parse(new TextDecoder().decode(await fetchBytes("tasks/prize.json"))).tasks;
+  for (const t of state.prizeTasks) $("prize-tasks").append(node("option", `${t.title} (round ${t.round})`, { value: t.id }));
+}
+
+function describePrizeTask(t) {
+  return `${t.title}, by ${t.authors} (Inverse Scaling Prize, round ${t.round}). Cause: ${t.cause}.` +
+    (t.at_scale ? ` On larger models: ${t.at_scale}.` : "");
+}
+
 async function chooseBuiltin(id) {
   const task = state.builtins.find((t) => t.id === id);
   $("task-explanation").textContent = task ? `${task.cause}. ${task.explanation}` : "";
   if (task) setTask(task.file, await fetchBytes(`tasks/${task.file}`));
+}
+
+/** Loads `hub:<dataset id>[@revision]` (the `hub:` may be left out) from the chosen Hub. */
+async function loadHubTask(spec) {
+  spec = spec.trim();
+  if (!spec) return;
+  if (!spec.startsWith("hub:")) spec = `hub:${spec}`;
+  const hub = httpUrl($("hub").value);
+  const status = $("task-status");
+  status.className = "";
+  status.textContent = `${spec}: listing the dataset's files…`;
+  const dataset = JSON.parse(state.wasm.hub_dataset(spec, hub));
+  const tree = await fetchBytes(dataset.tree_url);
+  const file = JSON.parse(state.wasm.hub_data_file(spec, hub, tree));
+  status.textContent = `${file.name}: downloading ${megabytes(file.size)}…`;
+  setTask(file.name, await fetchBytes(file.url));
+  const entry = state.prizeTasks?.find((t) => spec.startsWith(`hub:${t.id}`));
+  $("task-explanation").textContent = entry ? describePrizeTask(entry) : "";
 }
 
 async function readFile(file) {
@@ -530,8 +567,12 @@ async function applyUrlParameters(params) {
     $(param).value = value;
   }
   if (params.get("models")) for (const spec of params.get("models").split(",").filter(Boolean)) selectRepo(spec);
-  if (params.get("task")) {
-    const url = httpUrl(params.get("task"));
+  const task = params.get("task");
+  if (task?.startsWith("hub:")) {
+    $("hub-task").value = task.slice(4);
+    await loadHubTask(task);
+  } else if (task) {
+    const url = httpUrl(task);
     setTask(decodeURIComponent(new URL(url).pathname.split("/").pop() || "task"), await fetchBytes(url));
   }
   updateRunButton();
@@ -545,8 +586,10 @@ async function main() {
   state.wasm = await wasmBindings();
   const params = new URLSearchParams(location.search);
   $("hub").value = params.get("hub") ? httpUrl(params.get("hub")) : DEFAULT_HUB;
-  await Promise.all([loadRegistry(), loadBuiltins()]);
+  await Promise.all([loadRegistry(), loadBuiltins(), loadPrizeCatalogue()]);
 
+  $("load-hub-task").addEventListener("click", () => loadHubTask($("hub-task").value).catch(taskError));
+  $("hub-task").addEventListener("keydown", (e) => e.key === "Enter" && loadHubTask($("hub-task").value).catch(taskError));
   $("builtin-task").addEventListener("change", (e) => chooseBuiltin(e.target.value).catch((err) => showError(err.message)));
   $("task-file").addEventListener("change", (e) => e.target.files[0] && readFile(e.target.files[0]));
   $("task-type").addEventListener("change", () => state.task && setTask(state.task.name, state.task.bytes));

@@ -6,6 +6,8 @@
 //  3. By hand: upload a hostile task, pick a local model folder, tick it, Run; the markup in
 //     the task shows as text and runs nothing; a screenshot is saved.
 //  4. Cancel stops a long run and keeps the page usable.
+//  5. A task from a Hub dataset (`task=hub:<id>`, tree API + resolve) scores like the file
+//     and shows a trend verdict.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -33,7 +35,8 @@ before(async () => {
   app = await staticServer(DIST);
   // The same build under a sub-path, as GitHub Pages serves a project site.
   appUnderPath = await staticServer(DIST, "/some-user/invscale/");
-  hub = await hubServer({ modelsDir: path.join(FIXTURES, "models"), tasksDir: path.join(FIXTURES, "tasks"), owner: "invscale-fixtures" });
+  hub = await hubServer({ modelsDir: path.join(FIXTURES, "models"), tasksDir: path.join(FIXTURES, "tasks"), owner: "invscale-fixtures",
+    datasets: { "jsonl-task": "classification.jsonl" } });
 });
 
 after(() => {
@@ -252,5 +255,26 @@ test("Cancel stops a long run; the page keeps responding", async () => {
     await page.waitForFunction(() => document.body.dataset.state === "cancelled");
     assert.match(await page.textContent("#progress"), /cancelled/);
     assert.equal(await page.isDisabled("#run"), false, "Run is usable again after Cancel");
+  });
+});
+
+test("a task from a Hub dataset (task=hub:…) is listed, fetched, scored and given a verdict", async () => {
+  await withPage(WEBGPU, async (page) => {
+    const models = MODELS.map((m) => `invscale-fixtures/${m}`).join(",");
+    const q = `task=hub:invscale-fixtures/jsonl-task&models=${encodeURIComponent(models)}&hub=${encodeURIComponent(hub.url)}&run=1`;
+    await page.goto(`${app.url}/?${q}`);
+    const bundle = await waitForEnd(page);
+    assert.equal(bundle.task, "hub:invscale-fixtures/jsonl-task@main/data/classification.jsonl");
+    assert.ok(hub.requests.includes("/api/datasets/invscale-fixtures/jsonl-task/tree/main"), hub.requests.join("\n"));
+    const worst = assertMatchesReference(bundle, "classification.jsonl");
+    console.log(`Hub dataset task: max |app − reference| = ${worst.toExponential(2)}`);
+    assert.ok(bundle.trend?.verdict, JSON.stringify(bundle.trend));
+    assert.equal(await page.isVisible("#verdict"), true);
+
+    // A dataset the Hub does not have: the task status says so and the page stays usable.
+    await page.fill("#hub-task", "invscale-fixtures/no-such-dataset");
+    await page.click("#load-hub-task");
+    await page.waitForFunction(() => /404/.test(document.getElementById("task-status").textContent));
+    assert.equal(await page.isDisabled("#run"), true);
   });
 });

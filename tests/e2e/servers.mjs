@@ -52,12 +52,28 @@ export async function staticServer(dir, prefix = "/") {
 
 /**
  * A Hub: `/{owner}/{name}/resolve/{revision}/{file}` → `{modelsDir}/{name}/{file}` for
- * owner `owner`; `/tasks/{file}` → `{tasksDir}/{file}`. Every request is logged.
+ * owner `owner`; `/tasks/{file}` → `{tasksDir}/{file}`; and datasets of `owner`: `datasets`
+ * maps a dataset name to a task file, listed by `/api/datasets/{owner}/{name}/tree/{rev}`
+ * beside a README as `data/{file}` and served by `/datasets/{owner}/{name}/resolve/{rev}/data/{file}`.
+ * Every request is logged.
  */
-export async function hubServer({ modelsDir, tasksDir, owner }) {
+export async function hubServer({ modelsDir, tasksDir, owner, datasets = {} }) {
   const server = await listen((req, res) => {
     const pathname = decodeURIComponent(new URL(req.url, "http://x").pathname);
     server.requests.push(pathname);
+    const tree = pathname.match(/^\/api\/datasets\/([^/]+)\/([^/]+)\/tree\/[^/]+$/);
+    if (tree && tree[1] === owner && Object.hasOwn(datasets, tree[2])) {
+      const file = datasets[tree[2]];
+      const listing = [
+        { type: "file", path: "README.md", size: 120 },
+        { type: "directory", path: "data", size: 0 },
+        { type: "file", path: `data/${file}`, size: fs.statSync(path.join(tasksDir, file)).size },
+      ];
+      res.writeHead(200, { "content-type": "application/json", "access-control-allow-origin": "*" });
+      return res.end(JSON.stringify(listing));
+    }
+    const data = pathname.match(/^\/datasets\/([^/]+)\/([^/]+)\/resolve\/[^/]+\/data\/([^/]+)$/);
+    if (data && data[1] === owner && datasets[data[2]] === data[3]) return sendFile(res, path.join(tasksDir, data[3]));
     const hub = pathname.match(/^\/([^/]+)\/([^/]+)\/resolve\/([^/]+)\/([^/]+)$/);
     if (hub && hub[1] === owner && !hub[2].startsWith(".")) return sendFile(res, path.join(modelsDir, hub[2], hub[4]));
     const task = pathname.match(/^\/tasks\/([^/]+)$/);

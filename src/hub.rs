@@ -1,0 +1,168 @@
+//! Tasks published as datasets on the Hugging Face Hub (or any server with its URL layout):
+//! `hub:<dataset id>[@revision]` names one; the dataset's file list
+//! (`{hub}/api/datasets/{id}/tree/{revision}`, a JSON array of `{type, path, size}`) says which
+//! file holds the data; `{hub}/datasets/{id}/resolve/{revision}/{path}` serves it. No network
+//! here: the CLI and the page fetch, this module builds the URLs and picks the file.
+
+use serde::Deserialize;
+
+pub const DEFAULT_HUB: &str = "https://huggingface.co";
+
+/// What `hub:` names: a dataset and a revision (branch, tag or commit; default `main`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatasetRef {
+    pub id: String,
+    pub revision: String,
+}
+
+/// The formats the task parser reads, most preferred first.
+const FORMATS: [&str; 3] = ["jsonl", "csv", "json"];
+
+impl DatasetRef {
+    /// `None` when `spec` does not start with `hub:` (it is a file then); otherwise the dataset
+    /// or why the spec is not one.
+    pub fn parse(spec: &str) -> Option<Result<DatasetRef, String>> {
+        let rest = spec.strip_prefix("hub:")?;
+        let (id, revision) = match rest.split_once('@') {
+            Some((id, rev)) => (id, rev),
+            None => (rest, "main"),
+        };
+        let valid_part = |p: &str| {
+            !p.is_empty() && p != "." && p != ".." && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        };
+        let parts: Vec<&str> = id.split('/').collect();
+        if parts.is_empty() || parts.len() > 2 || !parts.iter().all(|p| valid_part(p)) {
+            return Some(Err(format!(
+                "`{spec}` is not a Hub dataset: expected hub:<owner>/<name>[@revision], e.g. hub:inverse-scaling/NeQA"
+            )));
+        }
+        if revision.is_empty() || revision.contains(['/', '?', '#', ' ']) && !revision.starts_with("refs/") {
+            return Some(Err(format!("`{spec}`: the revision after @ must be a branch, tag or commit")));
+        }
+        Some(Ok(DatasetRef { id: id.to_string(), revision: revision.to_string() }))
+    }
+
+    /// The dataset's files, all folders included.
+    pub fn tree_url(&self, hub: &str) -> String {
+        format!("{}/api/datasets/{}/tree/{}?recursive=true", hub.trim_end_matches('/'), self.id, encode(&self.revision))
+    }
+
+    /// One file of the dataset.
+    pub fn resolve_url(&self, hub: &str, path: &str) -> String {
+        let path: Vec<String> = path.split('/').map(encode).collect();
+        format!("{}/datasets/{}/resolve/{}/{}", hub.trim_end_matches('/'), self.id, encode(&self.revision), path.join("/"))
+    }
+}
+
+impl std::fmt::Display for DatasetRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "hub:{}@{}", self.id, self.revision)
+    }
+}
+
+/// One entry of the tree listing.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct TreeEntry {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub path: String,
+    #[serde(default)]
+    pub size: u64,
+}
+
+/// Picks the data file from a tree listing: a JSONL file if there is one, else CSV, else JSON
+/// (metadata such as `dataset_infos.json` aside); among several of that format, the largest
+/// (the full set rather than a sample). Errors say what the dataset holds instead.
+pub fn pick_data_file(tree_json: &[u8]) -> Result<TreeEntry, String> {
+    let entries: Vec<TreeEntry> =
+        serde_json::from_slice(tree_json).map_err(|e| format!("the Hub's file list is not what was expected: {e}"))?;
+    let extension = |p: &str| p.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let is_metadata = |p: &str| {
+        let name = p.rsplit('/').next().unwrap_or(p).to_ascii_lowercase();
+        name.starts_with("dataset_info") || name.starts_with('.') || name == "config.json"
+    };
+    let files: Vec<&TreeEntry> = entries.iter().filter(|e| e.kind == "file" && !is_metadata(&e.path)).collect();
+    for format in FORMATS {
+        if let Some(best) = files.iter().filter(|e| extension(&e.path) == format).max_by_key(|e| e.size) {
+            return Ok((*best).clone());
+        }
+    }
+    let parquet: Vec<&str> = files.iter().filter(|e| extension(&e.path) == "parquet").map(|e| e.path.as_str()).collect();
+    if !parquet.is_empty() {
+        return Err(format!(
+            "the dataset holds only Parquet files ({}); tasks are read from JSONL, CSV or JSON",
+            parquet.join(", ")
+        ));
+    }
+    let names: Vec<&str> = files.iter().map(|e| e.path.as_str()).collect();
+    Err(format!(
+        "the dataset has no JSONL, CSV or JSON file{}",
+        if names.is_empty() { String::new() } else { format!(" (it has: {})", names.join(", ")) }
+    ))
+}
+
+/// Percent-encodes one URL path segment.
+fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs() {
+        assert_eq!(DatasetRef::parse("tasks/a.csv"), None);
+        let d = DatasetRef::parse("hub:inverse-scaling/NeQA").unwrap().unwrap();
+        assert_eq!(d, DatasetRef { id: "inverse-scaling/NeQA".into(), revision: "main".into() });
+        let d = DatasetRef::parse("hub:owner/name@v1.0").unwrap().unwrap();
+        assert_eq!(d.revision, "v1.0");
+        assert_eq!(d.to_string(), "hub:owner/name@v1.0");
+        for bad in ["hub:", "hub:a/b/c", "hub:../x", "hub:a/b@", "hub:a b/c", "hub:a/b@x y"] {
+            assert!(DatasetRef::parse(bad).unwrap().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_follow_the_hub_layout() {
+        let d = DatasetRef::parse("hub:inverse-scaling/NeQA@main").unwrap().unwrap();
+        assert_eq!(d.tree_url("https://huggingface.co/"), "https://huggingface.co/api/datasets/inverse-scaling/NeQA/tree/main?recursive=true");
+        assert_eq!(
+            d.resolve_url("http://127.0.0.1:9/", "data/my file.jsonl"),
+            "http://127.0.0.1:9/datasets/inverse-scaling/NeQA/resolve/main/data/my%20file.jsonl"
+        );
+    }
+
+    #[test]
+    fn picks_jsonl_then_csv_then_json_and_the_largest() {
+        let tree = br#"[
+            {"type": "file", "path": ".gitattributes", "size": 2000},
+            {"type": "file", "path": "README.md", "size": 900},
+            {"type": "file", "path": "dataset_infos.json", "size": 5000},
+            {"type": "directory", "path": "data", "size": 0},
+            {"type": "file", "path": "data/sample.csv", "size": 10},
+            {"type": "file", "path": "data/full.csv", "size": 100},
+            {"type": "file", "path": "extra.json", "size": 1000}
+        ]"#;
+        assert_eq!(pick_data_file(tree).unwrap().path, "data/full.csv");
+        let tree = br#"[{"type": "file", "path": "a.json", "size": 5}, {"type": "file", "path": "b.JSONL", "size": 1}]"#;
+        assert_eq!(pick_data_file(tree).unwrap().path, "b.JSONL");
+    }
+
+    #[test]
+    fn says_what_the_dataset_holds_when_nothing_fits() {
+        let parquet = br#"[{"type": "file", "path": "data/train-00000.parquet", "size": 5}]"#;
+        assert!(pick_data_file(parquet).unwrap_err().contains("only Parquet files (data/train-00000.parquet)"));
+        let other = br#"[{"type": "file", "path": "README.md", "size": 5}]"#;
+        assert_eq!(pick_data_file(other).unwrap_err(), "the dataset has no JSONL, CSV or JSON file (it has: README.md)");
+        assert!(pick_data_file(b"{\"error\": \"Repository not found\"}").unwrap_err().starts_with("the Hub's file list"));
+    }
+}

@@ -1,0 +1,34 @@
+//! Hub datasets for the page: the URL of a `hub:` task's file list, and which file of that
+//! list to fetch (the rules live in [`crate::hub`]).
+
+use serde_json::json;
+use wasm_bindgen::prelude::*;
+
+use crate::hub::{pick_data_file, DatasetRef};
+
+fn dataset(spec: &str) -> Result<DatasetRef, JsError> {
+    match DatasetRef::parse(spec) {
+        Some(parsed) => parsed.map_err(|e| JsError::new(&e)),
+        None => Err(JsError::new(&format!("`{spec}` does not start with hub:"))),
+    }
+}
+
+/// `{name, tree_url}` of a `hub:<id>[@revision]` spec on `hub`; throws if the spec is malformed.
+#[wasm_bindgen]
+pub fn hub_dataset(spec: &str, hub: &str) -> Result<String, JsError> {
+    let d = dataset(spec)?;
+    Ok(json!({ "name": d.to_string(), "tree_url": d.tree_url(hub) }).to_string())
+}
+
+/// `{name, path, size, url}` of the data file picked from the dataset's file list (the tree
+/// API's JSON); throws with what the dataset holds when no file fits.
+#[wasm_bindgen]
+pub fn hub_data_file(spec: &str, hub: &str, tree_json: &[u8]) -> Result<String, JsError> {
+    let d = dataset(spec)?;
+    let file = pick_data_file(tree_json).map_err(|e| JsError::new(&format!("{d}: {e}")))?;
+    Ok(json!({
+        "name": format!("{d}/{}", file.path), "path": file.path, "size": file.size,
+        "url": d.resolve_url(hub, &file.path),
+    })
+    .to_string())
+}

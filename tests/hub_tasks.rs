@@ -1,0 +1,121 @@
+//! `invscale eval --task hub:<dataset>` against a local server with the Hub's URL layout: the
+//! tree API lists the dataset's files, the data file is fetched from `resolve/` and scored as
+//! if it were local (numbers checked against the reference), and what can go wrong says so.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+/// Serves `routes` (path without query → body) on a free local port; anything else is a 404.
+/// Returns the base URL and the log of requested paths.
+fn hub_server(routes: HashMap<String, Vec<u8>>) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let seen = log.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            // Skip the headers.
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let target = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let path = target.split('?').next().unwrap().to_string();
+            seen.lock().unwrap().push(target);
+            let (status, body) = match routes.get(&path) {
+                Some(body) => ("200 OK", body.clone()),
+                None => ("404 Not Found", b"{\"error\":\"Entry not found\"}".to_vec()),
+            };
+            let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&body));
+        }
+    });
+    (url, log)
+}
+
+fn invscale(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_invscale")).args(args).output().expect("run invscale")
+}
+
+fn tree(files: &[(&str, usize)]) -> Vec<u8> {
+    let entries: Vec<_> = files.iter().map(|(path, size)| serde_json::json!({ "type": "file", "path": path, "size": size })).collect();
+    serde_json::to_vec(&entries).unwrap()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn jsonl_and_csv_datasets_load_from_the_hub_layout_and_score_like_local_files() {
+    let fixtures = common::fixtures();
+    let jsonl = common::read(fixtures.join("tasks/classification.jsonl"));
+    let csv = common::read(fixtures.join("tasks/classification.csv"));
+    let mut routes = HashMap::new();
+    routes.insert(
+        "/api/datasets/invscale-fixtures/jsonl-task/tree/main".to_string(),
+        tree(&[(".gitattributes", 10), ("README.md", 100), ("data/test.jsonl", jsonl.len())]),
+    );
+    routes.insert("/datasets/invscale-fixtures/jsonl-task/resolve/main/data/test.jsonl".to_string(), jsonl);
+    routes.insert(
+        "/api/datasets/invscale-fixtures/csv-task/tree/v1".to_string(),
+        tree(&[("sample.csv", 5), ("classification.csv", csv.len())]),
+    );
+    routes.insert("/datasets/invscale-fixtures/csv-task/resolve/v1/classification.csv".to_string(), csv);
+    routes.insert(
+        "/api/datasets/invscale-fixtures/parquet-task/tree/main".to_string(),
+        tree(&[("data/train-00000-of-00001.parquet", 1000)]),
+    );
+    let (hub, log) = hub_server(routes);
+    let model = fixtures.join("models/tiny-hub");
+    let reference: serde_json::Value = serde_json::from_slice(&common::read(fixtures.join("reference.json"))).unwrap();
+    let out = std::env::temp_dir().join(format!("invscale-hub-{}", std::process::id()));
+
+    for (spec, reference_task) in
+        [("hub:invscale-fixtures/jsonl-task", "classification.jsonl"), ("hub:invscale-fixtures/csv-task@v1", "classification.csv")]
+    {
+        let output = invscale(&["eval", "--task", spec, "--hub", &hub, "--model", p(&model), "--out", p(&out)]);
+        assert!(output.status.success(), "{spec}: {}", String::from_utf8_lossy(&output.stderr));
+        let results = std::fs::read_to_string(out.join("tiny-hub.csv")).unwrap();
+        let rows = reference[reference_task]["models"]["tiny-hub"]["keep-scored"].as_array().unwrap();
+        let mut reader = csv::Reader::from_reader(results.as_bytes());
+        let records: Vec<_> = reader.records().map(|r| r.unwrap()).collect();
+        assert_eq!(records.len(), rows.len(), "{spec}");
+        for (record, row) in records.iter().zip(rows) {
+            let loss: f64 = record[1].parse().unwrap();
+            assert!((loss - row["loss"].as_f64().unwrap()).abs() <= 1e-4, "{spec}: {record:?} vs {row}");
+        }
+        let summary: serde_json::Value = serde_json::from_slice(&common::read(out.join("summary.json"))).unwrap();
+        assert!(summary["task"].as_str().unwrap().starts_with(&format!("{spec}")), "{}", summary["task"]);
+    }
+    let requested = log.lock().unwrap().clone();
+    assert!(requested.contains(&"/api/datasets/invscale-fixtures/jsonl-task/tree/main?recursive=true".to_string()), "{requested:?}");
+    // The smaller sample file of the CSV dataset was not the one fetched.
+    assert!(!requested.iter().any(|r| r.ends_with("sample.csv")), "{requested:?}");
+
+    let output = invscale(&["eval", "--task", "hub:invscale-fixtures/parquet-task", "--hub", &hub, "--model", p(&model), "--out", p(&out)]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("hub:invscale-fixtures/parquet-task@main: the dataset holds only Parquet files"), "{stderr}");
+
+    let output = invscale(&["eval", "--task", "hub:invscale-fixtures/missing", "--hub", &hub, "--model", p(&model), "--out", p(&out)]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot list the files of hub:invscale-fixtures/missing@main") && stderr.contains("404"), "{stderr}");
+
+    let output = invscale(&["eval", "--task", "hub:a/b/c", "--hub", &hub, "--model", p(&model), "--out", p(&out)]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("expected hub:<owner>/<name>[@revision]"));
+    let _ = std::fs::remove_dir_all(&out);
+}
