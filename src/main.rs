@@ -58,7 +58,7 @@ struct EvalArgs {
     /// Precede each prompt with this many other examples of the task and their answers.
     #[arg(long, value_name = "K", default_value_t = 0)]
     few_shot: usize,
-    /// Seed of the few-shot draw: the same seed builds the same prompts.
+    /// Seed of the few-shot draw and of numeric tasks' samples: the same seed, the same run.
     #[arg(long, default_value_t = 0)]
     seed: u64,
 }
@@ -144,7 +144,7 @@ fn eval(args: EvalArgs) -> Result<()> {
                 .expect("valid template")
                 .progress_chars("=> "),
         );
-        let results = pollster::block_on(run_task(&checkpoint, &task, truncation, |_, done| {
+        let results = pollster::block_on(run_task(&checkpoint, &task, truncation, args.seed, |_, done| {
             bar.set_position(done as u64);
             Control::Continue
         }))
@@ -235,7 +235,7 @@ fn print_table(summary: &RunSummary) {
             "{:<20} {:>12} {:>26} {:>18} {:>9}",
             m.name,
             m.parameters,
-            format!("{:.4} ± {:.4}", s.value.mean, s.value.sem),
+            if s.value.mean.is_nan() { "-".to_string() } else { format!("{:.4} ± {:.4}", s.value.mean, s.value.sem) },
             accuracy,
             coverage
         );
@@ -264,6 +264,10 @@ fn print_table(summary: &RunSummary) {
                 100.0 * t.confidence,
                 t.replicates
             );
+        }
+        for m in summary.models.iter().filter(|m| m.stats.without_estimate.is_some_and(|n| n > 0)) {
+            let n = m.stats.without_estimate.unwrap_or(0);
+            println!("note: {}: {n} example(s) had no number in any sample and are left out of the mean", m.name);
         }
         let truncated: usize = summary.models.iter().map(|m| m.stats.truncated).max().unwrap_or(0);
         if truncated > 0 {

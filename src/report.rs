@@ -24,6 +24,8 @@ pub fn results_csv(task: &Task, results: &[ExampleResult]) -> String {
             Metrics::Logodds { logodds_difference, correct, total_logprob } => {
                 format!("{},{logodds_difference},{},{total_logprob}", r.index, flag(*correct))
             }
+            // No estimate: an empty cell, as pandas writes a missing value.
+            Metrics::Numeric { estimate, .. } => format!("{},{}", r.index, estimate.map_or(String::new(), |e| e.to_string())),
         };
         out.push_str(&line);
         out.push('\n');
@@ -96,6 +98,9 @@ fn result_row(task: &Task, r: &ExampleResult) -> serde_json::Value {
             "index": r.index, "logodds_difference": logodds_difference, "correct": correct,
             "total_logprob": total_logprob, "truncated": r.truncated,
         }),
+        Metrics::Numeric { estimate, samples } => json!({
+            "index": r.index, "estimate": estimate, "samples": samples, "truncated": r.truncated,
+        }),
     }
 }
 
@@ -144,8 +149,12 @@ pub struct ModelResults<'a> {
 }
 
 /// The trend of the main metric over the examples every model scored (a cancelled or failed
-/// model may have scored fewer), with the default bootstrap settings.
+/// model may have scored fewer), with the default bootstrap settings. None for numeric tasks:
+/// an estimate has no better direction.
 pub fn run_trend(models: &[ModelResults]) -> Option<Trend> {
+    if models.iter().flat_map(|m| m.results).any(|r| matches!(r.metrics, Metrics::Numeric { .. })) {
+        return None;
+    }
     let scored_by_all = |index: usize| models.iter().all(|m| m.results.iter().any(|r| r.index == index));
     let common: Vec<usize> = models.first()?.results.iter().map(|r| r.index).filter(|&i| scored_by_all(i)).collect();
     let values: Vec<Vec<f64>> = models

@@ -42,11 +42,12 @@ fn numbers(result: &ExampleResult) -> (Vec<f64>, Vec<usize>) {
         Metrics::Logodds { logodds_difference, correct, total_logprob } => {
             (vec![*logodds_difference, *total_logprob], vec![usize::from(*correct), usize::from(result.truncated)])
         }
+        Metrics::Numeric { estimate, .. } => (estimate.iter().copied().collect(), vec![usize::from(result.truncated)]),
     }
 }
 
 fn run(checkpoint: &Checkpoint, task: &Task, truncation: Truncation, batching: &Batching) -> Vec<ExampleResult> {
-    pollster::block_on(run_task_with(checkpoint, task, truncation, batching, |_, _| Control::Continue)).unwrap()
+    pollster::block_on(run_task_with(checkpoint, task, truncation, batching, 0, |_, _| Control::Continue)).unwrap()
 }
 
 /// Runs the tasks on every given model under each batching (all of them, or only the

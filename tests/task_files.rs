@@ -119,9 +119,16 @@ fn bad_jsonl() {
 }
 
 #[test]
-fn numeric_tasks_are_named_not_misread() {
-    let e = err(b",filled_template,true_answer,anchor\n0,Q,1,2\n");
-    assert!(e.contains("`numeric` task"), "{e}");
+fn numeric_tasks_parse_and_bad_numbers_name_their_cell() {
+    let t = parse_task(b",filled_template,true_answer,anchor\n0,Q,\"1,5\",2\n", None);
+    assert_eq!(t.unwrap_err().to_string(), "row 2, column `true_answer`: expected a number, found `1,5`");
+    let t = parse_task(b",filled_template,true_answer,anchor\n0,Q,1.5, 2 \n", None).unwrap();
+    assert_eq!(t.task_type, TaskType::Numeric);
+    assert_eq!(t.examples[0].kind, ExampleKind::Numeric { prompt: "Q".into(), true_answer: 1.5, anchor: 2.0 });
+    let e = err(b"{\"prompt\": \"P\", \"true_answer\": \"many\", \"anchor\": 1}\n");
+    assert_eq!(e, "row 1, column `true_answer`: expected a number, found `many`");
+    let e = err(b"prompt,true_answer,anchor\nP,nan,1\n");
+    assert_eq!(e, "row 2, column `true_answer`: expected a number, found `nan`");
 }
 
 #[test]
@@ -185,6 +192,8 @@ fn prize_sample_files() {
         let e = parse_task(&single, Some(t)).unwrap_err().to_string();
         assert!(e.starts_with("missing column"), "{t}: {e}");
     }
-    let e = parse_task(&common::read(dir.join("anchoring.csv")), None).unwrap_err().to_string();
-    assert!(e.contains("`numeric` task"), "{e}");
+    let anchoring = parse_task(&common::read(dir.join("anchoring.csv")), None).unwrap();
+    assert_eq!(anchoring.task_type, TaskType::Numeric);
+    let ExampleKind::Numeric { true_answer, anchor, .. } = &anchoring.examples[1].kind else { panic!() };
+    assert_eq!((*true_answer, *anchor), (2350.0, 1175.0));
 }

@@ -210,6 +210,11 @@ impl Gpt2Config {
 }
 
 impl Gpt2 {
+    /// Where the weights live.
+    pub fn device(&self) -> Device {
+        self.wte.device()
+    }
+
     /// Final hidden states (after `ln_f`) for token ids `[batch, seq]` → `[batch, seq, n_embd]`.
     ///
     /// Attention is causal, so a sequence padded on the right gets the same states at its
@@ -242,14 +247,18 @@ impl Gpt2 {
         self.ln_f.forward(xs)
     }
 
+    /// Next-token logits over the full vocabulary: `[n, n_embd]` final states → `[n, vocab]`.
+    pub fn logits(&self, hidden: Tensor<2>) -> Tensor<2> {
+        self.lm_head.as_ref().unwrap_or(&self.wte).logits(hidden) // tied: the head is the embedding
+    }
+
     /// Next-token log-probabilities of chosen tokens.
     ///
     /// `hidden`: `[n, n_embd]` final states of the positions to score; `targets`: `[n, m]`
     /// token ids. Returns `[n, m]`: `log_softmax(hidden · headᵀ)[targets]` over the full
     /// vocabulary. Only these `n` rows ever meet the LM head.
     pub fn target_logprobs(&self, hidden: Tensor<2>, targets: Tensor<2, Int>) -> Tensor<2> {
-        let head = self.lm_head.as_ref().unwrap_or(&self.wte); // tied: the head is the embedding
-        let logits = head.logits(hidden); // (n, vocab)
+        let logits = self.logits(hidden); // (n, vocab)
         let chosen = logits.clone().gather(1, targets); // (n, m)
         chosen - logsumexp_rows(logits)
     }

@@ -24,6 +24,12 @@ pub enum Metrics {
         correct: bool,
         total_logprob: f64,
     },
+    Numeric {
+        /// Mean of the numbers read from the samples; `None` when no sample held one.
+        estimate: Option<f64>,
+        /// Each sample's text up to its first line break.
+        samples: Vec<String>,
+    },
 }
 
 impl Metrics {
@@ -32,8 +38,26 @@ impl Metrics {
         match self {
             Metrics::Classification { loss, .. } | Metrics::SequenceProb { loss } => *loss,
             Metrics::Logodds { logodds_difference, .. } => *logodds_difference,
+            Metrics::Numeric { estimate, .. } => estimate.unwrap_or(f64::NAN),
         }
     }
+}
+
+/// The pipeline's numeric estimate: each sample cut at its first line break and read as a
+/// number ([`read_number`]); the mean of those that read.
+pub fn numeric(continuations: &[String]) -> Metrics {
+    let samples: Vec<String> = continuations.iter().map(|c| c.split('\n').next().unwrap_or("").to_string()).collect();
+    let numbers: Vec<f64> = samples.iter().filter_map(|s| read_number(s)).collect();
+    let estimate = (!numbers.is_empty()).then(|| numbers.iter().sum::<f64>() / numbers.len() as f64);
+    Metrics::Numeric { estimate, samples }
+}
+
+/// Strips surrounding spaces, removes `,` `(` `)` and trailing `.`, then reads a float as
+/// Python's `float()` does (surrounding whitespace allowed, `inf` and `nan` too).
+pub fn read_number(text: &str) -> Option<f64> {
+    let cleaned: String = text.trim().chars().filter(|c| !matches!(c, ',' | '(' | ')')).collect();
+    let cleaned = cleaned.trim_end_matches('.').trim();
+    cleaned.parse::<f64>().ok()
 }
 
 /// `s_j = lp(prompt, classes[j])`; loss = -log_softmax(s)[answer]; first maximum wins.
@@ -104,6 +128,23 @@ pub fn logsumexp(values: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_reads_numbers_as_the_pipeline_does() {
+        assert_eq!(read_number(" 1,234."), Some(1234.0));
+        assert_eq!(read_number("(42)"), Some(42.0));
+        assert_eq!(read_number(" -3.5 "), Some(-3.5));
+        assert_eq!(read_number("7 ."), Some(7.0));
+        assert_eq!(read_number("1e3"), Some(1000.0));
+        assert_eq!(read_number("about 40"), None);
+        assert_eq!(read_number(""), None);
+        let samples: Vec<String> = [" 10\nmore", " 20.", " twelve", "\n30"].iter().map(|s| s.to_string()).collect();
+        let Metrics::Numeric { estimate, samples } = numeric(&samples) else { panic!() };
+        assert_eq!(estimate, Some(15.0));
+        assert_eq!(samples, [" 10", " 20.", " twelve", ""]);
+        let Metrics::Numeric { estimate, .. } = numeric(&["no".to_string()]) else { panic!() };
+        assert_eq!(estimate, None);
+    }
 
     #[test]
     fn classification_renormalises_over_classes() {

@@ -6,6 +6,7 @@ pub mod batch;
 pub mod logprob;
 pub mod metrics;
 pub mod prepare;
+pub mod sample;
 
 pub use batch::Batching;
 pub use logprob::DeviceError;
@@ -24,6 +25,8 @@ pub fn group(input: &Prepared, share_prefixes: bool) -> Group {
         Prepared::Classification { sequences } => sequences.iter().map(Query::continuation).collect(),
         Prepared::SequenceProb { sequence } => vec![Query::continuation(sequence)],
         Prepared::Logodds { prompt, other, classes } => vec![Query::next_token(prompt, *classes), Query::next_token(other, *classes)],
+        // Numeric examples are sampled (`sample`), not read for log-probs.
+        Prepared::Numeric { .. } => Vec::new(),
     };
     Group::new(queries, share_prefixes)
 }
@@ -46,5 +49,7 @@ fn metrics_of(task_type: TaskType, example: &ExampleKind, values: Vec<Vec<f32>>)
             let absolute = task_type == TaskType::AbsoluteLogodds;
             metrics::logodds(pair(&values[0]), pair(&values[1]), *answer_index, absolute)
         }
+        // Never read here: `run` samples numeric examples with `sample`.
+        ExampleKind::Numeric { .. } => metrics::numeric(&[]),
     }
 }

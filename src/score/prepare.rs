@@ -44,6 +44,8 @@ pub enum Prepared {
     SequenceProb { sequence: Sequence },
     /// Both prompts, read up to their last token, and the two class tokens.
     Logodds { prompt: Vec<u32>, other: Vec<u32>, classes: [u32; 2] },
+    /// The prompt to continue by sampling, with room left for the new tokens.
+    Numeric { prompt: Vec<u32> },
 }
 
 /// A prepared example and whether its input had to be shortened.
@@ -106,6 +108,13 @@ pub fn prepare(example: &Example, tokenizer: &Tokenizer, n_positions: usize, tru
             let (other, cut_b) = fit(tok(other_prompt, "other_prompt")?, n_positions, truncation);
             truncated |= cut_a || cut_b;
             Prepared::Logodds { prompt, other, classes }
+        }
+        // Sampling needs room after the prompt in either mode: drop from the left.
+        ExampleKind::Numeric { prompt, .. } => {
+            let room = n_positions.saturating_sub(super::sample::MAX_NEW_TOKENS).max(1);
+            let (prompt, cut) = fit(tok(prompt, "prompt")?, room, Truncation::KeepScored);
+            truncated |= cut;
+            Prepared::Numeric { prompt }
         }
     };
     Ok(PreparedExample { input, truncated })

@@ -34,7 +34,8 @@ impl Estimate {
 pub struct ModelStats {
     /// `loss` or `logodds_difference`, the column the main metric averages.
     pub metric: &'static str,
-    /// The main metric: mean loss (lower is better) or mean logodds difference.
+    /// The main metric: mean loss (lower is better), mean logodds difference, or mean
+    /// numeric estimate.
     pub value: Estimate,
     /// Fraction correct, for task types that define `correct`.
     pub accuracy: Option<Estimate>,
@@ -47,6 +48,9 @@ pub struct ModelStats {
     pub examples: usize,
     /// Examples whose input was shortened to fit the model's context.
     pub truncated: usize,
+    /// Numeric tasks: examples none of whose samples held a number (left out of the mean).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub without_estimate: Option<usize>,
 }
 
 /// Aggregates one model's per-example results. `class_counts[i]` is the number of classes of
@@ -55,6 +59,7 @@ pub fn model_stats(task_type: TaskType, metrics: &[Metrics], class_counts: &[usi
     let mut values = Vec::with_capacity(metrics.len());
     let mut correct = Vec::new();
     let mut mass = Vec::new();
+    let mut without_estimate = 0;
     for m in metrics {
         match m {
             Metrics::Classification { loss, correct: c, total_logprob, .. } => {
@@ -68,11 +73,15 @@ pub fn model_stats(task_type: TaskType, metrics: &[Metrics], class_counts: &[usi
                 correct.push(f64::from(u8::from(*c)));
                 mass.push(total_logprob.exp());
             }
+            Metrics::Numeric { estimate, .. } => match estimate {
+                Some(e) => values.push(*e),
+                None => without_estimate += 1,
+            },
         }
     }
     let mean = |xs: &[f64]| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
     let k: Vec<f64> = class_counts.iter().map(|&k| k as f64).collect();
-    let has_classes = task_type != TaskType::SequenceProb;
+    let has_classes = !matches!(task_type, TaskType::SequenceProb | TaskType::Numeric);
     ModelStats {
         metric: task_type.metric(),
         value: Estimate::of(&values),
@@ -86,6 +95,7 @@ pub fn model_stats(task_type: TaskType, metrics: &[Metrics], class_counts: &[usi
         coverage: mean(&mass),
         examples: metrics.len(),
         truncated: truncated.iter().filter(|&&t| t).count(),
+        without_estimate: (task_type == TaskType::Numeric).then_some(without_estimate),
     }
 }
 

@@ -3,7 +3,8 @@
 //! shown with its correct answer, separated by a blank line.
 //!
 //! A demonstration is the other example's prompt followed by its answer: the class at
-//! `answer_index` (classification, logodds) or the completion (sequence_prob). For logodds the
+//! `answer_index` (classification, logodds), the completion (sequence_prob) or, after a
+//! space, the true answer (numeric). For logodds the
 //! same demonstrations precede both prompts, so the difference between them stays what the
 //! task measures. Which examples demonstrate is drawn per example from `seed` and the example's
 //! position, never the example itself, so a prompt does not contain its own answer and the same
@@ -63,13 +64,16 @@ fn demonstration(kind: &ExampleKind) -> String {
         ExampleKind::Classification { prompt, classes, answer_index } => format!("{prompt}{}", classes[*answer_index]),
         ExampleKind::SequenceProb { prompt, completion } => format!("{prompt}{completion}"),
         ExampleKind::Logodds { prompt, classes, answer_index, .. } => format!("{prompt}{}", classes[*answer_index]),
+        ExampleKind::Numeric { prompt, true_answer, .. } => format!("{prompt} {true_answer}"),
     }
 }
 
 fn with_context(kind: &ExampleKind, context: &str) -> ExampleKind {
     let mut kind = kind.clone();
     match &mut kind {
-        ExampleKind::Classification { prompt, .. } | ExampleKind::SequenceProb { prompt, .. } => prompt.insert_str(0, context),
+        ExampleKind::Classification { prompt, .. }
+        | ExampleKind::SequenceProb { prompt, .. }
+        | ExampleKind::Numeric { prompt, .. } => prompt.insert_str(0, context),
         ExampleKind::Logodds { prompt, other_prompt, .. } => {
             prompt.insert_str(0, context);
             other_prompt.insert_str(0, context);
@@ -93,7 +97,9 @@ mod tests {
 
     fn prompt(kind: &ExampleKind) -> &str {
         match kind {
-            ExampleKind::Classification { prompt, .. } | ExampleKind::SequenceProb { prompt, .. } => prompt,
+            ExampleKind::Classification { prompt, .. }
+            | ExampleKind::SequenceProb { prompt, .. }
+            | ExampleKind::Numeric { prompt, .. } => prompt,
             ExampleKind::Logodds { prompt, .. } => prompt,
         }
     }

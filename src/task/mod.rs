@@ -24,14 +24,17 @@ pub enum TaskType {
     Logodds,
     /// Absolute change in those log-odds.
     AbsoluteLogodds,
+    /// A number read from sampled continuations (10 samples at temperature 0.5, averaged).
+    Numeric,
 }
 
 impl TaskType {
-    pub const ALL: [TaskType; 4] = [
+    pub const ALL: [TaskType; 5] = [
         TaskType::Classification,
         TaskType::SequenceProb,
         TaskType::Logodds,
         TaskType::AbsoluteLogodds,
+        TaskType::Numeric,
     ];
 
     /// The pipeline's name for the type.
@@ -41,6 +44,7 @@ impl TaskType {
             TaskType::SequenceProb => "sequence_prob",
             TaskType::Logodds => "logodds",
             TaskType::AbsoluteLogodds => "absolute_logodds",
+            TaskType::Numeric => "numeric",
         }
     }
 
@@ -53,6 +57,7 @@ impl TaskType {
             "sequence_prob" => Some(TaskType::SequenceProb),
             "logodds" => Some(TaskType::Logodds),
             "absolute_logodds" => Some(TaskType::AbsoluteLogodds),
+            "numeric" => Some(TaskType::Numeric),
             _ => None,
         }
     }
@@ -65,11 +70,12 @@ impl TaskType {
         })
     }
 
-    /// The result column the main metric averages: `loss` or `logodds_difference`. Lower is
+    /// The result column the main metric averages: `loss` or `logodds_difference`, lower
     /// better for both (a positive logodds difference means the other prompt pushed the model
-    /// away from the answer).
+    /// away from the answer); `estimate` for numeric tasks, which has no better direction.
     pub fn metric(self) -> &'static str {
         match self {
+            TaskType::Numeric => "estimate",
             TaskType::Logodds | TaskType::AbsoluteLogodds => "logodds_difference",
             TaskType::Classification | TaskType::SequenceProb => "loss",
         }
@@ -80,6 +86,7 @@ impl TaskType {
         match self {
             TaskType::Classification => &["index", "loss", "correct", "predicted", "total_logprob"],
             TaskType::SequenceProb => &["index", "loss"],
+            TaskType::Numeric => &["index", "estimate"],
             TaskType::Logodds | TaskType::AbsoluteLogodds => {
                 &["index", "logodds_difference", "correct", "total_logprob"]
             }
@@ -119,6 +126,11 @@ pub enum ExampleKind {
         classes: [String; 2],
         answer_index: usize,
     },
+    Numeric {
+        prompt: String,
+        true_answer: f64,
+        anchor: f64,
+    },
 }
 
 impl ExampleKind {
@@ -127,7 +139,7 @@ impl ExampleKind {
         match self {
             ExampleKind::Classification { classes, .. } => classes,
             ExampleKind::Logodds { classes, .. } => classes,
-            ExampleKind::SequenceProb { .. } => &[],
+            ExampleKind::SequenceProb { .. } | ExampleKind::Numeric { .. } => &[],
         }
     }
 }

@@ -193,14 +193,12 @@ fn infer_type(columns: &[&str], written: &[String]) -> Result<TaskType, TaskErro
     } else if has("completion") {
         Ok(TaskType::SequenceProb)
     } else if has("true_answer") {
-        Err(TaskError::file(
-            "this is a `numeric` task (columns true_answer, anchor), which is not supported yet",
-        ))
+        Ok(TaskType::Numeric)
     } else {
         Err(TaskError::file(format!(
             "cannot tell the task type from the columns [{}]: expected `prompt` with `classes` and \
-             `answer_index` (classification), `completion` (sequence_prob), or `other_prompt`, \
-             `classes` and `answer_index` (logodds)",
+             `answer_index` (classification), `completion` (sequence_prob), `other_prompt`, \
+             `classes` and `answer_index` (logodds), or `true_answer` and `anchor` (numeric)",
             written.join(", ")
         )))
     }
@@ -210,6 +208,7 @@ fn required_columns(task_type: TaskType) -> &'static [&'static str] {
     match task_type {
         TaskType::Classification => &["prompt", "classes", "answer_index"],
         TaskType::SequenceProb => &["prompt", "completion"],
+        TaskType::Numeric => &["prompt", "true_answer", "anchor"],
         TaskType::Logodds | TaskType::AbsoluteLogodds => {
             &["prompt", "other_prompt", "classes", "answer_index"]
         }
@@ -259,6 +258,11 @@ fn build_example(row: Row, task_type: TaskType, warnings: &mut Vec<TaskWarning>)
             let completion = text(&row, "completion")?;
             ExampleKind::SequenceProb { prompt, completion }
         }
+        TaskType::Numeric => ExampleKind::Numeric {
+            prompt: text(&row, "prompt")?,
+            true_answer: number(&row, "true_answer")?,
+            anchor: number(&row, "anchor")?,
+        },
         TaskType::Logodds | TaskType::AbsoluteLogodds => {
             let prompt = text(&row, "prompt")?;
             let other_prompt = text(&row, "other_prompt")?;
@@ -283,6 +287,18 @@ fn text(row: &Row, column: &'static str) -> Result<String, TaskError> {
         Some(Cell::Text(s)) => Ok(s.clone()),
         Some(Cell::Json(v)) => Err(TaskError::at(row.number, column, format!("expected text, found {}", json_kind(v)))),
     }
+}
+
+/// A required number cell: text that reads as a finite number, or a JSON number.
+fn number(row: &Row, column: &'static str) -> Result<f64, TaskError> {
+    let n = row.number;
+    let (value, shown) = match row.cells.get(column) {
+        None => return Err(TaskError::at(n, column, "is missing")),
+        Some(Cell::Text(s)) => (s.trim().parse::<f64>().ok(), s.clone()),
+        Some(Cell::Json(serde_json::Value::Number(x))) => (x.as_f64(), x.to_string()),
+        Some(Cell::Json(v)) => return Err(TaskError::at(n, column, format!("expected a number, found {}", json_kind(v)))),
+    };
+    value.filter(|v| v.is_finite()).ok_or_else(|| TaskError::at(n, column, format!("expected a number, found `{shown}`")))
 }
 
 fn classes(row: &Row) -> Result<Vec<String>, TaskError> {

@@ -277,6 +277,7 @@ function startRun() {
     truncation: $("truncation").value,
     backend: $("backend").value,
     few_shot: fewShot(),
+    seed: Number($("seed").value) || 0,
     models: models.map((m) => ({ name: m.name })),
   };
   worker.postMessage({ request: JSON.stringify(request), task: state.task.bytes, sources: models.map((m) => m.source) });
@@ -429,11 +430,11 @@ function renderResults() {
   if (state.reports.length === 0) return;
   $("results").hidden = false;
   const first = state.reports[0];
-  const label = first.metric === "loss" ? "mean loss" : "mean logodds difference";
+  const label = { loss: "mean loss", logodds_difference: "mean logodds difference", estimate: "mean estimate" }[first.metric];
   drawPlot($("plot"), {
     points: state.reports.map((r) => ({ name: r.name, parameters: r.parameters, mean: r.value.mean, sem: r.value.sem })),
     label,
-    lowerIsBetter: true,
+    lowerIsBetter: first.metric === "estimate" ? null : true,
     chance: first.chance_loss ?? null,
     verdict: state.trend ? `${SHAPES[state.trend.verdict].title} (${percent(state.trend.confidence)})` : null,
   });
@@ -515,7 +516,11 @@ function renderExamples() {
   table.replaceChildren();
   const head = node("tr");
   const type = view.task_type;
-  const inputs = type === "sequence_prob" ? ["row", "prompt", "completion"] : type === "classification" ? ["row", "prompt", "classes"] : ["row", "prompt", "other prompt", "classes"];
+  const inputs = {
+    sequence_prob: ["row", "prompt", "completion"],
+    classification: ["row", "prompt", "classes"],
+    numeric: ["row", "prompt", "true answer", "anchor"],
+  }[type] ?? ["row", "prompt", "other prompt", "classes"];
   for (const h of inputs) head.append(node("th", h));
   for (const r of state.reports) head.append(node("th", type === "classification" ? `${r.name}: P(class)` : r.name));
   table.appendChild(node("thead")).append(head);
@@ -526,6 +531,7 @@ function renderExamples() {
     const tr = body.appendChild(node("tr"));
     tr.append(node("td", ex.row), node("td", ex.prompt, { class: "text" }));
     if (type === "sequence_prob") tr.append(node("td", ex.completion, { class: "text" }));
+    if (type === "numeric") tr.append(node("td", String(ex.true_answer)), node("td", String(ex.anchor)));
     if (ex.other_prompt !== undefined) tr.append(node("td", ex.other_prompt, { class: "text" }));
     if (ex.classes) {
       const list = node("ol", undefined, { start: "0" });
@@ -540,6 +546,9 @@ function renderExamples() {
         const list = node("ol", undefined, { start: "0" });
         row.class_probabilities.forEach((p) => list.append(node("li", p.toFixed(3))));
         cell.append(list);
+      } else if (row.samples) {
+        cell.append(node("div", `estimate ${row.estimate == null ? "none" : fmt(row.estimate, 2)}`));
+        cell.append(node("div", row.samples.map((s) => JSON.stringify(s)).join(" · "), { class: "note" }));
       } else if (row.logodds_difference !== undefined) {
         cell.append(node("div", `Δ logodds ${fmt(row.logodds_difference)}`));
       } else {

@@ -26,6 +26,9 @@ struct JobRequest {
     /// Demonstrations before each prompt; absent for zero-shot.
     #[serde(default)]
     few_shot: Option<FewShot>,
+    /// Seed of numeric tasks' samples.
+    #[serde(default)]
+    seed: u64,
     models: Vec<ModelRequest>,
 }
 
@@ -85,7 +88,7 @@ async fn run(request: &str, task_bytes: &[u8], files: &ModelFiles, events: &Even
             let (start, memory_before_load) = (js_sys::Date::now(), wasm_memory_bytes());
             let checkpoint = load(files, i, &device, events).await?;
             let loaded = js_sys::Date::now();
-            let (results, report, csv) = score(&checkpoint, &model.name, &task, truncation, i, events).await?;
+            let (results, report, csv) = score(&checkpoint, &model.name, &task, truncation, request.seed, i, events).await?;
             let timing = json!({
                 "load_seconds": (loaded - start) / 1e3,
                 "score_seconds": (js_sys::Date::now() - loaded) / 1e3,
@@ -168,11 +171,12 @@ async fn score(
     name: &str,
     task: &Task,
     truncation: Truncation,
+    seed: u64,
     model: usize,
     events: &Events,
 ) -> Result<(Vec<ExampleResult>, ModelReport, String), String> {
     let total = task.examples.len();
-    let results = run_task(checkpoint, task, truncation, |_, done| {
+    let results = run_task(checkpoint, task, truncation, seed, |_, done| {
         events.post(json!({ "event": "progress", "model": model, "done": done, "total": total }));
         Control::Continue
     })

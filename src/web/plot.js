@@ -28,7 +28,7 @@ export function formatParams(n) {
 
 /**
  * Draws `points` = [{name, parameters, mean, sem}] into `svg`. `label` names the metric,
- * `lowerIsBetter` goes in the legend, `chance` (or null) is drawn as a dashed line, `verdict`
+ * `lowerIsBetter` (true, false, or null for neither) goes in the legend, `chance` (or null) is drawn as a dashed line, `verdict`
  * (a short text, or null) is written in the top left corner.
  */
 export function drawPlot(svg, { points, label, lowerIsBetter, chance, verdict }) {
@@ -86,7 +86,8 @@ export function drawPlot(svg, { points, label, lowerIsBetter, chance, verdict })
 
   const legend = el("g", { class: "legend", transform: `translate(${M.left}, ${H - 26})` });
   legend.append(el("circle", { cx: 6, cy: -4, r: 4 }));
-  legend.append(el("text", { x: 16, y: 0 }, `${label} ± standard error (${lowerIsBetter ? "lower" : "higher"} is better)`));
+  const direction = lowerIsBetter == null ? "" : ` (${lowerIsBetter ? "lower" : "higher"} is better)`;
+  legend.append(el("text", { x: 16, y: 0 }, `${label} ± standard error${direction}`));
   if (chance != null) {
     legend.append(el("line", { class: "chance", x1: 330, y1: -4, x2: 360, y2: -4 }));
     legend.append(el("text", { x: 366, y: 0 }, "chance"));

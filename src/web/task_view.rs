@@ -30,6 +30,9 @@ fn view(task: &Task) -> Value {
             ExampleKind::SequenceProb { prompt, completion } => {
                 json!({ "row": e.row, "prompt": prompt, "completion": completion })
             }
+            ExampleKind::Numeric { prompt, true_answer, anchor } => {
+                json!({ "row": e.row, "prompt": prompt, "true_answer": true_answer, "anchor": anchor })
+            }
             ExampleKind::Logodds { prompt, other_prompt, classes, answer_index } => json!({
                 "row": e.row, "prompt": prompt, "other_prompt": other_prompt,
                 "classes": classes, "answer_index": answer_index,
