@@ -270,6 +270,7 @@ test("a task from a Hub dataset (task=hub:…) is listed, fetched, scored and gi
     console.log(`Hub dataset task: max |app − reference| = ${worst.toExponential(2)}`);
     assert.ok(bundle.trend?.verdict, JSON.stringify(bundle.trend));
     assert.equal(await page.isVisible("#verdict"), true);
+    await page.locator("#results").screenshot({ path: path.join(OUT, "results.png") });
 
     // A dataset the Hub does not have: the task status says so and the page stays usable.
     await page.fill("#hub-task", "invscale-fixtures/no-such-dataset");
