@@ -1,5 +1,6 @@
-//! Tasks published as datasets on the Hugging Face Hub (or any server with its URL layout):
-//! `hub:<dataset id>[@revision]` names one; the dataset's file list
+//! Repositories on the Hugging Face Hub (or any server with its URL layout), named
+//! `hub:<id>[@revision]`. A model's files are at `{hub}/{id}/resolve/{revision}/{file}`. A
+//! task published as a dataset: the dataset's file list
 //! (`{hub}/api/datasets/{id}/tree/{revision}`, a JSON array of `{type, path, size}`) says which
 //! file holds the data; `{hub}/datasets/{id}/resolve/{revision}/{path}` serves it. No network
 //! here: the CLI and the page fetch, this module builds the URLs and picks the file.
@@ -8,9 +9,10 @@ use serde::Deserialize;
 
 pub const DEFAULT_HUB: &str = "https://huggingface.co";
 
-/// What `hub:` names: a dataset and a revision (branch, tag or commit; default `main`).
+/// What `hub:` names: a model or dataset repository and a revision (branch, tag or commit;
+/// default `main`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DatasetRef {
+pub struct HubRef {
     pub id: String,
     pub revision: String,
 }
@@ -18,10 +20,10 @@ pub struct DatasetRef {
 /// The formats the task parser reads, most preferred first.
 const FORMATS: [&str; 3] = ["jsonl", "csv", "json"];
 
-impl DatasetRef {
+impl HubRef {
     /// `None` when `spec` does not start with `hub:` (it is a file then); otherwise the dataset
     /// or why the spec is not one.
-    pub fn parse(spec: &str) -> Option<Result<DatasetRef, String>> {
+    pub fn parse(spec: &str) -> Option<Result<HubRef, String>> {
         let rest = spec.strip_prefix("hub:")?;
         let (id, revision) = match rest.split_once('@') {
             Some((id, rev)) => (id, rev),
@@ -33,13 +35,18 @@ impl DatasetRef {
         let parts: Vec<&str> = id.split('/').collect();
         if parts.is_empty() || parts.len() > 2 || !parts.iter().all(|p| valid_part(p)) {
             return Some(Err(format!(
-                "`{spec}` is not a Hub dataset: expected hub:<owner>/<name>[@revision], e.g. hub:inverse-scaling/NeQA"
+                "`{spec}` is not a Hub repository: expected hub:<owner>/<name>[@revision], e.g. hub:inverse-scaling/NeQA"
             )));
         }
         if revision.is_empty() || revision.contains(['/', '?', '#', ' ']) && !revision.starts_with("refs/") {
             return Some(Err(format!("`{spec}`: the revision after @ must be a branch, tag or commit")));
         }
-        Some(Ok(DatasetRef { id: id.to_string(), revision: revision.to_string() }))
+        Some(Ok(HubRef { id: id.to_string(), revision: revision.to_string() }))
+    }
+
+    /// One file of a model repository.
+    pub fn model_file_url(&self, hub: &str, file: &str) -> String {
+        format!("{}/{}/resolve/{}/{}", hub.trim_end_matches('/'), self.id, encode(&self.revision), encode(file))
     }
 
     /// The dataset's files, all folders included.
@@ -54,7 +61,7 @@ impl DatasetRef {
     }
 }
 
-impl std::fmt::Display for DatasetRef {
+impl std::fmt::Display for HubRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "hub:{}@{}", self.id, self.revision)
     }
@@ -120,20 +127,22 @@ mod tests {
 
     #[test]
     fn specs() {
-        assert_eq!(DatasetRef::parse("tasks/a.csv"), None);
-        let d = DatasetRef::parse("hub:inverse-scaling/NeQA").unwrap().unwrap();
-        assert_eq!(d, DatasetRef { id: "inverse-scaling/NeQA".into(), revision: "main".into() });
-        let d = DatasetRef::parse("hub:owner/name@v1.0").unwrap().unwrap();
+        assert_eq!(HubRef::parse("tasks/a.csv"), None);
+        let d = HubRef::parse("hub:inverse-scaling/NeQA").unwrap().unwrap();
+        assert_eq!(d, HubRef { id: "inverse-scaling/NeQA".into(), revision: "main".into() });
+        let d = HubRef::parse("hub:owner/name@v1.0").unwrap().unwrap();
         assert_eq!(d.revision, "v1.0");
         assert_eq!(d.to_string(), "hub:owner/name@v1.0");
         for bad in ["hub:", "hub:a/b/c", "hub:../x", "hub:a/b@", "hub:a b/c", "hub:a/b@x y"] {
-            assert!(DatasetRef::parse(bad).unwrap().is_err(), "{bad}");
+            assert!(HubRef::parse(bad).unwrap().is_err(), "{bad}");
         }
     }
 
     #[test]
     fn urls_follow_the_hub_layout() {
-        let d = DatasetRef::parse("hub:inverse-scaling/NeQA@main").unwrap().unwrap();
+        let m = HubRef::parse("hub:openai-community/gpt2").unwrap().unwrap();
+        assert_eq!(m.model_file_url("https://huggingface.co", "config.json"), "https://huggingface.co/openai-community/gpt2/resolve/main/config.json");
+        let d = HubRef::parse("hub:inverse-scaling/NeQA@main").unwrap().unwrap();
         assert_eq!(d.tree_url("https://huggingface.co/"), "https://huggingface.co/api/datasets/inverse-scaling/NeQA/tree/main?recursive=true");
         assert_eq!(
             d.resolve_url("http://127.0.0.1:9/", "data/my file.jsonl"),

@@ -2,6 +2,8 @@
 //! prize pipeline's exact metrics, natively and in the browser.
 
 pub mod checkpoint;
+#[cfg(not(target_family = "wasm"))]
+pub mod download;
 pub mod hub;
 pub mod model;
 pub mod report;

@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use invscale::checkpoint::{Checkpoint, CheckpointLoader};
-use invscale::hub::{pick_data_file, DatasetRef, DEFAULT_HUB};
+use invscale::download;
+use invscale::hub::{pick_data_file, HubRef, DEFAULT_HUB};
 use invscale::report::{results_csv, run_trend, ModelResults, ModelSummary, RunSummary};
 use invscale::stats::trend::Shape;
 use invscale::run::{run_task, Control};
@@ -37,15 +38,16 @@ struct EvalArgs {
     /// for a dataset on the Hub.
     #[arg(long)]
     task: String,
-    /// A server with the Hugging Face Hub's URL layout, for `--task hub:…`.
+    /// A server with the Hugging Face Hub's URL layout, for `hub:` tasks and models.
     #[arg(long, default_value = DEFAULT_HUB)]
     hub: String,
     /// Task type; inferred from the columns when omitted.
     #[arg(long = "type", value_parser = TaskType::parse_name)]
     task_type: Option<TaskType>,
-    /// Model folder with config.json, model.safetensors and tokenizer.json (repeatable).
+    /// Model folder with config.json, model.safetensors and tokenizer.json, or
+    /// `hub:<repo>[@revision]` to download those from the Hub once (repeatable).
     #[arg(long = "model", required = true)]
-    models: Vec<PathBuf>,
+    models: Vec<String>,
     /// Output folder: one `<model>.csv` per model and `summary.json`.
     #[arg(long)]
     out: PathBuf,
@@ -111,8 +113,8 @@ fn eval(args: EvalArgs) -> Result<()> {
         TruncationArg::Pipeline => Truncation::Pipeline,
     };
     let mut names = Vec::new();
-    for dir in &args.models {
-        let name = model_name(dir)?;
+    for spec in &args.models {
+        let name = model_name(spec)?;
         if names.contains(&name) {
             bail!("two models are named `{name}`; their result files would overwrite each other");
         }
@@ -135,8 +137,9 @@ fn eval(args: EvalArgs) -> Result<()> {
 
     let mut summaries = Vec::new();
     let mut all_results = Vec::new();
-    for (dir, name) in args.models.iter().zip(names) {
-        let checkpoint = load_checkpoint(dir, &device)?;
+    for (spec, name) in args.models.iter().zip(names) {
+        let dir = model_folder(spec, &args.hub)?;
+        let checkpoint = load_checkpoint(&dir, &device)?;
 
         let bar = ProgressBar::new(task.examples.len() as u64).with_message(name.clone());
         bar.set_style(
@@ -173,24 +176,39 @@ fn eval(args: EvalArgs) -> Result<()> {
 
 /// The task's name (its path, or the Hub dataset and file) and bytes.
 fn read_task(spec: &str, hub: &str) -> Result<(String, Vec<u8>)> {
-    let Some(dataset) = DatasetRef::parse(spec) else {
+    let Some(dataset) = HubRef::parse(spec) else {
         return Ok((spec.to_string(), read(Path::new(spec))?));
     };
     let dataset = dataset.map_err(anyhow::Error::msg)?;
-    let tree = http_get(&dataset.tree_url(hub)).with_context(|| format!("cannot list the files of {dataset}"))?;
+    let tree = download::get(&dataset.tree_url(hub), 64 << 20).with_context(|| format!("cannot list the files of {dataset}"))?;
     let file = pick_data_file(&tree).map_err(anyhow::Error::msg).with_context(|| dataset.to_string())?;
     let name = format!("{dataset}/{}", file.path);
     eprintln!("task: {name} ({} bytes)", file.size);
-    let bytes = http_get(&dataset.resolve_url(hub, &file.path)).with_context(|| format!("cannot download {name}"))?;
+    let bytes = download::get(&dataset.resolve_url(hub, &file.path), MAX_TASK_BYTES as u64)
+        .with_context(|| format!("cannot download {name}"))?;
     Ok((name, bytes))
 }
 
-/// The body of a successful GET, at most the task size limit.
-fn http_get(url: &str) -> Result<Vec<u8>> {
-    let mut response = ureq::get(url).call().with_context(|| url.to_string())?;
-    let limit = MAX_TASK_BYTES as u64 + 1;
-    let body = response.body_mut().with_config().limit(limit).read_to_vec().with_context(|| url.to_string())?;
-    Ok(body)
+/// A local model folder, or a Hub model's folder in the download cache (fetched if missing).
+fn model_folder(spec: &str, hub: &str) -> Result<PathBuf> {
+    let Some(model) = HubRef::parse(spec) else {
+        return Ok(PathBuf::from(spec));
+    };
+    let model = model.map_err(anyhow::Error::msg)?;
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>28} [{bar:30}] {bytes}/{total_bytes}, {bytes_per_sec}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let dir = download::model_folder(&model, hub, &download::cache_dir(), |file, done, total| {
+        bar.set_message(format!("{model}: {file}"));
+        bar.set_length(total.unwrap_or(done));
+        bar.set_position(done);
+    })
+    .with_context(|| format!("cannot download {model}"))?;
+    bar.finish_and_clear();
+    Ok(dir)
 }
 
 /// Streams `model.safetensors` from disk, so only one tensor at a time is in memory.
@@ -211,8 +229,13 @@ fn load_checkpoint(dir: &Path, device: &Device) -> Result<Checkpoint> {
     loader.finish().with_context(in_dir)
 }
 
-/// The last path component of a model folder names its result file.
-fn model_name(dir: &Path) -> Result<String> {
+/// The last path component of a model folder (or of a Hub id) names its result file.
+fn model_name(spec: &str) -> Result<String> {
+    if let Some(model) = HubRef::parse(spec) {
+        let model = model.map_err(anyhow::Error::msg)?;
+        return Ok(model.id.rsplit('/').next().unwrap_or(&model.id).to_string());
+    }
+    let dir = Path::new(spec);
     let canonical = dir.canonicalize().with_context(|| format!("model folder {} does not exist", dir.display()))?;
     match canonical.file_name().and_then(|n| n.to_str()) {
         Some(name) => Ok(name.to_string()),

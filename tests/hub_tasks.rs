@@ -1,6 +1,8 @@
-//! `invscale eval --task hub:<dataset>` against a local server with the Hub's URL layout: the
-//! tree API lists the dataset's files, the data file is fetched from `resolve/` and scored as
-//! if it were local (numbers checked against the reference), and what can go wrong says so.
+//! `invscale eval --task hub:<dataset>` and `--model hub:<repo>` against a local server with
+//! the Hub's URL layout: the tree API lists the dataset's files, the data file is fetched from
+//! `resolve/` and scored as if it were local (numbers checked against the reference), a model
+//! is downloaded into the cache once (resuming a partial file with HTTP Range), and what can
+//! go wrong says so.
 
 mod common;
 
@@ -11,8 +13,9 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-/// Serves `routes` (path without query → body) on a free local port; anything else is a 404.
-/// Returns the base URL and the log of requested paths.
+/// Serves `routes` (path without query → body) on a free local port, honouring
+/// `Range: bytes=N-`; anything else is a 404. Returns the base URL and the log of requests
+/// (with `range=N` appended when one was asked).
 fn hub_server(routes: HashMap<String, Vec<u8>>) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -26,17 +29,24 @@ fn hub_server(routes: HashMap<String, Vec<u8>>) -> (String, Arc<Mutex<Vec<String
             if reader.read_line(&mut request_line).is_err() {
                 continue;
             }
-            // Skip the headers.
+            let mut range: Option<usize> = None;
             let mut line = String::new();
             while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                    range = value.trim().trim_end_matches('-').parse().ok();
+                }
                 line.clear();
             }
             let target = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
             let path = target.split('?').next().unwrap().to_string();
-            seen.lock().unwrap().push(target);
-            let (status, body) = match routes.get(&path) {
-                Some(body) => ("200 OK", body.clone()),
-                None => ("404 Not Found", b"{\"error\":\"Entry not found\"}".to_vec()),
+            seen.lock().unwrap().push(match range {
+                Some(n) => format!("{target} range={n}"),
+                None => target,
+            });
+            let (status, body) = match (routes.get(&path), range) {
+                (Some(body), Some(from)) if from < body.len() => ("206 Partial Content", body[from..].to_vec()),
+                (Some(body), _) => ("200 OK", body.clone()),
+                (None, _) => ("404 Not Found", b"{\"error\":\"Entry not found\"}".to_vec()),
             };
             let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
             let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&body));
@@ -118,4 +128,68 @@ fn jsonl_and_csv_datasets_load_from_the_hub_layout_and_score_like_local_files() 
     let output = invscale(&["eval", "--task", "hub:a/b/c", "--hub", &hub, "--model", p(&model), "--out", p(&out)]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("expected hub:<owner>/<name>[@revision]"));
     let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn hub_models_are_downloaded_once_into_the_cache_and_resume_a_partial_file() {
+    let fixtures = common::fixtures();
+    let model_dir = fixtures.join("models/tiny-hub");
+    let mut routes = HashMap::new();
+    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+        routes.insert(format!("/invscale-fixtures/tiny-hub/resolve/main/{file}"), common::read(model_dir.join(file)));
+    }
+    let weights = common::read(model_dir.join("model.safetensors"));
+    let (hub, log) = hub_server(routes);
+    let root = std::env::temp_dir().join(format!("invscale-hub-models-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (cache, out) = (root.join("cache"), root.join("out"));
+    // A download that broke off halfway through the weights.
+    let cached = cache.join("models/invscale-fixtures/tiny-hub/main");
+    std::fs::create_dir_all(&cached).unwrap();
+    let half = weights.len() / 2;
+    std::fs::write(cached.join("model.safetensors.part"), &weights[..half]).unwrap();
+
+    let task = fixtures.join("tasks/classification.csv");
+    let run = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_invscale"))
+            .args(["eval", "--task", p(&task), "--model", "hub:invscale-fixtures/tiny-hub", "--hub", &hub, "--out", p(&out)])
+            .env("INVSCALE_CACHE", &cache)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        std::fs::read_to_string(out.join("tiny-hub.csv")).unwrap()
+    };
+    let first = run();
+    let requests = log.lock().unwrap().clone();
+    assert!(
+        requests.contains(&format!("/invscale-fixtures/tiny-hub/resolve/main/model.safetensors range={half}")),
+        "{requests:?}"
+    );
+    assert_eq!(common::read(cached.join("model.safetensors")), weights, "the resumed file is the original");
+    assert!(!cached.join("model.safetensors.part").exists());
+
+    // The numbers are the reference's.
+    let reference: serde_json::Value = serde_json::from_slice(&common::read(fixtures.join("reference.json"))).unwrap();
+    let rows = reference["classification.csv"]["models"]["tiny-hub"]["keep-scored"].as_array().unwrap();
+    let mut reader = csv::Reader::from_reader(first.as_bytes());
+    for (record, row) in reader.records().map(|r| r.unwrap()).zip(rows) {
+        let loss: f64 = record[1].parse().unwrap();
+        assert!((loss - row["loss"].as_f64().unwrap()).abs() <= 1e-4, "{record:?} vs {row}");
+    }
+
+    // A second run reads the cache and downloads nothing.
+    let before = log.lock().unwrap().len();
+    assert_eq!(run(), first);
+    assert_eq!(log.lock().unwrap().len(), before, "{:?}", &log.lock().unwrap()[before..]);
+
+    // A model the Hub does not have: an error naming it and the URL.
+    let output = Command::new(env!("CARGO_BIN_EXE_invscale"))
+        .args(["eval", "--task", p(&task), "--model", "hub:invscale-fixtures/missing", "--hub", &hub, "--out", p(&out)])
+        .env("INVSCALE_CACHE", &cache)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot download hub:invscale-fixtures/missing@main") && stderr.contains("config.json"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&root);
 }

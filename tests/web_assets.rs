@@ -43,7 +43,7 @@ fn prize_catalogue_names_hub_datasets() {
     let catalogue = json("www/tasks/prize.json");
     for t in catalogue["tasks"].as_array().unwrap() {
         let id = t["id"].as_str().unwrap();
-        assert!(invscale::hub::DatasetRef::parse(&format!("hub:{id}")).unwrap().is_ok(), "{id}");
+        assert!(invscale::hub::HubRef::parse(&format!("hub:{id}")).unwrap().is_ok(), "{id}");
         assert!(TaskType::from_name(t["type"].as_str().unwrap()).is_some(), "{id}");
         for key in ["title", "authors", "cause", "metric"] {
             assert!(!t[key].as_str().unwrap_or("").is_empty(), "{id}: {key}");

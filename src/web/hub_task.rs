@@ -4,10 +4,10 @@
 use serde_json::json;
 use wasm_bindgen::prelude::*;
 
-use crate::hub::{pick_data_file, DatasetRef};
+use crate::hub::{pick_data_file, HubRef};
 
-fn dataset(spec: &str) -> Result<DatasetRef, JsError> {
-    match DatasetRef::parse(spec) {
+fn dataset(spec: &str) -> Result<HubRef, JsError> {
+    match HubRef::parse(spec) {
         Some(parsed) => parsed.map_err(|e| JsError::new(&e)),
         None => Err(JsError::new(&format!("`{spec}` does not start with hub:"))),
     }

@@ -1,0 +1,102 @@
+//! Native downloads from the Hub for the CLI: task files, and model files kept in a cache so
+//! each is fetched once. A model file arrives as `<file>.part` and is renamed when complete; an
+//! interrupted download resumes from the bytes already there (HTTP Range).
+
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::hub::HubRef;
+
+/// The files of a model folder in the Hub's layout.
+pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("{url}: {message}")]
+    Http { url: String, message: String },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{url}: the body is larger than {limit} bytes")]
+    TooLarge { url: String, limit: u64 },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DownloadError + '_ {
+    move |source| DownloadError::Io { path: path.to_path_buf(), source }
+}
+
+/// The body of a successful GET, refused past `limit` bytes.
+pub fn get(url: &str, limit: u64) -> Result<Vec<u8>, DownloadError> {
+    let http = |message: String| DownloadError::Http { url: url.to_string(), message };
+    let mut response = ureq::get(url).call().map_err(|e| http(e.to_string()))?;
+    let mut body = Vec::new();
+    let reader = response.body_mut().with_config().limit(limit + 1).reader();
+    reader.take(limit + 1).read_to_end(&mut body).map_err(|e| http(e.to_string()))?;
+    if body.len() as u64 > limit {
+        return Err(DownloadError::TooLarge { url: url.to_string(), limit });
+    }
+    Ok(body)
+}
+
+/// Where the cache keeps models: `$INVSCALE_CACHE`, else `$XDG_CACHE_HOME/invscale`, else
+/// `~/.cache/invscale`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("INVSCALE_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"));
+    base.join("invscale")
+}
+
+/// The model's folder in the cache, with its three files downloaded from `hub` unless they are
+/// there already. `progress(file, done, total)` follows each download (`total` when known).
+pub fn model_folder(model: &HubRef, hub: &str, cache: &Path, mut progress: impl FnMut(&str, u64, Option<u64>)) -> Result<PathBuf, DownloadError> {
+    let dir = cache.join("models").join(&model.id).join(&model.revision);
+    fs::create_dir_all(&dir).map_err(io(&dir))?;
+    for file in MODEL_FILES {
+        let path = dir.join(file);
+        if !path.exists() {
+            fetch_resumable(&model.model_file_url(hub, file), &path, |done, total| progress(file, done, total))?;
+        }
+    }
+    Ok(dir)
+}
+
+/// Downloads `url` to `path` through `path.part`, resuming a partial file.
+fn fetch_resumable(url: &str, path: &Path, mut progress: impl FnMut(u64, Option<u64>)) -> Result<(), DownloadError> {
+    let http = |message: String| DownloadError::Http { url: url.to_string(), message };
+    let part = path.with_extension(format!("{}.part", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    let have = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    let mut request = ureq::get(url);
+    if have > 0 {
+        request = request.header("Range", format!("bytes={have}-"));
+    }
+    let mut response = request.call().map_err(|e| http(e.to_string()))?;
+    // 206: the server continues where we stopped; 200: it sends the whole file again.
+    let resumed = response.status().as_u16() == 206;
+    let start = if resumed { have } else { 0 };
+    let length: Option<u64> =
+        response.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let total = length.map(|n| n + start);
+    let mut out = OpenOptions::new().create(true).write(true).append(resumed).truncate(!resumed).open(&part).map_err(io(&part))?;
+    let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut done = start;
+    loop {
+        let n = reader.read(&mut buffer).map_err(|e| http(format!("the download broke off after {done} bytes: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buffer[..n]).map_err(io(&part))?;
+        done += n as u64;
+        progress(done, total);
+    }
+    out.sync_all().map_err(io(&part))?;
+    if let Some(total) = total.filter(|&t| t != done) {
+        return Err(http(format!("got {done} of {total} bytes; run again to resume")));
+    }
+    fs::rename(&part, path).map_err(io(path))?;
+    Ok(())
+}
