@@ -7,6 +7,7 @@ pub mod download;
 pub mod hub;
 pub mod model;
 pub mod report;
+pub mod reproduce;
 pub mod rng;
 pub mod run;
 pub mod score;

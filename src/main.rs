@@ -15,9 +15,10 @@ use invscale::download;
 use invscale::hub::{pick_data_file, HubRef, DEFAULT_HUB};
 use invscale::report::{results_csv, run_trend, ModelResults, ModelSummary, RunSummary};
 use invscale::stats::trend::Shape;
-use invscale::run::{run_task, Control};
+use invscale::reproduce::{self, Comparison, Published};
+use invscale::run::{run_task, Control, ExampleResult};
 use invscale::score::Truncation;
-use invscale::task::{few_shot, parse_task, FewShot, TaskType, MAX_TASK_BYTES};
+use invscale::task::{few_shot, parse_task, FewShot, Task, TaskType, MAX_TASK_BYTES};
 
 #[derive(Parser)]
 #[command(name = "invscale", version, about = "Score Inverse Scaling Prize tasks on GPT-2 models")]
@@ -30,6 +31,30 @@ struct Cli {
 enum Command {
     /// Score a task with one or more models and write the pipeline's result CSVs.
     Eval(EvalArgs),
+    /// Score the tasks for which the prize's pipeline published GPT-2 results and print ours
+    /// beside theirs (downloads the GPT-2 models from the Hub once).
+    Reproduce(ReproduceArgs),
+}
+
+#[derive(clap::Args)]
+struct ReproduceArgs {
+    /// Published results to reproduce (JSON as models/published.json); default: that file.
+    #[arg(long)]
+    published: Option<PathBuf>,
+    /// Where the task files are, a URL or a folder; default: the published file's `data`.
+    #[arg(long)]
+    data: Option<String>,
+    /// Only the task with this name.
+    #[arg(long)]
+    only: Option<String>,
+    /// A server with the Hugging Face Hub's URL layout, for the models.
+    #[arg(long, default_value = DEFAULT_HUB)]
+    hub: String,
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
+    /// Also write the comparison as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -83,6 +108,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Eval(args) => eval(args),
+        Command::Reproduce(args) => reproduce(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -138,25 +164,10 @@ fn eval(args: EvalArgs) -> Result<()> {
     let mut summaries = Vec::new();
     let mut all_results = Vec::new();
     for (spec, name) in args.models.iter().zip(names) {
-        let dir = model_folder(spec, &args.hub)?;
-        let checkpoint = load_checkpoint(&dir, &device)?;
-
-        let bar = ProgressBar::new(task.examples.len() as u64).with_message(name.clone());
-        bar.set_style(
-            ProgressStyle::with_template("{msg:>16} [{bar:30}] {pos}/{len} examples, {per_sec}, eta {eta}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        let results = pollster::block_on(run_task(&checkpoint, &task, truncation, args.seed, |_, done| {
-            bar.set_position(done as u64);
-            Control::Continue
-        }))
-        .with_context(|| format!("{name}: {task_name}"))?;
-        bar.finish_and_clear();
-
+        let (parameters, results) = score_model(spec, &name, &args.hub, &device, &task, &task_name, truncation, args.seed)?;
         let csv_path = args.out.join(format!("{name}.csv"));
         std::fs::write(&csv_path, results_csv(&task, &results)).with_context(|| format!("cannot write {}", csv_path.display()))?;
-        summaries.push(ModelSummary::of(&name, checkpoint.config.parameter_count(), &task, &results));
+        summaries.push(ModelSummary::of(&name, parameters, &task, &results));
         all_results.push(results);
     }
 
@@ -171,6 +182,93 @@ fn eval(args: EvalArgs) -> Result<()> {
     std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("cannot write {}", summary_path.display()))?;
     print_table(&summary);
+    Ok(())
+}
+
+/// Loads one model (downloading a `hub:` one) and scores `task` with a progress bar.
+/// Returns the model's parameter count and the results.
+#[allow(clippy::too_many_arguments)]
+fn score_model(
+    spec: &str,
+    name: &str,
+    hub: &str,
+    device: &Device,
+    task: &Task,
+    task_name: &str,
+    truncation: Truncation,
+    seed: u64,
+) -> Result<(u64, Vec<ExampleResult>)> {
+    let dir = model_folder(spec, hub)?;
+    let checkpoint = load_checkpoint(&dir, device)?;
+    let bar = ProgressBar::new(task.examples.len() as u64).with_message(name.to_string());
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>16} [{bar:30}] {pos}/{len} examples, {per_sec}, eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let results = pollster::block_on(run_task(&checkpoint, task, truncation, seed, |_, done| {
+        bar.set_position(done as u64);
+        Control::Continue
+    }))
+    .with_context(|| format!("{name}: {task_name}"))?;
+    bar.finish_and_clear();
+    Ok((checkpoint.config.parameter_count(), results))
+}
+
+fn reproduce(args: ReproduceArgs) -> Result<()> {
+    let published = match &args.published {
+        Some(path) => Published::from_json(&String::from_utf8_lossy(&read(path)?)),
+        None => Published::from_json(reproduce::PUBLISHED_JSON),
+    }
+    .map_err(anyhow::Error::msg)?;
+    let data = args.data.clone().unwrap_or(published.data.clone());
+    let device = device(args.backend)?;
+    let mut comparisons = Vec::new();
+    for entry in published.tasks.iter().filter(|t| args.only.as_ref().is_none_or(|o| *o == t.name)) {
+        let location = reproduce::task_location(&data, &entry.file);
+        let bytes = if location.starts_with("http://") || location.starts_with("https://") {
+            download::get(&location, MAX_TASK_BYTES as u64).with_context(|| format!("cannot download {location}"))?
+        } else {
+            read(Path::new(&location))?
+        };
+        let task_type = TaskType::parse_name(&entry.task_type).map_err(anyhow::Error::msg)?;
+        let task = parse_task(&bytes, Some(task_type)).with_context(|| location.clone())?;
+        for published in &entry.models {
+            let spec = reproduce::model_spec(&published.model).map_err(anyhow::Error::msg)?;
+            let name = model_name(&spec)?;
+            // The pipeline's own truncation, so every number is comparable with theirs.
+            let (parameters, results) = score_model(&spec, &name, &args.hub, &device, &task, &entry.name, Truncation::Pipeline, 0)?;
+            let ours = ModelSummary::of(&published.model, parameters, &task, &results).stats;
+            comparisons.push(Comparison {
+                task: entry.name.clone(),
+                model: published.model.clone(),
+                loss: ours.value.mean,
+                published_loss: published.loss,
+                accuracy: ours.accuracy.map(|a| a.mean),
+                published_accuracy: published.accuracy,
+            });
+        }
+    }
+    if comparisons.is_empty() {
+        bail!("no published task is named `{}`", args.only.unwrap_or_default());
+    }
+    println!("{:<20} {:<16} {:>10} {:>10} {:>9} {:>10} {:>10}", "task", "model", "loss", "published", "diff", "accuracy", "published");
+    let fmt = |x: Option<f64>, digits: usize| x.map_or("-".to_string(), |x| format!("{x:.digits$}"));
+    for c in &comparisons {
+        println!(
+            "{:<20} {:<16} {:>10.3} {:>10.3} {:>+9.3} {:>10} {:>10}",
+            c.task,
+            c.model,
+            c.loss,
+            c.published_loss,
+            c.loss - c.published_loss,
+            fmt(c.accuracy, 3),
+            fmt(c.published_accuracy, 3)
+        );
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&comparisons)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(())
 }
 

@@ -134,3 +134,39 @@ fn few_shot_runs_are_recorded_and_reproducible() {
     assert!(stderr.contains("500 demonstrations per example need at least 501 examples"), "{stderr}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn reproduce_sets_our_numbers_beside_the_published_ones() {
+    let fixtures = common::fixtures();
+    let dir = temp_dir("reproduce");
+    std::fs::create_dir_all(&dir).unwrap();
+    // "Published" numbers: the means of the reference implementation's per-example results.
+    let reference: serde_json::Value = serde_json::from_slice(&common::read(fixtures.join("reference.json"))).unwrap();
+    let rows = reference["classification.csv"]["models"]["tiny-hub"]["pipeline"].as_array().unwrap();
+    let n = rows.len() as f64;
+    let loss = rows.iter().map(|r| r["loss"].as_f64().unwrap()).sum::<f64>() / n;
+    let accuracy = rows.iter().filter(|r| r["correct"].as_bool().unwrap()).count() as f64 / n;
+    let model = fixtures.join("models/tiny-hub");
+    let published = serde_json::json!({
+        "data": "https://example.invalid/not-used",
+        "tasks": [{ "name": "fixture", "file": "classification.csv", "type": "classification",
+                    "models": [{ "model": path(&model), "loss": loss, "accuracy": accuracy }] }]
+    });
+    let published_path = dir.join("published.json");
+    std::fs::write(&published_path, published.to_string()).unwrap();
+    let json_path = dir.join("comparison.json");
+    let tasks = fixtures.join("tasks");
+    let output = invscale(&["reproduce", "--published", path(&published_path), "--data", path(&tasks), "--json", path(&json_path)]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.lines().any(|l| l.starts_with("fixture") && l.contains("tiny-hub")), "{stdout}");
+    let comparison: serde_json::Value = serde_json::from_slice(&common::read(json_path)).unwrap();
+    let line = &comparison[0];
+    assert!((line["loss"].as_f64().unwrap() - loss).abs() <= 1e-4, "{line}");
+    assert_eq!(line["accuracy"].as_f64().unwrap(), accuracy, "{line}");
+    assert!((line["published_loss"].as_f64().unwrap() - loss).abs() < 1e-12);
+
+    let output = invscale(&["reproduce", "--published", path(&published_path), "--data", path(&tasks), "--only", "nope"]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no published task is named `nope`"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,96 @@
+//! Published GPT-2 results of the prize's evaluation pipeline (`models/published.json`), to
+//! score the same tasks and set our numbers beside theirs. No network here: the CLI fetches.
+
+use serde::{Deserialize, Serialize};
+
+/// The catalogue the binary carries.
+pub const PUBLISHED_JSON: &str = include_str!("../models/published.json");
+/// The GPT-2 family, to turn a model name into a Hub repository and pinned revision.
+pub const REGISTRY_JSON: &str = include_str!("../models/registry.json");
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Published {
+    /// Where the task files are: a URL or a folder, joined with each task's `file`.
+    pub data: String,
+    pub tasks: Vec<PublishedTask>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PublishedTask {
+    pub name: String,
+    pub file: String,
+    #[serde(rename = "type")]
+    pub task_type: String,
+    pub models: Vec<PublishedModel>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PublishedModel {
+    /// A name in the registry (`gpt2`), a model folder, or `hub:<repo>[@revision]`.
+    pub model: String,
+    pub loss: f64,
+    pub accuracy: Option<f64>,
+}
+
+impl Published {
+    pub fn from_json(json: &str) -> Result<Published, String> {
+        serde_json::from_str(json).map_err(|e| format!("the published results are not valid: {e}"))
+    }
+}
+
+#[derive(Deserialize)]
+struct Registry {
+    models: Vec<RegistryModel>,
+}
+
+#[derive(Deserialize)]
+struct RegistryModel {
+    name: String,
+    repo: String,
+    revision: String,
+}
+
+/// What `--model` would be given for a published model: registry names become
+/// `hub:<repo>@<revision>`; anything else is passed on as it is.
+pub fn model_spec(model: &str) -> Result<String, String> {
+    let registry: Registry = serde_json::from_str(REGISTRY_JSON).map_err(|e| format!("models/registry.json: {e}"))?;
+    Ok(match registry.models.iter().find(|m| m.name == model) {
+        Some(m) => format!("hub:{}@{}", m.repo, m.revision),
+        None => model.to_string(),
+    })
+}
+
+/// The location of a task file: `data` joined with `file` (a URL or a path).
+pub fn task_location(data: &str, file: &str) -> String {
+    format!("{}/{file}", data.trim_end_matches('/'))
+}
+
+/// One line of the comparison.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Comparison {
+    pub task: String,
+    pub model: String,
+    pub loss: f64,
+    pub published_loss: f64,
+    pub accuracy: Option<f64>,
+    pub published_accuracy: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_reads_and_names_registry_models() {
+        let published = Published::from_json(PUBLISHED_JSON).unwrap();
+        let syllogism = published.tasks.iter().find(|t| t.name == "syllogism-0shot").unwrap();
+        let names: Vec<_> = syllogism.models.iter().map(|m| m.model.as_str()).collect();
+        assert_eq!(names, ["gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"]);
+        assert_eq!(syllogism.models[3].loss, 0.512);
+        for m in &syllogism.models {
+            assert!(model_spec(&m.model).unwrap().starts_with("hub:openai-community/"), "{}", m.model);
+        }
+        assert_eq!(model_spec("tests/fixtures/models/tiny-hub").unwrap(), "tests/fixtures/models/tiny-hub");
+        assert_eq!(task_location("https://x/data/", "a.csv"), "https://x/data/a.csv");
+    }
+}
