@@ -68,10 +68,12 @@ function setTask(name, bytes) {
   const status = $("task-status");
   status.className = "";
   try {
-    const view = JSON.parse(state.wasm.parse_task(bytes, $("task-type").value || undefined));
+    const shots = fewShot();
+    const view = JSON.parse(state.wasm.parse_task(bytes, $("task-type").value || undefined, shots?.shots, shots?.seed));
     state.task = { name, bytes, view };
     const warnings = view.warnings.length ? ` ${view.warnings.length} warning(s): ${view.warnings.slice(0, 3).join("; ")}` : "";
-    status.textContent = `${name}: ${view.examples.length} ${view.task_type} examples.${warnings}`;
+    const demos = shots ? ` Each prompt is preceded by ${shots.shots} other examples with their answers.` : "";
+    status.textContent = `${name}: ${view.examples.length} ${view.task_type} examples.${demos}${warnings}`;
   } catch (e) {
     status.className = "error";
     status.textContent = `${name}: ${e.message ?? e}`;
@@ -601,7 +603,7 @@ async function main() {
   $("hub-task").addEventListener("keydown", (e) => e.key === "Enter" && loadHubTask($("hub-task").value).catch(taskError));
   $("builtin-task").addEventListener("change", (e) => chooseBuiltin(e.target.value).catch((err) => showError(err.message)));
   $("task-file").addEventListener("change", (e) => e.target.files[0] && readFile(e.target.files[0]));
-  $("task-type").addEventListener("change", () => state.task && setTask(state.task.name, state.task.bytes));
+  for (const id of ["task-type", "shots", "seed"]) $(id).addEventListener("change", () => state.task && setTask(state.task.name, state.task.bytes));
   $("use-paste").addEventListener("click", () => setTask("pasted task", new TextEncoder().encode($("task-paste").value)));
   const drop = $("drop-zone");
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });

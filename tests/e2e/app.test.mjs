@@ -279,3 +279,16 @@ test("a task from a Hub dataset (task=hub:…) is listed, fetched, scored and gi
     assert.equal(await page.isDisabled("#run"), true);
   });
 });
+
+test("few-shot settings rebuild the task's prompts as the worker will, and too many shots are refused", async () => {
+  await withPage([], async (page) => {
+    const task = encodeURIComponent(`${hub.url}/tasks/classification.csv`);
+    await page.goto(`${app.url}/?task=${task}&shots=2&seed=5`);
+    await page.waitForFunction(() => /examples/.test(document.getElementById("task-status").textContent));
+    assert.match(await page.textContent("#task-status"), /preceded by 2 other examples/);
+    await page.fill("#shots", "100");
+    await page.dispatchEvent("#shots", "change");
+    await page.waitForFunction(() => /need at least 101 examples/.test(document.getElementById("task-status").textContent));
+    assert.equal(await page.getAttribute("#task-status", "class"), "error");
+  });
+});
