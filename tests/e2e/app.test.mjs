@@ -286,6 +286,7 @@ test("few-shot settings rebuild the task's prompts as the worker will, and too m
     await page.goto(`${app.url}/?task=${task}&shots=2&seed=5`);
     await page.waitForFunction(() => /examples/.test(document.getElementById("task-status").textContent));
     assert.match(await page.textContent("#task-status"), /preceded by 2 other examples/);
+    await page.click("summary:text('Settings')");
     await page.fill("#shots", "100");
     await page.dispatchEvent("#shots", "change");
     await page.waitForFunction(() => /need at least 101 examples/.test(document.getElementById("task-status").textContent));
