@@ -63,14 +63,15 @@ function taskError(e) {
   updateRunButton();
 }
 
-function setTask(name, bytes) {
+/** `extra` travels with the task (e.g. `published`: the published results it reproduces). */
+function setTask(name, bytes, extra = {}) {
   state.task = null;
   const status = $("task-status");
   status.className = "";
   try {
     const shots = fewShot();
     const view = JSON.parse(state.wasm.parse_task(bytes, $("task-type").value || undefined, shots?.shots, shots?.seed));
-    state.task = { name, bytes, view };
+    state.task = { name, bytes, view, ...extra };
     const warnings = view.warnings.length ? ` ${view.warnings.length} warning(s): ${view.warnings.slice(0, 3).join("; ")}` : "";
     const demos = shots ? ` Each prompt is preceded by ${shots.shots} other examples with their answers.` : "";
     status.textContent = `${name}: ${view.examples.length} ${view.task_type} examples.${demos}${warnings}`;
@@ -102,6 +103,31 @@ async function loadPrizeCatalogue() {
 function describePrizeTask(t) {
   return `${t.title}, by ${t.authors} (Inverse Scaling Prize, round ${t.round}). Cause: ${t.cause}.` +
     (t.at_scale ? ` On larger models: ${t.at_scale}.` : "");
+}
+
+/** The pipeline's published GPT-2 results (models/published.json, or the `published` URL). */
+async function loadPublished(url) {
+  state.published = JSON.parse(new TextDecoder().decode(await fetchBytes(url)));
+  for (const t of state.published.tasks) $("published-task").append(node("option", t.name, { value: t.name }));
+}
+
+/** Loads a published task with its models and the pipeline's truncation. */
+async function choosePublished(name) {
+  const entry = state.published?.tasks.find((t) => t.name === name);
+  if (!entry) throw new Error(`no published task is named ${name}`);
+  $("task-type").value = entry.type;
+  $("truncation").value = "pipeline";
+  for (const m of entry.models) selectRepo(m.model.replace(/^hub:/, ""));
+  const url = httpUrl(`${state.published.data.replace(/\/$/, "")}/${entry.file}`);
+  setTask(entry.file, await fetchBytes(url), { published: entry });
+  $("task-explanation").textContent = `${entry.name}: the prize's pipeline published GPT-2 results for this task; they appear beside ours in the results.`;
+  updateRunButton();
+}
+
+/** The published numbers of the shown task for a model named `name`, if any. */
+function publishedFor(name) {
+  const base = (spec) => spec.replace(/^hub:/, "").split("@")[0].split("/").pop();
+  return state.shown?.published?.models.find((m) => base(m.model) === name) ?? null;
 }
 
 async function chooseBuiltin(id) {
@@ -479,7 +505,10 @@ function renderSummary() {
   table.replaceChildren();
   const metric = state.reports[0].metric;
   const head = node("tr");
-  for (const h of ["model", "parameters", `mean ${metric} ± s.e.`, "95% interval (bootstrap)", "accuracy ± s.e.", "coverage", "truncated"]) head.append(node("th", h));
+  const published = Boolean(state.shown?.published);
+  const headers = ["model", "parameters", `mean ${metric} ± s.e.`, "95% interval (bootstrap)", "accuracy ± s.e.", "coverage", "truncated"];
+  if (published) headers.push("published loss / accuracy");
+  for (const h of headers) head.append(node("th", h));
   table.appendChild(node("thead")).append(head);
   const body = table.appendChild(node("tbody"));
   for (const r of state.reports) {
@@ -493,6 +522,10 @@ function renderSummary() {
       node("td", r.coverage != null ? fmt(r.coverage) : "–"),
       node("td", String(r.truncated)),
     );
+    if (published) {
+      const p = publishedFor(r.name);
+      tr.append(node("td", p ? `${fmt(p.loss, 3)} / ${fmt(p.accuracy, 3)}` : "–", { class: "published" }));
+    }
   }
   if (state.reports[0].chance_accuracy != null) {
     const tr = body.appendChild(node("tr", undefined, { class: "chance-row" }));
@@ -577,6 +610,7 @@ async function applyUrlParameters(params) {
     if (!/^\d+$/.test(value)) throw new Error(`${param} in the page's URL must be a whole number, not \`${value}\``);
     $(param).value = value;
   }
+  if (params.get("reproduce")) await choosePublished(params.get("reproduce"));
   if (params.get("models")) for (const spec of params.get("models").split(",").filter(Boolean)) selectRepo(spec);
   const task = params.get("task");
   if (task?.startsWith("hub:")) {
@@ -597,13 +631,17 @@ async function main() {
   state.wasm = await wasmBindings();
   const params = new URLSearchParams(location.search);
   $("hub").value = params.get("hub") ? httpUrl(params.get("hub")) : DEFAULT_HUB;
-  await Promise.all([loadRegistry(), loadBuiltins(), loadPrizeCatalogue()]);
+  const published = params.get("published") ? httpUrl(params.get("published")) : "published.json";
+  await Promise.all([loadRegistry(), loadBuiltins(), loadPrizeCatalogue(), loadPublished(published)]);
 
   $("load-hub-task").addEventListener("click", () => loadHubTask($("hub-task").value).catch(taskError));
   $("hub-task").addEventListener("keydown", (e) => e.key === "Enter" && loadHubTask($("hub-task").value).catch(taskError));
   $("builtin-task").addEventListener("change", (e) => chooseBuiltin(e.target.value).catch((err) => showError(err.message)));
   $("task-file").addEventListener("change", (e) => e.target.files[0] && readFile(e.target.files[0]));
-  for (const id of ["task-type", "shots", "seed"]) $(id).addEventListener("change", () => state.task && setTask(state.task.name, state.task.bytes));
+  for (const id of ["task-type", "shots", "seed"]) {
+    $(id).addEventListener("change", () => state.task && setTask(state.task.name, state.task.bytes, { published: state.task.published }));
+  }
+  $("load-published").addEventListener("click", () => choosePublished($("published-task").value).catch(taskError));
   $("use-paste").addEventListener("click", () => setTask("pasted task", new TextEncoder().encode($("task-paste").value)));
   const drop = $("drop-zone");
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });

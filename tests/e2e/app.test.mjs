@@ -293,3 +293,35 @@ test("few-shot settings rebuild the task's prompts as the worker will, and too m
     assert.equal(await page.getAttribute("#task-status", "class"), "error");
   });
 });
+
+test("reproduce: a published task loads with its models and the pipeline's truncation, published numbers beside ours", async () => {
+  const rows = reference["classification.csv"].models;
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const published = {
+    data: `${hub.url}/tasks`,
+    tasks: [{
+      name: "fixture-task", file: "classification.csv", type: "classification",
+      models: MODELS.map((m) => ({
+        model: `hub:invscale-fixtures/${m}`,
+        loss: mean(rows[m].pipeline.map((r) => r.loss)),
+        accuracy: mean(rows[m].pipeline.map((r) => (r.correct ? 1 : 0))),
+      })),
+    }],
+  };
+  hub.files = { "/published.json": JSON.stringify(published) };
+  await withPage(WEBGPU, async (page) => {
+    const q = `published=${encodeURIComponent(`${hub.url}/published.json`)}&reproduce=fixture-task&hub=${encodeURIComponent(hub.url)}&run=1`;
+    await page.goto(`${app.url}/?${q}`);
+    const bundle = await waitForEnd(page);
+    assert.equal(bundle.truncation, "pipeline");
+    assert.deepEqual(bundle.models.map((m) => m.name), MODELS);
+    const cells = await page.locator("#summary-table td.published").allTextContents();
+    assert.equal(cells.length, MODELS.length);
+    for (const [i, m] of bundle.models.entries()) {
+      const want = published.tasks[0].models[i];
+      assert.equal(cells[i], `${want.loss.toFixed(3)} / ${want.accuracy.toFixed(3)}`);
+      // Ours equal the "published" (reference) means: the comparison is like for like.
+      assert.ok(Math.abs(m.value.mean - want.loss) < 1e-4, `${m.name}: ${m.value.mean} vs ${want.loss}`);
+    }
+  });
+});

@@ -55,12 +55,16 @@ export async function staticServer(dir, prefix = "/") {
  * owner `owner`; `/tasks/{file}` → `{tasksDir}/{file}`; and datasets of `owner`: `datasets`
  * maps a dataset name to a task file, listed by `/api/datasets/{owner}/{name}/tree/{rev}`
  * beside a README as `data/{file}` and served by `/datasets/{owner}/{name}/resolve/{rev}/data/{file}`.
- * Every request is logged.
+ * `server.files` (path → text, settable after start) are served as they are. Every request is logged.
  */
 export async function hubServer({ modelsDir, tasksDir, owner, datasets = {} }) {
   const server = await listen((req, res) => {
     const pathname = decodeURIComponent(new URL(req.url, "http://x").pathname);
     server.requests.push(pathname);
+    if (Object.hasOwn(server.files ?? {}, pathname)) {
+      res.writeHead(200, { "content-type": TYPES[path.extname(pathname)] ?? "text/plain", "access-control-allow-origin": "*" });
+      return res.end(server.files[pathname]);
+    }
     const tree = pathname.match(/^\/api\/datasets\/([^/]+)\/([^/]+)\/tree\/[^/]+$/);
     if (tree && tree[1] === owner && Object.hasOwn(datasets, tree[2])) {
       const file = datasets[tree[2]];
