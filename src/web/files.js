@@ -80,7 +80,8 @@ export class ModelFiles {
       report(size, size, true);
       return new ChunkReader(hit.body, size);
     }
-    const response = await download(url);
+    const retrying = (message) => this.onNotice({ model, message });
+    const response = await download(url, retrying);
     const total = Number(response.headers.get("content-length")) || null;
     const counted = (body) => body.pipeThrough(counter((loaded) => report(loaded, total, false)));
     if (!cache) return new ChunkReader(counted(response.body), total);
@@ -93,18 +94,39 @@ export class ModelFiles {
       // Storage full or refused (e.g. a private window): use the file without keeping it.
       await cache.delete(url).catch(() => {});
       this.onNotice({ model, message: `${file} could not be kept in the browser's cache (${e.message}); it will be downloaded again next time` });
-      return new ChunkReader(counted((await download(url)).body), total);
+      return new ChunkReader(counted((await download(url, retrying)).body), total);
     }
   }
 }
 
-async function download(url) {
-  let response;
-  try {
-    response = await fetch(url);
-  } catch (e) {
-    throw new Error(`cannot download ${url}: ${e.message}`);
+/** Attempts per file; waits double between them, from `FIRST_WAIT_MS`. */
+const ATTEMPTS = 4;
+const FIRST_WAIT_MS = 1000;
+
+/**
+ * GETs `url`. A network error, a 429 (too many requests) or a 5xx is tried again after a
+ * wait that doubles each time (a 429's `Retry-After` if longer, up to a minute), telling the
+ * user through `onRetry(message)`; other statuses fail at once.
+ */
+async function download(url, onRetry) {
+  for (let attempt = 1; ; attempt++) {
+    let response = null;
+    let problem;
+    try {
+      response = await fetch(url);
+      if (response.ok) return response;
+      problem = `HTTP ${response.status} ${response.statusText}`.trim();
+    } catch (e) {
+      problem = e.message;
+    }
+    const transient = !response || response.status === 429 || response.status >= 500;
+    if (!transient || attempt === ATTEMPTS) {
+      const tries = attempt > 1 ? ` (after ${attempt} attempts)` : "";
+      throw new Error(`cannot download ${url}: ${problem}${tries}`);
+    }
+    const retryAfter = Number(response?.headers.get("retry-after")) * 1000 || 0;
+    const wait = Math.min(60_000, Math.max(FIRST_WAIT_MS * 2 ** (attempt - 1), retryAfter));
+    onRetry(`${url.split("/").pop()}: ${problem}; trying again in ${Math.round(wait / 1000)} s (attempt ${attempt + 1} of ${ATTEMPTS})`);
+    await new Promise((resolve) => setTimeout(resolve, wait));
   }
-  if (!response.ok) throw new Error(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`.trim());
-  return response;
 }

@@ -348,3 +348,21 @@ test("reproduce: a published task loads with its models and the pipeline's trunc
     }
   });
 });
+
+test("downloads retry 5xx and 429 answers with back-off, saying so", async () => {
+  hub.faults = {
+    "/invscale-fixtures/tiny-odd-heads/resolve/main/config.json": [500, 429],
+    "/invscale-fixtures/tiny-odd-heads/resolve/main/model.safetensors": [503],
+  };
+  await withPage(WEBGPU, async (page) => {
+    await page.goto(shareableUrl("classification.csv"));
+    const bundle = await waitForEnd(page);
+    assertMatchesReference(bundle, "classification.csv");
+    const progress = await page.textContent("#progress");
+    assert.match(progress, /config\.json: HTTP 500 Internal Server Error; trying again in 1 s \(attempt 2 of 4\)/);
+    assert.match(progress, /config\.json: HTTP 429 Too Many Requests; trying again in 2 s \(attempt 3 of 4\)/);
+    assert.match(progress, /model\.safetensors: HTTP 503 Service Unavailable; trying again/);
+  });
+  assert.deepEqual(Object.values(hub.faults).flat(), [], "every injected fault was met");
+  hub.faults = {};
+});

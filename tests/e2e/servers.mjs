@@ -55,12 +55,19 @@ export async function staticServer(dir, prefix = "/") {
  * owner `owner`; `/tasks/{file}` → `{tasksDir}/{file}`; and datasets of `owner`: `datasets`
  * maps a dataset name to a task file, listed by `/api/datasets/{owner}/{name}/tree/{rev}`
  * beside a README as `data/{file}` and served by `/datasets/{owner}/{name}/resolve/{rev}/data/{file}`.
- * `server.files` (path → text, settable after start) are served as they are. Every request is logged.
+ * `server.files` (path → text, settable after start) are served as they are; `server.faults`
+ * (path → list of statuses) answers a path with those statuses, one per request, before
+ * serving it. Every request is logged.
  */
 export async function hubServer({ modelsDir, tasksDir, owner, datasets = {} }) {
   const server = await listen((req, res) => {
     const pathname = decodeURIComponent(new URL(req.url, "http://x").pathname);
     server.requests.push(pathname);
+    const fault = server.faults?.[pathname]?.shift();
+    if (fault) {
+      res.writeHead(fault, { "content-type": "text/plain", "access-control-allow-origin": "*", ...(fault === 429 ? { "retry-after": "1" } : {}) });
+      return res.end(`injected ${fault}`);
+    }
     if (Object.hasOwn(server.files ?? {}, pathname)) {
       res.writeHead(200, { "content-type": TYPES[path.extname(pathname)] ?? "text/plain", "access-control-allow-origin": "*" });
       return res.end(server.files[pathname]);
