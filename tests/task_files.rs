@@ -197,3 +197,46 @@ fn prize_sample_files() {
     let ExampleKind::Numeric { true_answer, anchor, .. } = &anchoring.examples[1].kind else { panic!() };
     assert_eq!((*true_answer, *anchor), (2350.0, 1175.0));
 }
+
+/// Files a stranger might send: each is handled (parsed, and prepared for a model) or gives
+/// one error that says what is wrong.
+#[test]
+fn hostile_files_are_handled_or_refused_with_one_clear_error() {
+    let tokenizer = Tokenizer::from_bytes(&common::read(common::fixtures().join("tokenizer.json"))).unwrap();
+    let prepare_all = |task: &invscale::task::Task| {
+        task.examples.iter().map(|e| prepare(e, &tokenizer, 1024, Truncation::KeepScored).unwrap()).collect::<Vec<_>>()
+    };
+
+    // Over the size limit: refused before any parsing, naming the limit.
+    let huge = vec![b'a'; invscale::task::MAX_TASK_BYTES + 1];
+    assert!(err(&huge).contains("task files are limited to"), "{}", err(&huge));
+
+    // NUL bytes inside a prompt: text like any other.
+    let t = parse_task(b"prompt,classes,answer_index\n\"a\0b\",\"[' x', ' y']\",0\n", None).unwrap();
+    prepare_all(&t);
+
+    // Mixed line ends (CRLF, LF and a lone CR inside a quoted cell).
+    let t = parse_task(b"prompt,classes,answer_index\r\nP,\"[' x', ' y']\",0\n\"Q\rR\",\"[' x', ' y']\",1\r\n", None);
+    let t = t.unwrap();
+    assert_eq!(t.examples.len(), 2);
+    // A lone CR outside quotes ends a line, as in pandas: the short row is named.
+    let e = err(b"prompt,classes,answer_index\nQ\rR,\"[' x', ' y']\",1\n");
+    assert_eq!(e, "row 2: has 1 cells but the header has 3 columns");
+
+    // Invalid UTF-8 in a cell: its row and column.
+    assert!(err(b"prompt,classes,answer_index\nP\xff,\"[' x', ' y']\",0\n").starts_with("row 2, column `prompt`: is not valid UTF-8"));
+
+    // A 10 MB prompt: parsed, and shortened from the left to the model's context, flagged.
+    let long = "word ".repeat(2_000_000);
+    let csv = format!("prompt,classes,answer_index\n\"{long}\",\"[' x', ' y']\",0\n");
+    let t = parse_task(csv.as_bytes(), None).unwrap();
+    let prepared = prepare_all(&t);
+    assert!(prepared[0].truncated);
+
+    // A row with 5,000 classes: parsed and prepared (each class is one sequence).
+    let classes: Vec<String> = (0..5000).map(|i| format!("' c{i}'")).collect();
+    let csv = format!("prompt,classes,answer_index\nP,\"[{}]\",4999\n", classes.join(", "));
+    let t = parse_task(csv.as_bytes(), None).unwrap();
+    assert_eq!(t.examples[0].kind.classes().len(), 5000);
+    prepare_all(&t);
+}
