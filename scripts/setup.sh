@@ -18,6 +18,8 @@ apt_install() {
 }
 
 command -v cargo >/dev/null || { echo "setup: cargo is missing; install Rust with rustup first" >&2; exit 1; }
+# A C compiler: `ring` (TLS for the CLI's Hub downloads) and some of Trunk's dependencies build C.
+apt_install gcc libc6-dev
 
 # The browser build: the wasm target, Trunk, and wasm-bindgen-cli at exactly the version of
 # the wasm-bindgen crate in Cargo.lock (Trunk runs offline and must not download it).
