@@ -72,12 +72,24 @@ impl ModelSummary {
 pub struct ModelReport {
     #[serde(flatten)]
     pub summary: ModelSummary,
+    /// Set when only some examples were scored (a run cut short): the summary is theirs alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial: Option<Partial>,
     pub rows: Vec<serde_json::Value>,
 }
 
+/// How much of the task a partial report covers.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Partial {
+    pub scored: usize,
+    pub examples: usize,
+}
+
 impl ModelReport {
+    /// The report of `results`, marked partial when they do not cover every example of `task`.
     pub fn new(summary: ModelSummary, task: &Task, results: &[ExampleResult]) -> Self {
-        ModelReport { summary, rows: results.iter().map(|r| result_row(task, r)).collect() }
+        let partial = (results.len() < task.examples.len()).then_some(Partial { scored: results.len(), examples: task.examples.len() });
+        ModelReport { summary, partial, rows: results.iter().map(|r| result_row(task, r)).collect() }
     }
 }
 

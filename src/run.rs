@@ -4,10 +4,10 @@
 use crate::checkpoint::Checkpoint;
 use crate::rng::Rng;
 use crate::score::{self, metrics, sample, Batching, DeviceError, Metrics, Prepared, Truncation};
-use crate::task::{Task, TaskError, TaskType};
+use crate::task::{ExampleKind, Task, TaskError, TaskType};
 
 /// The scored numbers of one example.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExampleResult {
     /// 0-based position of the example in the task (the pipeline's `index`).
     pub index: usize,
@@ -25,6 +25,9 @@ pub enum RunError {
     Device(#[from] DeviceError),
     #[error("cannot decode a sample: {0}")]
     Decode(String),
+    /// Results kept from an earlier run do not fit the task.
+    #[error("{0}")]
+    Earlier(String),
     #[error("cancelled after {done} of {total} examples")]
     Cancelled { done: usize, total: usize },
 }
@@ -58,6 +61,34 @@ pub async fn run_task_with(
     truncation: Truncation,
     batching: &Batching,
     seed: u64,
+    on_result: impl FnMut(&ExampleResult, usize) -> Control,
+) -> Result<Vec<ExampleResult>, RunError> {
+    run_remaining(checkpoint, task, truncation, batching, seed, Vec::new(), on_result).await
+}
+
+/// [`run_task`] after an interrupted run: `earlier` are results that run kept (in any
+/// order); only the other examples are scored, and all results are returned in task order.
+/// The plan of the remaining examples is the tail of the full plan when `earlier` is a run's
+/// first passes, so a resumed run gives the numbers of an uninterrupted one.
+pub async fn resume_task(
+    checkpoint: &Checkpoint,
+    task: &Task,
+    truncation: Truncation,
+    seed: u64,
+    earlier: Vec<ExampleResult>,
+    on_result: impl FnMut(&ExampleResult, usize) -> Control,
+) -> Result<Vec<ExampleResult>, RunError> {
+    let batching = Batching::for_model(&checkpoint.config);
+    run_remaining(checkpoint, task, truncation, &batching, seed, earlier, on_result).await
+}
+
+async fn run_remaining(
+    checkpoint: &Checkpoint,
+    task: &Task,
+    truncation: Truncation,
+    batching: &Batching,
+    seed: u64,
+    earlier: Vec<ExampleResult>,
     mut on_result: impl FnMut(&ExampleResult, usize) -> Control,
 ) -> Result<Vec<ExampleResult>, RunError> {
     let prepared = task
@@ -65,53 +96,86 @@ pub async fn run_task_with(
         .iter()
         .map(|e| score::prepare(e, &checkpoint.tokenizer, checkpoint.config.n_positions, truncation))
         .collect::<Result<Vec<_>, _>>()?;
-    if task.task_type == TaskType::Numeric {
-        return run_numeric(checkpoint, &prepared, seed, on_result).await;
-    }
-    let groups: Vec<_> = prepared.iter().map(|p| score::group(&p.input, batching.share_prefixes)).collect();
     let total = task.examples.len();
-    let mut results = Vec::with_capacity(total);
+    let mut slots = restore(task, earlier)?;
+    let pending: Vec<usize> = (0..total).filter(|&i| slots[i].is_none()).collect();
+    let mut done = total - pending.len();
     let mut cancelled = false;
-    for pass in batching.plan(&groups, checkpoint.config.n_head) {
-        let kinds: Vec<_> = task.examples[pass.clone()].iter().map(|e| &e.kind).collect();
-        let metrics = score::score_batch(&checkpoint.model, task.task_type, &kinds, &groups[pass.clone()], batching).await?;
-        for (index, metrics) in pass.zip(metrics) {
-            let result = ExampleResult { index, metrics, truncated: prepared[index].truncated };
-            cancelled |= on_result(&result, index + 1) == Control::Cancel;
-            results.push(result);
+    let mut keep = |result: ExampleResult, slots: &mut Vec<Option<ExampleResult>>| {
+        done += 1;
+        cancelled |= on_result(&result, done) == Control::Cancel;
+        let index = result.index;
+        slots[index] = Some(result);
+        (cancelled, done)
+    };
+    if task.task_type == TaskType::Numeric {
+        for &index in &pending {
+            let Prepared::Numeric { prompt } = &prepared[index].input else {
+                return Err(TaskError::file(format!("example {index} of a numeric task is not a numeric example")).into());
+            };
+            let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let continuations = sample::sample_continuations(&checkpoint.model, prompt, &mut rng).await?;
+            let texts = continuations
+                .iter()
+                .map(|ids| checkpoint.tokenizer.decode(ids).map_err(|e| RunError::Decode(e.to_string())))
+                .collect::<Result<Vec<_>, _>>()?;
+            let result = ExampleResult { index, metrics: metrics::numeric(&texts), truncated: prepared[index].truncated };
+            if let (true, done) = keep(result, &mut slots) {
+                if done < total {
+                    return Err(RunError::Cancelled { done, total });
+                }
+            }
         }
-        if cancelled && results.len() < total {
-            return Err(RunError::Cancelled { done: results.len(), total });
+    } else {
+        let groups: Vec<_> = pending.iter().map(|&i| score::group(&prepared[i].input, batching.share_prefixes)).collect();
+        for pass in batching.plan(&groups, checkpoint.config.n_head) {
+            let indices = &pending[pass.clone()];
+            let kinds: Vec<_> = indices.iter().map(|&i| &task.examples[i].kind).collect();
+            let metrics = score::score_batch(&checkpoint.model, task.task_type, &kinds, &groups[pass], batching).await?;
+            let mut stop = None;
+            for (&index, metrics) in indices.iter().zip(metrics) {
+                let result = ExampleResult { index, metrics, truncated: prepared[index].truncated };
+                if let (true, done) = keep(result, &mut slots) {
+                    stop = Some(done);
+                }
+            }
+            if let Some(done) = stop.filter(|&done| done < total) {
+                return Err(RunError::Cancelled { done, total });
+            }
         }
     }
-    Ok(results)
+    Ok(slots.into_iter().flatten().collect())
 }
 
-/// Numeric examples one by one: sample, decode, read the numbers.
-async fn run_numeric(
-    checkpoint: &Checkpoint,
-    prepared: &[score::PreparedExample],
-    seed: u64,
-    mut on_result: impl FnMut(&ExampleResult, usize) -> Control,
-) -> Result<Vec<ExampleResult>, RunError> {
-    let total = prepared.len();
-    let mut results = Vec::with_capacity(total);
-    for (index, example) in prepared.iter().enumerate() {
-        let Prepared::Numeric { prompt } = &example.input else {
-            return Err(TaskError::file(format!("example {index} of a numeric task is not a numeric example")).into());
+/// Results kept from a run of `task` (in any order), checked as [`resume_task`] checks them,
+/// in task order.
+pub fn kept_in_order(task: &Task, kept: Vec<ExampleResult>) -> Result<Vec<ExampleResult>, RunError> {
+    Ok(restore(task, kept)?.into_iter().flatten().collect())
+}
+
+/// Places earlier results by index, checking each belongs to this task: an index within it,
+/// once, and numbers of the task's kind (a classification result with one number per class).
+fn restore(task: &Task, earlier: Vec<ExampleResult>) -> Result<Vec<Option<ExampleResult>>, RunError> {
+    let total = task.examples.len();
+    let mut slots: Vec<Option<ExampleResult>> = vec![None; total];
+    for result in earlier {
+        let index = result.index;
+        let fits = match (&result.metrics, task.examples.get(index).map(|e| &e.kind)) {
+            (Metrics::Classification { class_logprobs, predicted, .. }, Some(ExampleKind::Classification { classes, .. })) => {
+                class_logprobs.len() == classes.len() && *predicted < classes.len()
+            }
+            (Metrics::SequenceProb { .. }, Some(ExampleKind::SequenceProb { .. })) => true,
+            (Metrics::Logodds { .. }, Some(ExampleKind::Logodds { .. })) => true,
+            (Metrics::Numeric { .. }, Some(ExampleKind::Numeric { .. })) => true,
+            _ => false,
         };
-        let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let continuations = sample::sample_continuations(&checkpoint.model, prompt, &mut rng).await?;
-        let texts = continuations
-            .iter()
-            .map(|ids| checkpoint.tokenizer.decode(ids).map_err(|e| RunError::Decode(e.to_string())))
-            .collect::<Result<Vec<_>, _>>()?;
-        let result = ExampleResult { index, metrics: metrics::numeric(&texts), truncated: example.truncated };
-        let cancel = on_result(&result, index + 1) == Control::Cancel;
-        results.push(result);
-        if cancel && results.len() < total {
-            return Err(RunError::Cancelled { done: results.len(), total });
+        if !fits {
+            return Err(RunError::Earlier(format!("an earlier result for example {index} does not belong to this task of {total} {} examples", task.task_type.name())));
+        }
+        if slots[index].replace(result).is_some() {
+            return Err(RunError::Earlier(format!("example {index} has two earlier results")));
         }
     }
-    Ok(results)
+    Ok(slots)
 }
+

@@ -1,10 +1,10 @@
 //! Per-example metrics from log-probabilities, with the prize pipeline's exact semantics
 //! (`eval_pipeline/models.py`). Pure arithmetic: no tensors here.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The scored numbers of one example, named as the pipeline's result columns.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Metrics {
     Classification {

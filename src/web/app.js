@@ -4,6 +4,7 @@
 // module and the worker; this file only shows them.
 import { drawPlot, formatParams } from "./plot.js";
 import { DEFAULT_HUB, isCached } from "./files.js";
+import { forgetAll, forgetRun, keepResult, keptResults, lastUnfinishedRun, modelKey, runKey, saveRun } from "./run_store.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE_SIZE = 20;
@@ -252,7 +253,7 @@ function selectedModels() {
   });
   for (const box of $("local-models").querySelectorAll("input:checked")) {
     const m = state.locals[Number(box.dataset.local)];
-    models.push({ name: m.name, source: { files: m.files } });
+    models.push({ name: m.name, source: { name: m.name, files: m.files } });
   }
   return models;
 }
@@ -263,7 +264,7 @@ function updateRunButton() {
 
 // ---- run ----
 
-function startRun() {
+async function startRun() {
   $("error").replaceChildren();
   if (!state.task) return failRun("choose a task first");
   const models = selectedModels();
@@ -273,11 +274,13 @@ function startRun() {
   if (dup) return failRun(`two models are named ${dup}; untick one`);
 
   state.reports = [];
+  state.partials = [];
   state.csvs = {};
   state.trend = null;
   state.shown = state.task;
   state.page = 0;
   $("results").hidden = true;
+  $("resume-offer").hidden = true;
   $("results-json").textContent = "";
   $("progress").replaceChildren();
   const rows = models.map((m) => {
@@ -286,7 +289,7 @@ function startRun() {
     const label = node("span", "waiting");
     row.append(node("strong", m.name), bar, label);
     $("progress").append(row);
-    return { bar, label, started: 0 };
+    return { element: row, bar, label, started: 0, kept: 0 };
   });
 
   const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
@@ -308,7 +311,85 @@ function startRun() {
     seed: Number($("seed").value) || 0,
     models: models.map((m) => ({ name: m.name })),
   };
-  worker.postMessage({ request: JSON.stringify(request), task: state.task.bytes, sources: models.map((m) => m.source) });
+  const store = await keepRun(state.task, request, models);
+  Object.assign(state.run, { store, request: JSON.stringify(request), bytes: state.task.bytes });
+  worker.postMessage({ request: JSON.stringify(request), task: state.task.bytes, sources: models.map((m) => m.source), store });
+}
+
+/**
+ * Records the run in the browser, so a reload can offer to resume it; returns the keys under
+ * which the worker keeps (and finds) each model's results.
+ */
+async function keepRun(task, request, models) {
+  const run = await runKey(task.bytes, request);
+  const keys = models.map((m) => modelKey(m.source));
+  const record = {
+    key: run,
+    task: task.name,
+    bytes: task.bytes,
+    published: task.published ?? null,
+    settings: { ...request, hub: $("hub").value, shots: $("shots").value, seed: $("seed").value },
+    models: models.map((m, i) => ({ name: m.name, key: keys[i], hub: m.source.files ? null : m.source })),
+    total: task.view.examples.length,
+    started: Date.now(),
+    complete: false,
+  };
+  await saveRun(record).catch((e) => showError(`this run cannot be kept in the browser (${e.message}); a reload would lose it`));
+  return { run, models: keys };
+}
+
+/** Keeps a scored example in the browser; says once if the browser refuses. */
+function keepExample(run, ev) {
+  const row = run.rows[ev.model];
+  keepResult(run.store.run, run.store.models[ev.model], ev.result).then(() => {
+    // Written: a reload from here on will not score this example again.
+    row.element.dataset.kept = String(++row.kept);
+  }, (e) => {
+    if (run.keepFailed) return;
+    run.keepFailed = true;
+    const message = `results can no longer be kept in the browser (${e?.message ?? e}); the run goes on, but a reload would lose what it scores from here`;
+    $("progress").append(node("div", message, { class: "note" }));
+  });
+}
+
+/** Offers the last run that did not finish, if there is one. */
+async function offerResume() {
+  const run = await lastUnfinishedRun().catch(() => null);
+  if (!run) return;
+  const kept = run.kept.reduce((a, b) => a + b, 0);
+  const names = run.models.map((m) => m.name).join(", ");
+  $("resume-text").textContent = `${run.task} with ${names}, started ${new Date(run.started).toLocaleString()}: ` +
+    `${kept} of ${run.total * run.models.length} examples were scored and kept. Resuming scores only the others.`;
+  $("resume-offer").hidden = false;
+  $("resume-run").onclick = () => resumeRun(run).catch((e) => showError(e.message));
+  $("discard-run").onclick = async () => {
+    $("resume-offer").hidden = true;
+    await forgetRun(run.key);
+  };
+}
+
+/** Restores a kept run's task, models and settings, and runs it: only unscored examples are scored. */
+async function resumeRun(run) {
+  $("resume-offer").hidden = true;
+  const s = run.settings;
+  $("task-type").value = s.task_type ?? "";
+  $("truncation").value = s.truncation;
+  $("backend").value = s.backend;
+  $("shots").value = s.shots;
+  $("seed").value = s.seed;
+  $("hub").value = s.hub;
+  for (const box of $("model-list").querySelectorAll("input")) box.checked = false;
+  const missing = [];
+  for (const m of run.models) {
+    if (m.hub) selectRepo(`${m.hub.repo}@${m.hub.revision}`);
+    else if (!state.locals.some((l) => l.name === m.name)) missing.push(m.name);
+  }
+  setTask(run.task, run.bytes, run.published ? { published: run.published } : {});
+  if (missing.length) {
+    showError(`pick the local model folder(s) ${missing.join(", ")} again, then press Run: the browser does not keep access to local files`);
+    return;
+  }
+  await startRun();
 }
 
 /** The few-shot settings, or null for zero-shot. */
@@ -347,7 +428,16 @@ function onEvent(ev) {
       row.label.textContent = `moving weights to the device: ${megabytes(ev.loaded)} of ${megabytes(ev.total)}`;
       if (ev.total) row.bar.value = ev.loaded / ev.total;
       break;
+    case "example":
+      keepExample(run, ev);
+      break;
+    case "restored":
+      row.label.textContent = `${ev.done} of ${ev.total} examples kept from an earlier run`;
+      row.bar.value = ev.done / ev.total;
+      row.restored = ev.done;
+      break;
     case "loaded":
+      row.parameters = ev.parameters;
       row.label.textContent = `loaded, ${formatParams(ev.parameters)} parameters`;
       row.wasmMemory = ev.wasm_memory_bytes;
       row.bar.value = 0;
@@ -356,12 +446,15 @@ function onEvent(ev) {
     case "progress": {
       row.bar.value = ev.done / ev.total;
       const elapsed = (performance.now() - row.started) / 1000;
-      const eta = (elapsed / ev.done) * (ev.total - ev.done);
-      row.label.textContent = `${ev.done} of ${ev.total} examples · ${(ev.done / elapsed).toFixed(1)}/s · ${Math.ceil(eta)} s left`;
+      const scored = ev.done - (row.restored ?? 0);
+      const eta = (elapsed / scored) * (ev.total - ev.done);
+      const kept = row.restored ? ` (${row.restored} kept from before)` : "";
+      row.label.textContent = `${ev.done} of ${ev.total} examples${kept} · ${(scored / elapsed).toFixed(1)}/s · ${Math.ceil(eta)} s left`;
       break;
     }
     case "model_done":
-      row.label.textContent = "done";
+      row.label.textContent = row.restored ? `done (${row.restored} examples kept from before)` : "done";
+      row.finished = true;
       row.bar.value = 1;
       state.reports.push({ ...ev.report, timing: { ...ev.timing, wasm_memory_bytes: row.wasmMemory } });
       state.csvs[ev.report.name] = ev.csv;
@@ -378,7 +471,10 @@ function onEvent(ev) {
     }
     case "error":
       run.errors++;
-      if (row) row.label.textContent = "failed";
+      if (row) {
+        row.label.textContent = "failed";
+        row.finished = true;
+      }
       showError(ev.message);
       break;
     case "finished":
@@ -401,21 +497,41 @@ function cancelRun() {
   const run = state.run;
   if (!run) return;
   run.rows.forEach((r) => {
-    if (r.label.textContent !== "done" && r.label.textContent !== "failed") r.label.textContent = "cancelled";
+    if (!r.finished) r.label.textContent = "cancelled";
   });
   finishRun("cancelled");
 }
 
-function finishRun(outcome) {
+async function finishRun(outcome) {
   const run = state.run;
   if (!run) return;
   run.worker.terminate();
   state.run = null;
   $("cancel").disabled = true;
   updateRunButton();
+  state.partials = await partialReports(run).catch((e) => (showError(`the partial results cannot be exported: ${e.message ?? e}`), []));
+  if (state.partials.length) renderResults();
   publishBundle(run, outcome === "cancelled");
+  const complete = outcome !== "cancelled" && run.errors === 0 && state.reports.length === run.models.length;
+  // A complete run is not offered for resuming; its results stay kept for a repeat.
+  if (complete && run.store?.run) saveRun({ key: run.store.run, complete: true }).catch(() => {});
   refreshCacheMarks();
   setState(outcome === "cancelled" ? "cancelled" : run.errors > 0 ? "error" : "done");
+}
+
+/** Reports of the models the run did not finish, from the examples they kept, marked partial. */
+async function partialReports(run) {
+  const done = new Set(state.reports.map((r) => r.name));
+  const reports = [];
+  for (const [i, m] of run.models.entries()) {
+    if (done.has(m.name) || !run.store?.run) continue;
+    const [kept] = await keptResults(run.store.run, [run.store.models[i]]);
+    const parameters = run.rows[i].parameters ?? state.registry.find((r) => r.repo === m.source.repo)?.parameters;
+    if (kept.length === 0 || parameters == null) continue;
+    const { report, csv } = JSON.parse(state.wasm.partial_report(run.request, run.bytes, m.name, parameters, JSON.stringify(kept)));
+    reports.push({ ...report, csv });
+  }
+  return reports;
 }
 
 function bundle(run, cancelled) {
@@ -429,6 +545,8 @@ function bundle(run, cancelled) {
     backend: run.backend,
     complete: !cancelled && run.errors === 0 && state.reports.length === run.models.length,
     models: state.reports,
+    // Models cut short: the examples they scored, summarised; not in the plot or the trend.
+    partial_models: state.partials.map(({ csv, ...report }) => report),
     trend: state.trend,
   };
 }
@@ -440,6 +558,7 @@ function publishBundle(run, cancelled) {
   exports.replaceChildren(node("span", "Export: "));
   exports.append(downloadLink("results.json", json, "application/json"));
   for (const [name, csv] of Object.entries(state.csvs)) exports.append(" ", downloadLink(`${name}.csv`, csv, "text/csv"));
+  for (const p of state.partials) exports.append(" ", downloadLink(`${p.name}.partial.csv`, p.csv, "text/csv"));
 }
 
 function downloadLink(filename, text, type) {
@@ -455,9 +574,9 @@ function fmt(x, digits = 4) {
 }
 
 function renderResults() {
-  if (state.reports.length === 0) return;
+  const first = state.reports[0] ?? state.partials?.[0];
+  if (!first) return;
   $("results").hidden = false;
-  const first = state.reports[0];
   const label = { loss: "mean loss", logodds_difference: "mean logodds difference", estimate: "mean estimate" }[first.metric];
   drawPlot($("plot"), {
     points: state.reports.map((r) => ({ name: r.name, parameters: r.parameters, mean: r.value.mean, sem: r.value.sem })),
@@ -469,8 +588,17 @@ function renderResults() {
   $("plot-caption").textContent = `${label} of each model on ${state.shown.name}, against its parameter count. ` +
     (first.chance_loss != null ? `The dashed line is the loss of guessing uniformly among the classes (${fmt(first.chance_loss)}).` : "");
   renderVerdict();
-  renderSummary();
+  renderSummary(first);
   renderExamples();
+}
+
+/** Finished models, then those cut short (marked partial). */
+function shownReports() {
+  return [...state.reports, ...(state.partials ?? [])];
+}
+
+function modelLabel(r) {
+  return r.partial ? `${r.name} (partial: ${r.partial.scored} of ${r.partial.examples} examples)` : r.name;
 }
 
 // What each verdict means, in the words of the rule in src/stats/trend.rs.
@@ -500,10 +628,10 @@ function renderVerdict() {
   p.dataset.verdict = t.verdict;
 }
 
-function renderSummary() {
+function renderSummary(first) {
   const table = $("summary-table");
   table.replaceChildren();
-  const metric = state.reports[0].metric;
+  const metric = first.metric;
   const head = node("tr");
   const published = Boolean(state.shown?.published);
   const headers = ["model", "parameters", `mean ${metric} ± s.e.`, "95% interval (bootstrap)", "accuracy ± s.e.", "coverage", "truncated"];
@@ -511,10 +639,10 @@ function renderSummary() {
   for (const h of headers) head.append(node("th", h));
   table.appendChild(node("thead")).append(head);
   const body = table.appendChild(node("tbody"));
-  for (const r of state.reports) {
-    const tr = body.appendChild(node("tr"));
+  for (const r of shownReports()) {
+    const tr = body.appendChild(node("tr", undefined, r.partial ? { class: "partial" } : {}));
     tr.append(
-      node("td", r.name),
+      node("td", modelLabel(r)),
       node("td", formatParams(r.parameters)),
       node("td", `${fmt(r.value.mean)} ± ${fmt(r.value.sem)}`),
       node("td", interval(r.name)),
@@ -527,10 +655,10 @@ function renderSummary() {
       tr.append(node("td", p ? `${fmt(p.loss, 3)} / ${fmt(p.accuracy, 3)}` : "–", { class: "published" }));
     }
   }
-  if (state.reports[0].chance_accuracy != null) {
+  if (first.chance_accuracy != null) {
     const tr = body.appendChild(node("tr", undefined, { class: "chance-row" }));
-    tr.append(node("td", "chance"), node("td", ""), node("td", state.reports[0].chance_loss != null ? fmt(state.reports[0].chance_loss) : "–"), node("td", ""),
-      node("td", fmt(state.reports[0].chance_accuracy, 3)), node("td", ""), node("td", ""));
+    tr.append(node("td", "chance"), node("td", ""), node("td", first.chance_loss != null ? fmt(first.chance_loss) : "–"), node("td", ""),
+      node("td", fmt(first.chance_accuracy, 3)), node("td", ""), node("td", ""));
   }
 }
 
@@ -557,7 +685,7 @@ function renderExamples() {
     numeric: ["row", "prompt", "true answer", "anchor"],
   }[type] ?? ["row", "prompt", "other prompt", "classes"];
   for (const h of inputs) head.append(node("th", h));
-  for (const r of state.reports) head.append(node("th", type === "classification" ? `${r.name}: P(class)` : r.name));
+  for (const r of shownReports()) head.append(node("th", type === "classification" ? `${modelLabel(r)}: P(class)` : modelLabel(r)));
   table.appendChild(node("thead")).append(head);
   const body = table.appendChild(node("tbody"));
   const start = state.page * PAGE_SIZE;
@@ -573,7 +701,7 @@ function renderExamples() {
       ex.classes.forEach((c, j) => list.append(node("li", JSON.stringify(c), j === ex.answer_index ? { class: "answer" } : {})));
       tr.appendChild(node("td")).append(list);
     }
-    for (const r of state.reports) {
+    for (const r of shownReports()) {
       const row = r.rows.find((x) => x.index === i);
       const cell = tr.appendChild(node("td", undefined, { class: "score" }));
       if (!row) continue;
@@ -623,7 +751,7 @@ async function applyUrlParameters(params) {
   updateRunButton();
   if (params.get("run") === "1") {
     if (!state.task) throw new Error("run=1 needs a task that parses (see the task status above)");
-    startRun();
+    await startRun();
   }
 }
 
@@ -653,11 +781,17 @@ async function main() {
   });
   $("model-folder").addEventListener("change", (e) => pickFolder(e.target.files));
   $("hub").addEventListener("change", refreshCacheMarks);
-  $("run").addEventListener("click", startRun);
+  $("run").addEventListener("click", () => startRun().catch((e) => failRun(e.message ?? String(e))));
+  $("forget-runs").addEventListener("click", async () => {
+    await forgetAll();
+    $("resume-offer").hidden = true;
+    $("forget-status").textContent = "forgotten";
+  });
   $("cancel").addEventListener("click", cancelRun);
   $("page-prev").addEventListener("click", () => { state.page--; renderExamples(); });
   $("page-next").addEventListener("click", () => { state.page++; renderExamples(); });
   setState("idle");
+  if (!params.get("run")) await offerResume();
   await applyUrlParameters(params);
 }
 

@@ -10,13 +10,13 @@ use wasm_bindgen::prelude::*;
 use super::files::ModelFiles;
 use crate::checkpoint::{Checkpoint, CheckpointLoader};
 use crate::report::{results_csv, run_trend, ModelReport, ModelResults, ModelSummary};
-use crate::run::{run_task, Control, ExampleResult};
+use crate::run::{resume_task, Control, ExampleResult, RunError};
 use crate::score::Truncation;
 use crate::task::{few_shot, parse_task, FewShot, Task, TaskType};
 
 /// What the page asks the worker to do (the `request` JSON).
 #[derive(Deserialize)]
-struct JobRequest {
+pub(super) struct JobRequest {
     task_type: Option<String>,
     #[serde(default)]
     truncation: Option<String>,
@@ -52,32 +52,34 @@ impl Events {
 }
 
 /// Runs a job. `request` is [`JobRequest`] JSON, `task` the task file's bytes, `files` opens
-/// each model's files, and `post` receives every event as a JSON string. Never throws: errors
-/// are events.
+/// each model's files, `earlier` is a JSON array holding, per model, the results an
+/// interrupted run of the same job kept (each as an `example` event's `result`), and `post`
+/// receives every event as a JSON string. Never throws: errors are events.
 #[wasm_bindgen]
-pub async fn run_job(request: String, task: Vec<u8>, files: ModelFiles, post: js_sys::Function) {
+pub async fn run_job(request: String, task: Vec<u8>, files: ModelFiles, earlier: String, post: js_sys::Function) {
     let events = Events(post);
-    if let Err(message) = run(&request, &task, &files, &events).await {
+    if let Err(message) = run(&request, &task, &files, &earlier, &events).await {
         events.error(None, &message);
     }
     events.post(json!({ "event": "finished" }));
 }
 
-async fn run(request: &str, task_bytes: &[u8], files: &ModelFiles, events: &Events) -> Result<(), String> {
+async fn run(request: &str, task_bytes: &[u8], files: &ModelFiles, earlier: &str, events: &Events) -> Result<(), String> {
     let request: JobRequest = serde_json::from_str(request).map_err(|e| format!("bad job request: {e}"))?;
-    let forced = match request.task_type.as_deref().filter(|t| !t.is_empty()) {
-        Some(name) => Some(TaskType::parse_name(name)?),
-        None => None,
+    let mut earlier: Vec<Vec<ExampleResult>> = match serde_json::from_str(earlier) {
+        Ok(kept) => kept,
+        Err(e) => {
+            events.post(json!({ "event": "notice", "model": null, "message": format!("the results kept from an earlier run cannot be read ({e}); scoring from the start") }));
+            Vec::new()
+        }
     };
+    earlier.resize_with(request.models.len(), Vec::new);
     let truncation = match request.truncation.as_deref() {
         None | Some("keep-scored") => Truncation::KeepScored,
         Some("pipeline") => Truncation::Pipeline,
         Some(other) => return Err(format!("unknown truncation `{other}` (expected keep-scored or pipeline)")),
     };
-    let mut task = parse_task(task_bytes, forced).map_err(|e| e.to_string())?;
-    if let Some(settings) = request.few_shot.filter(|s| s.shots > 0) {
-        task = few_shot(&task, settings).map_err(|e| e.to_string())?;
-    }
+    let task = job_task(&request, task_bytes)?;
     let device = pick_device(request.backend.as_deref() == Some("cpu"), events).await;
 
     // Each finished model's results, for the trend across sizes.
@@ -88,11 +90,15 @@ async fn run(request: &str, task_bytes: &[u8], files: &ModelFiles, events: &Even
             let (start, memory_before_load) = (js_sys::Date::now(), wasm_memory_bytes());
             let checkpoint = load(files, i, &device, events).await?;
             let loaded = js_sys::Date::now();
-            let (results, report, csv) = score(&checkpoint, &model.name, &task, truncation, request.seed, i, events).await?;
+            let kept = std::mem::take(&mut earlier[i]);
+            let restored = kept.len();
+            let (results, report, csv) = score(&checkpoint, &model.name, &task, truncation, request.seed, kept, i, events).await?;
             let timing = json!({
                 "load_seconds": (loaded - start) / 1e3,
                 "score_seconds": (js_sys::Date::now() - loaded) / 1e3,
                 "wasm_memory_before_load_bytes": memory_before_load,
+                // Examples taken from an interrupted run rather than scored now.
+                "restored_examples": restored,
             });
             Ok::<_, String>((results, report, csv, timing))
         }
@@ -115,6 +121,19 @@ async fn run(request: &str, task_bytes: &[u8], files: &ModelFiles, events: &Even
         }
     }
     Ok(())
+}
+
+/// The task as the job scores it: parsed as the request says, with its few-shot prompts.
+pub(super) fn job_task(request: &JobRequest, task_bytes: &[u8]) -> Result<Task, String> {
+    let forced = match request.task_type.as_deref().filter(|t| !t.is_empty()) {
+        Some(name) => Some(TaskType::parse_name(name)?),
+        None => None,
+    };
+    let task = parse_task(task_bytes, forced).map_err(|e| e.to_string())?;
+    match request.few_shot.filter(|s| s.shots > 0) {
+        Some(settings) => few_shot(&task, settings).map_err(|e| e.to_string()),
+        None => Ok(task),
+    }
 }
 
 /// WebGPU with the adapter's own limits when the browser has it, else Burn's CPU backend.
@@ -166,21 +185,36 @@ async fn load(files: &ModelFiles, model: usize, device: &Device, events: &Events
     Ok(checkpoint)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn score(
     checkpoint: &Checkpoint,
     name: &str,
     task: &Task,
     truncation: Truncation,
     seed: u64,
+    kept: Vec<ExampleResult>,
     model: usize,
     events: &Events,
 ) -> Result<(Vec<ExampleResult>, ModelReport, String), String> {
     let total = task.examples.len();
-    let results = run_task(checkpoint, task, truncation, seed, |_, done| {
+    let restored = kept.len();
+    if restored > 0 {
+        events.post(json!({ "event": "restored", "model": model, "done": restored, "total": total }));
+    }
+    let on_result = |result: &ExampleResult, done: usize| {
+        // `example` events are kept by the worker, so a run cut short resumes from here.
+        events.post(json!({ "event": "example", "model": model, "result": result }));
         events.post(json!({ "event": "progress", "model": model, "done": done, "total": total }));
         Control::Continue
-    })
-    .await
+    };
+    let results = match resume_task(checkpoint, task, truncation, seed, kept, on_result).await {
+        Err(RunError::Earlier(e)) if restored > 0 => {
+            // Kept results that do not fit the task (an older version wrote them): start over.
+            events.post(json!({ "event": "notice", "model": model, "message": format!("{e}; scoring every example again") }));
+            resume_task(checkpoint, task, truncation, seed, Vec::new(), on_result).await
+        }
+        other => other,
+    }
     .map_err(|e| e.to_string())?;
     let summary = ModelSummary::of(name, checkpoint.config.parameter_count(), task, &results);
     let report = ModelReport::new(summary, task, &results);

@@ -8,8 +8,10 @@
 mod files;
 mod hub_task;
 mod job;
+mod partial;
 mod task_view;
 
 pub use hub_task::{hub_data_file, hub_dataset};
 pub use job::run_job;
+pub use partial::partial_report;
 pub use task_view::parse_task;

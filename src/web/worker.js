@@ -1,12 +1,16 @@
 // The Web Worker that scores: loads the wasm module and runs one job per message, posting
-// the job's JSON events back to the page. The page terminates the worker to cancel.
+// the job's JSON events back to the page. A job starts from the examples an interrupted run
+// of it kept (run_store.js); the page keeps each `example` event, since this worker's event
+// loop is busy while it scores. The page terminates the worker to cancel.
 import init, { run_job } from "./invscale-web.js";
 import { ModelFiles } from "./files.js";
+import { keptResults } from "./run_store.js";
 
 const ready = init();
 
 self.onmessage = async ({ data }) => {
   const post = (json) => self.postMessage(json);
+  const { run, models } = data.store;
   try {
     await ready;
     const files = new ModelFiles(
@@ -14,7 +18,8 @@ self.onmessage = async ({ data }) => {
       (p) => post(JSON.stringify({ event: "download", ...p })),
       (n) => post(JSON.stringify({ event: "notice", ...n })),
     );
-    await run_job(data.request, data.task, files, post);
+    const earlier = await keptResults(run, models).catch(() => models.map(() => []));
+    await run_job(data.request, data.task, files, JSON.stringify(earlier), post);
   } catch (e) {
     // The module failed to load or trapped (a Rust panic, an out-of-memory): the job cannot
     // go on, but the page must hear of it rather than wait forever.

@@ -278,6 +278,16 @@ test("Cancel stops a long run; the page keeps responding", async () => {
     await page.waitForFunction(() => document.body.dataset.state === "cancelled");
     assert.match(await page.textContent("#progress"), /cancelled/);
     assert.equal(await page.isDisabled("#run"), false, "Run is usable again after Cancel");
+    // What was scored before Cancel is exported, marked partial.
+    const bundle = JSON.parse(await page.textContent("#results-json"));
+    assert.equal(bundle.complete, false);
+    assert.deepEqual(bundle.models, []);
+    assert.equal(bundle.partial_models.length, 1);
+    const { partial, rows } = bundle.partial_models[0];
+    assert.ok(partial.scored > 0 && partial.scored < partial.examples, JSON.stringify(partial));
+    assert.deepEqual(rows.map((r) => r.index), [...Array(partial.scored).keys()]);
+    assert.match(await page.textContent("#summary-table"), new RegExp(`tiny-hub \\(partial: ${partial.scored} of 300 examples\\)`));
+    assert.equal(await page.locator('#exports a[download="tiny-hub.partial.csv"]').count(), 1);
   });
 });
 
@@ -365,4 +375,61 @@ test("downloads retry 5xx and 429 answers with back-off, saying so", async () =>
   });
   assert.deepEqual(Object.values(hub.faults).flat(), [], "every injected fault was met");
   hub.faults = {};
+});
+
+/** Numbers within `tolerance`, everything else equal; returns the largest difference. */
+function assertSameResults(got, want, tolerance, where = "") {
+  if (typeof want === "number") {
+    assert.ok(Math.abs(got - want) <= tolerance, `${where}: ${got} vs ${want}`);
+    return Math.abs(got - want);
+  }
+  if (want === null || typeof want !== "object") {
+    assert.deepEqual(got, want, where);
+    return 0;
+  }
+  assert.deepEqual(Object.keys(got ?? {}).sort(), Object.keys(want).sort(), `${where}: keys`);
+  return Math.max(0, ...Object.keys(want).map((k) => assertSameResults(got[k], want[k], tolerance, `${where}.${k}`)));
+}
+
+test("a run cut short by a reload resumes from the kept examples and ends as an uninterrupted run", async () => {
+  const models = MODELS.map((m) => `invscale-fixtures/${m}`).join(",");
+  const query = `task=tasks/proverb-endings.csv&models=${encodeURIComponent(models)}&hub=${encodeURIComponent(hub.url)}&backend=cpu`;
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_FLAGS });
+  let resumed, kept, total;
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${app.url}/?${query}&run=1`);
+    // Reload the page in the middle of the first model's examples.
+    // (`data-kept`: examples the page has written to the browser's storage.)
+    await page.waitForFunction(() => Number(document.querySelector("#progress .progress-row")?.dataset.kept) >= 10, null, { timeout: RUN_TIMEOUT, polling: 10 });
+    await page.goto(app.url);
+    await page.waitForSelector("#resume-offer:not([hidden])");
+    const offer = await page.textContent("#resume-text");
+    [, kept, total] = offer.match(/(\d+) of (\d+) examples were scored and kept/).map(Number);
+    assert.match(offer, /^proverb-endings\.csv with tiny-hub, tiny-odd-heads/);
+    assert.ok(kept >= 10 && kept < total / 2, `the reload came mid-run: ${kept} of ${total} kept`);
+    await page.click("#resume-run");
+    resumed = await waitForEnd(page);
+    assert.match(await page.textContent("#progress"), /kept from before/);
+    // Reopened once more, the finished run is not offered again.
+    await page.goto(app.url);
+    await page.waitForFunction(() => document.body.dataset.state === "idle");
+    assert.equal(await page.isHidden("#resume-offer"), true, "a finished run is offered for resuming");
+  } finally {
+    await browser.close();
+  }
+  // Nothing kept was scored again, and everything else was scored once.
+  const restored = resumed.models.map((m) => m.timing.restored_examples);
+  assert.equal(restored.reduce((a, b) => a + b, 0), kept, `kept ${kept}, restored ${restored}`);
+  assert.ok(resumed.complete);
+  for (const m of resumed.models) assert.deepEqual(m.rows.map((r) => r.index), [...Array(total / MODELS.length).keys()]);
+
+  const uninterrupted = await withPage([], async (page) => {
+    await page.goto(`${app.url}/?${query}&run=1`);
+    return waitForEnd(page);
+  });
+  assert.ok(uninterrupted.models.every((m) => m.timing.restored_examples === 0));
+  const strip = (bundle) => ({ ...bundle, models: bundle.models.map(({ timing, ...m }) => m) });
+  const worst = assertSameResults(strip(resumed), strip(uninterrupted), 1e-6, "bundle");
+  console.log(`resumed after ${kept} of ${total} examples; max |resumed − uninterrupted| ${worst.toExponential(2)}`);
 });
