@@ -4,6 +4,7 @@
 // module and the worker; this file only shows them.
 import { drawPlot, formatParams } from "./plot.js";
 import { DEFAULT_HUB, isCached } from "./files.js";
+import { megabytes } from "./download.js";
 import { forgetAll, forgetRun, keepResult, keptResults, lastUnfinishedRun, modelKey, runKey, saveRun } from "./run_store.js";
 
 const $ = (id) => document.getElementById(id);
@@ -36,10 +37,6 @@ function node(tag, text, attrs = {}) {
   if (text !== undefined && text !== null) e.textContent = String(text);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
   return e;
-}
-
-function megabytes(bytes) {
-  return bytes == null ? "?" : `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
 }
 
 /** An http(s) URL from a user or URL parameter; anything else (javascript:, data:) is refused. */

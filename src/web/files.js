@@ -1,10 +1,14 @@
-// Model files for a job, read as streams of chunks: Hub downloads go through the Cache API
-// (so a second run downloads nothing), local files come from the user's folder pick.
+// Model files for a job, read as streams of chunks: Hub downloads (download.js: retried,
+// resumed, checked against the Hub's SHA-256) are kept in the Cache API (so a second run
+// downloads nothing), local files come from the user's folder pick.
 // Shared by the page (cache marks in the picker) and the worker (downloads).
+
+import { download, megabytes } from "./download.js";
 
 export const CACHE_NAME = "invscale-models-v1";
 export const DEFAULT_HUB = "https://huggingface.co";
 export const MODEL_FILES = ["config.json", "tokenizer.json", "model.safetensors"];
+
 
 /** `{hub}/{repo}/resolve/{revision}/{file}`, the Hub's download URL layout. */
 export function hubUrl(hub, repo, revision, file) {
@@ -41,27 +45,47 @@ class ChunkReader {
   }
 }
 
-function counter(onBytes) {
-  let loaded = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      loaded += chunk.byteLength;
-      onBytes(loaded);
-      controller.enqueue(chunk);
-    },
-  });
+
+/**
+ * What the Hub says of a model's files (`{hub}/api/models/{repo}/tree/{revision}`): size and,
+ * for large (LFS) files, SHA-256, by path. Empty when the server does not say.
+ */
+async function hubFileInfo(hub, repo, revision) {
+  try {
+    const response = await fetch(`${hub.replace(/\/+$/, "")}/api/models/${repo}/tree/${encodeURIComponent(revision)}`);
+    if (!response.ok) return {};
+    const info = {};
+    for (const entry of await response.json()) {
+      if (entry.type === "file") info[entry.path] = { size: entry.lfs?.size ?? entry.size, sha256: entry.lfs?.oid };
+    }
+    return info;
+  } catch {
+    return {};
+  }
+}
+
+/** Why a file could not be kept, with the room it needs when storage is full. */
+async function whyNotKept(file, size, error) {
+  if (error?.name !== "QuotaExceededError") return `${file} could not be kept in the browser's cache (${error?.message ?? error})`;
+  const { usage, quota } = (await navigator.storage?.estimate?.().catch(() => null)) ?? {};
+  // The estimate can be rougher than the limit the browser enforces: quoted only when it agrees.
+  const room = quota != null && quota - usage < size ? `: ${megabytes(quota - usage)} free of the ${megabytes(quota)} it allows this site` : "";
+  return `the browser's storage is full: ${file} needs ${megabytes(size)}${room}. Free space (e.g. clear this site's data for older models) to keep it`;
 }
 
 /**
  * The files of a job's models. `sources[i]` is `{hub, repo, revision}` or
  * `{files: {"config.json": File, ...}}`; `onProgress({model, file, loaded, total, cached})`
- * reports downloads, `onNotice({model, message})` what the user should know.
+ * reports downloads, `onNotice({model, message})` what the user should know, and
+ * `newHasher()` gives a SHA-256 hasher (`update(bytes)`, `hex()`) for checking downloads.
  */
 export class ModelFiles {
-  constructor(sources, onProgress, onNotice) {
+  constructor(sources, onProgress, onNotice, newHasher) {
     this.sources = sources;
     this.onProgress = onProgress;
     this.onNotice = onNotice;
+    this.newHasher = newHasher;
+    this.info = new Map();
   }
 
   async open(model, file) {
@@ -71,62 +95,33 @@ export class ModelFiles {
       if (!blob) throw new Error(`the model folder has no ${file}`);
       return new ChunkReader(blob.stream(), blob.size);
     }
+    if (!this.info.has(model)) this.info.set(model, await hubFileInfo(source.hub, source.repo, source.revision));
+    const expected = this.info.get(model)[file] ?? {};
     const url = hubUrl(source.hub, source.repo, source.revision, file);
     const report = (loaded, total, cached) => this.onProgress({ model, file, loaded, total, cached });
+    const notice = (message) => this.onNotice({ model, message });
     const cache = await openCache();
     const hit = cache && (await cache.match(url));
     if (hit) {
-      const size = Number(hit.headers.get("content-length")) || null;
-      report(size, size, true);
-      return new ChunkReader(hit.body, size);
+      const kept = hit.headers.get("x-sha256");
+      if (expected.sha256 && kept && kept !== expected.sha256) {
+        // The revision moved on (or the entry is damaged): the Hub's file is another one now.
+        await cache.delete(url);
+        notice(`the cached ${file} is not the Hub's current one (SHA-256 ${kept.slice(0, 12)}…, the Hub says ${expected.sha256.slice(0, 12)}…): downloading it again`);
+      } else {
+        const size = Number(hit.headers.get("content-length")) || null;
+        report(size, size, true);
+        return new ChunkReader(hit.body, size);
+      }
     }
-    const retrying = (message) => this.onNotice({ model, message });
-    const response = await download(url, retrying);
-    const total = Number(response.headers.get("content-length")) || null;
-    const counted = (body) => body.pipeThrough(counter((loaded) => report(loaded, total, false)));
-    if (!cache) return new ChunkReader(counted(response.body), total);
-    // Download into the cache first, then read from it: the worker holds one chunk at a time.
-    const headers = total ? { "content-length": String(total) } : {};
-    try {
-      await cache.put(url, new Response(counted(response.body), { headers }));
-      return new ChunkReader((await cache.match(url)).body, total);
-    } catch (e) {
-      // Storage full or refused (e.g. a private window): use the file without keeping it.
-      await cache.delete(url).catch(() => {});
-      this.onNotice({ model, message: `${file} could not be kept in the browser's cache (${e.message}); it will be downloaded again next time` });
-      return new ChunkReader(counted((await download(url, retrying)).body), total);
+    const blob = await download(url, { cache, expected, newHasher: this.newHasher, onProgress: (n, total) => report(n, total, false), onNotice: notice });
+    if (cache) {
+      const headers = { "content-length": String(blob.size), ...(expected.sha256 ? { "x-sha256": expected.sha256 } : {}) };
+      await cache.put(url, new Response(blob, { headers })).catch(async (e) => {
+        await cache.delete(url).catch(() => {});
+        notice(`${await whyNotKept(file, blob.size, e)}; it is used now and downloaded again next time`);
+      });
     }
-  }
-}
-
-/** Attempts per file; waits double between them, from `FIRST_WAIT_MS`. */
-const ATTEMPTS = 4;
-const FIRST_WAIT_MS = 1000;
-
-/**
- * GETs `url`. A network error, a 429 (too many requests) or a 5xx is tried again after a
- * wait that doubles each time (a 429's `Retry-After` if longer, up to a minute), telling the
- * user through `onRetry(message)`; other statuses fail at once.
- */
-async function download(url, onRetry) {
-  for (let attempt = 1; ; attempt++) {
-    let response = null;
-    let problem;
-    try {
-      response = await fetch(url);
-      if (response.ok) return response;
-      problem = `HTTP ${response.status} ${response.statusText}`.trim();
-    } catch (e) {
-      problem = e.message;
-    }
-    const transient = !response || response.status === 429 || response.status >= 500;
-    if (!transient || attempt === ATTEMPTS) {
-      const tries = attempt > 1 ? ` (after ${attempt} attempts)` : "";
-      throw new Error(`cannot download ${url}: ${problem}${tries}`);
-    }
-    const retryAfter = Number(response?.headers.get("retry-after")) * 1000 || 0;
-    const wait = Math.min(60_000, Math.max(FIRST_WAIT_MS * 2 ** (attempt - 1), retryAfter));
-    onRetry(`${url.split("/").pop()}: ${problem}; trying again in ${Math.round(wait / 1000)} s (attempt ${attempt + 1} of ${ATTEMPTS})`);
-    await new Promise((resolve) => setTimeout(resolve, wait));
+    return new ChunkReader(blob.stream(), blob.size);
   }
 }

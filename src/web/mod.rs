@@ -5,12 +5,14 @@
 //!
 //! Nothing here computes a metric: numbers come from `run`, `stats` and `report`.
 
+mod checksum;
 mod files;
 mod hub_task;
 mod job;
 mod partial;
 mod task_view;
 
+pub use checksum::Sha256Stream;
 pub use hub_task::{hub_data_file, hub_dataset};
 pub use job::run_job;
 pub use partial::partial_report;

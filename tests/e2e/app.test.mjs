@@ -433,3 +433,42 @@ test("a run cut short by a reload resumes from the kept examples and ends as an 
   const worst = assertSameResults(strip(resumed), strip(uninterrupted), 1e-6, "bundle");
   console.log(`resumed after ${kept} of ${total} examples; max |resumed − uninterrupted| ${worst.toExponential(2)}`);
 });
+
+test("a download cut mid-file resumes with Range; a corrupted byte fails the SHA-256 and is fetched again", async () => {
+  const weights = "/invscale-fixtures/tiny-hub/resolve/main/model.safetensors";
+  hub.faults = { [weights]: ["cut", "corrupt"] };
+  hub.ranges.length = 0;
+  await withPage([], async (page) => {
+    await page.goto(shareableUrl("classification.csv"));
+    assertMatchesReference(await waitForEnd(page), "classification.csv");
+    const progress = await page.textContent("#progress");
+    assert.match(progress, /model\.safetensors: the connection broke after 1\.3 MB of 2\.7 MB \([^)]*\); resuming from 1\.3 MB in 1 s \(attempt 2 of 4\)/);
+    assert.match(progress, /model\.safetensors does not match the SHA-256 the Hub gives for it \(expected [0-9a-f]{12}…, got [0-9a-f]{12}…\): discarded, downloading it again/);
+    const size = fs.statSync(path.join(FIXTURES, "models/tiny-hub/model.safetensors")).size;
+    assert.deepEqual(hub.ranges, [`${weights} bytes=${Math.floor(size / 2)}-`], "one request resumed from the bytes received");
+    assert.deepEqual(Object.values(hub.faults).flat(), [], "every injected fault was met");
+
+    // The Hub now names other weights (a revision moved on): the cached file is dropped and
+    // fetched again, and a file that still does not match ends that model's run, saying so.
+    hub.claimedSha256 = { "tiny-hub": "ab".repeat(32) };
+    await page.goto(shareableUrl("classification.csv"));
+    await page.waitForFunction(() => ["done", "error"].includes(document.body.dataset.state), null, { timeout: RUN_TIMEOUT });
+    assert.match(await page.textContent("#progress"), /the cached model\.safetensors is not the Hub's current one \(SHA-256 [0-9a-f]{12}…, the Hub says abababababab…\): downloading it again/);
+    assert.match(await page.textContent("#error"), /tiny-hub: .*model\.safetensors twice did not match the SHA-256 the Hub gives for it/);
+    const bundle = JSON.parse(await page.textContent("#results-json"));
+    assert.deepEqual(bundle.models.map((m) => m.name), ["tiny-odd-heads"], "the other model still ran");
+  });
+  hub.claimedSha256 = {};
+  hub.faults = {};
+});
+
+test("a full browser storage is reported with the room the weights need; the run still ends right", async () => {
+  await withPage([], async (page) => {
+    await page.goto(`${app.url}/`);
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Storage.overrideQuotaForOrigin", { origin: new URL(app.url).origin, quotaSize: 200_000 });
+    await page.goto(shareableUrl("classification.csv"));
+    assertMatchesReference(await waitForEnd(page), "classification.csv");
+    assert.match(await page.textContent("#progress"), /tiny-hub: the browser's storage is full: model\.safetensors needs 2\.7 MB(: [\d.]+ MB free of the [\d.]+ MB it allows this site)?\. Free space .*; it is used now and downloaded again next time/);
+  });
+});

@@ -4,6 +4,7 @@
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
+import crypto from "node:crypto";
 
 const TYPES = {
   ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript",
@@ -11,19 +12,37 @@ const TYPES = {
   ".csv": "text/csv", ".jsonl": "application/jsonl", ".safetensors": "application/octet-stream",
 };
 
-function sendFile(res, file) {
+const CORS = { "access-control-allow-origin": "*", "access-control-expose-headers": "content-range, content-length" };
+
+/**
+ * Sends `file`, honouring `Range: bytes=N-` with a 206. `fault` "cut" sends half the bytes
+ * and then breaks the connection; "corrupt" flips one byte in the middle of what is sent.
+ */
+function sendFile(res, file, range = null, fault = null) {
   fs.stat(file, (err, stat) => {
     if (err || !stat.isFile()) {
-      res.writeHead(404, { "content-type": "text/plain", "access-control-allow-origin": "*" });
+      res.writeHead(404, { "content-type": "text/plain", ...CORS });
       res.end("not found");
       return;
     }
-    res.writeHead(200, {
-      "content-type": TYPES[path.extname(file)] ?? "application/octet-stream",
-      "content-length": stat.size,
-      "access-control-allow-origin": "*",
-    });
-    fs.createReadStream(file).pipe(res);
+    const start = Number(/^bytes=(\d+)-$/.exec(range ?? "")?.[1] ?? 0);
+    if (start >= stat.size && start > 0) {
+      res.writeHead(416, { "content-range": `bytes */${stat.size}`, ...CORS });
+      return res.end();
+    }
+    const headers = { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream", "content-length": stat.size - start, "accept-ranges": "bytes", ...CORS };
+    if (start > 0) res.writeHead(206, { ...headers, "content-range": `bytes ${start}-${stat.size - 1}/${stat.size}` });
+    else res.writeHead(200, headers);
+    if (!fault) return fs.createReadStream(file, { start }).pipe(res);
+    const bytes = fs.readFileSync(file).subarray(start);
+    const half = Math.floor(bytes.length / 2);
+    if (fault === "cut") {
+      res.write(bytes.subarray(0, half));
+      return setTimeout(() => res.destroy(), 100);
+    }
+    const copy = Buffer.from(bytes);
+    copy[half] ^= 0xff;
+    res.end(copy);
   });
 }
 
@@ -32,8 +51,19 @@ function listen(handler) {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => {
     server.url = `http://127.0.0.1:${server.address().port}`;
     server.requests = [];
+    server.ranges = [];
     resolve(server);
   }));
+}
+
+/** The Hub's tree listing of a model folder: the weights as an LFS file with its SHA-256. */
+function modelListing(dir) {
+  return fs.readdirSync(dir).map((name) => {
+    const bytes = fs.readFileSync(path.join(dir, name));
+    const entry = { type: "file", path: name, size: bytes.length, oid: "0".repeat(40) };
+    if (name.endsWith(".safetensors")) entry.lfs = { oid: crypto.createHash("sha256").update(bytes).digest("hex"), size: bytes.length, pointerSize: 134 };
+    return entry;
+  });
 }
 
 /** Serves `dir` as a static site under the path `prefix` (as GitHub Pages serves a project). */
@@ -56,14 +86,23 @@ export async function staticServer(dir, prefix = "/") {
  * maps a dataset name to a task file, listed by `/api/datasets/{owner}/{name}/tree/{rev}`
  * beside a README as `data/{file}` and served by `/datasets/{owner}/{name}/resolve/{rev}/data/{file}`.
  * `server.files` (path → text, settable after start) are served as they are; `server.faults`
- * (path → list of statuses) answers a path with those statuses, one per request, before
- * serving it. Every request is logged.
+ * (path → list of statuses, or "cut" / "corrupt" for a model file's body) answers a path with
+ * those, one per request, before serving it normally. `/api/models/{owner}/{name}/tree/{rev}`
+ * lists a model's files with the weights' SHA-256 (or `server.claimedSha256[name]` instead).
+ * Every request is logged, and each Range header in `server.ranges`.
  */
 export async function hubServer({ modelsDir, tasksDir, owner, datasets = {} }) {
   const server = await listen((req, res) => {
     const pathname = decodeURIComponent(new URL(req.url, "http://x").pathname);
     server.requests.push(pathname);
-    const fault = server.faults?.[pathname]?.shift();
+    if (req.method === "OPTIONS") {
+      res.writeHead(204, { ...CORS, "access-control-allow-headers": "range", "access-control-allow-methods": "GET" });
+      return res.end();
+    }
+    if (req.headers.range) server.ranges.push(`${pathname} ${req.headers.range}`);
+    let fault = server.faults?.[pathname]?.shift();
+    const bodyFault = typeof fault === "string" ? fault : null;
+    if (bodyFault) fault = null;
     if (fault) {
       res.writeHead(fault, { "content-type": "text/plain", "access-control-allow-origin": "*", ...(fault === 429 ? { "retry-after": "1" } : {}) });
       return res.end(`injected ${fault}`);
@@ -85,8 +124,16 @@ export async function hubServer({ modelsDir, tasksDir, owner, datasets = {} }) {
     }
     const data = pathname.match(/^\/datasets\/([^/]+)\/([^/]+)\/resolve\/[^/]+\/data\/([^/]+)$/);
     if (data && data[1] === owner && datasets[data[2]] === data[3]) return sendFile(res, path.join(tasksDir, data[3]));
+    const modelTree = pathname.match(/^\/api\/models\/([^/]+)\/([^/]+)\/tree\/[^/]+$/);
+    if (modelTree && modelTree[1] === owner && fs.existsSync(path.join(modelsDir, modelTree[2]))) {
+      res.writeHead(200, { "content-type": "application/json", ...CORS });
+      const listing = modelListing(path.join(modelsDir, modelTree[2]));
+      const claimed = server.claimedSha256?.[modelTree[2]];
+      for (const entry of listing) if (entry.lfs && claimed) entry.lfs.oid = claimed;
+      return res.end(JSON.stringify(listing));
+    }
     const hub = pathname.match(/^\/([^/]+)\/([^/]+)\/resolve\/([^/]+)\/([^/]+)$/);
-    if (hub && hub[1] === owner && !hub[2].startsWith(".")) return sendFile(res, path.join(modelsDir, hub[2], hub[4]));
+    if (hub && hub[1] === owner && !hub[2].startsWith(".")) return sendFile(res, path.join(modelsDir, hub[2], hub[4]), req.headers.range, bodyFault);
     const task = pathname.match(/^\/tasks\/([^/]+)$/);
     if (task && !task[1].startsWith(".")) return sendFile(res, path.join(tasksDir, task[1]));
     sendFile(res, "");
