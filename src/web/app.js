@@ -289,17 +289,10 @@ async function startRun() {
     return { element: row, bar, label, started: 0, kept: 0 };
   });
 
-  const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
-  state.run = { worker, models, rows, backend: null, errors: 0 };
+  state.run = { models, rows, backend: null, errors: 0, recoveries: 0 };
   setState("running");
   $("run").disabled = true;
   $("cancel").disabled = false;
-  worker.onmessage = (e) => onEvent(JSON.parse(e.data));
-  worker.onerror = (e) => {
-    showError(`the worker stopped: ${e.message ?? "unknown error"}`);
-    state.run.errors++;
-    finishRun();
-  };
   const request = {
     task_type: $("task-type").value || null,
     truncation: $("truncation").value,
@@ -309,8 +302,48 @@ async function startRun() {
     models: models.map((m) => ({ name: m.name })),
   };
   const store = await keepRun(state.task, request, models);
-  Object.assign(state.run, { store, request: JSON.stringify(request), bytes: state.task.bytes });
-  worker.postMessage({ request: JSON.stringify(request), task: state.task.bytes, sources: models.map((m) => m.source), store });
+  Object.assign(state.run, { store, request, bytes: state.task.bytes });
+  launchWorker(state.run);
+}
+
+/** Starts the run's job in a new worker; the worker restores whatever examples were kept. */
+function launchWorker(run) {
+  const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  run.worker = worker;
+  // Messages of a worker that was replaced (after a GPU failure) are not this run's any more.
+  worker.onmessage = (e) => worker === run.worker && onEvent(JSON.parse(e.data));
+  worker.onerror = (e) => {
+    if (worker !== run.worker || recover(run, `the worker stopped: ${e.message ?? "unknown error"}`)) return;
+    showError(`the worker stopped: ${e.message ?? "unknown error"}`);
+    run.errors++;
+    finishRun();
+  };
+  const sources = run.models.map((m) => m.source);
+  worker.postMessage({ request: JSON.stringify(run.request), task: run.bytes, sources, store: run.store });
+}
+
+/**
+ * After the GPU failed (lost device, uncaught GPU error, the scorer trapping on WebGPU):
+ * restarts the job, which restores every example kept so far and scores only the rest — on a
+ * new WebGPU device the first time, on the CPU the second. False when it will not (not on
+ * WebGPU, or already on the CPU): the failure is then the run's.
+ */
+function recover(run, reason) {
+  if (run.backend !== "webgpu" || run.recoveries >= 2) return false;
+  run.recoveries++;
+  run.worker.terminate();
+  const onCpu = run.recoveries === 2;
+  if (onCpu) run.request = { ...run.request, backend: "cpu" };
+  const where = onCpu ? "on the CPU" : "on a new WebGPU device";
+  $("progress").append(node("div", `The GPU failed (${reason}). The run goes on ${where} from the last example kept.`, { class: "note gpu-recovery" }));
+  state.reports = [];
+  state.partials = [];
+  state.trend = null;
+  run.errors = 0;
+  run.backend = null;
+  for (const row of run.rows) Object.assign(row, { finished: false, restored: 0 });
+  launchWorker(run);
+  return true;
 }
 
 /**
@@ -466,7 +499,15 @@ function onEvent(ev) {
       $("progress").append(line);
       break;
     }
+    case "device_lost":
+      recover(run, `the WebGPU device was lost: ${ev.message}`);
+      break;
+    case "gpu_error":
+      recover(run, ev.message);
+      break;
     case "error":
+      // The scorer trapping on WebGPU is most likely the GPU's doing.
+      if (ev.model == null && /^the scorer stopped/.test(ev.message) && recover(run, ev.message)) break;
       run.errors++;
       if (row) {
         row.label.textContent = "failed";
@@ -502,7 +543,7 @@ function cancelRun() {
 async function finishRun(outcome) {
   const run = state.run;
   if (!run) return;
-  run.worker.terminate();
+  run.worker?.terminate();
   state.run = null;
   $("cancel").disabled = true;
   updateRunButton();
@@ -525,7 +566,7 @@ async function partialReports(run) {
     const [kept] = await keptResults(run.store.run, [run.store.models[i]]);
     const parameters = run.rows[i].parameters ?? state.registry.find((r) => r.repo === m.source.repo)?.parameters;
     if (kept.length === 0 || parameters == null) continue;
-    const { report, csv } = JSON.parse(state.wasm.partial_report(run.request, run.bytes, m.name, parameters, JSON.stringify(kept)));
+    const { report, csv } = JSON.parse(state.wasm.partial_report(JSON.stringify(run.request), run.bytes, m.name, parameters, JSON.stringify(kept)));
     reports.push({ ...report, csv });
   }
   return reports;

@@ -8,6 +8,20 @@ import { keptResults } from "./run_store.js";
 
 const ready = init();
 
+// The WebGPU devices the scorer creates are watched: a lost device (a driver reset, the GPU
+// process gone, the tab's GPU memory reclaimed) or an error nobody caught (out of memory) is
+// told to the page, which restarts the job from the examples kept so far.
+if (globalThis.GPUAdapter) {
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await requestDevice.apply(this, args);
+    const tell = (event, message) => self.postMessage(JSON.stringify({ event, model: null, message }));
+    device.lost.then((info) => tell("device_lost", info.message || `reason: ${info.reason}`));
+    device.addEventListener("uncapturederror", (e) => tell("gpu_error", `${e.error?.constructor?.name ?? "GPU error"}: ${e.error?.message}`));
+    return device;
+  };
+}
+
 self.onmessage = async ({ data }) => {
   const post = (json) => self.postMessage(json);
   const { run, models } = data.store;

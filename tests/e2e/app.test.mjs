@@ -472,3 +472,54 @@ test("a full browser storage is reported with the room the weights need; the run
     assert.match(await page.textContent("#progress"), /tiny-hub: the browser's storage is full: model\.safetensors needs 2\.7 MB(: [\d.]+ MB free of the [\d.]+ MB it allows this site)?\. Free space .*; it is used now and downloaded again next time/);
   });
 });
+
+// Prepended to worker.js in a copy of the app: the first two workers of a browser destroy
+// their WebGPU device after their first scored example, as a driver reset would.
+const LOSE_DEVICE = `
+let deviceToLose = null;
+const originalRequestDevice = GPUAdapter.prototype.requestDevice;
+GPUAdapter.prototype.requestDevice = async function (...args) {
+  const device = await originalRequestDevice.apply(this, args);
+  for (const flag of ["invscale-test-device-lost-1", "invscale-test-device-lost-2"]) {
+    if (await caches.has(flag)) continue;
+    await caches.open(flag);
+    deviceToLose = device;
+    break;
+  }
+  return device;
+};
+const originalPost = self.postMessage.bind(self);
+self.postMessage = (message) => {
+  originalPost(message);
+  if (deviceToLose && JSON.parse(message).event === "progress") {
+    deviceToLose.destroy();
+    deviceToLose = null;
+  }
+};
+`;
+
+test("a WebGPU device lost mid-run is reported and the run goes on from the kept examples (new device, then CPU), matching the reference", async () => {
+  const copy = fs.mkdtempSync(path.join(OUT, "device-lost-"));
+  fs.cpSync(DIST, copy, { recursive: true });
+  fs.writeFileSync(path.join(copy, "worker.js"), LOSE_DEVICE + fs.readFileSync(path.join(DIST, "worker.js"), "utf8"));
+  const site = await staticServer(copy);
+  try {
+    await withPage(WEBGPU, async (page) => {
+      await page.goto(shareableUrl("classification.csv", site));
+      const bundle = await waitForEnd(page);
+      // First a new WebGPU device, then (lost again) the CPU.
+      const progress = await page.textContent("#progress");
+      assert.match(progress, /The GPU failed \(the WebGPU device was lost: [^)]*\)\. The run goes on on a new WebGPU device from the last example kept\./);
+      assert.match(progress, /The GPU failed \(the WebGPU device was lost: [^)]*\)\. The run goes on on the CPU from the last example kept\./);
+      assert.equal(bundle.backend, "cpu");
+      assert.ok(bundle.complete);
+      const restored = bundle.models.map((m) => m.timing.restored_examples);
+      assert.ok(restored[0] >= 2, `what was kept before the losses was not restored: ${restored}`);
+      const worst = assertMatchesReference(bundle, "classification.csv");
+      console.log(`device lost twice; restored ${restored}; max |app − reference| ${worst.toExponential(2)}`);
+    });
+  } finally {
+    site.close();
+    fs.rmSync(copy, { recursive: true, force: true });
+  }
+});
