@@ -1,8 +1,10 @@
 // Trunk post-build hook: gives the page a Content Security Policy (a meta tag, as GitHub Pages
 // sets no headers). Scripts: the app's own files, the wasm module, and the inline scripts
 // Trunk itself wrote (allowed by their hashes, computed here); no other inline script, no
-// eval, no plugins. Connections: the site, https (the Hub, or a server of the user's choice)
-// and the local machine (a Hub-layout test server, `trunk serve`'s reload socket).
+// eval, no plugins. Connections: the site, the Hugging Face Hub and its download hosts,
+// GitHub's raw files (the pipeline's published task files), the local machine (a Hub-layout
+// test server, `trunk serve`'s reload socket), and the hosts in INVSCALE_CONNECT (space
+// separated, e.g. a Hub mirror) — nothing a task or page parameter could point elsewhere.
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -12,10 +14,15 @@ let html = fs.readFileSync(file, "utf8");
 const inline = [...html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/g)].map((m) => m[1]);
 const hashes = inline.map((text) => `'sha256-${crypto.createHash("sha256").update(text, "utf8").digest("base64")}'`);
 const local = ["http://localhost:*", "http://127.0.0.1:*", "ws://localhost:*", "ws://127.0.0.1:*"];
+const hub = ["https://huggingface.co", "https://*.huggingface.co", "https://*.hf.co", "https://raw.githubusercontent.com"];
+const configured = (process.env.INVSCALE_CONNECT ?? "").split(/\s+/).filter(Boolean);
+for (const host of configured) {
+  if (!/^(https?|wss?):\/\/[\w.*-]+(:(\d+|\*))?$/.test(host)) throw new Error(`INVSCALE_CONNECT: \`${host}\` is not a scheme://host[:port]`);
+}
 const policy = [
   "default-src 'self'",
   `script-src 'self' 'wasm-unsafe-eval' ${hashes.join(" ")}`,
-  `connect-src 'self' https: ${local.join(" ")}`,
+  `connect-src 'self' ${[...hub, ...configured, ...local].join(" ")}`,
   "img-src 'self' data: blob:",
   "style-src 'self'",
   "object-src 'none'",

@@ -80,8 +80,18 @@ function setTask(name, bytes, extra = {}) {
   updateRunButton();
 }
 
+/** URLs the page's Content Security Policy refused to connect to. */
+const refusedByPolicy = new Set();
+addEventListener("securitypolicyviolation", (e) => e.effectiveDirective === "connect-src" && refusedByPolicy.add(e.blockedURI));
+
 async function fetchBytes(url) {
-  const response = await fetch(url);
+  const response = await fetch(url).catch(async (e) => {
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the violation event comes apart
+    if (refusedByPolicy.has(new URL(url, location.href).href)) {
+      throw new Error(`cannot load ${url}: this page connects only to the Hub, GitHub's raw files and the machine it runs on (its Content Security Policy); load the file from your disk instead`);
+    }
+    throw new Error(`cannot load ${url}: ${e.message}`);
+  });
   if (!response.ok) throw new Error(`cannot load ${url}: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
 }

@@ -258,6 +258,13 @@ test("the page's Content Security Policy lets the app run and stops injected scr
     });
     // (eval cannot be probed from here: the test's own evaluation is exempt from the policy.)
     assert.deepEqual(ran, { inline: null, handler: null });
+    // Connections only to the Hub, GitHub's raw files and the local machine: a task parameter
+    // pointing elsewhere is refused by the browser, and the page says why.
+    assert.match(policy, /connect-src 'self' https:\/\/huggingface\.co /);
+    assert.doesNotMatch(policy, /connect-src[^;]* https: /);
+    await page.goto(`${app.url}/?task=${encodeURIComponent("https://example.org/task.csv")}`);
+    await page.waitForFunction(() => document.body.dataset.state === "error");
+    assert.match(await page.textContent("#error"), /cannot load https:\/\/example\.org\/task\.csv: this page connects only to the Hub/);
   });
 });
 
