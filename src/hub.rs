@@ -1,5 +1,5 @@
 //! Repositories on the Hugging Face Hub (or any server with its URL layout), named
-//! `hub:<id>[@revision]`. A model's files are at `{hub}/{id}/resolve/{revision}/{file}`. A
+//! `hub:<id>[@revision][:<file>]` (the file only for datasets that hold several tasks). A model's files are at `{hub}/{id}/resolve/{revision}/{file}`. A
 //! task published as a dataset: the dataset's file list
 //! (`{hub}/api/datasets/{id}/tree/{revision}`, a JSON array of `{type, path, size}`) says which
 //! file holds the data; `{hub}/datasets/{id}/resolve/{revision}/{path}` serves it. No network
@@ -15,6 +15,8 @@ pub const DEFAULT_HUB: &str = "https://huggingface.co";
 pub struct HubRef {
     pub id: String,
     pub revision: String,
+    /// The dataset file to read, when the dataset holds several tasks (`:<path>`).
+    pub file: Option<String>,
 }
 
 /// The formats the task parser reads, most preferred first.
@@ -25,6 +27,16 @@ impl HubRef {
     /// or why the spec is not one.
     pub fn parse(spec: &str) -> Option<Result<HubRef, String>> {
         let rest = spec.strip_prefix("hub:")?;
+        // `:` cannot occur in a repository id or a git ref, so the first one starts the file.
+        let (rest, file) = match rest.split_once(':') {
+            Some((rest, file)) => (rest, Some(file)),
+            None => (rest, None),
+        };
+        if let Some(file) = file {
+            if file.is_empty() || file.starts_with('/') || file.split('/').any(|p| p.is_empty() || p == "." || p == "..") || file.contains(['?', '#', '\\']) {
+                return Some(Err(format!("`{spec}`: after `:` comes a file of the dataset, e.g. data/test.jsonl")));
+            }
+        }
         let (id, revision) = match rest.split_once('@') {
             Some((id, rev)) => (id, rev),
             None => (rest, "main"),
@@ -41,7 +53,7 @@ impl HubRef {
         if revision.is_empty() || revision.contains(['/', '?', '#', ' ']) && !revision.starts_with("refs/") {
             return Some(Err(format!("`{spec}`: the revision after @ must be a branch, tag or commit")));
         }
-        Some(Ok(HubRef { id: id.to_string(), revision: revision.to_string() }))
+        Some(Ok(HubRef { id: id.to_string(), revision: revision.to_string(), file: file.map(str::to_string) }))
     }
 
     /// One file of a model repository.
@@ -63,7 +75,11 @@ impl HubRef {
 
 impl std::fmt::Display for HubRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "hub:{}@{}", self.id, self.revision)
+        write!(f, "hub:{}@{}", self.id, self.revision)?;
+        match &self.file {
+            Some(file) => write!(f, ":{file}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -79,10 +95,18 @@ pub struct TreeEntry {
 
 /// Picks the data file from a tree listing: a JSONL file if there is one, else CSV, else JSON
 /// (metadata such as `dataset_infos.json` aside); among several of that format, the largest
-/// (the full set rather than a sample). Errors say what the dataset holds instead.
-pub fn pick_data_file(tree_json: &[u8]) -> Result<TreeEntry, String> {
+/// (the full set rather than a sample); or the file `wanted` names. Errors say what the
+/// dataset holds instead.
+pub fn pick_data_file(tree_json: &[u8], wanted: Option<&str>) -> Result<TreeEntry, String> {
     let entries: Vec<TreeEntry> =
         serde_json::from_slice(tree_json).map_err(|e| format!("the Hub's file list is not what was expected: {e}"))?;
+    if let Some(wanted) = wanted {
+        if let Some(entry) = entries.iter().find(|e| e.kind == "file" && e.path == wanted) {
+            return Ok(entry.clone());
+        }
+        let names: Vec<&str> = entries.iter().filter(|e| e.kind == "file").map(|e| e.path.as_str()).collect();
+        return Err(format!("the dataset has no file {wanted} (it has: {})", names.join(", ")));
+    }
     let extension = |p: &str| p.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     let is_metadata = |p: &str| {
         let name = p.rsplit('/').next().unwrap_or(p).to_ascii_lowercase();
@@ -129,11 +153,15 @@ mod tests {
     fn specs() {
         assert_eq!(HubRef::parse("tasks/a.csv"), None);
         let d = HubRef::parse("hub:inverse-scaling/NeQA").unwrap().unwrap();
-        assert_eq!(d, HubRef { id: "inverse-scaling/NeQA".into(), revision: "main".into() });
+        assert_eq!(d, HubRef { id: "inverse-scaling/NeQA".into(), revision: "main".into(), file: None });
+        let d = HubRef::parse("hub:owner/prize@v2:data/memo-trap.jsonl").unwrap().unwrap();
+        assert_eq!((d.revision.as_str(), d.file.as_deref()), ("v2", Some("data/memo-trap.jsonl")));
+        assert_eq!(d.to_string(), "hub:owner/prize@v2:data/memo-trap.jsonl");
+        assert_eq!(HubRef::parse("hub:owner/prize:a.jsonl").unwrap().unwrap().revision, "main");
         let d = HubRef::parse("hub:owner/name@v1.0").unwrap().unwrap();
         assert_eq!(d.revision, "v1.0");
         assert_eq!(d.to_string(), "hub:owner/name@v1.0");
-        for bad in ["hub:", "hub:a/b/c", "hub:../x", "hub:a/b@", "hub:a b/c", "hub:a/b@x y"] {
+        for bad in ["hub:", "hub:a/b/c", "hub:../x", "hub:a/b@", "hub:a b/c", "hub:a/b@x y", "hub:a/b:", "hub:a/b:../x", "hub:a/b:/x", "hub:a/b:x//y"] {
             assert!(HubRef::parse(bad).unwrap().is_err(), "{bad}");
         }
     }
@@ -161,17 +189,20 @@ mod tests {
             {"type": "file", "path": "data/full.csv", "size": 100},
             {"type": "file", "path": "extra.json", "size": 1000}
         ]"#;
-        assert_eq!(pick_data_file(tree).unwrap().path, "data/full.csv");
+        assert_eq!(pick_data_file(tree, None).unwrap().path, "data/full.csv");
         let tree = br#"[{"type": "file", "path": "a.json", "size": 5}, {"type": "file", "path": "b.JSONL", "size": 1}]"#;
-        assert_eq!(pick_data_file(tree).unwrap().path, "b.JSONL");
+        assert_eq!(pick_data_file(tree, None).unwrap().path, "b.JSONL");
+        // A named file wins over the rules, and a missing one lists what there is.
+        assert_eq!(pick_data_file(tree, Some("a.json")).unwrap().path, "a.json");
+        assert_eq!(pick_data_file(tree, Some("c.csv")).unwrap_err(), "the dataset has no file c.csv (it has: a.json, b.JSONL)");
     }
 
     #[test]
     fn says_what_the_dataset_holds_when_nothing_fits() {
         let parquet = br#"[{"type": "file", "path": "data/train-00000.parquet", "size": 5}]"#;
-        assert!(pick_data_file(parquet).unwrap_err().contains("only Parquet files (data/train-00000.parquet)"));
+        assert!(pick_data_file(parquet, None).unwrap_err().contains("only Parquet files (data/train-00000.parquet)"));
         let other = br#"[{"type": "file", "path": "README.md", "size": 5}]"#;
-        assert_eq!(pick_data_file(other).unwrap_err(), "the dataset has no JSONL, CSV or JSON file (it has: README.md)");
-        assert!(pick_data_file(b"{\"error\": \"Repository not found\"}").unwrap_err().starts_with("the Hub's file list"));
+        assert_eq!(pick_data_file(other, None).unwrap_err(), "the dataset has no JSONL, CSV or JSON file (it has: README.md)");
+        assert!(pick_data_file(b"{\"error\": \"Repository not found\"}", None).unwrap_err().starts_with("the Hub's file list"));
     }
 }

@@ -279,8 +279,8 @@ fn read_task(spec: &str, hub: &str) -> Result<(String, Vec<u8>)> {
     };
     let dataset = dataset.map_err(anyhow::Error::msg)?;
     let tree = download::get(&dataset.tree_url(hub), 64 << 20).with_context(|| format!("cannot list the files of {dataset}"))?;
-    let file = pick_data_file(&tree).map_err(anyhow::Error::msg).with_context(|| dataset.to_string())?;
-    let name = format!("{dataset}/{}", file.path);
+    let file = pick_data_file(&tree, dataset.file.as_deref()).map_err(anyhow::Error::msg).with_context(|| dataset.to_string())?;
+    let name = if dataset.file.is_some() { dataset.to_string() } else { format!("{dataset}/{}", file.path) };
     eprintln!("task: {name} ({} bytes)", file.size);
     let bytes = download::get(&dataset.resolve_url(hub, &file.path), MAX_TASK_BYTES as u64)
         .with_context(|| format!("cannot download {name}"))?;
@@ -293,6 +293,9 @@ fn model_folder(spec: &str, hub: &str) -> Result<PathBuf> {
         return Ok(PathBuf::from(spec));
     };
     let model = model.map_err(anyhow::Error::msg)?;
+    if model.file.is_some() {
+        bail!("`{spec}`: a model is a whole repository (hub:<owner>/<name>[@revision]); `:<file>` names a file of a task dataset");
+    }
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{msg:>28} [{bar:30}] {bytes}/{total_bytes}, {bytes_per_sec}")

@@ -109,7 +109,8 @@ async function loadPrizeCatalogue() {
 }
 
 function describePrizeTask(t) {
-  return `${t.title}, by ${t.authors} (Inverse Scaling Prize, round ${t.round}). Cause: ${t.cause}.` +
+  const size = t.examples ? `, ${t.examples} examples` : "";
+  return `${t.title}, by ${t.authors} (Inverse Scaling Prize, round ${t.round}${size}). Cause: ${t.cause}.` +
     (t.at_scale ? ` On larger models: ${t.at_scale}.` : "");
 }
 

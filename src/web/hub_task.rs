@@ -13,7 +13,7 @@ fn dataset(spec: &str) -> Result<HubRef, JsError> {
     }
 }
 
-/// `{name, tree_url}` of a `hub:<id>[@revision]` spec on `hub`; throws if the spec is malformed.
+/// `{name, tree_url}` of a `hub:<id>[@revision][:<file>]` spec on `hub`; throws if the spec is malformed.
 #[wasm_bindgen]
 pub fn hub_dataset(spec: &str, hub: &str) -> Result<String, JsError> {
     let d = dataset(spec)?;
@@ -25,9 +25,9 @@ pub fn hub_dataset(spec: &str, hub: &str) -> Result<String, JsError> {
 #[wasm_bindgen]
 pub fn hub_data_file(spec: &str, hub: &str, tree_json: &[u8]) -> Result<String, JsError> {
     let d = dataset(spec)?;
-    let file = pick_data_file(tree_json).map_err(|e| JsError::new(&format!("{d}: {e}")))?;
+    let file = pick_data_file(tree_json, d.file.as_deref()).map_err(|e| JsError::new(&format!("{d}: {e}")))?;
     Ok(json!({
-        "name": format!("{d}/{}", file.path), "path": file.path, "size": file.size,
+        "name": if d.file.is_some() { d.to_string() } else { format!("{d}/{}", file.path) }, "path": file.path, "size": file.size,
         "url": d.resolve_url(hub, &file.path),
     })
     .to_string())
