@@ -1,12 +1,15 @@
 //! Native downloads from the Hub for the CLI: task files, and model files kept in a cache so
 //! each is fetched once. A model file arrives as `<file>.part` and is renamed when complete; an
-//! interrupted download resumes from the bytes already there (HTTP Range).
+//! interrupted download resumes from the bytes already there (HTTP Range). Large files are
+//! checked against the SHA-256 the Hub's file list gives; a corrupt one is downloaded again.
 
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::hub::HubRef;
+use sha2::{Digest, Sha256};
+
+use crate::hub::{lfs_sha256, HubRef};
 
 /// The files of a model folder in the Hub's layout.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
@@ -19,6 +22,8 @@ pub enum DownloadError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{url}: the body is larger than {limit} bytes")]
     TooLarge { url: String, limit: u64 },
+    #[error("{url}: twice the download did not match the SHA-256 the Hub gives for it ({expected}, got {got})")]
+    Corrupt { url: String, expected: String, got: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DownloadError + '_ {
@@ -55,17 +60,47 @@ pub fn cache_dir() -> PathBuf {
 pub fn model_folder(model: &HubRef, hub: &str, cache: &Path, mut progress: impl FnMut(&str, u64, Option<u64>)) -> Result<PathBuf, DownloadError> {
     let dir = cache.join("models").join(&model.id).join(&model.revision);
     fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let mut checksums = None;
     for file in MODEL_FILES {
         let path = dir.join(file);
-        if !path.exists() {
-            fetch_resumable(&model.model_file_url(hub, file), &path, |done, total| progress(file, done, total))?;
+        if path.exists() {
+            continue;
+        }
+        // What the Hub says the files are; a server without the listing gets no check.
+        let checksums = checksums.get_or_insert_with(|| get(&model.model_tree_url(hub), 16 << 20).map(|t| lfs_sha256(&t)).unwrap_or_default());
+        let url = model.model_file_url(hub, file);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let part = fetch_resumable(&url, &path, |done, total| progress(file, done, total))?;
+            let Some(expected) = checksums.get(file) else {
+                fs::rename(&part, &path).map_err(io(&path))?;
+                break;
+            };
+            let got = sha256_of(&part)?;
+            if &got == expected {
+                fs::rename(&part, &path).map_err(io(&path))?;
+                break;
+            }
+            fs::remove_file(&part).map_err(io(&part))?;
+            if attempt == 2 {
+                return Err(DownloadError::Corrupt { url, expected: expected.clone(), got });
+            }
+            eprintln!("{file}: does not match the SHA-256 the Hub gives for it ({expected}, got {got}); discarded, downloading it again");
         }
     }
     Ok(dir)
 }
 
-/// Downloads `url` to `path` through `path.part`, resuming a partial file.
-fn fetch_resumable(url: &str, path: &Path, mut progress: impl FnMut(u64, Option<u64>)) -> Result<(), DownloadError> {
+fn sha256_of(path: &Path) -> Result<String, DownloadError> {
+    let mut file = fs::File::open(path).map_err(io(path))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(io(path))?;
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Downloads `url` to `path.part`, resuming a partial one; returns the `.part` path.
+fn fetch_resumable(url: &str, path: &Path, mut progress: impl FnMut(u64, Option<u64>)) -> Result<PathBuf, DownloadError> {
     let http = |message: String| DownloadError::Http { url: url.to_string(), message };
     let part = path.with_extension(format!("{}.part", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
     let have = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
@@ -97,6 +132,5 @@ fn fetch_resumable(url: &str, path: &Path, mut progress: impl FnMut(u64, Option<
     if let Some(total) = total.filter(|&t| t != done) {
         return Err(http(format!("got {done} of {total} bytes; run again to resume")));
     }
-    fs::rename(&part, path).map_err(io(path))?;
-    Ok(())
+    Ok(part)
 }

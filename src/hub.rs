@@ -61,6 +61,11 @@ impl HubRef {
         format!("{}/{}/resolve/{}/{}", hub.trim_end_matches('/'), self.id, encode(&self.revision), encode(file))
     }
 
+    /// A model repository's files, with the SHA-256 of its large (LFS) files.
+    pub fn model_tree_url(&self, hub: &str) -> String {
+        format!("{}/api/models/{}/tree/{}", hub.trim_end_matches('/'), self.id, encode(&self.revision))
+    }
+
     /// The dataset's files, all folders included.
     pub fn tree_url(&self, hub: &str) -> String {
         format!("{}/api/datasets/{}/tree/{}?recursive=true", hub.trim_end_matches('/'), self.id, encode(&self.revision))
@@ -91,6 +96,20 @@ pub struct TreeEntry {
     pub path: String,
     #[serde(default)]
     pub size: u64,
+    /// Set for files stored with Git LFS: `oid` is the file's SHA-256.
+    #[serde(default)]
+    pub lfs: Option<LfsInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct LfsInfo {
+    pub oid: String,
+}
+
+/// The SHA-256 of each large file in a tree listing, by path; empty when the listing is not one.
+pub fn lfs_sha256(tree_json: &[u8]) -> std::collections::HashMap<String, String> {
+    let entries: Vec<TreeEntry> = serde_json::from_slice(tree_json).unwrap_or_default();
+    entries.into_iter().filter_map(|e| Some((e.path, e.lfs?.oid.to_ascii_lowercase()))).collect()
 }
 
 /// Picks the data file from a tree listing: a JSONL file if there is one, else CSV, else JSON

@@ -13,6 +13,63 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
+#[test]
+fn hub_model_weights_are_checked_against_the_hubs_sha256() {
+    use sha2::{Digest, Sha256};
+    let fixtures = common::fixtures();
+    let model_dir = fixtures.join("models/tiny-hub");
+    let weights = common::read(model_dir.join("model.safetensors"));
+    let sha: String = Sha256::digest(&weights).iter().map(|b| format!("{b:02x}")).collect();
+    let mut corrupt = weights.clone();
+    corrupt[weights.len() / 2] ^= 0xff;
+    let mut routes = HashMap::new();
+    for (name, body) in [("tiny-hub", &weights), ("tiny-corrupt", &corrupt)] {
+        for file in ["config.json", "tokenizer.json"] {
+            routes.insert(format!("/invscale-fixtures/{name}/resolve/main/{file}"), common::read(model_dir.join(file)));
+        }
+        routes.insert(format!("/invscale-fixtures/{name}/resolve/main/model.safetensors"), body.clone());
+        // The Hub's listing names the true weights for both.
+        let tree = format!(r#"[{{"type":"file","path":"model.safetensors","size":{},"lfs":{{"oid":"{sha}","size":{}}}}}]"#, weights.len(), weights.len());
+        routes.insert(format!("/api/models/invscale-fixtures/{name}/tree/main"), tree.into_bytes());
+    }
+    let (hub, log) = hub_server(routes);
+    let root = std::env::temp_dir().join(format!("invscale-hub-sha-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (cache, out) = (root.join("cache"), root.join("out"));
+    // A partial download whose kept half was damaged on disk.
+    let cached = cache.join("models/invscale-fixtures/tiny-hub/main");
+    std::fs::create_dir_all(&cached).unwrap();
+    let half = weights.len() / 2;
+    let mut damaged = weights[..half].to_vec();
+    damaged[10] ^= 0xff;
+    std::fs::write(cached.join("model.safetensors.part"), &damaged).unwrap();
+    let task = fixtures.join("tasks/classification.csv");
+    let eval = |model: &str| {
+        Command::new(env!("CARGO_BIN_EXE_invscale"))
+            .args(["eval", "--task", p(&task), "--model", model, "--hub", &hub, "--out", p(&out)])
+            .env("INVSCALE_CACHE", &cache)
+            .output()
+            .unwrap()
+    };
+    let output = eval("hub:invscale-fixtures/tiny-hub");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("model.safetensors: does not match the SHA-256 the Hub gives for it"), "{stderr}");
+    assert_eq!(common::read(cached.join("model.safetensors")), weights, "the file kept is the Hub's");
+    let weights_path = "/invscale-fixtures/tiny-hub/resolve/main/model.safetensors";
+    let requests: Vec<_> = log.lock().unwrap().iter().filter(|r| r.starts_with(weights_path)).cloned().collect();
+    assert_eq!(requests, [format!("{weights_path} range={half}"), weights_path.to_string()], "resumed, then fetched whole");
+
+    // A server that keeps sending damaged weights: an error naming the file and both digests.
+    let output = eval("hub:invscale-fixtures/tiny-corrupt");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("tiny-corrupt/resolve/main/model.safetensors: twice the download did not match the SHA-256 the Hub gives for it"), "{stderr}");
+    assert!(stderr.contains(&sha), "{stderr}");
+    assert!(!cache.join("models/invscale-fixtures/tiny-corrupt/main/model.safetensors").exists(), "nothing corrupt is kept");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 /// Serves `routes` (path without query → body) on a free local port, honouring
 /// `Range: bytes=N-`; anything else is a 404. Returns the base URL and the log of requests
 /// (with `range=N` appended when one was asked).
