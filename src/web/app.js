@@ -3,7 +3,7 @@
 // (textContent, createElement), never as HTML. Parsing and all numbers come from the wasm
 // module and the worker; this file only shows them.
 import { drawPlot, formatParams } from "./plot.js";
-import { DEFAULT_HUB, isCached } from "./files.js";
+import { DEFAULT_HUB, hubFileInfo, isCached } from "./files.js";
 import { megabytes } from "./download.js";
 import { forgetAll, forgetRun, keepResult, keptResults, lastUnfinishedRun, modelKey, runKey, saveRun } from "./run_store.js";
 
@@ -363,7 +363,8 @@ function recover(run, reason) {
  */
 async function keepRun(task, request, models) {
   const run = await runKey(task.bytes, request);
-  const keys = models.map((m) => modelKey(m.source));
+  const weights = (m) => (m.source.files ? null : hubFileInfo(m.source.hub, m.source.repo, m.source.revision).then((f) => f["model.safetensors"]?.sha256));
+  const keys = await Promise.all(models.map(async (m) => modelKey(m.source, await weights(m))));
   const record = {
     key: run,
     task: task.name,

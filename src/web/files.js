@@ -50,7 +50,7 @@ class ChunkReader {
  * What the Hub says of a model's files (`{hub}/api/models/{repo}/tree/{revision}`): size and,
  * for large (LFS) files, SHA-256, by path. Empty when the server does not say.
  */
-async function hubFileInfo(hub, repo, revision) {
+export async function hubFileInfo(hub, repo, revision) {
   try {
     const response = await fetch(`${hub.replace(/\/+$/, "")}/api/models/${repo}/tree/${encodeURIComponent(revision)}`);
     if (!response.ok) return {};

@@ -56,13 +56,18 @@ export async function runKey(taskBytes, settings) {
   return `${await sha256(taskBytes)}:${JSON.stringify([task_type ?? null, truncation, few_shot ?? null, seed ?? 0])}`;
 }
 
-/** A model's key: its Hub repository and revision, or a local folder's name and weights file. */
-export function modelKey(source) {
+/**
+ * A model's key: its Hub repository, revision and — when the Hub gives it — the weights'
+ * SHA-256 (a branch that moves on names other weights, whose results are not these); or a
+ * local folder's name and weights file.
+ */
+export function modelKey(source, weightsSha256 = null) {
   if (source.files) {
     const w = source.files["model.safetensors"];
     return `local:${source.name}:${w?.size}:${w?.lastModified}`;
   }
-  return `${source.hub.replace(/\/+$/, "")}/${source.repo}@${source.revision}`;
+  const sha = weightsSha256 ? `#${weightsSha256}` : "";
+  return `${source.hub.replace(/\/+$/, "")}/${source.repo}@${source.revision}${sha}`;
 }
 
 const range = (run, model) => IDBKeyRange.bound([run, model], [run, model, []]);

@@ -464,16 +464,17 @@ async function downloadFaults(weights) {
     assert.deepEqual(hub.ranges, [`${weights} bytes=${Math.floor(size / 2)}-`], "one request resumed from the bytes received");
     assert.deepEqual(Object.values(hub.faults).flat(), [], "every injected fault was met");
 
-    // The Hub now names other weights (a revision moved on): the cached file is dropped and
-    // fetched again, and a file that still does not match ends that model's run, saying so.
-    // (Pipeline truncation: another run, so the examples kept by the first are not reused.)
+    // The Hub now names other weights (a branch moved on): the examples kept for the old ones
+    // are not reused, the cached file is dropped and fetched again, and a file that still
+    // does not match ends that model's run, saying so.
     hub.claimedSha256 = { "tiny-hub": "ab".repeat(32) };
-    await page.goto(`${shareableUrl("classification.csv")}&truncation=pipeline`);
+    await page.goto(shareableUrl("classification.csv"));
     await page.waitForFunction(() => ["done", "error"].includes(document.body.dataset.state), null, { timeout: RUN_TIMEOUT });
     assert.match(await page.textContent("#progress"), /the cached model\.safetensors is not the Hub's current one \(SHA-256 [0-9a-f]{12}…, the Hub says abababababab…\): downloading it again/);
     assert.match(await page.textContent("#error"), /tiny-hub: .*model\.safetensors twice did not match the SHA-256 the Hub gives for it/);
     const bundle = JSON.parse(await page.textContent("#results-json"));
     assert.deepEqual(bundle.models.map((m) => m.name), ["tiny-odd-heads"], "the other model still ran");
+    assert.equal(bundle.models[0].timing.restored_examples, 12, "the other model's kept examples were reused");
   });
 }
 
