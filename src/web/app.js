@@ -554,12 +554,14 @@ function cancelRun() {
 
 async function finishRun(outcome) {
   const run = state.run;
-  if (!run) return;
+  if (!run || run.finishing) return;
+  run.finishing = true;
   run.worker?.terminate();
-  state.run = null;
   $("cancel").disabled = true;
-  updateRunButton();
+  // (The run stays the page's until its partial results are read, so Run waits for them.)
   state.partials = await partialReports(run).catch((e) => (showError(`the partial results cannot be exported: ${e.message ?? e}`), []));
+  state.run = null;
+  updateRunButton();
   if (state.partials.length) renderResults();
   publishBundle(run, outcome === "cancelled");
   const complete = outcome !== "cancelled" && run.errors === 0 && state.reports.length === run.models.length;

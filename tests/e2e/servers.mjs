@@ -59,11 +59,28 @@ function listen(handler) {
 /** The Hub's tree listing of a model folder: the weights as an LFS file with its SHA-256. */
 function modelListing(dir) {
   return fs.readdirSync(dir).map((name) => {
-    const bytes = fs.readFileSync(path.join(dir, name));
-    const entry = { type: "file", path: name, size: bytes.length, oid: "0".repeat(40) };
-    if (name.endsWith(".safetensors")) entry.lfs = { oid: crypto.createHash("sha256").update(bytes).digest("hex"), size: bytes.length, pointerSize: 134 };
+    const file = path.join(dir, name);
+    const size = fs.statSync(file).size;
+    const entry = { type: "file", path: name, size, oid: "0".repeat(40) };
+    if (name.endsWith(".safetensors")) entry.lfs = { oid: sha256OfFile(file), size, pointerSize: 134 };
     return entry;
   });
+}
+
+const digests = new Map();
+
+/** SHA-256 of a file of any size, read in chunks; remembered per path and modification time. */
+function sha256OfFile(file) {
+  const key = `${file}:${fs.statSync(file).mtimeMs}`;
+  if (!digests.has(key)) {
+    const hash = crypto.createHash("sha256");
+    const fd = fs.openSync(file, "r");
+    const chunk = Buffer.alloc(16 << 20);
+    for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, n));
+    fs.closeSync(fd);
+    digests.set(key, hash.digest("hex"));
+  }
+  return digests.get(key);
 }
 
 /** Serves `dir` as a static site under the path `prefix` (as GitHub Pages serves a project). */
