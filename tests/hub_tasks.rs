@@ -135,12 +135,18 @@ fn jsonl_and_csv_datasets_load_from_the_hub_layout_and_score_like_local_files() 
         "/api/datasets/invscale-fixtures/jsonl-task/tree/main".to_string(),
         tree(&[(".gitattributes", 10), ("README.md", 100), ("data/test.jsonl", jsonl.len())]),
     );
-    routes.insert("/datasets/invscale-fixtures/jsonl-task/resolve/main/data/test.jsonl".to_string(), jsonl);
+    routes.insert("/datasets/invscale-fixtures/jsonl-task/resolve/main/data/test.jsonl".to_string(), jsonl.clone());
     routes.insert(
         "/api/datasets/invscale-fixtures/csv-task/tree/v1".to_string(),
         tree(&[("sample.csv", 5), ("classification.csv", csv.len())]),
     );
-    routes.insert("/datasets/invscale-fixtures/csv-task/resolve/v1/classification.csv".to_string(), csv);
+    routes.insert("/datasets/invscale-fixtures/csv-task/resolve/v1/classification.csv".to_string(), csv.clone());
+    // One dataset holding several tasks, one file each (as the prize's final release does).
+    routes.insert(
+        "/api/datasets/invscale-fixtures/several-tasks/tree/main".to_string(),
+        tree(&[("big_classification.jsonl", jsonl.len() * 10), ("small_classification.csv", csv.len())]),
+    );
+    routes.insert("/datasets/invscale-fixtures/several-tasks/resolve/main/small_classification.csv".to_string(), csv);
     routes.insert(
         "/api/datasets/invscale-fixtures/parquet-task/tree/main".to_string(),
         tree(&[("data/train-00000-of-00001.parquet", 1000)]),
@@ -150,9 +156,12 @@ fn jsonl_and_csv_datasets_load_from_the_hub_layout_and_score_like_local_files() 
     let reference: serde_json::Value = serde_json::from_slice(&common::read(fixtures.join("reference.json"))).unwrap();
     let out = std::env::temp_dir().join(format!("invscale-hub-{}", std::process::id()));
 
-    for (spec, reference_task) in
-        [("hub:invscale-fixtures/jsonl-task", "classification.jsonl"), ("hub:invscale-fixtures/csv-task@v1", "classification.csv")]
-    {
+    for (spec, reference_task) in [
+        ("hub:invscale-fixtures/jsonl-task", "classification.jsonl"),
+        ("hub:invscale-fixtures/csv-task@v1", "classification.csv"),
+        // The named file, not the larger JSONL the rules would pick.
+        ("hub:invscale-fixtures/several-tasks:small_classification.csv", "classification.csv"),
+    ] {
         let output = invscale(&["eval", "--task", spec, "--hub", &hub, "--model", p(&model), "--out", p(&out)]);
         assert!(output.status.success(), "{spec}: {}", String::from_utf8_lossy(&output.stderr));
         let results = std::fs::read_to_string(out.join("tiny-hub.csv")).unwrap();
@@ -165,7 +174,9 @@ fn jsonl_and_csv_datasets_load_from_the_hub_layout_and_score_like_local_files() 
             assert!((loss - row["loss"].as_f64().unwrap()).abs() <= 1e-4, "{spec}: {record:?} vs {row}");
         }
         let summary: serde_json::Value = serde_json::from_slice(&common::read(out.join("summary.json"))).unwrap();
-        assert!(summary["task"].as_str().unwrap().starts_with(&format!("{spec}")), "{}", summary["task"]);
+        let (dataset, file) = spec.split_at(spec.rfind(':').filter(|&i| i > 3).unwrap_or(spec.len()));
+        let name = summary["task"].as_str().unwrap();
+        assert!(name.starts_with(dataset) && name.ends_with(file), "{name}");
     }
     let requested = log.lock().unwrap().clone();
     assert!(requested.contains(&"/api/datasets/invscale-fixtures/jsonl-task/tree/main?recursive=true".to_string()), "{requested:?}");
@@ -176,6 +187,11 @@ fn jsonl_and_csv_datasets_load_from_the_hub_layout_and_score_like_local_files() 
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("hub:invscale-fixtures/parquet-task@main: the dataset holds only Parquet files"), "{stderr}");
+
+    let output = invscale(&["eval", "--task", "hub:invscale-fixtures/several-tasks:nope.jsonl", "--hub", &hub, "--model", p(&model), "--out", p(&out)]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the dataset has no file nope.jsonl (it has: big_classification.jsonl, small_classification.csv)"), "{stderr}");
 
     let output = invscale(&["eval", "--task", "hub:invscale-fixtures/missing", "--hub", &hub, "--model", p(&model), "--out", p(&out)]);
     assert!(!output.status.success());
