@@ -507,7 +507,9 @@ function onEvent(ev) {
       renderResults();
       break;
     case "notice": {
-      const line = node("div", `${run.models[ev.model].name}: ${ev.message}`, { class: "note" });
+      // A notice about the whole job (e.g. kept results it could not read) names no model.
+      const who = ev.model != null ? `${run.models[ev.model].name}: ` : "";
+      const line = node("div", `${who}${ev.message}`, { class: "note" });
       $("progress").append(line);
       break;
     }
