@@ -12,3 +12,12 @@ rows = list(csv.reader(open(sys.argv[1], newline="")))
 csv.writer(open(sys.argv[3], "w", newline=""), lineterminator="\n").writerows(rows[: int(sys.argv[2]) + 1])
 PY
 task="$bench/task-$examples.csv"
+# The same examples as JSON ([{prompt, classes}]), for the transformers.js baseline.
+"$py" - "$task" "$bench/task-$examples.json" <<'PY'
+import json, sys
+from pathlib import Path
+sys.path.insert(0, "scripts")
+from pipeline_reference import read_task
+_, rows = read_task(Path(sys.argv[1]))
+json.dump([{"prompt": r["prompt"], "classes": r["classes"]} for r in rows], open(sys.argv[2], "w"))
+PY

@@ -70,3 +70,40 @@ export async function runApp({ profile, flags, url, label }) {
     await browser.close();
   }
 }
+
+/** Median of numbers. */
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/**
+ * Runs transformers.js's scoring (tests/e2e/transformersjs/score.mjs) in Chromium with `flags`
+ * on the page at `siteUrl`, model `name` on `device`. Resolves to score()'s answer with the
+ * peak memory of all Chromium processes and the page's peak JS heap.
+ */
+export async function runTransformersJs({ profile, flags, siteUrl, name, device, examples }) {
+  const browser = await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", headless: true, args: [...FLAGS, ...flags] });
+  try {
+    const page = await browser.newPage();
+    const cdp = await page.context().newCDPSession(page);
+    let peakRss = 0, peakHeap = 0;
+    const sampler = setInterval(async () => {
+      peakRss = Math.max(peakRss, descendantsRss(process.pid));
+      try {
+        peakHeap = Math.max(peakHeap, (await cdp.send("Runtime.getHeapUsage")).usedSize);
+      } catch {}
+    }, 200);
+    try {
+      await page.goto(`${siteUrl}/index.html`);
+      page.setDefaultTimeout(0);
+      const result = await page.evaluate(async (args) => (await import("/score.mjs")).score(args), { name, device, examples });
+      return { ...result, peakRss, peakHeap };
+    } finally {
+      clearInterval(sampler);
+    }
+  } finally {
+    await browser.close();
+  }
+}
