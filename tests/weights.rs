@@ -180,6 +180,40 @@ fn streamed_in_any_chunks_equals_whole_file() {
 }
 
 #[test]
+fn vocabulary_matrices_streamed_in_row_blocks_equal_whole_ones() {
+    use invscale::model::{SafetensorsStream, WeightLoader};
+    let c = config();
+    let device = Device::flex();
+    for variant in [PLAIN, Variant { lm_head: true, ..PLAIN }, Variant { f16: true, ..PLAIN }] {
+        let bytes = checkpoint(variant, |t| {
+            // An untied head that differs from wte, so each matrix is checked on its own.
+            if let Some(head) = t.iter_mut().find(|(n, ..)| n == "lm_head.weight") {
+                head.2.iter_mut().for_each(|x| *x *= -0.5);
+            }
+        });
+        let whole = load_safetensors(&c, &bytes, &device).unwrap();
+        assert_eq!(whole.wte.blocks.len(), 1);
+        for chunk in [5, 64, bytes.len()] {
+            // 11 rows in blocks of 3: three whole blocks and a short one.
+            let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &device).with_block_rows(3));
+            for piece in bytes.chunks(chunk) {
+                stream.push(piece).unwrap();
+            }
+            let blocked = stream.finish().unwrap();
+            let rows: Vec<usize> = blocked.wte.blocks.iter().map(|b| b.dims()[0]).collect();
+            assert_eq!(rows, [3, 3, 3, 2]);
+            assert_eq!(blocked.lm_head.as_ref().map(|h| h.blocks.len()), whole.lm_head.as_ref().map(|_| 4));
+            assert_eq!(next_token_logprobs(&blocked), next_token_logprobs(&whole), "chunks of {chunk} bytes");
+        }
+    }
+    // A wrong shape is refused at the first block, naming the tensor.
+    let bytes = checkpoint(PLAIN, |t| t[0].1 = vec![c.vocab_size, 2, 2]);
+    let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &device).with_block_rows(3));
+    let e = stream.push(&bytes).err().unwrap().to_string();
+    assert_eq!(e, "tensor `wte.weight` has shape [11, 2, 2], expected [11, 4] for this config.json");
+}
+
+#[test]
 fn a_stream_cut_short_or_running_on_is_an_error() {
     use invscale::model::{SafetensorsStream, WeightLoader};
     let c = config();

@@ -1,6 +1,7 @@
 //! `model.safetensors` read as a stream of byte chunks (a download, a cache entry, a file):
 //! each tensor goes to the device as soon as its bytes have arrived, so at most one tensor's
-//! bytes are held in memory, never the whole checkpoint.
+//! bytes are held in memory, never the whole checkpoint; the vocabulary matrices (the largest
+//! tensors) go in row blocks, so not even one of them is held whole.
 
 use std::collections::VecDeque;
 
@@ -24,8 +25,9 @@ pub struct SafetensorsStream {
 enum Stage {
     HeaderLength,
     Header { len: usize },
-    /// Tensors still to come, in file order.
-    Tensors(VecDeque<(String, TensorInfo)>),
+    /// Tensors still to come, in file order, and how many bytes of the first one were used
+    /// (tensors the loader takes in row blocks arrive piece by piece).
+    Tensors(VecDeque<(String, TensorInfo)>, usize),
 }
 
 impl SafetensorsStream {
@@ -39,8 +41,11 @@ impl SafetensorsStream {
             let needed = match &self.stage {
                 Stage::HeaderLength => LEN_BYTES,
                 Stage::Header { len } => *len,
-                Stage::Tensors(queue) => match queue.front() {
-                    Some((_, info)) => info.data_offsets.1 - info.data_offsets.0,
+                Stage::Tensors(queue, used) => match queue.front() {
+                    Some((name, info)) => {
+                        let left = info.data_offsets.1 - info.data_offsets.0 - used;
+                        self.loader.piece_bytes(name, info.dtype).map_or(left, |piece| piece.min(left))
+                    }
                     None if chunk.is_empty() => return Ok(()),
                     None => return Err(format_error("the file goes on after its last tensor")),
                 },
@@ -75,12 +80,28 @@ impl SafetensorsStream {
                             (name, info)
                         })
                         .collect();
-                    Stage::Tensors(queue)
+                    Stage::Tensors(queue, 0)
                 }
-                Stage::Tensors(mut queue) => {
-                    let (name, info) = queue.pop_front().expect("a tensor was awaited");
-                    self.loader.add(&name, info.dtype, &info.shape, piece)?;
-                    Stage::Tensors(queue)
+                Stage::Tensors(mut queue, used) => {
+                    let (name, info) = queue.front().expect("a tensor was awaited");
+                    let size = info.data_offsets.1 - info.data_offsets.0;
+                    let used = if self.loader.piece_bytes(name, info.dtype).is_some() {
+                        // Pieces are whole rows: the row size divides the piece size.
+                        let row_bytes = size / info.shape.first().copied().unwrap_or(1).max(1);
+                        let first_row = used / row_bytes.max(1);
+                        let used = used + piece.len();
+                        self.loader.add_rows(name, info.dtype, &info.shape, first_row, piece)?;
+                        used
+                    } else {
+                        self.loader.add(name, info.dtype, &info.shape, piece)?;
+                        size
+                    };
+                    if used == size {
+                        queue.pop_front();
+                        Stage::Tensors(queue, 0)
+                    } else {
+                        Stage::Tensors(queue, used)
+                    }
                 }
             };
         }
@@ -89,8 +110,8 @@ impl SafetensorsStream {
     /// The loaded model, once the whole file has arrived.
     pub fn finish(self) -> Result<Gpt2, WeightsError> {
         match self.stage {
-            Stage::Tensors(queue) if queue.is_empty() => self.loader.finish(),
-            Stage::Tensors(queue) => Err(format_error(&format!(
+            Stage::Tensors(queue, _) if queue.is_empty() => self.loader.finish(),
+            Stage::Tensors(queue, _) => Err(format_error(&format!(
                 "the file ends in the middle of tensor `{}`",
                 queue.front().map_or("?", |(name, _)| name.as_str())
             ))),

@@ -5,7 +5,7 @@
 
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
 /// Largest block: half the guaranteed binding, so one block's host copy stays small too.
 pub const BLOCK_BYTES: usize = 64 << 20;
@@ -32,19 +32,22 @@ impl VocabMatrix {
         VocabMatrix { blocks }
     }
 
-    /// The matrix `[rows, cols]` of float32 `data`, split every `block_rows` rows; a matrix
-    /// that fits one block is used as it is.
-    pub fn from_data(data: TensorData, block_rows: usize, device: &Device) -> Result<Self, String> {
-        let (rows, cols) = (data.shape()[0], data.shape()[1]);
-        if rows <= block_rows {
-            return Ok(VocabMatrix { blocks: vec![Param::from_tensor(Tensor::from_data(data, device))] });
+    /// The matrix of `cols` columns from its float32 little-endian `bytes` (row-major), split
+    /// every `block_rows` rows. Blocks are cut from the end and the rest shrunk each time, so
+    /// the host holds the matrix once plus one block, never two copies of it.
+    pub fn from_f32_bytes(mut bytes: Vec<u8>, cols: usize, block_rows: usize, device: &Device) -> Self {
+        let row_bytes = 4 * cols;
+        let rows = bytes.len() / row_bytes;
+        let starts: Vec<usize> = (0..rows).step_by(block_rows.max(1)).collect();
+        let mut blocks = Vec::with_capacity(starts.len());
+        for &start in starts.iter().rev() {
+            let block = if start == 0 { std::mem::take(&mut bytes) } else { bytes.split_off(start * row_bytes) };
+            bytes.shrink_to_fit();
+            let shape = [block.len() / row_bytes, cols];
+            blocks.push(Param::from_tensor(Tensor::from_data(TensorData::from_bytes_vec(block, shape, DType::F32), device)));
         }
-        let values = data.try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?;
-        let blocks = values
-            .chunks(block_rows * cols)
-            .map(|chunk| Param::from_tensor(Tensor::from_data(TensorData::new(chunk.to_vec(), [chunk.len() / cols, cols]), device)))
-            .collect();
-        Ok(VocabMatrix { blocks })
+        blocks.reverse();
+        VocabMatrix { blocks }
     }
 
     pub fn device(&self) -> Device {
@@ -94,21 +97,28 @@ impl VocabMatrix {
 mod tests {
     use super::*;
 
-    fn matrix(rows: usize, cols: usize) -> TensorData {
-        TensorData::new((0..rows * cols).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect::<Vec<f32>>(), [rows, cols])
+    fn values(rows: usize, cols: usize) -> Vec<f32> {
+        (0..rows * cols).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect()
+    }
+
+    fn matrix(rows: usize, cols: usize, block_rows: usize, device: &Device) -> VocabMatrix {
+        let bytes = values(rows, cols).iter().flat_map(|v| v.to_le_bytes()).collect();
+        VocabMatrix::from_f32_bytes(bytes, cols, block_rows, device)
     }
 
     #[test]
     fn blocks_give_exactly_what_one_matrix_gives() {
         let device = Device::flex();
-        let whole = VocabMatrix::from_data(matrix(10, 4), 10, &device).unwrap();
-        let split = VocabMatrix::from_data(matrix(10, 4), 3, &device).unwrap();
+        let whole = matrix(10, 4, 10, &device);
+        let split = matrix(10, 4, 3, &device);
         assert_eq!((whole.blocks.len(), split.blocks.len()), (1, 4));
+        let rows: Vec<usize> = split.blocks.iter().map(|b| b.dims()[0]).collect();
+        assert_eq!(rows, [3, 3, 3, 1], "blocks in order, the last one short");
         let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![0i64, 9, 3, 2, 5, 6], [2, 3]), &device);
         let a = whole.embed(ids.clone()).into_data().try_into_vec::<f32>().unwrap();
         let b = split.embed(ids).into_data().try_into_vec::<f32>().unwrap();
         assert_eq!(a, b);
-        assert_eq!(&a[4..8], &matrix(10, 4).try_into_vec::<f32>().unwrap()[36..40], "row 9");
+        assert_eq!(&a[4..8], &values(10, 4)[36..40], "row 9");
         let hidden = Tensor::<2>::from_data(TensorData::new(vec![0.5f32, -1.0, 2.0, 0.25, 1.0, 1.0, -3.0, 0.0], [2, 4]), &device);
         let a = whole.logits(hidden.clone()).into_data().try_into_vec::<f32>().unwrap();
         let b = split.logits(hidden).into_data().try_into_vec::<f32>().unwrap();

@@ -176,15 +176,80 @@ pub struct WeightLoader {
     model: Gpt2,
     device: Device,
     filled: BTreeSet<Slot>,
+    /// The row blocks of a vocabulary matrix received so far (see [`Self::add_rows`]).
+    blocks: Vec<Param<Tensor<2>>>,
+    /// Rows per block of the vocabulary matrices.
+    block_rows: usize,
 }
 
 impl WeightLoader {
     pub fn new(config: &Gpt2Config, device: &Device) -> Self {
-        WeightLoader { config: config.clone(), model: config.init(device), device: device.clone(), filled: BTreeSet::new() }
+        WeightLoader { config: config.clone(), model: config.init(device), device: device.clone(), filled: BTreeSet::new(), blocks: Vec::new(), block_rows: VocabMatrix::block_rows(config.n_embd) }
     }
 
-    /// Checks and stores one tensor. `data` is its raw little-endian bytes; F32 bytes become
-    /// the tensor's data without a copy, so a tensor is held on the host once.
+    /// Holds the vocabulary matrices in blocks of `rows` rows instead of
+    /// [`VocabMatrix::block_rows`] (which keeps each under WebGPU's binding limit); the numbers
+    /// do not change. For tests of the block path on small models.
+    pub fn with_block_rows(mut self, rows: usize) -> Self {
+        self.block_rows = rows.max(1);
+        self
+    }
+
+    /// Bytes of each piece in which tensor `name` should arrive, if it is loaded in row blocks
+    /// rather than whole: the vocabulary matrices (the largest tensors), so the host never
+    /// holds more than one block of them. `None`: send the whole tensor to [`Self::add`].
+    pub fn piece_bytes(&self, name: &str, dtype: Dtype) -> Option<usize> {
+        let vocab = matches!(parse_key(name, self.config.n_layer), Some(Key::Param(Slot::Wte | Slot::LmHead)));
+        let width = match dtype {
+            Dtype::F32 => 4,
+            Dtype::F16 | Dtype::BF16 => 2,
+            _ => return None, // refused whole, with the dtype error
+        };
+        vocab.then(|| self.block_rows * self.config.n_embd * width)
+    }
+
+    /// Stores rows `first_row..` of a tensor that arrives in pieces ([`Self::piece_bytes`]),
+    /// `data` being whole rows in the tensor's dtype; the tensor is complete with its last row.
+    pub fn add_rows(&mut self, name: &str, dtype: Dtype, shape: &[usize], first_row: usize, data: Vec<u8>) -> Result<(), WeightsError> {
+        let slot = match parse_key(name, self.config.n_layer) {
+            Some(Key::Param(slot @ (Slot::Wte | Slot::LmHead))) => slot,
+            _ => return Err(WeightsError::Format(format!("tensor `{name}` cannot be loaded in row blocks"))),
+        };
+        let expected = slot.shape(&self.config);
+        if shape != expected.as_slice() {
+            return Err(WeightsError::Shape { name: name.to_string(), found: shape.to_vec(), expected });
+        }
+        if first_row == 0 {
+            self.blocks.clear();
+        }
+        let bytes = self.float32(name, dtype, data)?;
+        let cols = self.config.n_embd;
+        let rows = bytes.len() / (4 * cols);
+        let block = TensorData::from_bytes_vec(bytes, [rows, cols], DType::F32);
+        self.blocks.push(Param::from_tensor(Tensor::from_data(block, &self.device)));
+        // Hands the upload to the device now, so its host copy is let go before the next block.
+        let _ = self.device.flush();
+        if first_row + rows == expected[0] {
+            let matrix = VocabMatrix { blocks: std::mem::take(&mut self.blocks) };
+            match slot {
+                Slot::Wte => self.model.wte = matrix,
+                _ => self.model.lm_head = Some(matrix),
+            }
+            self.filled.insert(slot);
+        }
+        Ok(())
+    }
+
+    /// Float32 bytes: F32 as they came (no copy), F16 and BF16 widened.
+    fn float32(&self, name: &str, dtype: Dtype, data: Vec<u8>) -> Result<Vec<u8>, WeightsError> {
+        match dtype {
+            Dtype::F32 => Ok(data),
+            _ => widen_to_f32(name, dtype, &data),
+        }
+    }
+
+    /// Checks and stores one whole tensor. `data` is its raw little-endian bytes; F32 bytes
+    /// become the tensor's data without a copy, so a tensor is held on the host once.
     pub fn add(&mut self, name: &str, dtype: Dtype, shape: &[usize], data: Vec<u8>) -> Result<(), WeightsError> {
         let slot = match parse_key(name, self.config.n_layer) {
             Some(Key::Param(slot)) => slot,
@@ -195,48 +260,50 @@ impl WeightLoader {
         if shape != expected.as_slice() {
             return Err(WeightsError::Shape { name: name.to_string(), found: shape.to_vec(), expected });
         }
-        let data = match dtype {
-            Dtype::F32 => TensorData::try_from_bytes_vec(data, shape.to_vec(), DType::F32)
-                .map_err(|e| WeightsError::Format(format!("tensor `{name}`: {e}")))?,
-            _ => TensorData::new(to_f32(name, dtype, &data)?, shape.to_vec()),
-        };
-        self.set(slot, data).map_err(|e| WeightsError::Format(format!("tensor `{name}`: {e}")))?;
+        let bytes = self.float32(name, dtype, data)?;
+        self.set(slot, bytes, shape);
+        // Hands the upload to the device now: a device that queues writes (WebGPU) would
+        // otherwise keep the host copies of many tensors until the model first runs.
+        let _ = self.device.flush();
         self.filled.insert(slot);
         Ok(())
     }
 
-    fn set(&mut self, slot: Slot, data: TensorData) -> Result<(), String> {
+    /// Puts float32 little-endian `bytes` of `shape` (checked) on the device as `slot`.
+    fn set(&mut self, slot: Slot, bytes: Vec<u8>, shape: &[usize]) {
         let d = &self.device;
-        let t1 = |data: TensorData| Param::from_tensor(Tensor::<1>::from_data(data, d));
-        let t2 = |data: TensorData| Param::from_tensor(Tensor::<2>::from_data(data, d));
-        let norm = |ln: &mut LayerNorm, half: Half, data| match half {
-            Half::Weight => ln.weight = t1(data),
-            Half::Bias => ln.bias = t1(data),
+        let data = |bytes| TensorData::from_bytes_vec(bytes, shape.to_vec(), DType::F32);
+        let t1 = |bytes| Param::from_tensor(Tensor::<1>::from_data(data(bytes), d));
+        let t2 = |bytes| Param::from_tensor(Tensor::<2>::from_data(data(bytes), d));
+        // Streamed vocabulary matrices come through `add_rows`; a whole one is cut into blocks.
+        let (n_embd, block_rows) = (self.config.n_embd, self.block_rows);
+        let vocab = |bytes| VocabMatrix::from_f32_bytes(bytes, n_embd, block_rows, d);
+        let norm = |ln: &mut LayerNorm, half: Half, bytes| match half {
+            Half::Weight => ln.weight = t1(bytes),
+            Half::Bias => ln.bias = t1(bytes),
         };
-        let linear = |lin: &mut Linear, half: Half, data| match half {
-            Half::Weight => lin.weight = t2(data),
-            Half::Bias => lin.bias = Some(t1(data)),
+        let linear = |lin: &mut Linear, half: Half, bytes| match half {
+            Half::Weight => lin.weight = t2(bytes),
+            Half::Bias => lin.bias = Some(t1(bytes)),
         };
-        let vocab = |data| VocabMatrix::from_data(data, VocabMatrix::block_rows(self.config.n_embd), d);
         let m = &mut self.model;
         match slot {
-            Slot::Wte => m.wte = vocab(data)?,
-            Slot::Wpe => m.wpe.weight = t2(data),
-            Slot::LmHead => m.lm_head = Some(vocab(data)?),
-            Slot::LnF(half) => norm(&mut m.ln_f, half, data),
+            Slot::Wte => m.wte = vocab(bytes),
+            Slot::LmHead => m.lm_head = Some(vocab(bytes)),
+            Slot::Wpe => m.wpe.weight = t2(bytes),
+            Slot::LnF(half) => norm(&mut m.ln_f, half, bytes),
             Slot::Block(i, part, half) => {
                 let block = &mut m.h[i];
                 match part {
-                    BlockPart::Ln1 => norm(&mut block.ln_1, half, data),
-                    BlockPart::Ln2 => norm(&mut block.ln_2, half, data),
-                    BlockPart::CAttn => linear(&mut block.attn.c_attn, half, data),
-                    BlockPart::AttnProj => linear(&mut block.attn.c_proj, half, data),
-                    BlockPart::CFc => linear(&mut block.mlp.c_fc, half, data),
-                    BlockPart::MlpProj => linear(&mut block.mlp.c_proj, half, data),
+                    BlockPart::Ln1 => norm(&mut block.ln_1, half, bytes),
+                    BlockPart::Ln2 => norm(&mut block.ln_2, half, bytes),
+                    BlockPart::CAttn => linear(&mut block.attn.c_attn, half, bytes),
+                    BlockPart::AttnProj => linear(&mut block.attn.c_proj, half, bytes),
+                    BlockPart::CFc => linear(&mut block.mlp.c_fc, half, bytes),
+                    BlockPart::MlpProj => linear(&mut block.mlp.c_proj, half, bytes),
                 }
             }
         }
-        Ok(())
     }
 
     /// The loaded model, once every required tensor has arrived.
@@ -260,10 +327,16 @@ pub fn load_safetensors(config: &Gpt2Config, bytes: &[u8], device: &Device) -> R
     stream.finish()
 }
 
-fn to_f32(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f32>, WeightsError> {
-    Ok(match dtype {
-        Dtype::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-        Dtype::BF16 => data.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+/// F16 or BF16 bytes → float32 little-endian bytes (one allocation of the exact size).
+fn widen_to_f32(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<u8>, WeightsError> {
+    let widen: fn([u8; 2]) -> f32 = match dtype {
+        Dtype::F16 => |b| half::f16::from_le_bytes(b).to_f32(),
+        Dtype::BF16 => |b| half::bf16::from_le_bytes(b).to_f32(),
         other => return Err(WeightsError::Dtype { name: name.to_string(), dtype: format!("{other:?}") }),
-    })
+    };
+    let mut out = Vec::with_capacity(data.len() * 2);
+    for b in data.chunks_exact(2) {
+        out.extend_from_slice(&widen([b[0], b[1]]).to_le_bytes());
+    }
+    Ok(out)
 }
