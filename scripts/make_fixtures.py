@@ -13,6 +13,8 @@ What it writes (all deterministic: rerunning reproduces the same bytes):
                      plus lm_head.weight (equal to wte)
       tiny-odd-heads 2 layers, n_embd 10, 5 heads (head dim 2), F16, no prefix, tied
   tests/fixtures/tasks/*.csv|*.jsonl       small Inverse Scaling Prize style task files
+  tests/fixtures/tasks/classification.parquet  classification.jsonl's rows as the Hub's
+                                           `datasets` uploads store them (pyarrow, Snappy)
   tests/fixtures/reference.json            scores from HF transformers GPT2LMHeadModel
                                            (float32, CPU, eager attention) loaded from the
                                            saved files, in both truncation modes
@@ -343,6 +345,7 @@ def make_tasks(fast, tasks_dir: Path):
     (tasks_dir / "classification.jsonl").write_bytes("".join(
         json.dumps(e, ensure_ascii=False) + "\n" for e in jl).encode("utf-8"))
     out["classification.jsonl"] = ("classification", jl)
+    write_parquet(tasks_dir / "classification.parquet", jl)
 
     # long prompts: two well over 1023 tokens, one with prompt+class exactly 1024 tokens
     # (kept whole by keep-scored, cut by one token by pipeline), one short.
@@ -389,6 +392,16 @@ def make_tasks(fast, tasks_dir: Path):
         for c in e["classes"]:
             assert len(encode(fast, c)) == 1, c
     return out
+
+
+def write_parquet(path: Path, rows):
+    """The rows as a Parquet file the way `datasets` uploads a task to the Hub (pyarrow, Snappy):
+    `classes` a list<string>, `answer_index` int64. Scored against the JSONL's reference."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows), path, compression="snappy")
+    assert pq.read_table(path).to_pylist() == rows
 
 
 def reread_tasks(tasks_dir: Path, expected):

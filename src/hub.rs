@@ -112,10 +112,10 @@ pub fn lfs_sha256(tree_json: &[u8]) -> std::collections::HashMap<String, String>
     entries.into_iter().filter_map(|e| Some((e.path, e.lfs?.oid.to_ascii_lowercase()))).collect()
 }
 
-/// Picks the data file from a tree listing: a JSONL file if there is one, else CSV, else JSON
-/// (metadata such as `dataset_infos.json` aside); among several of that format, the largest
-/// (the full set rather than a sample); or the file `wanted` names. Errors say what the
-/// dataset holds instead.
+/// Picks the data file from a tree listing: a JSONL file if there is one, else CSV, else JSON,
+/// else Parquet (metadata such as `dataset_infos.json` aside); among several of that format,
+/// the largest (the full set rather than a sample); or the file `wanted` names. Errors say
+/// what the dataset holds instead.
 pub fn pick_data_file(tree_json: &[u8], wanted: Option<&str>) -> Result<TreeEntry, String> {
     let entries: Vec<TreeEntry> =
         serde_json::from_slice(tree_json).map_err(|e| format!("the Hub's file list is not what was expected: {e}"))?;
@@ -137,18 +137,28 @@ pub fn pick_data_file(tree_json: &[u8], wanted: Option<&str>) -> Result<TreeEntr
             return Ok((*best).clone());
         }
     }
-    let parquet: Vec<&str> = files.iter().filter(|e| extension(&e.path) == "parquet").map(|e| e.path.as_str()).collect();
-    if !parquet.is_empty() {
-        return Err(format!(
-            "the dataset holds only Parquet files ({}); tasks are read from JSONL, CSV or JSON",
-            parquet.join(", ")
-        ));
+    // Parquet last: datasets uploaded with `datasets` hold only that.
+    if let Some(best) = files.iter().filter(|e| extension(&e.path) == "parquet").max_by_key(|e| e.size) {
+        if let Some(shards) = shard_count(&best.path).filter(|&n| n > 1) {
+            return Err(format!(
+                "{} is one of {shards} Parquet shards of a split; tasks are read from one file (name one with hub:<id>:<file>)",
+                best.path
+            ));
+        }
+        return Ok((*best).clone());
     }
     let names: Vec<&str> = files.iter().map(|e| e.path.as_str()).collect();
     Err(format!(
-        "the dataset has no JSONL, CSV or JSON file{}",
+        "the dataset has no JSONL, CSV, JSON or Parquet file{}",
         if names.is_empty() { String::new() } else { format!(" (it has: {})", names.join(", ")) }
     ))
+}
+
+/// N of a shard named like `train-00000-of-0000N.parquet`.
+fn shard_count(path: &str) -> Option<usize> {
+    let stem = path.rsplit('/').next()?.rsplit_once('.')?.0;
+    let (_, of) = stem.rsplit_once("-of-")?;
+    of.parse().ok()
 }
 
 /// Percent-encodes one URL path segment.
@@ -218,10 +228,15 @@ mod tests {
 
     #[test]
     fn says_what_the_dataset_holds_when_nothing_fits() {
-        let parquet = br#"[{"type": "file", "path": "data/train-00000.parquet", "size": 5}]"#;
-        assert!(pick_data_file(parquet, None).unwrap_err().contains("only Parquet files (data/train-00000.parquet)"));
+        let parquet = br#"[{"type": "file", "path": "README.md", "size": 9}, {"type": "file", "path": "data/test-00000-of-00001.parquet", "size": 5}, {"type": "file", "path": "data/train-00000-of-00001.parquet", "size": 7}]"#;
+        assert_eq!(pick_data_file(parquet, None).unwrap().path, "data/train-00000-of-00001.parquet");
+        let shards = br#"[{"type": "file", "path": "data/train-00001-of-00002.parquet", "size": 7}]"#;
+        assert_eq!(
+            pick_data_file(shards, None).unwrap_err(),
+            "data/train-00001-of-00002.parquet is one of 2 Parquet shards of a split; tasks are read from one file (name one with hub:<id>:<file>)"
+        );
         let other = br#"[{"type": "file", "path": "README.md", "size": 5}]"#;
-        assert_eq!(pick_data_file(other, None).unwrap_err(), "the dataset has no JSONL, CSV or JSON file (it has: README.md)");
+        assert_eq!(pick_data_file(other, None).unwrap_err(), "the dataset has no JSONL, CSV, JSON or Parquet file (it has: README.md)");
         assert!(pick_data_file(b"{\"error\": \"Repository not found\"}", None).unwrap_err().starts_with("the Hub's file list"));
     }
 }

@@ -126,7 +126,7 @@ fn p(path: &Path) -> &str {
 }
 
 #[test]
-fn jsonl_and_csv_datasets_load_from_the_hub_layout_and_score_like_local_files() {
+fn jsonl_csv_and_parquet_datasets_load_from_the_hub_layout_and_score_like_local_files() {
     let fixtures = common::fixtures();
     let jsonl = common::read(fixtures.join("tasks/classification.jsonl"));
     let csv = common::read(fixtures.join("tasks/classification.csv"));
@@ -147,10 +147,13 @@ fn jsonl_and_csv_datasets_load_from_the_hub_layout_and_score_like_local_files() 
         tree(&[("big_classification.jsonl", jsonl.len() * 10), ("small_classification.csv", csv.len())]),
     );
     routes.insert("/datasets/invscale-fixtures/several-tasks/resolve/main/small_classification.csv".to_string(), csv);
+    // A dataset uploaded with `datasets`: Parquet only.
+    let parquet = common::read(fixtures.join("tasks/classification.parquet"));
     routes.insert(
         "/api/datasets/invscale-fixtures/parquet-task/tree/main".to_string(),
-        tree(&[("data/train-00000-of-00001.parquet", 1000)]),
+        tree(&[(".gitattributes", 10), ("README.md", 100), ("data/train-00000-of-00001.parquet", parquet.len())]),
     );
+    routes.insert("/datasets/invscale-fixtures/parquet-task/resolve/main/data/train-00000-of-00001.parquet".to_string(), parquet);
     let (hub, log) = hub_server(routes);
     let model = fixtures.join("models/tiny-hub");
     let reference: serde_json::Value = serde_json::from_slice(&common::read(fixtures.join("reference.json"))).unwrap();
@@ -161,6 +164,8 @@ fn jsonl_and_csv_datasets_load_from_the_hub_layout_and_score_like_local_files() 
         ("hub:invscale-fixtures/csv-task@v1", "classification.csv"),
         // The named file, not the larger JSONL the rules would pick.
         ("hub:invscale-fixtures/several-tasks:small_classification.csv", "classification.csv"),
+        // The JSONL's rows stored as Parquet.
+        ("hub:invscale-fixtures/parquet-task", "classification.jsonl"),
     ] {
         let output = invscale(&["eval", "--task", spec, "--hub", &hub, "--model", p(&model), "--out", p(&out)]);
         assert!(output.status.success(), "{spec}: {}", String::from_utf8_lossy(&output.stderr));
@@ -182,11 +187,6 @@ fn jsonl_and_csv_datasets_load_from_the_hub_layout_and_score_like_local_files() 
     assert!(requested.contains(&"/api/datasets/invscale-fixtures/jsonl-task/tree/main?recursive=true".to_string()), "{requested:?}");
     // The smaller sample file of the CSV dataset was not the one fetched.
     assert!(!requested.iter().any(|r| r.ends_with("sample.csv")), "{requested:?}");
-
-    let output = invscale(&["eval", "--task", "hub:invscale-fixtures/parquet-task", "--hub", &hub, "--model", p(&model), "--out", p(&out)]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("hub:invscale-fixtures/parquet-task@main: the dataset holds only Parquet files"), "{stderr}");
 
     let output = invscale(&["eval", "--task", "hub:invscale-fixtures/several-tasks:nope.jsonl", "--hub", &hub, "--model", p(&model), "--out", p(&out)]);
     assert!(!output.status.success());

@@ -240,3 +240,28 @@ fn hostile_files_are_handled_or_refused_with_one_clear_error() {
     assert_eq!(t.examples[0].kind.classes().len(), 5000);
     prepare_all(&t);
 }
+
+#[test]
+fn parquet_files_as_the_hub_stores_them_read_like_their_jsonl() {
+    let fixtures = common::fixtures().join("tasks");
+    let jsonl = parse_task(&common::read(fixtures.join("classification.jsonl")), None).unwrap();
+    let parquet_bytes = common::read(fixtures.join("classification.parquet"));
+    let parquet = parse_task(&parquet_bytes, None).unwrap();
+    assert_eq!(parquet.task_type, TaskType::Classification);
+    let kinds = |t: &invscale::task::Task| t.examples.iter().map(|e| e.kind.clone()).collect::<Vec<_>>();
+    assert_eq!(kinds(&parquet), kinds(&jsonl));
+    // Rows are numbered from 1, as in a JSON array.
+    assert_eq!(parquet.examples.iter().map(|e| e.row).collect::<Vec<_>>(), (1..=jsonl.examples.len()).collect::<Vec<_>>());
+
+    // Damaged files: one clear error, no panic.
+    for cut in [4, 100, parquet_bytes.len() - 1] {
+        let e = err(&parquet_bytes[..cut]);
+        assert!(e.starts_with("the file is not a readable Parquet file"), "cut at {cut}: {e}");
+    }
+    let mut flipped = parquet_bytes.clone();
+    for i in (8..flipped.len() - 8).step_by(7) {
+        flipped[i] ^= 0x5a;
+        let _ = parse_task(&flipped, None); // an error or (if the byte did not matter) a task
+        flipped[i] ^= 0x5a;
+    }
+}

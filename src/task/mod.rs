@@ -4,6 +4,7 @@
 
 pub mod few_shot;
 mod parse;
+mod parquet;
 mod pylist;
 
 use std::fmt;

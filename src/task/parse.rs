@@ -1,4 +1,5 @@
-//! CSV / JSONL / JSON task files → examples, with errors that name the row and column.
+//! CSV / JSONL / JSON (and Parquet, see `parquet.rs`) task files → examples, with errors that
+//! name the row and column.
 //!
 //! Rows are numbered as a spreadsheet shows them: the header is row 1, the first example
 //! row 2 (a quoted cell spanning several lines is still one row). JSONL rows are line numbers;
@@ -33,6 +34,9 @@ pub fn parse_task(bytes: &[u8], forced: Option<TaskType>) -> Result<Task, TaskEr
             bytes.len() / 1_000_000,
             MAX_TASK_BYTES / 1_000_000
         )));
+    }
+    if bytes.starts_with(super::parquet::MAGIC) {
+        return build_task(json_rows(super::parquet::parquet_rows(bytes)?)?, forced);
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
