@@ -45,7 +45,7 @@ if (onnxDir) {
 const TJS_DEVICE = { webgpu: "webgpu", cpu: "wasm" };
 
 const rate = (n, s) => n / s;
-const fmt = (x) => x.toFixed(3);
+const fmt = (x) => x.toPrecision(3);
 const results = {}; // backend -> { app: [examples/s], tjs: [examples/s], diff: max |Δ class log-prob| }
 for (let rep = 1; rep <= Number(repetitions); rep++) {
   for (const backend of backends.split(",")) {
@@ -71,7 +71,7 @@ for (let rep = 1; rep <= Number(repetitions); rep++) {
     const tjs = await runTransformersJs({ profile: tprofile, flags, siteUrl: site.url, name: model, device: TJS_DEVICE[backend], examples: examples.slice(0, m.examples) });
     fs.rmSync(tprofile, { recursive: true, force: true });
     r.tjs.push(rate(tjs.classLogprobs.length, tjs.scoreSeconds));
-    const ours = run.bundle.models[0].rows ?? run.bundle.results?.[0]?.rows;
+    const ours = m.rows;
     for (const [i, lps] of tjs.classLogprobs.entries()) {
       for (const [c, lp] of lps.entries()) r.diff = Math.max(r.diff, Math.abs(lp - ours[i].class_logprobs[c]));
     }

@@ -33,6 +33,23 @@ export function descendantsRss(root) {
 }
 
 /**
+ * Samples, every 200 ms until `stop()`, the memory of all Chromium processes (our children)
+ * and the JS heap of `page`, keeping the peaks in `rss` and `heap`.
+ */
+async function sampleMemory(page) {
+  const cdp = await page.context().newCDPSession(page);
+  const peaks = { rss: 0, heap: 0 };
+  const timer = setInterval(async () => {
+    peaks.rss = Math.max(peaks.rss, descendantsRss(process.pid));
+    try {
+      peaks.heap = Math.max(peaks.heap, (await cdp.send("Runtime.getHeapUsage")).usedSize);
+    } catch {}
+  }, 200);
+  peaks.stop = () => clearInterval(timer);
+  return peaks;
+}
+
+/**
  * Runs the app at `url` in Chromium with `flags` on the on-disk `profile` (as a user's: its
  * storage quota holds checkpoints in the cache). Resolves to `{ state, error, bundle,
  * peakRss, peakHeap }`: the final page state, the results bundle when done, the peak memory of
@@ -42,14 +59,7 @@ export async function runApp({ profile, flags, url, label }) {
   const browser = await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", headless: true, args: [...FLAGS, ...flags] });
   try {
     const page = await browser.newPage();
-    const cdp = await page.context().newCDPSession(page);
-    let peakRss = 0, peakHeap = 0;
-    const sampler = setInterval(async () => {
-      peakRss = Math.max(peakRss, descendantsRss(process.pid)); // Chromium is our child
-      try {
-        peakHeap = Math.max(peakHeap, (await cdp.send("Runtime.getHeapUsage")).usedSize);
-      } catch {}
-    }, 200);
+    const peaks = await sampleMemory(page);
     // Progress on stderr, so a slow adapter is visibly working.
     const ticker = setInterval(async () => {
       const line = await page.textContent("#progress").catch(() => "");
@@ -59,13 +69,13 @@ export async function runApp({ profile, flags, url, label }) {
       await page.goto(url);
       await page.waitForFunction(() => ["done", "error", "cancelled"].includes(document.body.dataset.state), null, { timeout: 0, polling: 1000 });
     } finally {
-      clearInterval(sampler);
+      peaks.stop();
       clearInterval(ticker);
     }
     const state = await page.evaluate(() => document.body.dataset.state);
     const error = state === "done" ? null : await page.textContent("#error");
     const bundle = state === "done" ? JSON.parse(await page.textContent("#results-json")) : null;
-    return { state, error, bundle, peakRss, peakHeap };
+    return { state, error, bundle, peakRss: peaks.rss, peakHeap: peaks.heap };
   } finally {
     await browser.close();
   }
@@ -87,21 +97,14 @@ export async function runTransformersJs({ profile, flags, siteUrl, name, device,
   const browser = await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", headless: true, args: [...FLAGS, ...flags] });
   try {
     const page = await browser.newPage();
-    const cdp = await page.context().newCDPSession(page);
-    let peakRss = 0, peakHeap = 0;
-    const sampler = setInterval(async () => {
-      peakRss = Math.max(peakRss, descendantsRss(process.pid));
-      try {
-        peakHeap = Math.max(peakHeap, (await cdp.send("Runtime.getHeapUsage")).usedSize);
-      } catch {}
-    }, 200);
+    const peaks = await sampleMemory(page);
     try {
       await page.goto(`${siteUrl}/index.html`);
       page.setDefaultTimeout(0);
       const result = await page.evaluate(async (args) => (await import("/score.mjs")).score(args), { name, device, examples });
-      return { ...result, peakRss, peakHeap };
+      return { ...result, peakRss: peaks.rss, peakHeap: peaks.heap };
     } finally {
-      clearInterval(sampler);
+      peaks.stop();
     }
   } finally {
     await browser.close();
