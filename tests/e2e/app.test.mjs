@@ -204,7 +204,7 @@ test("a pasted task with a mistake shows the parser's row and column; a fixed on
   });
 });
 
-test("a dropped task file is parsed like an uploaded one", async () => {
+test("a dropped task file is parsed like an uploaded one; a Parquet file is read too", async () => {
   await withPage([], async (page) => {
     await page.goto(`${app.url}/`);
     await page.waitForFunction(() => document.body.dataset.state === "idle");
@@ -215,6 +215,9 @@ test("a dropped task file is parsed like an uploaded one", async () => {
       document.getElementById("drop-zone").dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
     }, text);
     await page.locator("#task-status").filter({ hasText: "dropped.csv: 10 sequence_prob examples" }).waitFor();
+    // A Parquet file (as the Hub stores `datasets` uploads) through the file picker.
+    await page.setInputFiles("#task-file", path.join(FIXTURES, "tasks/classification.parquet"));
+    await page.locator("#task-status").filter({ hasText: "classification.parquet: 8 classification examples" }).waitFor();
   });
 });
 
