@@ -5,7 +5,7 @@
 
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
-use burn::tensor::{DType, Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor};
 
 /// Largest block: half the guaranteed binding, so one block's host copy stays small too.
 pub const BLOCK_BYTES: usize = 64 << 20;
@@ -29,24 +29,6 @@ impl VocabMatrix {
             .step_by(rows)
             .map(|start| Initializer::Zeros.init([rows.min(vocab_size - start), n_embd], device))
             .collect();
-        VocabMatrix { blocks }
-    }
-
-    /// The matrix of `cols` columns from its float32 little-endian `bytes` (row-major), split
-    /// every `block_rows` rows. Blocks are cut from the end and the rest shrunk each time, so
-    /// the host holds the matrix once plus one block, never two copies of it.
-    pub fn from_f32_bytes(mut bytes: Vec<u8>, cols: usize, block_rows: usize, device: &Device) -> Self {
-        let row_bytes = 4 * cols;
-        let rows = bytes.len() / row_bytes;
-        let starts: Vec<usize> = (0..rows).step_by(block_rows.max(1)).collect();
-        let mut blocks = Vec::with_capacity(starts.len());
-        for &start in starts.iter().rev() {
-            let block = if start == 0 { std::mem::take(&mut bytes) } else { bytes.split_off(start * row_bytes) };
-            bytes.shrink_to_fit();
-            let shape = [block.len() / row_bytes, cols];
-            blocks.push(Param::from_tensor(Tensor::from_data(TensorData::from_bytes_vec(block, shape, DType::F32), device)));
-        }
-        blocks.reverse();
         VocabMatrix { blocks }
     }
 
@@ -96,14 +78,18 @@ impl VocabMatrix {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::TensorData;
 
     fn values(rows: usize, cols: usize) -> Vec<f32> {
         (0..rows * cols).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect()
     }
 
     fn matrix(rows: usize, cols: usize, block_rows: usize, device: &Device) -> VocabMatrix {
-        let bytes = values(rows, cols).iter().flat_map(|v| v.to_le_bytes()).collect();
-        VocabMatrix::from_f32_bytes(bytes, cols, block_rows, device)
+        let blocks = values(rows, cols)
+            .chunks(block_rows * cols)
+            .map(|b| Param::from_tensor(Tensor::from_data(TensorData::new(b.to_vec(), [b.len() / cols, cols]), device)))
+            .collect();
+        VocabMatrix { blocks }
     }
 
     #[test]

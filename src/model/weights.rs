@@ -260,6 +260,15 @@ impl WeightLoader {
         if shape != expected.as_slice() {
             return Err(WeightsError::Shape { name: name.to_string(), found: shape.to_vec(), expected });
         }
+        if matches!(slot, Slot::Wte | Slot::LmHead) {
+            // One path for the vocabulary matrices: a whole one goes in as its row blocks.
+            let piece = self.piece_bytes(name, dtype).unwrap_or(data.len()).max(1);
+            let block_rows = self.block_rows;
+            for (i, rows) in data.chunks(piece).enumerate() {
+                self.add_rows(name, dtype, shape, i * block_rows, rows.to_vec())?;
+            }
+            return Ok(());
+        }
         let bytes = self.float32(name, dtype, data)?;
         self.set(slot, bytes, shape);
         // Hands the upload to the device now: a device that queues writes (WebGPU) would
@@ -269,15 +278,13 @@ impl WeightLoader {
         Ok(())
     }
 
-    /// Puts float32 little-endian `bytes` of `shape` (checked) on the device as `slot`.
+    /// Puts float32 little-endian `bytes` of `shape` (checked) on the device as `slot` (any
+    /// but the vocabulary matrices).
     fn set(&mut self, slot: Slot, bytes: Vec<u8>, shape: &[usize]) {
         let d = &self.device;
         let data = |bytes| TensorData::from_bytes_vec(bytes, shape.to_vec(), DType::F32);
         let t1 = |bytes| Param::from_tensor(Tensor::<1>::from_data(data(bytes), d));
         let t2 = |bytes| Param::from_tensor(Tensor::<2>::from_data(data(bytes), d));
-        // Streamed vocabulary matrices come through `add_rows`; a whole one is cut into blocks.
-        let (n_embd, block_rows) = (self.config.n_embd, self.block_rows);
-        let vocab = |bytes| VocabMatrix::from_f32_bytes(bytes, n_embd, block_rows, d);
         let norm = |ln: &mut LayerNorm, half: Half, bytes| match half {
             Half::Weight => ln.weight = t1(bytes),
             Half::Bias => ln.bias = t1(bytes),
@@ -288,8 +295,8 @@ impl WeightLoader {
         };
         let m = &mut self.model;
         match slot {
-            Slot::Wte => m.wte = vocab(bytes),
-            Slot::LmHead => m.lm_head = Some(vocab(bytes)),
+            // Vocabulary matrices are stored block by block by `add_rows`.
+            Slot::Wte | Slot::LmHead => {}
             Slot::Wpe => m.wpe.weight = t2(bytes),
             Slot::LnF(half) => norm(&mut m.ln_f, half, bytes),
             Slot::Block(i, part, half) => {
