@@ -10,6 +10,8 @@ bash scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/invscale-target}"
 # With Vulkan installed, the wgpu parity test must run, not skip.
 export INVSCALE_REQUIRE_WGPU="${INVSCALE_REQUIRE_WGPU:-1}"
+# Lavapipe holds f16: the half-precision test must run on wgpu too.
+export INVSCALE_REQUIRE_WGPU_F16="${INVSCALE_REQUIRE_WGPU_F16:-1}"
 
 # --nocapture shows the parity tests' max errors.
 cargo test --locked -- --nocapture

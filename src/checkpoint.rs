@@ -4,7 +4,7 @@
 
 use burn::tensor::Device;
 
-use crate::model::{ConfigError, Gpt2, Gpt2Config, SafetensorsStream, WeightLoader, WeightsError};
+use crate::model::{ConfigError, Gpt2, Gpt2Config, Precision, SafetensorsStream, WeightLoader, WeightsError};
 use crate::tokenizer::{Tokenizer, TokenizerError};
 
 /// A model ready to score: network, its config and its tokenizer.
@@ -34,14 +34,14 @@ pub struct CheckpointLoader {
 }
 
 impl CheckpointLoader {
-    /// Checks config and tokenizer before any weight is downloaded.
-    pub fn new(config_json: &[u8], tokenizer_json: &[u8], device: &Device) -> Result<Self, CheckpointError> {
+    /// Checks config, tokenizer and precision before any weight is downloaded.
+    pub fn new(config_json: &[u8], tokenizer_json: &[u8], device: &Device, precision: Precision) -> Result<Self, CheckpointError> {
         let config = Gpt2Config::from_json(config_json)?;
         let tokenizer = Tokenizer::from_bytes(tokenizer_json)?;
         if tokenizer.vocab_size() > config.vocab_size {
             return Err(CheckpointError::VocabMismatch { tokenizer: tokenizer.vocab_size(), config: config.vocab_size });
         }
-        let weights = SafetensorsStream::new(WeightLoader::new(&config, device));
+        let weights = SafetensorsStream::new(WeightLoader::new(&config, device).with_precision(precision)?);
         Ok(CheckpointLoader { config, tokenizer, weights })
     }
 
@@ -57,9 +57,9 @@ impl CheckpointLoader {
 }
 
 impl Checkpoint {
-    /// Loads a checkpoint whose three files are in memory.
-    pub fn from_bytes(config_json: &[u8], safetensors: &[u8], tokenizer_json: &[u8], device: &Device) -> Result<Self, CheckpointError> {
-        let mut loader = CheckpointLoader::new(config_json, tokenizer_json, device)?;
+    /// Loads a checkpoint whose three files are in memory, its weights in `precision`.
+    pub fn from_bytes(config_json: &[u8], safetensors: &[u8], tokenizer_json: &[u8], device: &Device, precision: Precision) -> Result<Self, CheckpointError> {
+        let mut loader = CheckpointLoader::new(config_json, tokenizer_json, device, precision)?;
         loader.push(safetensors)?;
         loader.finish()
     }

@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use invscale::checkpoint::{Checkpoint, CheckpointLoader};
 use invscale::download;
+use invscale::model::Precision;
 use invscale::hub::{pick_data_file, HubRef, DEFAULT_HUB};
 use invscale::report::{results_csv, run_trend, ModelResults, ModelSummary, RunSummary};
 use invscale::stats::trend::Shape;
@@ -88,6 +89,14 @@ struct EvalArgs {
     /// Seed of the few-shot draw and of numeric tasks' samples: the same seed, the same run.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Storage of the weight matrices: f32 (the reference's numbers) or f16 (half the
+    /// memory; arithmetic stays float32; the numbers move slightly, see the README).
+    #[arg(long, default_value = "f32", value_parser = parse_precision)]
+    precision: Precision,
+}
+
+fn parse_precision(name: &str) -> Result<Precision, String> {
+    Precision::from_name(name).ok_or_else(|| format!("`{name}` is not a precision (expected f32 or f16)"))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -164,7 +173,7 @@ fn eval(args: EvalArgs) -> Result<()> {
     let mut summaries = Vec::new();
     let mut all_results = Vec::new();
     for (spec, name) in args.models.iter().zip(names) {
-        let (parameters, results) = score_model(spec, &name, &args.hub, &device, &task, &task_name, truncation, args.seed)?;
+        let (parameters, results) = score_model(spec, &name, &args.hub, &device, args.precision, &task, &task_name, truncation, args.seed)?;
         let csv_path = args.out.join(format!("{name}.csv"));
         std::fs::write(&csv_path, results_csv(&task, &results)).with_context(|| format!("cannot write {}", csv_path.display()))?;
         summaries.push(ModelSummary::of(&name, parameters, &task, &results));
@@ -177,7 +186,7 @@ fn eval(args: EvalArgs) -> Result<()> {
         .map(|(s, results)| ModelResults { name: &s.name, parameters: s.parameters, results })
         .collect();
     let trend = run_trend(&runs);
-    let summary = RunSummary::new(&task_name, &task, truncation, shots, summaries, trend);
+    let summary = RunSummary::new(&task_name, &task, truncation, shots, args.precision, summaries, trend);
     let summary_path = args.out.join("summary.json");
     std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("cannot write {}", summary_path.display()))?;
@@ -193,13 +202,14 @@ fn score_model(
     name: &str,
     hub: &str,
     device: &Device,
+    precision: Precision,
     task: &Task,
     task_name: &str,
     truncation: Truncation,
     seed: u64,
 ) -> Result<(u64, Vec<ExampleResult>)> {
     let dir = model_folder(spec, hub)?;
-    let checkpoint = load_checkpoint(&dir, device)?;
+    let checkpoint = load_checkpoint(&dir, device, precision)?;
     let bar = ProgressBar::new(task.examples.len() as u64).with_message(name.to_string());
     bar.set_style(
         ProgressStyle::with_template("{msg:>16} [{bar:30}] {pos}/{len} examples, {per_sec}, eta {eta}")
@@ -237,7 +247,7 @@ fn reproduce(args: ReproduceArgs) -> Result<()> {
             let spec = reproduce::model_spec(&published.model).map_err(anyhow::Error::msg)?;
             let name = model_name(&spec)?;
             // The pipeline's own truncation, so every number is comparable with theirs.
-            let (parameters, results) = score_model(&spec, &name, &args.hub, &device, &task, &entry.name, Truncation::Pipeline, 0)?;
+            let (parameters, results) = score_model(&spec, &name, &args.hub, &device, Precision::F32, &task, &entry.name, Truncation::Pipeline, 0)?;
             let ours = ModelSummary::of(&published.model, parameters, &task, &results).stats;
             comparisons.push(Comparison {
                 task: entry.name.clone(),
@@ -313,9 +323,9 @@ fn model_folder(spec: &str, hub: &str) -> Result<PathBuf> {
 }
 
 /// Streams `model.safetensors` from disk, so only one tensor at a time is in memory.
-fn load_checkpoint(dir: &Path, device: &Device) -> Result<Checkpoint> {
+fn load_checkpoint(dir: &Path, device: &Device, precision: Precision) -> Result<Checkpoint> {
     let in_dir = || dir.display().to_string();
-    let mut loader = CheckpointLoader::new(&read(&dir.join("config.json"))?, &read(&dir.join("tokenizer.json"))?, device)
+    let mut loader = CheckpointLoader::new(&read(&dir.join("config.json"))?, &read(&dir.join("tokenizer.json"))?, device, precision)
         .with_context(in_dir)?;
     let weights = dir.join("model.safetensors");
     let mut file = std::fs::File::open(&weights).with_context(|| format!("cannot read {}", weights.display()))?;

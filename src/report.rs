@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::model::Precision;
 use crate::run::ExampleResult;
 use crate::score::{Metrics, Truncation};
 use crate::stats::trend::{trend, Curve, Trend, TrendSettings};
@@ -125,6 +126,8 @@ pub struct RunSummary {
     pub truncation: &'static str,
     /// The few-shot prompts the task was turned into, if any.
     pub few_shot: Option<FewShot>,
+    /// Storage of the weight matrices: `f32`, or `f16` (numbers differ slightly from the reference).
+    pub precision: &'static str,
     pub warnings: Vec<String>,
     pub models: Vec<ModelSummary>,
     /// The metric's shape across model sizes; absent with fewer than two models or examples.
@@ -137,6 +140,7 @@ impl RunSummary {
         task: &Task,
         truncation: Truncation,
         few_shot: Option<FewShot>,
+        precision: Precision,
         models: Vec<ModelSummary>,
         trend: Option<Trend>,
     ) -> Self {
@@ -146,6 +150,7 @@ impl RunSummary {
             examples: task.examples.len(),
             truncation: truncation.name(),
             few_shot,
+            precision: precision.name(),
             warnings: task.warnings.iter().map(|w| w.to_string()).collect(),
             models,
             trend,

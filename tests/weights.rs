@@ -229,3 +229,73 @@ fn a_stream_cut_short_or_running_on_is_an_error() {
     let e = stream.push(&longer).err().unwrap().to_string();
     assert!(e.contains("goes on after its last tensor"), "{e}");
 }
+
+/// Loads `bytes` with the weight matrices stored in `precision`, vocabulary blocks of 3 rows.
+fn load_in(bytes: &[u8], precision: invscale::model::Precision) -> Gpt2 {
+    use invscale::model::{SafetensorsStream, WeightLoader};
+    let loader = WeightLoader::new(&config(), &Device::flex()).with_block_rows(3).with_precision(precision).unwrap();
+    let mut stream = SafetensorsStream::new(loader);
+    stream.push(bytes).unwrap();
+    stream.finish().unwrap()
+}
+
+#[test]
+fn half_precision_stores_the_matrices_in_f16_rounded_to_nearest() {
+    use burn::tensor::DType;
+    use invscale::model::Precision;
+    for variant in [PLAIN, Variant { lm_head: true, ..PLAIN }] {
+        let bytes = checkpoint(variant, |t| {
+            if let Some(head) = t.iter_mut().find(|(n, ..)| n == "lm_head.weight") {
+                head.2.iter_mut().for_each(|x| *x *= -0.5);
+            }
+        });
+        let half = load_in(&bytes, Precision::F16);
+        let block = &half.h[1];
+        for (what, dtype) in [
+            ("c_attn", block.attn.c_attn.weight.val().dtype()),
+            ("attn c_proj", block.attn.c_proj.weight.val().dtype()),
+            ("c_fc", block.mlp.c_fc.weight.val().dtype()),
+            ("mlp c_proj", block.mlp.c_proj.weight.val().dtype()),
+            ("wte", half.wte.blocks[3].val().dtype()),
+        ] {
+            assert_eq!(dtype, DType::F16, "{what}");
+        }
+        if let Some(head) = &half.lm_head {
+            assert!(head.blocks.iter().all(|b| b.val().dtype() == DType::F16), "lm_head");
+        }
+        // Small tensors stay float32.
+        for (what, dtype) in [
+            ("ln_1", block.ln_1.weight.val().dtype()),
+            ("c_attn bias", block.attn.c_attn.bias.as_ref().unwrap().val().dtype()),
+            ("wpe", half.wpe.weight.val().dtype()),
+        ] {
+            assert_eq!(dtype, DType::F32, "{what}");
+        }
+        // Rounding the matrices to f16 (as torch's `.half()`) beforehand, and keeping the small
+        // tensors in float32, gives exactly the same model: arithmetic is float32 in both.
+        let matrix = |name: &str| {
+            ["wte.weight", "lm_head.weight"].contains(&name)
+                || ["attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"].iter().any(|m| name.ends_with(m))
+        };
+        let rounded = checkpoint(variant, |t| {
+            if let Some(head) = t.iter_mut().find(|(n, ..)| n == "lm_head.weight") {
+                head.2.iter_mut().for_each(|x| *x *= -0.5);
+            }
+            for (_, _, data) in t.iter_mut().filter(|(n, ..)| matrix(n)) {
+                data.iter_mut().for_each(|x| *x = half::f16::from_f32(*x).to_f32());
+            }
+        });
+        let full = next_token_logprobs(&load_in(&bytes, Precision::F32));
+        let half = next_token_logprobs(&half);
+        assert_eq!(half, next_token_logprobs(&load_in(&rounded, Precision::F32)));
+        assert_ne!(half, full, "rounding to f16 changes the numbers a little");
+    }
+}
+
+#[test]
+fn an_f16_checkpoint_in_half_precision_computes_what_it_does_in_float32() {
+    use invscale::model::Precision;
+    // Its weights are f16 already: kept as they are, not rounded again.
+    let bytes = checkpoint(Variant { f16: true, lm_head: true, ..PLAIN }, |_| {});
+    assert_eq!(next_token_logprobs(&load_in(&bytes, Precision::F16)), next_token_logprobs(&load_in(&bytes, Precision::F32)));
+}

@@ -7,8 +7,8 @@
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, Initializer, Linear};
 use burn::tensor::activation::softmax;
-use burn::tensor::module::layer_norm;
-use burn::tensor::{Bool, Device, Int, Tensor};
+use burn::tensor::module::{layer_norm, linear};
+use burn::tensor::{Bool, Device, FloatDType, Int, Tensor};
 
 use super::{Gpt2Config, VocabMatrix};
 
@@ -40,6 +40,13 @@ fn conv1d(d_in: usize, d_out: usize, device: &Device) -> Linear {
         weight: Initializer::Zeros.init([d_in, d_out], device),
         bias: Some(Initializer::Zeros.init([d_out], device)),
     }
+}
+
+/// `x · weight + bias` in float32 whatever the weight's storage precision (see
+/// [`super::Precision`]): an f16 weight is widened for this product only.
+fn dense<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
+    let weight = layer.weight.val().cast(FloatDType::F32); // no-op for float32
+    linear(x, weight, layer.bias.as_ref().map(|b| b.val()))
 }
 
 /// Multi-head causal self-attention.
@@ -80,7 +87,7 @@ impl Attention {
     fn heads(&self, x: Tensor<3>) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
         let [b, t, c] = x.dims();
         let (nh, hs) = (self.n_head, c / self.n_head);
-        let qkv = self.c_attn.forward(x); // (B, T, 3C)
+        let qkv = dense(&self.c_attn, x); // (B, T, 3C)
         let mut parts = qkv.chunk(3, 2).into_iter().map(|p| {
             p.reshape([b, t, nh, hs]).swap_dims(1, 2) // (B, nh, T, hs)
         });
@@ -89,7 +96,7 @@ impl Attention {
 
     /// Heads back into the residual stream: `[b, nh, t, hs]` → `[b, t, C]`.
     fn merge(&self, y: Tensor<4>, [b, t, c]: [usize; 3]) -> Tensor<3> {
-        self.c_proj.forward(y.swap_dims(1, 2).reshape([b, t, c]))
+        dense(&self.c_proj, y.swap_dims(1, 2).reshape([b, t, c]))
     }
 }
 
@@ -127,7 +134,7 @@ pub struct Mlp {
 
 impl Mlp {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.c_proj.forward(gelu_new(self.c_fc.forward(x)))
+        dense(&self.c_proj, gelu_new(dense(&self.c_fc, x)))
     }
 }
 

@@ -2,12 +2,14 @@
 
 mod config;
 mod gpt2;
+mod precision;
 mod stream;
 mod vocab;
 mod weights;
 
 pub use config::{ConfigError, Gpt2Config};
 pub use gpt2::{Attention, Block, Gpt2, LayerNorm, Mlp, SharedPrefix};
+pub use precision::{Precision, F16_DEVIATION_ON_FIXTURES};
 pub use stream::SafetensorsStream;
 pub use vocab::VocabMatrix;
 pub use weights::{load_safetensors, WeightLoader, WeightsError};

@@ -5,7 +5,7 @@
 
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, FloatDType, Int, Tensor};
 
 /// Largest block: half the guaranteed binding, so one block's host copy stays small too.
 pub const BLOCK_BYTES: usize = 64 << 20;
@@ -46,12 +46,13 @@ impl VocabMatrix {
             let [rows, c] = block.dims();
             let local = ids.clone() - start;
             let clamped = local.clone().clamp(0, rows as i64 - 1);
+            let looked_up = block.val().select(0, clamped.clone()).cast(FloatDType::F32); // f16 storage widens here
             let rows_here = if self.blocks.len() == 1 {
-                block.val().select(0, clamped)
+                looked_up
             } else {
                 // Ids outside this block look up a clamped row, then become zeros.
                 let outside = clamped.clone().equal(local).bool_not().reshape([b * t, 1]).expand([b * t, c]);
-                block.val().select(0, clamped).mask_fill(outside, 0.0)
+                looked_up.mask_fill(outside, 0.0)
             };
             out = Some(match out {
                 None => rows_here,
@@ -66,7 +67,7 @@ impl VocabMatrix {
 
     /// `hidden · matrixᵀ`: `[n, n_embd]` → `[n, vocab_size]`.
     pub fn logits(&self, hidden: Tensor<2>) -> Tensor<2> {
-        let parts: Vec<Tensor<2>> = self.blocks.iter().map(|block| hidden.clone().matmul(block.val().transpose())).collect();
+        let parts: Vec<Tensor<2>> = self.blocks.iter().map(|block| hidden.clone().matmul(block.val().cast(FloatDType::F32).transpose())).collect();
         if parts.len() == 1 {
             parts.into_iter().next().expect("one block")
         } else {

@@ -27,7 +27,7 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 use safetensors::Dtype;
 
 use super::gpt2::LayerNorm;
-use super::{Gpt2, Gpt2Config, SafetensorsStream, VocabMatrix};
+use super::{Gpt2, Gpt2Config, Precision, SafetensorsStream, VocabMatrix};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
@@ -41,6 +41,8 @@ pub enum WeightsError {
     Unexpected(String),
     #[error("model.safetensors lacks {} tensor(s): {}", .0.len(), .0.join(", "))]
     Missing(Vec<String>),
+    #[error("this device cannot hold {} weights (a WebGPU adapter needs the `shader-f16` feature); use f32", .0.name())]
+    Precision(Precision),
 }
 
 /// Which parameter a checkpoint key fills.
@@ -180,11 +182,24 @@ pub struct WeightLoader {
     blocks: Vec<Param<Tensor<2>>>,
     /// Rows per block of the vocabulary matrices.
     block_rows: usize,
+    /// How the weight matrices are stored.
+    precision: Precision,
 }
 
 impl WeightLoader {
+    /// A loader that stores the weights in float32, as checkpoints are published.
     pub fn new(config: &Gpt2Config, device: &Device) -> Self {
-        WeightLoader { config: config.clone(), model: config.init(device), device: device.clone(), filled: BTreeSet::new(), blocks: Vec::new(), block_rows: VocabMatrix::block_rows(config.n_embd) }
+        WeightLoader { config: config.clone(), model: config.init(device), device: device.clone(), filled: BTreeSet::new(), blocks: Vec::new(), block_rows: VocabMatrix::block_rows(config.n_embd), precision: Precision::F32 }
+    }
+
+    /// Stores the weight matrices in `precision` (see [`Precision`]); refused where the device
+    /// cannot hold it.
+    pub fn with_precision(mut self, precision: Precision) -> Result<Self, WeightsError> {
+        if !precision.supported_on(&self.device) {
+            return Err(WeightsError::Precision(precision));
+        }
+        self.precision = precision;
+        Ok(self)
     }
 
     /// Holds the vocabulary matrices in blocks of `rows` rows instead of
@@ -222,11 +237,10 @@ impl WeightLoader {
         if first_row == 0 {
             self.blocks.clear();
         }
-        let bytes = self.float32(name, dtype, data)?;
         let cols = self.config.n_embd;
-        let rows = bytes.len() / (4 * cols);
-        let block = TensorData::from_bytes_vec(bytes, [rows, cols], DType::F32);
-        self.blocks.push(Param::from_tensor(Tensor::from_data(block, &self.device)));
+        let block = self.matrix_data(name, dtype, data, cols)?;
+        let (rows, stored) = (block.shape()[0], block.dtype());
+        self.blocks.push(Param::from_tensor(Tensor::from_data(block, (&self.device, stored))));
         // Hands the upload to the device now, so its host copy is let go before the next block.
         let _ = self.device.flush();
         if first_row + rows == expected[0] {
@@ -246,6 +260,19 @@ impl WeightLoader {
             Dtype::F32 => Ok(data),
             _ => widen_to_f32(name, dtype, &data),
         }
+    }
+
+    /// Whole rows, `cols` wide, of a weight matrix in the checkpoint's `dtype` → tensor data
+    /// in the storage precision. Bytes that already are that precision are kept (no copy):
+    /// an F16 checkpoint loads in half precision exactly.
+    fn matrix_data(&self, name: &str, dtype: Dtype, data: Vec<u8>, cols: usize) -> Result<TensorData, WeightsError> {
+        let (bytes, stored, width) = match (self.precision, dtype) {
+            (Precision::F16, Dtype::F16) => (data, DType::F16, 2),
+            (Precision::F16, _) => (narrow_to_f16(&self.float32(name, dtype, data)?), DType::F16, 2),
+            (Precision::F32, _) => (self.float32(name, dtype, data)?, DType::F32, 4),
+        };
+        let rows = bytes.len() / (width * cols.max(1));
+        Ok(TensorData::from_bytes_vec(bytes, [rows, cols], stored))
     }
 
     /// Checks and stores one whole tensor. `data` is its raw little-endian bytes; F32 bytes
@@ -269,8 +296,13 @@ impl WeightLoader {
             }
             return Ok(());
         }
-        let bytes = self.float32(name, dtype, data)?;
-        self.set(slot, bytes, shape);
+        let data = match slot {
+            Slot::Block(_, BlockPart::CAttn | BlockPart::AttnProj | BlockPart::CFc | BlockPart::MlpProj, Half::Weight) => {
+                self.matrix_data(name, dtype, data, shape[1])?
+            }
+            _ => TensorData::from_bytes_vec(self.float32(name, dtype, data)?, shape.to_vec(), DType::F32),
+        };
+        self.set(slot, data);
         // Hands the upload to the device now: a device that queues writes (WebGPU) would
         // otherwise keep the host copies of many tensors until the model first runs.
         let _ = self.device.flush();
@@ -278,36 +310,38 @@ impl WeightLoader {
         Ok(())
     }
 
-    /// Puts float32 little-endian `bytes` of `shape` (checked) on the device as `slot` (any
-    /// but the vocabulary matrices).
-    fn set(&mut self, slot: Slot, bytes: Vec<u8>, shape: &[usize]) {
+    /// Puts `data` (its shape checked; the weight matrices in the storage precision, all else
+    /// float32) on the device as `slot` (any but the vocabulary matrices).
+    fn set(&mut self, slot: Slot, data: TensorData) {
         let d = &self.device;
-        let data = |bytes| TensorData::from_bytes_vec(bytes, shape.to_vec(), DType::F32);
-        let t1 = |bytes| Param::from_tensor(Tensor::<1>::from_data(data(bytes), d));
-        let t2 = |bytes| Param::from_tensor(Tensor::<2>::from_data(data(bytes), d));
-        let norm = |ln: &mut LayerNorm, half: Half, bytes| match half {
-            Half::Weight => ln.weight = t1(bytes),
-            Half::Bias => ln.bias = t1(bytes),
+        let t1 = |data: TensorData| Param::from_tensor(Tensor::<1>::from_data(data, d));
+        let t2 = |data: TensorData| {
+            let stored = data.dtype();
+            Param::from_tensor(Tensor::<2>::from_data(data, (d, stored)))
         };
-        let linear = |lin: &mut Linear, half: Half, bytes| match half {
-            Half::Weight => lin.weight = t2(bytes),
-            Half::Bias => lin.bias = Some(t1(bytes)),
+        let norm = |ln: &mut LayerNorm, half: Half, data| match half {
+            Half::Weight => ln.weight = t1(data),
+            Half::Bias => ln.bias = t1(data),
+        };
+        let linear = |lin: &mut Linear, half: Half, data| match half {
+            Half::Weight => lin.weight = t2(data),
+            Half::Bias => lin.bias = Some(t1(data)),
         };
         let m = &mut self.model;
         match slot {
             // Vocabulary matrices are stored block by block by `add_rows`.
             Slot::Wte | Slot::LmHead => {}
-            Slot::Wpe => m.wpe.weight = t2(bytes),
-            Slot::LnF(half) => norm(&mut m.ln_f, half, bytes),
+            Slot::Wpe => m.wpe.weight = t2(data),
+            Slot::LnF(half) => norm(&mut m.ln_f, half, data),
             Slot::Block(i, part, half) => {
                 let block = &mut m.h[i];
                 match part {
-                    BlockPart::Ln1 => norm(&mut block.ln_1, half, bytes),
-                    BlockPart::Ln2 => norm(&mut block.ln_2, half, bytes),
-                    BlockPart::CAttn => linear(&mut block.attn.c_attn, half, bytes),
-                    BlockPart::AttnProj => linear(&mut block.attn.c_proj, half, bytes),
-                    BlockPart::CFc => linear(&mut block.mlp.c_fc, half, bytes),
-                    BlockPart::MlpProj => linear(&mut block.mlp.c_proj, half, bytes),
+                    BlockPart::Ln1 => norm(&mut block.ln_1, half, data),
+                    BlockPart::Ln2 => norm(&mut block.ln_2, half, data),
+                    BlockPart::CAttn => linear(&mut block.attn.c_attn, half, data),
+                    BlockPart::AttnProj => linear(&mut block.attn.c_proj, half, data),
+                    BlockPart::CFc => linear(&mut block.mlp.c_fc, half, data),
+                    BlockPart::MlpProj => linear(&mut block.mlp.c_proj, half, data),
                 }
             }
         }
@@ -332,6 +366,15 @@ pub fn load_safetensors(config: &Gpt2Config, bytes: &[u8], device: &Device) -> R
     let mut stream = SafetensorsStream::new(WeightLoader::new(config, device));
     stream.push(bytes)?;
     stream.finish()
+}
+
+/// Float32 little-endian bytes → f16 (round to nearest even, as PyTorch's `.half()`).
+fn narrow_to_f16(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() / 2);
+    for b in data.chunks_exact(4) {
+        out.extend_from_slice(&half::f16::from_f32(f32::from_le_bytes([b[0], b[1], b[2], b[3]])).to_le_bytes());
+    }
+    out
 }
 
 /// F16 or BF16 bytes → float32 little-endian bytes (one allocation of the exact size).

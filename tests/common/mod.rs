@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use burn::tensor::Device;
 use invscale::checkpoint::Checkpoint;
+use invscale::model::Precision;
 
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -17,12 +18,18 @@ pub fn read(path: PathBuf) -> Vec<u8> {
 }
 
 pub fn checkpoint(name: &str, device: &Device) -> Checkpoint {
+    checkpoint_in(name, device, Precision::F32)
+}
+
+/// A fixture model with its weight matrices stored in `precision`.
+pub fn checkpoint_in(name: &str, device: &Device, precision: Precision) -> Checkpoint {
     let dir = fixtures().join("models").join(name);
     Checkpoint::from_bytes(
         &read(dir.join("config.json")),
         &read(dir.join("model.safetensors")),
         &read(dir.join("tokenizer.json")),
         device,
+        precision,
     )
     .unwrap_or_else(|e| panic!("{name}: {e}"))
 }

@@ -1,0 +1,55 @@
+//! How the weight matrices are held on the device.
+//!
+//! In half precision the matrices — attention and MLP projections, token embedding, LM head:
+//! over 99 % of GPT-2's parameters — are stored as IEEE f16, halving the device memory they
+//! take. Each is widened back to float32 where it is used, so every product, sum and
+//! normalisation is still computed (and accumulated) in float32; the only change to the
+//! numbers is the weights' rounding to f16. Biases, LayerNorms and position embeddings stay
+//! float32 (they are small).
+
+use burn::tensor::{Device, FloatDType};
+
+/// Storage precision of the weight matrices.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// Float32, as the checkpoints are published: the numbers match the reference.
+    #[default]
+    F32,
+    /// F16 storage, float32 arithmetic (see the module docs).
+    F16,
+}
+
+/// The largest difference from float32 that half precision made to any number (log-prob,
+/// loss, log-odds) over the test fixtures, rounded up; `tests/half_precision.rs` checks it.
+pub const F16_DEVIATION_ON_FIXTURES: f64 = 0.025;
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "f32" => Some(Precision::F32),
+            "f16" => Some(Precision::F16),
+            _ => None,
+        }
+    }
+
+    /// The dtype of the weight matrices on the device.
+    pub fn dtype(self) -> FloatDType {
+        match self {
+            Precision::F32 => FloatDType::F32,
+            Precision::F16 => FloatDType::F16,
+        }
+    }
+
+    /// Whether `device` can store and convert this precision (a WebGPU adapter needs the
+    /// `shader-f16` feature for f16).
+    pub fn supported_on(self, device: &Device) -> bool {
+        self == Precision::F32 || device.supports_dtype(self.dtype())
+    }
+}
