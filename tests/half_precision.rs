@@ -74,3 +74,29 @@ fn wgpu_half_precision_stays_within_the_stated_deviation() {
     }
     check(&device, "wgpu");
 }
+
+/// The point of f16: the weights take half the device memory (tiny-hub is a float32
+/// checkpoint whose vocabulary matrix is nearly all of it).
+#[cfg(feature = "wgpu")]
+#[test]
+fn wgpu_half_precision_halves_the_weights_device_memory() {
+    let Some(device) = common::wgpu_device() else { return };
+    if !Precision::F16.supported_on(&device) {
+        return; // reported by the test above
+    }
+    let in_use = || {
+        device.sync().unwrap();
+        device.memory_pool_usage().expect("wgpu reports its memory").bytes_in_use
+    };
+    let loaded = |precision| {
+        let before = in_use();
+        let checkpoint = common::checkpoint_in("tiny-hub", &device, precision);
+        let bytes = in_use() - before;
+        drop(checkpoint);
+        bytes
+    };
+    let (full, half) = (loaded(Precision::F32), loaded(Precision::F16));
+    eprintln!("tiny-hub weights on the device: float32 {full} bytes, f16 {half} bytes");
+    assert!(full >= 1_600_000, "float32 weights take {full} bytes");
+    assert!((half as f64) < 0.55 * full as f64, "f16 weights take {half} bytes, float32 {full}");
+}

@@ -291,6 +291,7 @@ async function startRun() {
   $("resume-offer").hidden = true;
   $("results-json").textContent = "";
   $("progress").replaceChildren();
+  $("precision-status").hidden = true;
   const rows = models.map((m) => {
     const row = node("div", undefined, { class: "progress-row" });
     const bar = node("progress", undefined, { max: "1", value: "0" });
@@ -308,6 +309,7 @@ async function startRun() {
     task_type: $("task-type").value || null,
     truncation: $("truncation").value,
     backend: $("backend").value,
+    precision: $("precision").value,
     few_shot: fewShot(),
     seed: Number($("seed").value) || 0,
     models: models.map((m) => ({ name: m.name })),
@@ -417,6 +419,7 @@ async function resumeRun(run) {
   $("task-type").value = s.task_type ?? "";
   $("truncation").value = s.truncation;
   $("backend").value = s.backend;
+  $("precision").value = s.precision ?? "f32";
   $("shots").value = s.shots;
   $("seed").value = s.seed;
   $("hub").value = s.hub;
@@ -455,6 +458,10 @@ function onEvent(ev) {
       $("backend-status").textContent = ev.detail;
       $("backend-status").dataset.backend = ev.backend;
       if (ev.backend === "webgpu") describeAdapter().then((a) => a && ($("backend-status").textContent += ` (adapter: ${a})`));
+      break;
+    case "precision":
+      $("precision-status").textContent = ev.detail;
+      $("precision-status").hidden = false;
       break;
     case "model_start":
       row.label.textContent = "starting";
@@ -597,6 +604,7 @@ function bundle(run, cancelled) {
     truncation: $("truncation").value,
     few_shot: fewShot(),
     backend: run.backend,
+    precision: run.request.precision,
     complete: !cancelled && run.errors === 0 && state.reports.length === run.models.length,
     models: state.reports,
     // Models cut short: the examples they scored, summarised; not in the plot or the trend.
@@ -780,7 +788,7 @@ function renderExamples() {
 // ---- start-up ----
 
 async function applyUrlParameters(params) {
-  for (const [param, select] of [["type", "task-type"], ["backend", "backend"], ["truncation", "truncation"]]) {
+  for (const [param, select] of [["type", "task-type"], ["backend", "backend"], ["truncation", "truncation"], ["precision", "precision"]]) {
     const value = params.get(param);
     if (value === null) continue;
     if (![...$(select).options].some((o) => o.value === value)) throw new Error(`unknown ${param} \`${value}\` in the page's URL`);

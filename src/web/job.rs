@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use super::files::ModelFiles;
 use crate::checkpoint::{Checkpoint, CheckpointLoader};
 use crate::report::{results_csv, run_trend, ModelReport, ModelResults, ModelSummary};
-use crate::model::Gpt2Config;
+use crate::model::{Gpt2Config, Precision, F16_DEVIATION_ON_FIXTURES};
 use crate::run::{kept_in_order, resume_task, Control, ExampleResult, RunError};
 use crate::score::Truncation;
 use crate::task::{few_shot, parse_task, FewShot, Task, TaskType};
@@ -24,6 +24,9 @@ pub(super) struct JobRequest {
     /// `auto` (WebGPU, else the CPU) or `cpu`.
     #[serde(default)]
     backend: Option<String>,
+    /// Storage of the weight matrices: `f32` (default) or `f16`.
+    #[serde(default)]
+    precision: Option<String>,
     /// Demonstrations before each prompt; absent for zero-shot.
     #[serde(default)]
     few_shot: Option<FewShot>,
@@ -80,8 +83,22 @@ async fn run(request: &str, task_bytes: &[u8], files: &ModelFiles, earlier: &str
         Some("pipeline") => Truncation::Pipeline,
         Some(other) => return Err(format!("unknown truncation `{other}` (expected keep-scored or pipeline)")),
     };
+    let precision = match request.precision.as_deref() {
+        None => Precision::F32,
+        Some(name) => Precision::from_name(name).ok_or_else(|| format!("unknown precision `{name}` (expected f32 or f16)"))?,
+    };
     let task = job_task(&request, task_bytes)?;
     let device = pick_device(request.backend.as_deref() == Some("cpu"), events).await;
+    if !precision.supported_on(&device) {
+        return Err("half precision needs WebGPU's `shader-f16` feature, which this adapter lacks: choose float32, or the CPU backend".into());
+    }
+    if precision == Precision::F16 {
+        let detail = format!(
+            "Half precision: weight matrices stored in f16 (half the memory), arithmetic in float32. \
+             The numbers are not the reference's: on the test fixtures they moved by up to {F16_DEVIATION_ON_FIXTURES} nats."
+        );
+        events.post(json!({ "event": "precision", "precision": precision.name(), "detail": detail }));
+    }
 
     // Each finished model's results, for the trend across sizes.
     let mut finished: Vec<(String, u64, Vec<ExampleResult>)> = Vec::new();
@@ -103,7 +120,7 @@ async fn run(request: &str, task_bytes: &[u8], files: &ModelFiles, earlier: &str
                 }
             }
             let (start, memory_before_load) = (js_sys::Date::now(), wasm_memory_bytes());
-            let checkpoint = load(files, i, &device, events).await?;
+            let checkpoint = load(files, i, &device, precision, events).await?;
             let loaded = js_sys::Date::now();
             let (results, report, csv) = score(&checkpoint, &model.name, &task, truncation, request.seed, kept, i, events).await?;
             let timing = json!({
@@ -173,11 +190,11 @@ async fn pick_device(cpu_only: bool, events: &Events) -> Device {
 }
 
 /// Reads config and tokenizer, then streams the weights chunk by chunk to the device.
-async fn load(files: &ModelFiles, model: usize, device: &Device, events: &Events) -> Result<Checkpoint, String> {
+async fn load(files: &ModelFiles, model: usize, device: &Device, precision: Precision, events: &Events) -> Result<Checkpoint, String> {
     let index = model as u32;
     let config = files.open_file(index, "config.json").await?.read_all().await?;
     let tokenizer = files.open_file(index, "tokenizer.json").await?.read_all().await?;
-    let mut loader = CheckpointLoader::new(&config, &tokenizer, device).map_err(|e| e.to_string())?;
+    let mut loader = CheckpointLoader::new(&config, &tokenizer, device, precision).map_err(|e| e.to_string())?;
     let weights = files.open_file(index, "model.safetensors").await?;
     let total = weights.size_bytes();
     let mut loaded = 0u64;

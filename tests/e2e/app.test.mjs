@@ -163,6 +163,31 @@ test("without WebGPU the CPU fallback gives the same numbers (site under a sub-p
   });
 });
 
+test("f16 weights: refused on an adapter without shader-f16; on the CPU labelled and within the stated deviation", async () => {
+  await withPage(WEBGPU, async (page) => {
+    // SwiftShader has no shader-f16: the run stops before any model, saying why and what to pick.
+    await page.goto(shareableUrl("classification.csv") + "&precision=f16");
+    await page.waitForFunction(() => ["done", "error"].includes(document.body.dataset.state), null, { timeout: RUN_TIMEOUT });
+    assert.match(await page.textContent("#error"), /shader-f16.*float32, or the CPU backend/);
+
+    await page.goto(shareableUrl("classification.csv") + "&precision=f16&backend=cpu");
+    const bundle = await waitForEnd(page);
+    assert.equal(bundle.precision, "f16");
+    const stated = (await page.textContent("#precision-status")).match(/up to ([\d.e-]+) nats/);
+    assert.ok(stated, await page.textContent("#precision-status"));
+    const expected = reference["classification.csv"];
+    let worst = 0;
+    for (const model of bundle.models) {
+      for (const [i, want] of expected.models[model.name]["keep-scored"].entries()) {
+        for (const key of ["loss", "total_logprob"]) worst = Math.max(worst, Math.abs(model.rows[i][key] - want[key]));
+      }
+    }
+    console.log(`f16 weights on the CPU: max |app − float32 reference| = ${worst.toExponential(2)} (stated ${stated[1]})`);
+    assert.ok(worst <= Number(stated[1]), `f16 moved a number by ${worst}, more than the page states`);
+    assert.ok(worst > TOLERANCE, "f16 gave the float32 numbers: the weights were not rounded");
+  });
+});
+
 test("by hand: upload a hostile task, pick a local model, run; markup stays text", async () => {
   await withPage(WEBGPU, async (page) => {
     await page.goto(`${app.url}/`);
