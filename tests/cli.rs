@@ -100,6 +100,34 @@ fn bad_input_exits_nonzero_with_one_line() {
     let output = invscale(&["eval", "--task", path(&task), "--type", "nonsense", "--model", path(&model), "--out", path(&out)]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown task type `nonsense`"));
+
+    let output = invscale(&["eval", "--task", path(&task), "--precision", "f8", "--model", path(&model), "--out", path(&out)]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`f8` is not a precision (expected f32 or f16)"));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn half_precision_runs_are_recorded_and_stay_within_the_stated_deviation() {
+    let fixtures = common::fixtures();
+    let out = temp_dir("precision");
+    let task = fixtures.join("tasks/classification.csv");
+    let model = fixtures.join("models/tiny-hub");
+    let run = |precision: &str| {
+        let dir = out.join(precision);
+        let output = invscale(&["eval", "--task", path(&task), "--model", path(&model), "--out", path(&dir), "--precision", precision]);
+        assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+        let summary: serde_json::Value = serde_json::from_slice(&common::read(dir.join("summary.json"))).unwrap();
+        let csv = std::fs::read_to_string(dir.join("tiny-hub.csv")).unwrap();
+        let losses: Vec<f64> = csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()[1].parse().unwrap()).collect();
+        (summary, losses)
+    };
+    let (full_summary, full) = run("f32");
+    let (half_summary, half) = run("f16");
+    assert_eq!(full_summary["precision"], "f32");
+    assert_eq!(half_summary["precision"], "f16");
+    let worst = full.iter().zip(&half).map(|(a, b)| (a - b).abs()).fold(0f64, f64::max);
+    assert!(worst > 0.0 && worst <= invscale::model::F16_DEVIATION_ON_FIXTURES, "max |f16 - f32| loss {worst}");
     let _ = std::fs::remove_dir_all(&out);
 }
 
