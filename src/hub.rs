@@ -196,6 +196,19 @@ mod tests {
     }
 
     #[test]
+    fn the_hubs_converted_parquet_branch_is_a_revision_sent_encoded() {
+        // What the Hub converts every dataset to: `refs/convert/parquet`, one path segment in URLs.
+        let d = HubRef::parse("hub:owner/data@refs/convert/parquet").unwrap().unwrap();
+        assert_eq!(d.revision, "refs/convert/parquet");
+        assert_eq!(d.tree_url("https://hub.test"), "https://hub.test/api/datasets/owner/data/tree/refs%2Fconvert%2Fparquet?recursive=true");
+        assert_eq!(
+            d.resolve_url("https://hub.test", "default/train/0000.parquet"),
+            "https://hub.test/datasets/owner/data/resolve/refs%2Fconvert%2Fparquet/default/train/0000.parquet"
+        );
+        assert!(HubRef::parse("hub:owner/data@heads/x").unwrap().is_err(), "a slash outside refs/ is not a revision");
+    }
+
+    #[test]
     fn urls_follow_the_hub_layout() {
         let m = HubRef::parse("hub:openai-community/gpt2").unwrap().unwrap();
         assert_eq!(m.model_file_url("https://huggingface.co", "config.json"), "https://huggingface.co/openai-community/gpt2/resolve/main/config.json");
