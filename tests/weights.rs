@@ -299,3 +299,48 @@ fn an_f16_checkpoint_in_half_precision_computes_what_it_does_in_float32() {
     let bytes = checkpoint(Variant { f16: true, lm_head: true, ..PLAIN }, |_| {});
     assert_eq!(next_token_logprobs(&load_in(&bytes, Precision::F16)), next_token_logprobs(&load_in(&bytes, Precision::F32)));
 }
+
+/// `bytes` through [`invscale::model::F16Rewrite`] in chunks of `chunk` bytes.
+fn rewritten(bytes: &[u8], chunk: usize) -> Vec<u8> {
+    let mut rewrite = invscale::model::F16Rewrite::new();
+    let mut out = Vec::new();
+    for piece in bytes.chunks(chunk) {
+        out.extend(rewrite.push(piece).unwrap());
+    }
+    rewrite.finish().unwrap();
+    out
+}
+
+#[test]
+fn the_f16_rewrite_of_a_checkpoint_loads_to_exactly_its_half_precision_model() {
+    use invscale::model::Precision;
+    for variant in [Variant { lm_head: true, buffers: true, ..PLAIN }, Variant { f16: true, prefix: true, ..PLAIN }] {
+        let bytes = checkpoint(variant, |_| {});
+        let whole = rewritten(&bytes, bytes.len());
+        // Chunks that split the header and f32 elements anywhere give the same file.
+        for chunk in [1, 3, 7, 64, 1000] {
+            assert!(rewritten(&bytes, chunk) == whole, "chunks of {chunk} bytes");
+        }
+        let file = safetensors::SafeTensors::deserialize(&whole).unwrap();
+        for (name, view) in file.tensors() {
+            let matrix = name.ends_with("wte.weight") || name == "lm_head.weight" || name.ends_with("c_attn.weight") || name.ends_with("c_proj.weight") || name.ends_with("c_fc.weight");
+            let expected = if matrix || variant.f16 { Dtype::F16 } else { Dtype::F32 };
+            assert_eq!(view.dtype(), expected, "{name}");
+        }
+        if !variant.f16 {
+            // The matrices' bytes are halved (at this tiny size the header is a good part of the file).
+            let matrices: usize = file.tensors().iter().filter(|(_, v)| v.dtype() == Dtype::F16).map(|(_, v)| v.data().len()).sum();
+            let data_len = |b: &[u8]| b.len() - 8 - u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
+            assert_eq!(data_len(&whole), data_len(&bytes) - matrices);
+        }
+        assert_eq!(next_token_logprobs(&load_in(&whole, Precision::F16)), next_token_logprobs(&load_in(&bytes, Precision::F16)));
+    }
+    // A file cut short, or running on, is an error, not a shorter copy.
+    let bytes = checkpoint(PLAIN, |_| {});
+    let mut rewrite = invscale::model::F16Rewrite::new();
+    rewrite.push(&bytes[..bytes.len() - 3]).unwrap();
+    assert!(rewrite.finish().err().unwrap().to_string().contains("ends in the middle of a tensor"));
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(invscale::model::F16Rewrite::new().push(&longer).err().unwrap().to_string().contains("goes on after its last tensor"));
+}

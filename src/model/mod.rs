@@ -2,6 +2,7 @@
 
 mod config;
 mod gpt2;
+mod narrow;
 mod precision;
 mod stream;
 mod vocab;
@@ -9,6 +10,7 @@ mod weights;
 
 pub use config::{ConfigError, Gpt2Config};
 pub use gpt2::{Attention, Block, Gpt2, LayerNorm, Mlp, SharedPrefix};
+pub use narrow::F16Rewrite;
 pub use precision::{Precision, F16_DEVIATION_ON_FIXTURES};
 pub use stream::SafetensorsStream;
 pub use vocab::VocabMatrix;

@@ -136,6 +136,15 @@ impl Slot {
         }
     }
 
+    /// A weight matrix: stored in the loader's [`Precision`] (everything else is float32).
+    fn is_matrix(self) -> bool {
+        match self {
+            Slot::Wte | Slot::LmHead => true,
+            Slot::Block(_, part, Half::Weight) => matches!(part, BlockPart::CAttn | BlockPart::AttnProj | BlockPart::CFc | BlockPart::MlpProj),
+            _ => false,
+        }
+    }
+
     fn name(self) -> String {
         let h = |h: Half| if h == Half::Weight { "weight" } else { "bias" };
         match self {
@@ -296,11 +305,9 @@ impl WeightLoader {
             }
             return Ok(());
         }
-        let data = match slot {
-            Slot::Block(_, BlockPart::CAttn | BlockPart::AttnProj | BlockPart::CFc | BlockPart::MlpProj, Half::Weight) => {
-                self.matrix_data(name, dtype, data, shape[1])?
-            }
-            _ => TensorData::from_bytes_vec(self.float32(name, dtype, data)?, shape.to_vec(), DType::F32),
+        let data = match slot.is_matrix() {
+            true => self.matrix_data(name, dtype, data, shape[1])?,
+            false => TensorData::from_bytes_vec(self.float32(name, dtype, data)?, shape.to_vec(), DType::F32),
         };
         self.set(slot, data);
         // Hands the upload to the device now: a device that queues writes (WebGPU) would
@@ -368,8 +375,13 @@ pub fn load_safetensors(config: &Gpt2Config, bytes: &[u8], device: &Device) -> R
     stream.finish()
 }
 
+/// Whether checkpoint tensor `name` is a weight matrix, which half precision stores in f16.
+pub(super) fn is_matrix(name: &str) -> bool {
+    matches!(parse_key(name, usize::MAX), Some(Key::Param(slot)) if slot.is_matrix())
+}
+
 /// Float32 little-endian bytes → f16 (round to nearest even, as PyTorch's `.half()`).
-fn narrow_to_f16(data: &[u8]) -> Vec<u8> {
+pub(super) fn narrow_to_f16(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() / 2);
     for b in data.chunks_exact(4) {
         out.extend_from_slice(&half::f16::from_f32(f32::from_le_bytes([b[0], b[1], b[2], b[3]])).to_le_bytes());
@@ -378,7 +390,7 @@ fn narrow_to_f16(data: &[u8]) -> Vec<u8> {
 }
 
 /// F16 or BF16 bytes → float32 little-endian bytes (one allocation of the exact size).
-fn widen_to_f32(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<u8>, WeightsError> {
+pub(super) fn widen_to_f32(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<u8>, WeightsError> {
     let widen: fn([u8; 2]) -> f32 = match dtype {
         Dtype::F16 => |b| half::f16::from_le_bytes(b).to_f32(),
         Dtype::BF16 => |b| half::bf16::from_le_bytes(b).to_f32(),
