@@ -322,6 +322,9 @@ fn the_f16_rewrite_of_a_checkpoint_loads_to_exactly_its_half_precision_model() {
             assert!(rewritten(&bytes, chunk) == whole, "chunks of {chunk} bytes");
         }
         let file = safetensors::SafeTensors::deserialize(&whole).unwrap();
+        let names = file.names();
+        assert!(!names.iter().any(|n| n.ends_with(".attn.bias") || n.ends_with(".attn.masked_bias")), "ignored buffers are dropped: {names:?}");
+        assert_eq!(names.len(), parameters(&config()).len() + usize::from(variant.lm_head));
         for (name, view) in file.tensors() {
             let matrix = name.ends_with("wte.weight") || name == "lm_head.weight" || name.ends_with("c_attn.weight") || name.ends_with("c_proj.weight") || name.ends_with("c_fc.weight");
             let expected = if matrix || variant.f16 { Dtype::F16 } else { Dtype::F32 };
@@ -331,7 +334,8 @@ fn the_f16_rewrite_of_a_checkpoint_loads_to_exactly_its_half_precision_model() {
             // The matrices' bytes are halved (at this tiny size the header is a good part of the file).
             let matrices: usize = file.tensors().iter().filter(|(_, v)| v.dtype() == Dtype::F16).map(|(_, v)| v.data().len()).sum();
             let data_len = |b: &[u8]| b.len() - 8 - u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
-            assert_eq!(data_len(&whole), data_len(&bytes) - matrices);
+            let buffers = 4 * (1 + 64); // masked_bias and attn.bias, float32
+            assert_eq!(data_len(&whole), data_len(&bytes) - matrices - buffers);
         }
         assert_eq!(next_token_logprobs(&load_in(&whole, Precision::F16)), next_token_logprobs(&load_in(&bytes, Precision::F16)));
     }

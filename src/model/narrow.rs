@@ -1,15 +1,16 @@
 //! A checkpoint rewritten for half precision, as a stream: `model.safetensors` in, the same
-//! file with its weight matrices in F16 out, chunk by chunk. What [`Precision::F16`] keeps of
-//! a checkpoint, so a cache can hold that (half the bytes) instead of the download: loaded in
-//! half precision, the rewritten file gives exactly the numbers the original gives (its
-//! matrices are rounded once, the same way, and kept as they are).
+//! file with its weight matrices in F16 and without the buffers the model ignores (GPT-2's
+//! attention masks) out, chunk by chunk. What [`Precision::F16`] keeps of a checkpoint, so a
+//! cache can hold that (half the bytes, or less) instead of the download: loaded in half
+//! precision, the rewritten file gives exactly the numbers the original gives (its matrices
+//! are rounded once, the same way, and kept as they are).
 
 use std::collections::VecDeque;
 
 use safetensors::tensor::{Metadata, TensorInfo};
 use safetensors::Dtype;
 
-use super::weights::{is_matrix, narrow_to_f16, widen_to_f32};
+use super::weights::{is_ignored, is_matrix, narrow_to_f16, widen_to_f32};
 use super::{Precision, WeightsError};
 
 const LEN_BYTES: usize = 8;
@@ -24,9 +25,17 @@ pub struct F16Rewrite {
 enum Stage {
     HeaderLength,
     Header { len: usize },
-    /// Tensors still to come, in file order: bytes left of each and its dtype if it is to be
-    /// narrowed; `pending` holds the bytes of an element split between chunks.
-    Tensors(VecDeque<(usize, Option<Dtype>)>),
+    /// Tensors still to come, in file order: bytes left of each and what becomes of them;
+    /// `pending` holds the bytes of an element split between chunks.
+    Tensors(VecDeque<(usize, Bytes)>),
+}
+
+#[derive(Clone, Copy)]
+enum Bytes {
+    Copied,
+    /// Narrowed to F16 from this dtype.
+    Narrowed(Dtype),
+    Dropped,
 }
 
 impl Default for F16Rewrite {
@@ -45,7 +54,7 @@ impl F16Rewrite {
         let mut out = Vec::new();
         loop {
             if let Stage::Tensors(queue) = &mut self.stage {
-                let Some((left, narrowed)) = queue.front_mut() else {
+                let Some((left, bytes)) = queue.front_mut() else {
                     return match chunk.is_empty() {
                         true => Ok(out),
                         false => Err(format_error("the file goes on after its last tensor")),
@@ -56,9 +65,10 @@ impl F16Rewrite {
                 }
                 let take = (*left).min(chunk.len());
                 *left -= take;
-                match *narrowed {
-                    None => out.extend_from_slice(&chunk[..take]),
-                    Some(dtype) => {
+                match *bytes {
+                    Bytes::Copied => out.extend_from_slice(&chunk[..take]),
+                    Bytes::Dropped => {}
+                    Bytes::Narrowed(dtype) => {
                         // Whole elements only; a split one waits in `pending` for its rest.
                         self.pending.extend_from_slice(&chunk[..take]);
                         let width = if dtype == Dtype::F32 { 4 } else { 2 };
@@ -118,7 +128,7 @@ impl F16Rewrite {
 
 /// The header of the rewritten file (matrices in F16, offsets moved up), padded to 8 bytes as
 /// the format recommends, and what to do with each tensor's bytes in file order.
-fn rewritten_header(header: &[u8]) -> Result<(Vec<u8>, VecDeque<(usize, Option<Dtype>)>), WeightsError> {
+fn rewritten_header(header: &[u8]) -> Result<(Vec<u8>, VecDeque<(usize, Bytes)>), WeightsError> {
     let metadata: Metadata = serde_json::from_slice(header).map_err(|e| format_error(&e.to_string()))?;
     let infos = metadata.tensors();
     let mut tensors = Vec::new();
@@ -127,12 +137,18 @@ fn rewritten_header(header: &[u8]) -> Result<(Vec<u8>, VecDeque<(usize, Option<D
     for name in metadata.offset_keys() {
         let info = infos[&name];
         let size = info.data_offsets.1 - info.data_offsets.0;
-        let narrowed = is_matrix(&name) && matches!(info.dtype, Dtype::F32 | Dtype::BF16);
-        let (dtype, new_size) = match narrowed {
-            true => (Dtype::F16, size / if info.dtype == Dtype::F32 { 2 } else { 1 }),
-            false => (info.dtype, size),
+        let bytes = match info.dtype {
+            _ if is_ignored(&name) => Bytes::Dropped,
+            Dtype::F32 | Dtype::BF16 if is_matrix(&name) => Bytes::Narrowed(info.dtype),
+            _ => Bytes::Copied,
         };
-        plan.push_back((size, narrowed.then_some(info.dtype)));
+        plan.push_back((size, bytes));
+        let (dtype, new_size) = match bytes {
+            Bytes::Dropped => continue,
+            Bytes::Narrowed(Dtype::F32) => (Dtype::F16, size / 2),
+            Bytes::Narrowed(_) => (Dtype::F16, size),
+            Bytes::Copied => (info.dtype, size),
+        };
         tensors.push((name, TensorInfo { dtype, shape: info.shape.clone(), data_offsets: (offset, offset + new_size) }));
         offset += new_size;
     }

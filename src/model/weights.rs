@@ -380,6 +380,11 @@ pub(super) fn is_matrix(name: &str) -> bool {
     matches!(parse_key(name, usize::MAX), Some(Key::Param(slot)) if slot.is_matrix())
 }
 
+/// Whether checkpoint tensor `name` is a buffer the model ignores (attention masks).
+pub(super) fn is_ignored(name: &str) -> bool {
+    matches!(parse_key(name, usize::MAX), Some(Key::Ignored))
+}
+
 /// Float32 little-endian bytes → f16 (round to nearest even, as PyTorch's `.half()`).
 pub(super) fn narrow_to_f16(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() / 2);

@@ -28,9 +28,15 @@ export async function isCached(hub, repo, revision) {
   const cache = await openCache();
   if (!cache) return false;
   for (const file of MODEL_FILES) {
-    if (!(await cache.match(hubUrl(hub, repo, revision, file)))) return false;
+    const url = hubUrl(hub, repo, revision, file);
+    if (!(await cache.match(url)) && !(file === "model.safetensors" && (await cache.match(halfCopyUrl(url))))) return false;
   }
   return true;
+}
+
+/** Where the cache keeps the f16 copy of the weights at `url` (see `HalfCopyingReader`). */
+function halfCopyUrl(url) {
+  return `${url}?invscale-copy=f16`;
 }
 
 /** One file being read; `next()` gives the next Uint8Array, or null at the end. */
@@ -45,6 +51,45 @@ class ChunkReader {
   }
 }
 
+
+/**
+ * Reads a file through while writing its f16 copy (`HalfPrecisionCopy`, the wasm side) into
+ * Blob parts; `keep(blob)` gets the copy once the file has been read to its end. A file the
+ * copy cannot be made of is still read (its loading says what is wrong); it is just not kept.
+ */
+class HalfCopyingReader {
+  constructor(inner, copy, keep) {
+    Object.assign(this, { inner, copy, keep, size: inner.size, parts: [], pending: [], pendingBytes: 0 });
+  }
+  async next() {
+    const chunk = await this.inner.next();
+    if (!this.copy) return chunk;
+    try {
+      if (chunk) {
+        const out = this.copy.push(chunk);
+        this.pending.push(out);
+        this.pendingBytes += out.length;
+        if (this.pendingBytes >= 16 << 20) this.flush();
+      } else {
+        const copy = this.copy;
+        this.copy = null;
+        copy.finish();
+        this.flush();
+        await this.keep(new Blob(this.parts));
+      }
+    } catch {
+      this.copy = null;
+      this.parts = [];
+    }
+    return chunk;
+  }
+  /** A Blob per 16 MB, so the copy's bytes can leave the JS heap. */
+  flush() {
+    if (this.pending.length) this.parts.push(new Blob(this.pending));
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+}
 
 /**
  * What the Hub says of a model's files (`{hub}/api/models/{repo}/tree/{revision}`): size and,
@@ -78,13 +123,16 @@ async function whyNotKept(file, size, error) {
  * `{files: {"config.json": File, ...}}`; `onProgress({model, file, loaded, total, cached})`
  * reports downloads, `onNotice({model, message})` what the user should know, and
  * `newHasher()` gives a SHA-256 hasher (`update(bytes)`, `hex()`) for checking downloads.
+ * With `newHalfCopy` (runs with f16 weights: it gives a `HalfPrecisionCopy`), the cache keeps
+ * the f16 copy of a Hub model's weights in place of the download: half the bytes.
  */
 export class ModelFiles {
-  constructor(sources, onProgress, onNotice, newHasher) {
+  constructor(sources, onProgress, onNotice, newHasher, newHalfCopy = null) {
     this.sources = sources;
     this.onProgress = onProgress;
     this.onNotice = onNotice;
     this.newHasher = newHasher;
+    this.newHalfCopy = newHalfCopy;
     this.info = new Map();
   }
 
@@ -101,27 +149,53 @@ export class ModelFiles {
     const report = (loaded, total, cached) => this.onProgress({ model, file, loaded, total, cached });
     const notice = (message) => this.onNotice({ model, message });
     const cache = await openCache();
-    const hit = cache && (await cache.match(url));
-    if (hit) {
-      const kept = hit.headers.get("x-sha256");
-      if (expected.sha256 && kept && kept !== expected.sha256) {
-        // The revision moved on (or the entry is damaged): the Hub's file is another one now.
-        await cache.delete(url);
-        notice(`the cached ${file} is not the Hub's current one (SHA-256 ${kept.slice(0, 12)}…, the Hub says ${expected.sha256.slice(0, 12)}…): downloading it again`);
-      } else {
-        const size = Number(hit.headers.get("content-length")) || null;
-        report(size, size, true);
-        return new ChunkReader(hit.body, size);
+    const half = file === "model.safetensors" && this.newHalfCopy && cache;
+    if (half) {
+      const kept = await cachedReader(cache, halfCopyUrl(url), file, expected, report, notice);
+      if (kept) return kept;
+    }
+    let reader = await cachedReader(cache, url, file, expected, report, notice);
+    if (!reader) {
+      const blob = await download(url, { cache, expected, newHasher: this.newHasher, onProgress: (n, total) => report(n, total, false), onNotice: notice });
+      if (cache) {
+        await cache.put(url, new Response(blob, { headers: keptHeaders(blob, expected) })).catch(async (e) => {
+          await cache.delete(url).catch(() => {});
+          notice(`${await whyNotKept(file, blob.size, e)}; it is used now and downloaded again next time`);
+        });
       }
+      reader = new ChunkReader(blob.stream(), blob.size);
     }
-    const blob = await download(url, { cache, expected, newHasher: this.newHasher, onProgress: (n, total) => report(n, total, false), onNotice: notice });
-    if (cache) {
-      const headers = { "content-length": String(blob.size), ...(expected.sha256 ? { "x-sha256": expected.sha256 } : {}) };
-      await cache.put(url, new Response(blob, { headers })).catch(async (e) => {
-        await cache.delete(url).catch(() => {});
-        notice(`${await whyNotKept(file, blob.size, e)}; it is used now and downloaded again next time`);
-      });
-    }
-    return new ChunkReader(blob.stream(), blob.size);
+    if (!half) return reader;
+    return new HalfCopyingReader(reader, this.newHalfCopy(), async (copy) => {
+      try {
+        await cache.put(halfCopyUrl(url), new Response(copy, { headers: keptHeaders(copy, expected) }));
+        await cache.delete(url); // the f16 copy replaces the download: half the space
+      } catch (e) {
+        await cache.delete(halfCopyUrl(url)).catch(() => {});
+        notice(`the f16 copy of ${file}: ${await whyNotKept(file, copy.size, e)}`);
+      }
+    });
   }
+}
+
+function keptHeaders(blob, expected) {
+  return { "content-length": String(blob.size), ...(expected.sha256 ? { "x-sha256": expected.sha256 } : {}) };
+}
+
+/**
+ * A reader of the cache entry `key` (a file, or its f16 copy), or null when there is none or
+ * it is not the Hub's current file (a revision that moved on): then it is dropped, saying so.
+ */
+async function cachedReader(cache, key, file, expected, report, notice) {
+  const hit = cache && (await cache.match(key));
+  if (!hit) return null;
+  const kept = hit.headers.get("x-sha256");
+  if (expected.sha256 && kept && kept !== expected.sha256) {
+    await cache.delete(key);
+    notice(`the cached ${file} is not the Hub's current one (SHA-256 ${kept.slice(0, 12)}…, the Hub says ${expected.sha256.slice(0, 12)}…): downloading it again`);
+    return null;
+  }
+  const size = Number(hit.headers.get("content-length")) || null;
+  report(size, size, true);
+  return new ChunkReader(hit.body, size);
 }

@@ -7,12 +7,14 @@
 
 mod checksum;
 mod files;
+mod half_copy;
 mod hub_task;
 mod job;
 mod partial;
 mod task_view;
 
 pub use checksum::Sha256Stream;
+pub use half_copy::HalfPrecisionCopy;
 pub use hub_task::{hub_data_file, hub_dataset};
 pub use job::run_job;
 pub use partial::partial_report;

@@ -2,7 +2,7 @@
 // the job's JSON events back to the page. A job starts from the examples an interrupted run
 // of it kept (run_store.js); the page keeps each `example` event, since this worker's event
 // loop is busy while it scores. The page terminates the worker to cancel.
-import init, { run_job, Sha256Stream } from "./invscale-web.js";
+import init, { run_job, Sha256Stream, HalfPrecisionCopy } from "./invscale-web.js";
 import { ModelFiles } from "./files.js";
 import { keptResults } from "./run_store.js";
 
@@ -32,6 +32,7 @@ self.onmessage = async ({ data }) => {
       (p) => post(JSON.stringify({ event: "download", ...p })),
       (n) => post(JSON.stringify({ event: "notice", ...n })),
       () => new Sha256Stream(),
+      JSON.parse(data.request).precision === "f16" ? () => new HalfPrecisionCopy() : null,
     );
     const earlier = await keptResults(run, models).catch(() => models.map(() => []));
     await run_job(data.request, data.task, files, JSON.stringify(earlier), post);

@@ -185,6 +185,25 @@ test("f16 weights: refused on an adapter without shader-f16; on the CPU labelled
     console.log(`f16 weights on the CPU: max |app − float32 reference| = ${worst.toExponential(2)} (stated ${stated[1]})`);
     assert.ok(worst <= Number(stated[1]), `f16 moved a number by ${worst}, more than the page states`);
     assert.ok(worst > TOLERANCE, "f16 gave the float32 numbers: the weights were not rounded");
+
+    // The cache keeps the weights' f16 copy in place of the download: tiny-hub's in half the bytes.
+    const kept = await page.evaluate(async () => {
+      const cache = await caches.open("invscale-models-v1");
+      const sizes = {};
+      for (const r of await cache.keys()) if (r.url.includes("model.safetensors")) sizes[r.url.replace(/^.*\/(invscale-fixtures\/[^/]+)\/.*?(\?.*)?$/, "$1$2")] = (await (await cache.match(r)).blob()).size;
+      return sizes;
+    });
+    const original = fs.statSync(path.join(FIXTURES, "models/tiny-hub/model.safetensors")).size;
+    assert.deepEqual(Object.keys(kept).sort(), MODELS.map((m) => `invscale-fixtures/${m}?invscale-copy=f16`).sort(), JSON.stringify(kept));
+    const copy = kept["invscale-fixtures/tiny-hub?invscale-copy=f16"];
+    assert.ok(copy < 0.52 * original, `tiny-hub's f16 copy takes ${copy} bytes, the file ${original}`);
+    console.log(`f16 copy of tiny-hub in the cache: ${copy} bytes, the Hub's file ${original}`);
+    // A run from the copies downloads no weights and gives exactly the same numbers.
+    const before = hub.requests.length;
+    await page.goto(shareableUrl("classification.csv") + "&precision=f16&backend=cpu&seed=1"); // another run key: nothing restored
+    const again = await waitForEnd(page);
+    assert.deepEqual(hub.requests.slice(before).filter((p) => p.includes("model.safetensors")), [], "weights were downloaded again");
+    assert.deepEqual(again.models.map((m) => m.rows), bundle.models.map((m) => m.rows));
   });
 });
 
