@@ -75,7 +75,14 @@ export async function runApp({ profile, flags, url, label }) {
     const state = await page.evaluate(() => document.body.dataset.state);
     const error = state === "done" ? null : await page.textContent("#error");
     const bundle = state === "done" ? JSON.parse(await page.textContent("#results-json")) : null;
-    return { state, error, bundle, peakRss: peaks.rss, peakHeap: peaks.heap };
+    // What the model cache holds afterwards (each entry's size as kept with it).
+    const cacheBytes = await page.evaluate(async () => {
+      const cache = await caches.open("invscale-models-v1");
+      let bytes = 0;
+      for (const r of await cache.keys()) bytes += Number((await cache.match(r)).headers.get("content-length")) || 0;
+      return bytes;
+    });
+    return { state, error, bundle, peakRss: peaks.rss, peakHeap: peaks.heap, cacheBytes };
   } finally {
     await browser.close();
   }

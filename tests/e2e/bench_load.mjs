@@ -1,14 +1,15 @@
 // Loading benchmark: time and peak memory to bring checkpoints from a local server with the
-// Hub's URL layout into the app on WebGPU (SwiftShader here), cold (empty profile: download
-// into the cache, then load) and again from the cache (same profile). Each run scores a
-// one-example task so the model is used; the load time excludes scoring.
+// Hub's URL layout into the app on WebGPU (SwiftShader here; `BACKEND=cpu` for the CPU
+// fallback, `PRECISION=f16` for f16 weights), cold (empty profile: download into the cache,
+// then load) and again from the cache (same profile). Each run scores a one-example task so
+// the model is used; the load time excludes scoring.
 //
 //   node tests/e2e/bench_load.mjs MODELS_DIR TASK.csv MODEL...   (after `trunk build --release`)
 //
 // Prints, per model and start: download+load seconds, the wasm memory before and after loading
 // (linear memory only grows, so "after" is the peak while loading), the largest tensor of the
-// checkpoint for comparison, the page's peak JS heap and the peak memory of all Chromium
-// processes.
+// checkpoint for comparison, the page's peak JS heap, the peak memory of all Chromium
+// processes and what the model cache holds afterwards.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -39,14 +40,21 @@ function largestTensor(file) {
 }
 
 let failed = false;
-const [, flags] = BACKENDS.webgpu;
+const backend = process.env.BACKEND ?? "webgpu";
+const precision = process.env.PRECISION ?? "f32";
+if (!BACKENDS[backend] || !["f32", "f16"].includes(precision)) {
+  console.error("BACKEND must be webgpu or cpu, PRECISION f32 or f16");
+  process.exit(2);
+}
+const [where, flags] = BACKENDS[backend];
+const settings = `${backend === "cpu" ? "&backend=cpu" : ""}&precision=${precision}`;
 for (const model of models) {
   const file = path.join(modelsDir, model, "model.safetensors");
   const size = fs.statSync(file).size;
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "invscale-bench-profile-"));
-  const url = `${app.url}/?task=${encodeURIComponent(task)}&models=bench/${model}&hub=${encodeURIComponent(hub.url)}&run=1`;
+  const url = `${app.url}/?task=${encodeURIComponent(task)}&models=bench/${model}&hub=${encodeURIComponent(hub.url)}${settings}&run=1`;
   for (const [i, start] of ["cold", "from cache"].entries()) {
-    const label = `${model} ${start}`;
+    const label = `${model} ${start} (${where}, ${precision} weights)`;
     // Another seed is another run to the page, so the second start loads and scores again
     // instead of reusing the example the first one kept (a classification ignores the seed).
     const run = await runApp({ profile, flags, url: `${url}&seed=${i}`, label });
@@ -59,7 +67,8 @@ for (const model of models) {
     console.log(
       `${label} (${mib(size)} file, largest tensor ${mib(largestTensor(file))}): download+load ${t.load_seconds.toFixed(1)} s ` +
         `(${(size / 2 ** 20 / t.load_seconds).toFixed(0)} MiB/s); wasm memory ${mib(t.wasm_memory_before_load_bytes)} before, ` +
-        `${mib(t.wasm_memory_bytes)} after loading; page JS heap peak ${mib(run.peakHeap)}; Chromium RSS peak ${mib(run.peakRss)}`,
+        `${mib(t.wasm_memory_bytes)} after loading; page JS heap peak ${mib(run.peakHeap)}; Chromium RSS peak ${mib(run.peakRss)}; ` +
+        `model cache ${mib(run.cacheBytes)}`,
     );
   }
   fs.rmSync(profile, { recursive: true, force: true });
