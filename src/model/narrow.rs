@@ -10,11 +10,9 @@ use std::collections::VecDeque;
 use safetensors::tensor::{Metadata, TensorInfo};
 use safetensors::Dtype;
 
+use super::stream::{LEN_BYTES, MAX_HEADER_BYTES};
 use super::weights::{is_ignored, is_matrix, narrow_to_f16, widen_to_f32};
 use super::{Precision, WeightsError};
-
-const LEN_BYTES: usize = 8;
-const MAX_HEADER_BYTES: u64 = 100_000_000;
 
 /// Rewrites a safetensors file, given in consecutive chunks, with its matrices in F16.
 pub struct F16Rewrite {
@@ -25,10 +23,12 @@ pub struct F16Rewrite {
 enum Stage {
     HeaderLength,
     Header { len: usize },
-    /// Tensors still to come, in file order: bytes left of each and what becomes of them;
-    /// `pending` holds the bytes of an element split between chunks.
-    Tensors(VecDeque<(usize, Bytes)>),
+    /// Tensors still to come; `pending` holds the bytes of an element split between chunks.
+    Tensors(Plan),
 }
+
+/// Each tensor still to come, in file order: bytes left of it and what becomes of them.
+type Plan = VecDeque<(usize, Bytes)>;
 
 #[derive(Clone, Copy)]
 enum Bytes {
@@ -128,7 +128,7 @@ impl F16Rewrite {
 
 /// The header of the rewritten file (matrices in F16, offsets moved up), padded to 8 bytes as
 /// the format recommends, and what to do with each tensor's bytes in file order.
-fn rewritten_header(header: &[u8]) -> Result<(Vec<u8>, VecDeque<(usize, Bytes)>), WeightsError> {
+fn rewritten_header(header: &[u8]) -> Result<(Vec<u8>, Plan), WeightsError> {
     let metadata: Metadata = serde_json::from_slice(header).map_err(|e| format_error(&e.to_string()))?;
     let infos = metadata.tensors();
     let mut tensors = Vec::new();

@@ -10,9 +10,9 @@ use safetensors::tensor::{Metadata, TensorInfo};
 use super::{Gpt2, WeightLoader, WeightsError};
 
 /// The 8-byte little-endian header length that opens every safetensors file.
-const LEN_BYTES: usize = 8;
+pub(super) const LEN_BYTES: usize = 8;
 /// The format's own limit on the JSON header (100 MB).
-const MAX_HEADER_BYTES: u64 = 100_000_000;
+pub(super) const MAX_HEADER_BYTES: u64 = 100_000_000;
 
 /// Feeds a [`WeightLoader`] from consecutive chunks of a safetensors file.
 pub struct SafetensorsStream {
