@@ -1,8 +1,15 @@
 //! Parquet task files (what the Hub holds for datasets uploaded with `datasets`) → the same
 //! rows as a JSON array, so one parser checks every format.
+//!
+//! The `parquet` crate asserts some of its invariants instead of returning errors; those a
+//! damaged footer can break are checked first (`tests/parser_fuzz.rs`). Damage inside the
+//! compressed pages can still trip an assertion in its value decoders: the page then says the
+//! file could not be read.
 
 use bytes::Bytes;
-use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::basic::Encoding;
+use parquet::column::page::Page;
+use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
 
 use super::TaskError;
 
@@ -14,6 +21,8 @@ pub const MAGIC: &[u8; 4] = b"PAR1";
 pub fn parquet_rows(bytes: &[u8]) -> Result<Vec<(usize, serde_json::Value)>, TaskError> {
     let reader = SerializedFileReader::new(Bytes::copy_from_slice(bytes))
         .map_err(|e| TaskError::file(format!("the file is not a readable Parquet file: {e}")))?;
+    check_column_chunks(&reader, bytes.len())?;
+    check_pages(&reader)?;
     let rows = reader.get_row_iter(None).map_err(|e| TaskError::file(format!("cannot read the Parquet rows: {e}")))?;
     rows.enumerate()
         .map(|(i, row)| {
@@ -21,4 +30,49 @@ pub fn parquet_rows(bytes: &[u8]) -> Result<Vec<(usize, serde_json::Value)>, Tas
             Ok((i + 1, row.to_json_value()))
         })
         .collect()
+}
+
+/// Every column chunk lies within the file. The reader asserts this (a panic, which would end
+/// the page's wasm) rather than returning an error, so a damaged footer is refused here first.
+fn check_column_chunks(reader: &SerializedFileReader<Bytes>, file_len: usize) -> Result<(), TaskError> {
+    for (g, group) in reader.metadata().row_groups().iter().enumerate() {
+        for column in group.columns() {
+            let start = column.dictionary_page_offset().unwrap_or(column.data_page_offset());
+            let len = column.compressed_size();
+            let inside = start >= 0 && len >= 0 && start.checked_add(len).is_some_and(|end| end as u64 <= file_len as u64);
+            if !inside {
+                return Err(TaskError::file(format!(
+                    "the file is not a readable Parquet file: row group {g}, column `{}` lies outside the file ({len} bytes at {start}, file of {file_len})",
+                    column.column_path()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every page can be read, and a dictionary-encoded data page follows its dictionary: the
+/// row reader asserts the latter (a panic) instead of returning an error.
+fn check_pages(reader: &SerializedFileReader<Bytes>) -> Result<(), TaskError> {
+    let damaged = |e: String| TaskError::file(format!("the file is not a readable Parquet file: {e}"));
+    for g in 0..reader.num_row_groups() {
+        let group = reader.get_row_group(g).map_err(|e| damaged(e.to_string()))?;
+        for c in 0..group.num_columns() {
+            let mut pages = group.get_column_page_reader(c).map_err(|e| damaged(e.to_string()))?;
+            let mut dictionary = false;
+            while let Some(page) = pages.get_next_page().map_err(|e| damaged(e.to_string()))? {
+                let encoding = match page {
+                    Page::DictionaryPage { .. } => {
+                        dictionary = true;
+                        continue;
+                    }
+                    Page::DataPage { encoding, .. } | Page::DataPageV2 { encoding, .. } => encoding,
+                };
+                if matches!(encoding, Encoding::PLAIN_DICTIONARY | Encoding::RLE_DICTIONARY) && !dictionary {
+                    return Err(damaged(format!("row group {g}, column {c}: a dictionary-encoded page without its dictionary")));
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -75,7 +75,9 @@ function setTask(name, bytes, extra = {}) {
     status.textContent = `${name}: ${view.examples.length} ${view.task_type} examples.${demos}${warnings}`;
   } catch (e) {
     status.className = "error";
-    status.textContent = `${name}: ${e.message ?? e}`;
+    // A trap is a panic inside a reader (data damaged in a way it asserts against, not checks).
+    const why = e instanceof WebAssembly.RuntimeError ? "the file could not be read: its reader stopped on damaged data" : (e.message ?? e);
+    status.textContent = `${name}: ${why}`;
   }
   updateRunButton();
 }
