@@ -6,8 +6,9 @@
 #
 #   scripts/bench_load.sh [MODEL...]      (default: gpt2 gpt2-large; also gpt2-xl, 6.2 GB)
 #
-# BACKEND=cpu loads into the CPU fallback (the weights in the wasm heap); PRECISION=f16 with
-# f16 weights (and the cache keeping their f16 copy).
+# REPETITIONS (default 3) interleaved repetitions, then the medians. BACKEND=cpu loads into
+# the CPU fallback (the weights in the wasm heap); PRECISION=f16 with f16 weights (and the
+# cache keeping their f16 copy).
 #
 # Needs the venv of scripts/requirements-fixtures.txt at .venv and scripts/setup.sh. The
 # checkpoints (0.5 and 3.1 GB) are generated on demand under $BENCH_DIR (default

@@ -1,21 +1,21 @@
 // Loading benchmark: time and peak memory to bring checkpoints from a local server with the
 // Hub's URL layout into the app on WebGPU (SwiftShader here; `BACKEND=cpu` for the CPU
 // fallback, `PRECISION=f16` for f16 weights), cold (empty profile: download into the cache,
-// then load) and again from the cache (same profile). Each run scores a one-example task so
-// the model is used; the load time excludes scoring.
+// then load) and again from the cache (same profile), `REPETITIONS` times (default 3). Each
+// run scores a one-example task so the model is used; the load time excludes scoring.
 //
 //   node tests/e2e/bench_load.mjs MODELS_DIR TASK.csv MODEL...   (after `trunk build --release`)
 //
 // Prints, per model and start: download+load seconds, the wasm memory before and after loading
 // (linear memory only grows, so "after" is the peak while loading), the largest tensor of the
 // checkpoint for comparison, the page's peak JS heap, the peak memory of all Chromium
-// processes and what the model cache holds afterwards.
+// processes and what the model cache holds afterwards; then the medians.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { staticServer, hubServer } from "./servers.mjs";
-import { BACKENDS, mib, runApp } from "./bench_common.mjs";
+import { BACKENDS, median, mib, runApp } from "./bench_common.mjs";
 
 const [modelsDir, taskFile, ...models] = process.argv.slice(2);
 if (!models.length) {
@@ -48,30 +48,42 @@ if (!BACKENDS[backend] || !["f32", "f16"].includes(precision)) {
 }
 const [where, flags] = BACKENDS[backend];
 const settings = `${backend === "cpu" ? "&backend=cpu" : ""}&precision=${precision}`;
-for (const model of models) {
-  const file = path.join(modelsDir, model, "model.safetensors");
-  const size = fs.statSync(file).size;
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "invscale-bench-profile-"));
-  const url = `${app.url}/?task=${encodeURIComponent(task)}&models=bench/${model}&hub=${encodeURIComponent(hub.url)}${settings}&run=1`;
-  for (const [i, start] of ["cold", "from cache"].entries()) {
-    const label = `${model} ${start} (${where}, ${precision} weights)`;
-    // Another seed is another run to the page, so the second start loads and scores again
-    // instead of reusing the example the first one kept (a classification ignores the seed).
-    const run = await runApp({ profile, flags, url: `${url}&seed=${i}`, label });
-    if (run.state !== "done") {
-      console.log(`${label}: ${run.state}: ${run.error}`);
-      failed = true;
-      continue;
+// Repetitions interleave the models; each repetition starts from an empty profile.
+const repetitions = Number(process.env.REPETITIONS ?? 3);
+const runs = new Map(); // label → measurements of each repetition
+for (let rep = 1; rep <= repetitions; rep++) {
+  for (const model of models) {
+    const file = path.join(modelsDir, model, "model.safetensors");
+    const size = fs.statSync(file).size;
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), "invscale-bench-profile-"));
+    const url = `${app.url}/?task=${encodeURIComponent(task)}&models=bench/${model}&hub=${encodeURIComponent(hub.url)}${settings}&run=1`;
+    for (const [i, start] of ["cold", "from cache"].entries()) {
+      const label = `${model} ${start} (${where}, ${precision} weights; ${mib(size)} file, largest tensor ${mib(largestTensor(file))})`;
+      // Another seed is another run to the page, so the second start loads and scores again
+      // instead of reusing the example the first one kept (a classification ignores the seed).
+      const run = await runApp({ profile, flags, url: `${url}&seed=${i}`, label });
+      if (run.state !== "done") {
+        console.log(`repetition ${rep}, ${label}: ${run.state}: ${run.error}`);
+        failed = true;
+        continue;
+      }
+      const t = run.bundle.models[0].timing;
+      const m = { load: t.load_seconds, before: t.wasm_memory_before_load_bytes, after: t.wasm_memory_bytes, heap: run.peakHeap, rss: run.peakRss, cache: run.cacheBytes, size };
+      runs.set(label, [...(runs.get(label) ?? []), m]);
+      console.log(`repetition ${rep}, ${describe(label, m)}`);
     }
-    const t = run.bundle.models[0].timing;
-    console.log(
-      `${label} (${mib(size)} file, largest tensor ${mib(largestTensor(file))}): download+load ${t.load_seconds.toFixed(1)} s ` +
-        `(${(size / 2 ** 20 / t.load_seconds).toFixed(0)} MiB/s); wasm memory ${mib(t.wasm_memory_before_load_bytes)} before, ` +
-        `${mib(t.wasm_memory_bytes)} after loading; page JS heap peak ${mib(run.peakHeap)}; Chromium RSS peak ${mib(run.peakRss)}; ` +
-        `model cache ${mib(run.cacheBytes)}`,
-    );
+    fs.rmSync(profile, { recursive: true, force: true });
   }
-  fs.rmSync(profile, { recursive: true, force: true });
+}
+for (const [label, ms] of runs) {
+  const mid = (key) => median(ms.map((m) => m[key]));
+  console.log(`median of ${ms.length}, ${describe(label, { load: mid("load"), before: mid("before"), after: mid("after"), heap: mid("heap"), rss: mid("rss"), cache: mid("cache"), size: ms[0].size })}`);
+}
+
+function describe(label, m) {
+  return `${label}: download+load ${m.load.toFixed(1)} s (${(m.size / 2 ** 20 / m.load).toFixed(0)} MiB/s); ` +
+    `wasm memory ${mib(m.before)} before, ${mib(m.after)} after loading; page JS heap peak ${mib(m.heap)}; ` +
+    `Chromium RSS peak ${mib(m.rss)}; model cache ${mib(m.cache)}`;
 }
 app.close();
 hub.close();
