@@ -402,6 +402,11 @@ def write_parquet(path: Path, rows):
 
     pq.write_table(pa.Table.from_pylist(rows), path, compression="snappy")
     assert pq.read_table(path).to_pylist() == rows
+    # Two bytes inside its compressed pages changed (found by fuzzing): the `parquet` crate's
+    # value decoder asserts on them, a panic the page must survive (tests/e2e/app.test.mjs).
+    damaged = bytearray(path.read_bytes())
+    damaged[374], damaged[1060] = 0x29, 0x06
+    path.with_name("damaged.parquet").write_bytes(bytes(damaged))
 
 
 def reread_tasks(tasks_dir: Path, expected):

@@ -61,8 +61,28 @@ function taskError(e) {
   updateRunButton();
 }
 
+/**
+ * After a trap (a Rust panic: a reader asserting on damaged data) the wasm instance is in an
+ * unknown state, so a fresh one replaces it: the same module imported anew is a new instance.
+ */
+let wasmInstances = 0;
+function replaceWasm() {
+  state.wasmReplacing ??= (async () => {
+    const glue = await import(`./invscale-web.js?instance=${++wasmInstances}`);
+    await glue.default();
+    state.wasm = glue;
+  })()
+    .catch((e) => showError(`the page's reader could not be restarted (${e.message ?? e}); reload the page`))
+    .finally(() => (state.wasmReplacing = null));
+  return state.wasmReplacing;
+}
+
 /** `extra` travels with the task (e.g. `published`: the published results it reproduces). */
 function setTask(name, bytes, extra = {}) {
+  if (state.wasmReplacing) {
+    state.wasmReplacing.then(() => setTask(name, bytes, extra));
+    return;
+  }
   state.task = null;
   const status = $("task-status");
   status.className = "";
@@ -76,7 +96,9 @@ function setTask(name, bytes, extra = {}) {
   } catch (e) {
     status.className = "error";
     // A trap is a panic inside a reader (data damaged in a way it asserts against, not checks).
-    const why = e instanceof WebAssembly.RuntimeError ? "the file could not be read: its reader stopped on damaged data" : (e.message ?? e);
+    const trapped = e instanceof WebAssembly.RuntimeError;
+    if (trapped) replaceWasm();
+    const why = trapped ? "the file could not be read: its reader stopped on damaged data" : (e.message ?? e);
     status.textContent = `${name}: ${why}`;
   }
   updateRunButton();

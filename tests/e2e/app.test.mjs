@@ -248,7 +248,7 @@ test("a pasted task with a mistake shows the parser's row and column; a fixed on
   });
 });
 
-test("a dropped task file is parsed like an uploaded one; a Parquet file is read too", async () => {
+test("a dropped task file is parsed like an uploaded one; a Parquet file is read too, a damaged one refused", async () => {
   await withPage([], async (page) => {
     await page.goto(`${app.url}/`);
     await page.waitForFunction(() => document.body.dataset.state === "idle");
@@ -262,6 +262,16 @@ test("a dropped task file is parsed like an uploaded one; a Parquet file is read
     // A Parquet file (as the Hub stores `datasets` uploads) through the file picker.
     await page.setInputFiles("#task-file", path.join(FIXTURES, "tasks/classification.parquet"));
     await page.locator("#task-status").filter({ hasText: "classification.parquet: 8 classification examples" }).waitFor();
+    // A damaged Parquet file whose data trips an assertion inside the Parquet reader: said
+    // plainly; the page replaces its wasm instance (a trapped one leaks its stack: a few hundred
+    // traps break it) and goes on reading the next file.
+    const fresh = page.waitForRequest((r) => r.url().includes("invscale-web.js?instance=1"));
+    await page.setInputFiles("#task-file", path.join(FIXTURES, "tasks/damaged.parquet"));
+    await page.locator("#task-status.error").filter({ hasText: /damaged\.parquet: the file could not be read: its reader stopped on damaged data/ }).waitFor();
+    await fresh;
+    assert.equal(await page.isDisabled("#run"), true);
+    await page.setInputFiles("#task-file", path.join(FIXTURES, "tasks/classification.csv"));
+    await page.locator("#task-status").filter({ hasText: "classification.csv: 12 classification examples" }).waitFor();
   });
 });
 
