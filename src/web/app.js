@@ -3,7 +3,7 @@
 // (textContent, createElement), never as HTML. Parsing and all numbers come from the wasm
 // module and the worker; this file only shows them.
 import { drawPlot, formatParams } from "./plot.js";
-import { DEFAULT_HUB, hubFileInfo, isCached } from "./files.js";
+import { DEFAULT_HUB, hubFileInfo, cachedAs } from "./files.js";
 import { megabytes } from "./download.js";
 import { forgetAll, forgetRun, keepResult, keptResults, lastUnfinishedRun, modelKey, runKey, saveRun } from "./run_store.js";
 
@@ -221,7 +221,7 @@ async function refreshCacheMarks() {
   const hub = currentHub();
   for (const m of state.registry) {
     const mark = $("model-list").querySelector(`span.cached[data-repo="${CSS.escape(m.repo)}"]`);
-    if (mark) mark.textContent = (await isCached(hub, m.repo, m.revision)) ? "cached" : "";
+    if (mark) mark.textContent = await cachedAs(hub, m.repo, m.revision);
   }
 }
 

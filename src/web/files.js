@@ -23,15 +23,21 @@ async function openCache() {
   }
 }
 
-/** Whether every file of a Hub model is in the cache. */
-export async function isCached(hub, repo, revision) {
+/**
+ * How a Hub model is cached: "cached" (every file as downloaded), "cached as f16" (its weights
+ * only as the f16 copy, which float32 runs cannot use), or "" (not all of it).
+ */
+export async function cachedAs(hub, repo, revision) {
   const cache = await openCache();
-  if (!cache) return false;
+  if (!cache) return "";
+  let asF16 = false;
   for (const file of MODEL_FILES) {
     const url = hubUrl(hub, repo, revision, file);
-    if (!(await cache.match(url)) && !(file === "model.safetensors" && (await cache.match(halfCopyUrl(url))))) return false;
+    if (await cache.match(url)) continue;
+    if (file !== "model.safetensors" || !(await cache.match(halfCopyUrl(url)))) return "";
+    asF16 = true;
   }
-  return true;
+  return asF16 ? "cached as f16" : "cached";
 }
 
 /** Where the cache keeps the f16 copy of the weights at `url` (see `HalfCopyingReader`). */

@@ -204,6 +204,10 @@ test("f16 weights: refused on an adapter without shader-f16; on the CPU labelled
     const again = await waitForEnd(page);
     assert.deepEqual(hub.requests.slice(before).filter((p) => p.includes("model.safetensors")), [], "weights were downloaded again");
     assert.deepEqual(again.models.map((m) => m.rows), bundle.models.map((m) => m.rows));
+    // The picker says the weights are kept only in f16 (a float32 run would download them).
+    for (const m of MODELS) {
+      await page.waitForFunction((repo) => document.querySelector(`span.cached[data-repo="${repo}"]`)?.textContent === "cached as f16", `invscale-fixtures/${m}`);
+    }
   });
 });
 
