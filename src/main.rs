@@ -169,6 +169,9 @@ fn eval(args: EvalArgs) -> Result<()> {
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let device = device(args.backend)?;
+    if !args.precision.supported_on(&device) {
+        bail!("this device cannot hold {} weights (a GPU needs shader f16 support); use --precision f32 or --backend cpu", args.precision.name());
+    }
 
     let mut summaries = Vec::new();
     let mut all_results = Vec::new();

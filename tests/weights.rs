@@ -41,6 +41,7 @@ fn values(seed: usize, n: usize) -> Vec<f32> {
 struct Variant {
     prefix: bool,
     f16: bool,
+    bf16: bool,
     lm_head: bool,
     buffers: bool,
 }
@@ -69,6 +70,8 @@ fn checkpoint(v: Variant, edit: impl Fn(&mut Vec<(String, Vec<usize>, Vec<f32>)>
         .map(|(name, shape, data)| {
             let bytes = if v.f16 {
                 data.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect()
+            } else if v.bf16 {
+                data.iter().flat_map(|x| half::bf16::from_f32(*x).to_le_bytes()).collect()
             } else {
                 data.iter().flat_map(|x| x.to_le_bytes()).collect()
             };
@@ -76,7 +79,7 @@ fn checkpoint(v: Variant, edit: impl Fn(&mut Vec<(String, Vec<usize>, Vec<f32>)>
             (name, shape, bytes)
         })
         .collect();
-    let dtype = if v.f16 { Dtype::F16 } else { Dtype::F32 };
+    let dtype = if v.f16 { Dtype::F16 } else if v.bf16 { Dtype::BF16 } else { Dtype::F32 };
     let views: Vec<(String, TensorView)> = encoded
         .iter()
         .map(|(name, shape, bytes)| (name.clone(), TensorView::new(dtype, shape.clone(), bytes).unwrap()))
@@ -84,7 +87,7 @@ fn checkpoint(v: Variant, edit: impl Fn(&mut Vec<(String, Vec<usize>, Vec<f32>)>
     safetensors::serialize(views, None).unwrap()
 }
 
-const PLAIN: Variant = Variant { prefix: false, f16: false, lm_head: false, buffers: false };
+const PLAIN: Variant = Variant { prefix: false, f16: false, bf16: false, lm_head: false, buffers: false };
 
 fn next_token_logprobs(model: &Gpt2) -> Vec<f32> {
     let device = Device::flex();
@@ -99,7 +102,7 @@ fn hub_variants_load_to_the_same_model() {
     let device = Device::flex();
     let c = config();
     let plain = next_token_logprobs(&load_safetensors(&c, &checkpoint(PLAIN, |_| {}), &device).unwrap());
-    let variant = Variant { prefix: true, lm_head: true, buffers: true, f16: false };
+    let variant = Variant { prefix: true, lm_head: true, buffers: true, ..PLAIN };
     let other = next_token_logprobs(&load_safetensors(&c, &checkpoint(variant, |_| {}), &device).unwrap());
     assert_eq!(plain, other);
     // F16 storage rounds the weights: close, not equal.
@@ -314,7 +317,8 @@ fn rewritten(bytes: &[u8], chunk: usize) -> Vec<u8> {
 #[test]
 fn the_f16_rewrite_of_a_checkpoint_loads_to_exactly_its_half_precision_model() {
     use invscale::model::Precision;
-    for variant in [Variant { lm_head: true, buffers: true, ..PLAIN }, Variant { f16: true, prefix: true, ..PLAIN }] {
+    let bf16 = Variant { bf16: true, lm_head: true, ..PLAIN };
+    for variant in [Variant { lm_head: true, buffers: true, ..PLAIN }, Variant { f16: true, prefix: true, ..PLAIN }, bf16] {
         let bytes = checkpoint(variant, |_| {});
         let whole = rewritten(&bytes, bytes.len());
         // Chunks that split the header and f32 elements anywhere give the same file.
@@ -327,10 +331,14 @@ fn the_f16_rewrite_of_a_checkpoint_loads_to_exactly_its_half_precision_model() {
         assert_eq!(names.len(), parameters(&config()).len() + usize::from(variant.lm_head));
         for (name, view) in file.tensors() {
             let matrix = name.ends_with("wte.weight") || name == "lm_head.weight" || name.ends_with("c_attn.weight") || name.ends_with("c_proj.weight") || name.ends_with("c_fc.weight");
-            let expected = if matrix || variant.f16 { Dtype::F16 } else { Dtype::F32 };
+            let expected = match (matrix, variant.f16, variant.bf16) {
+                (true, ..) | (_, true, _) => Dtype::F16,
+                (false, _, true) => Dtype::BF16, // only matrices are narrowed
+                _ => Dtype::F32,
+            };
             assert_eq!(view.dtype(), expected, "{name}");
         }
-        if !variant.f16 {
+        if !variant.f16 && !variant.bf16 {
             // The matrices' bytes are halved (at this tiny size the header is a good part of the file).
             let matrices: usize = file.tensors().iter().filter(|(_, v)| v.dtype() == Dtype::F16).map(|(_, v)| v.data().len()).sum();
             let data_len = |b: &[u8]| b.len() - 8 - u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;

@@ -407,3 +407,27 @@ pub(super) fn widen_to_f32(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn narrowed(x: f32) -> f32 {
+        let bytes = narrow_to_f16(&x.to_le_bytes());
+        half::f16::from_le_bytes([bytes[0], bytes[1]]).to_f32()
+    }
+
+    #[test]
+    fn narrowing_rounds_to_nearest_even_as_torch_half() {
+        let ulp = 2f32.powi(-10); // f16's spacing just above 1
+        assert_eq!(narrowed(1.0 + ulp / 2.0), 1.0, "a tie goes to the even neighbour (down)");
+        assert_eq!(narrowed(1.0 + 3.0 * ulp / 2.0), 1.0 + 2.0 * ulp, "a tie goes to the even neighbour (up)");
+        assert_eq!(narrowed(1.0 + 0.6 * ulp), 1.0 + ulp, "nearest");
+        assert_eq!(narrowed(-0.1), -0.099975586, "sign kept, nearest");
+        assert_eq!(narrowed(65504.0), 65504.0, "largest f16");
+        assert_eq!(narrowed(65520.0), f32::INFINITY, "halfway past the largest rounds to infinity");
+        assert_eq!(narrowed(6e-8), 2f32.powi(-24), "the smallest subnormal");
+        assert_eq!(narrowed(2e-8), 0.0, "below half the smallest subnormal");
+    }
+}
+

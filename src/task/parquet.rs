@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use parquet::basic::Encoding;
 use parquet::column::page::Page;
-use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
+use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use super::TaskError;
 

@@ -71,6 +71,7 @@ function replaceWasm() {
     const glue = await import(`./invscale-web.js?instance=${++wasmInstances}`);
     await glue.default();
     state.wasm = glue;
+    document.body.dataset.wasmInstance = String(wasmInstances); // which instance reads tasks now
   })()
     .catch((e) => showError(`the page's reader could not be restarted (${e.message ?? e}); reload the page`))
     .finally(() => (state.wasmReplacing = null));
@@ -79,10 +80,8 @@ function replaceWasm() {
 
 /** `extra` travels with the task (e.g. `published`: the published results it reproduces). */
 function setTask(name, bytes, extra = {}) {
-  if (state.wasmReplacing) {
-    state.wasmReplacing.then(() => setTask(name, bytes, extra));
-    return;
-  }
+  // Right after a trap the page's wasm instance is being replaced: the task is read by the new one.
+  if (state.wasmReplacing) return state.wasmReplacing.then(() => setTask(name, bytes, extra));
   state.task = null;
   const status = $("task-status");
   status.className = "";
@@ -98,7 +97,7 @@ function setTask(name, bytes, extra = {}) {
     // A trap is a panic inside a reader (data damaged in a way it asserts against, not checks).
     const trapped = e instanceof WebAssembly.RuntimeError;
     if (trapped) replaceWasm();
-    const why = trapped ? "the file could not be read: its reader stopped on damaged data" : (e.message ?? e);
+    const why = trapped ? "the file could not be read: its reader stopped on damaged data (or invscale has a bug: see the browser console)" : (e.message ?? e);
     status.textContent = `${name}: ${why}`;
   }
   updateRunButton();
@@ -453,7 +452,7 @@ async function resumeRun(run) {
     if (m.hub) selectRepo(`${m.hub.repo}@${m.hub.revision}`);
     else if (!state.locals.some((l) => l.name === m.name)) missing.push(m.name);
   }
-  setTask(run.task, run.bytes, run.published ? { published: run.published } : {});
+  await setTask(run.task, run.bytes, run.published ? { published: run.published } : {});
   if (missing.length) {
     showError(`pick the local model folder(s) ${missing.join(", ")} again, then press Run: the browser does not keep access to local files`);
     return;

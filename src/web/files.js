@@ -47,9 +47,11 @@ function halfCopyUrl(url) {
 
 /** One file being read; `next()` gives the next Uint8Array, or null at the end. */
 class ChunkReader {
-  constructor(stream, size) {
+  /** `sha256`: the file's SHA-256 as checked or kept with it, if known. */
+  constructor(stream, size, sha256 = null) {
     this.reader = stream.getReader();
     this.size = size;
+    this.sha256 = sha256;
   }
   async next() {
     const { done, value } = await this.reader.read();
@@ -60,12 +62,12 @@ class ChunkReader {
 
 /**
  * Reads a file through while writing its f16 copy (`HalfPrecisionCopy`, the wasm side) into
- * Blob parts; `keep(blob)` gets the copy once the file has been read to its end. A file the
- * copy cannot be made of is still read (its loading says what is wrong); it is just not kept.
+ * Blob parts; `keep(blob)` gets the copy once the file has been read to its end, `failed()` is
+ * called if the copy cannot be made (the file is still read: its loading says what is wrong).
  */
 class HalfCopyingReader {
-  constructor(inner, copy, keep) {
-    Object.assign(this, { inner, copy, keep, size: inner.size, parts: [], pending: [], pendingBytes: 0 });
+  constructor(inner, copy, { keep, failed }) {
+    Object.assign(this, { inner, copy, keep, failed, size: inner.size, parts: [], pending: [], pendingBytes: 0 });
   }
   async next() {
     const chunk = await this.inner.next();
@@ -79,13 +81,14 @@ class HalfCopyingReader {
       } else {
         const copy = this.copy;
         this.copy = null;
-        copy.finish();
+        copy.finish(); // consumes the wasm object
         this.flush();
         await this.keep(new Blob(this.parts));
       }
     } catch {
-      this.copy = null;
-      this.parts = [];
+      this.copy?.free();
+      Object.assign(this, { copy: null, parts: [], pending: [] });
+      await this.failed();
     }
     return chunk;
   }
@@ -157,51 +160,63 @@ export class ModelFiles {
     const cache = await openCache();
     const half = file === "model.safetensors" && this.newHalfCopy && cache;
     if (half) {
-      const kept = await cachedReader(cache, halfCopyUrl(url), file, expected, report, notice);
+      const copy = `the cached f16 copy of ${file} is not of the Hub's current file`;
+      const kept = await cachedReader(cache, halfCopyUrl(url), { stale: copy, expected, report, notice });
       if (kept) return kept;
     }
-    let reader = await cachedReader(cache, url, file, expected, report, notice);
+    const stale = `the cached ${file} is not the Hub's current one`;
+    let reader = await cachedReader(cache, url, { stale, expected, report, notice });
+    let downloaded = null;
     if (!reader) {
-      const blob = await download(url, { cache, expected, newHasher: this.newHasher, onProgress: (n, total) => report(n, total, false), onNotice: notice });
-      if (cache) {
-        await cache.put(url, new Response(blob, { headers: keptHeaders(blob, expected) })).catch(async (e) => {
-          await cache.delete(url).catch(() => {});
-          notice(`${await whyNotKept(file, blob.size, e)}; it is used now and downloaded again next time`);
-        });
-      }
-      reader = new ChunkReader(blob.stream(), blob.size);
+      downloaded = await download(url, { cache, expected, newHasher: this.newHasher, onProgress: (n, total) => report(n, total, false), onNotice: notice });
+      // Checked against the Hub's SHA-256 (when it gives one) by `download`.
+      reader = new ChunkReader(downloaded.stream(), downloaded.size, expected.sha256);
+      // With f16 weights only the copy is kept: the download is put only if no copy can be made.
+      if (cache && !half) await keepFile(cache, url, file, downloaded, reader.sha256, notice);
     }
     if (!half) return reader;
-    return new HalfCopyingReader(reader, this.newHalfCopy(), async (copy) => {
-      try {
-        await cache.put(halfCopyUrl(url), new Response(copy, { headers: keptHeaders(copy, expected) }));
-        await cache.delete(url); // the f16 copy replaces the download: half the space
-      } catch (e) {
-        await cache.delete(halfCopyUrl(url)).catch(() => {});
-        notice(`the f16 copy of ${file}: ${await whyNotKept(file, copy.size, e)}`);
-      }
+    return new HalfCopyingReader(reader, this.newHalfCopy(), {
+      keep: async (copy) => {
+        try {
+          await cache.put(halfCopyUrl(url), new Response(copy, { headers: keptHeaders(copy, reader.sha256) }));
+          await cache.delete(url); // the f16 copy replaces the download: half the space
+        } catch (e) {
+          await cache.delete(halfCopyUrl(url)).catch(() => {});
+          notice(`the f16 copy of ${file}: ${await whyNotKept(file, copy.size, e)}; it is made again next time`);
+        }
+      },
+      failed: async () => downloaded && keepFile(cache, url, file, downloaded, reader.sha256, notice),
     });
   }
 }
 
-function keptHeaders(blob, expected) {
-  return { "content-length": String(blob.size), ...(expected.sha256 ? { "x-sha256": expected.sha256 } : {}) };
+/** Keeps a downloaded file in the cache, tagged with its SHA-256; says so when it cannot. */
+async function keepFile(cache, url, file, blob, sha256, notice) {
+  await cache.put(url, new Response(blob, { headers: keptHeaders(blob, sha256) })).catch(async (e) => {
+    await cache.delete(url).catch(() => {});
+    notice(`${await whyNotKept(file, blob.size, e)}; it is used now and downloaded again next time`);
+  });
+}
+
+function keptHeaders(blob, sha256) {
+  return { "content-length": String(blob.size), ...(sha256 ? { "x-sha256": sha256 } : {}) };
 }
 
 /**
  * A reader of the cache entry `key` (a file, or its f16 copy), or null when there is none or
- * it is not the Hub's current file (a revision that moved on): then it is dropped, saying so.
+ * it is not of the Hub's current file (a revision that moved on): then it is dropped, saying
+ * `stale` and both hashes. The reader carries the SHA-256 the entry was kept with.
  */
-async function cachedReader(cache, key, file, expected, report, notice) {
+async function cachedReader(cache, key, { stale, expected, report, notice }) {
   const hit = cache && (await cache.match(key));
   if (!hit) return null;
   const kept = hit.headers.get("x-sha256");
   if (expected.sha256 && kept && kept !== expected.sha256) {
     await cache.delete(key);
-    notice(`the cached ${file} is not the Hub's current one (SHA-256 ${kept.slice(0, 12)}…, the Hub says ${expected.sha256.slice(0, 12)}…): downloading it again`);
+    notice(`${stale} (SHA-256 ${kept.slice(0, 12)}…, the Hub says ${expected.sha256.slice(0, 12)}…): downloading it again`);
     return null;
   }
   const size = Number(hit.headers.get("content-length")) || null;
   report(size, size, true);
-  return new ChunkReader(hit.body, size);
+  return new ChunkReader(hit.body, size, kept);
 }

@@ -273,6 +273,7 @@ test("a dropped task file is parsed like an uploaded one; a Parquet file is read
     await page.setInputFiles("#task-file", path.join(FIXTURES, "tasks/damaged.parquet"));
     await page.locator("#task-status.error").filter({ hasText: /damaged\.parquet: the file could not be read: its reader stopped on damaged data/ }).waitFor();
     await fresh;
+    await page.waitForFunction(() => document.body.dataset.wasmInstance === "1");
     assert.equal(await page.isDisabled("#run"), true);
     await page.setInputFiles("#task-file", path.join(FIXTURES, "tasks/classification.csv"));
     await page.locator("#task-status").filter({ hasText: "classification.csv: 12 classification examples" }).waitFor();
