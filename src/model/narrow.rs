@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use safetensors::tensor::{Metadata, TensorInfo};
 use safetensors::Dtype;
 
-use super::stream::{LEN_BYTES, MAX_HEADER_BYTES};
+use super::stream::{format_error, header_len, LEN_BYTES};
 use super::weights::{is_ignored, is_matrix, narrow_to_f16, widen_to_f32};
 use super::{Precision, WeightsError};
 
@@ -99,13 +99,7 @@ impl F16Rewrite {
             }
             let piece = std::mem::take(&mut self.pending);
             self.stage = match self.stage {
-                Stage::HeaderLength => {
-                    let len = u64::from_le_bytes(piece[..LEN_BYTES].try_into().expect("8 bytes"));
-                    if len > MAX_HEADER_BYTES {
-                        return Err(format_error(&format!("header of {len} bytes (at most {MAX_HEADER_BYTES})")));
-                    }
-                    Stage::Header { len: len as usize }
-                }
+                Stage::HeaderLength => Stage::Header { len: header_len(&piece)? },
                 _ => {
                     let (header, tensors) = rewritten_header(&piece)?;
                     out.extend_from_slice(&(header.len() as u64).to_le_bytes());
@@ -158,8 +152,4 @@ fn rewritten_header(header: &[u8]) -> Result<(Vec<u8>, Plan), WeightsError> {
     let mut bytes = serde_json::to_vec(&rewritten).map_err(|e| format_error(&e.to_string()))?;
     bytes.resize(bytes.len().div_ceil(8) * 8, b' ');
     Ok((bytes, plan))
-}
-
-fn format_error(message: &str) -> WeightsError {
-    WeightsError::Format(message.to_string())
 }

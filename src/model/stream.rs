@@ -12,7 +12,7 @@ use super::{Gpt2, WeightLoader, WeightsError};
 /// The 8-byte little-endian header length that opens every safetensors file.
 pub(super) const LEN_BYTES: usize = 8;
 /// The format's own limit on the JSON header (100 MB).
-pub(super) const MAX_HEADER_BYTES: u64 = 100_000_000;
+const MAX_HEADER_BYTES: u64 = 100_000_000;
 
 /// Feeds a [`WeightLoader`] from consecutive chunks of a safetensors file.
 pub struct SafetensorsStream {
@@ -62,13 +62,7 @@ impl SafetensorsStream {
             }
             let piece = std::mem::take(&mut self.pending);
             self.stage = match std::mem::replace(&mut self.stage, Stage::HeaderLength) {
-                Stage::HeaderLength => {
-                    let len = u64::from_le_bytes(piece[..LEN_BYTES].try_into().expect("8 bytes"));
-                    if len > MAX_HEADER_BYTES {
-                        return Err(format_error(&format!("header of {len} bytes (at most {MAX_HEADER_BYTES})")));
-                    }
-                    Stage::Header { len: len as usize }
-                }
+                Stage::HeaderLength => Stage::Header { len: header_len(&piece)? },
                 Stage::Header { .. } => {
                     let metadata: Metadata = serde_json::from_slice(&piece).map_err(|e| format_error(&e.to_string()))?;
                     let tensors = metadata.tensors();
@@ -120,6 +114,15 @@ impl SafetensorsStream {
     }
 }
 
-fn format_error(message: &str) -> WeightsError {
+/// The JSON header's length from a file's first [`LEN_BYTES`] bytes, within the format's limit.
+pub(super) fn header_len(first: &[u8]) -> Result<usize, WeightsError> {
+    let len = u64::from_le_bytes(first[..LEN_BYTES].try_into().expect("8 bytes"));
+    if len > MAX_HEADER_BYTES {
+        return Err(format_error(&format!("header of {len} bytes (at most {MAX_HEADER_BYTES})")));
+    }
+    Ok(len as usize)
+}
+
+pub(super) fn format_error(message: &str) -> WeightsError {
     WeightsError::Format(message.to_string())
 }
