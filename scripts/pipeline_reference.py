@@ -263,13 +263,14 @@ def read_task(path: Path, task_type: str | None = None):
 
 
 def results_csv(task_type: str, results) -> str:
-    """The pipeline's per-model results CSV (booleans True/False, floats as Python repr)."""
+    """The pipeline's per-model results CSV, as main.run_model's csv.DictWriter writes it:
+    CRLF line ends, `correct` as int(...) (1/0), floats as Python's repr."""
     buf = io.StringIO(newline="")
-    w = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     cols = RESULT_COLUMNS[task_type]
-    w.writerow(cols)
+    w = csv.DictWriter(buf, fieldnames=cols)
+    w.writeheader()
     for r in results:
-        w.writerow([repr(r[c]) if isinstance(r[c], float) else str(r[c]) for c in cols])
+        w.writerow({c: int(r[c]) if isinstance(r[c], bool) else r[c] for c in cols})
     return buf.getvalue()
 
 

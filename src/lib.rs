@@ -4,6 +4,7 @@
 pub mod checkpoint;
 #[cfg(not(target_family = "wasm"))]
 pub mod download;
+pub mod evaluation;
 pub mod hub;
 pub mod model;
 pub mod report;
@@ -14,5 +15,4 @@ pub mod score;
 pub mod stats;
 pub mod task;
 pub mod tokenizer;
-#[cfg(target_family = "wasm")]
 pub mod web;

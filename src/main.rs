@@ -14,12 +14,13 @@ use invscale::checkpoint::{Checkpoint, CheckpointLoader};
 use invscale::download;
 use invscale::model::Precision;
 use invscale::hub::{pick_data_file, HubRef, DEFAULT_HUB};
-use invscale::report::{results_csv, run_trend, ModelResults, ModelSummary, RunSummary};
+use invscale::evaluation::Evaluation;
+use invscale::report::{ModelSummary, RunSummary};
 use invscale::stats::trend::Shape;
 use invscale::reproduce::{self, Comparison, Published};
-use invscale::run::{run_task, Control, ExampleResult};
+use invscale::run::{run_task, Control, ExampleResult, RunOptions};
 use invscale::score::Truncation;
-use invscale::task::{few_shot, parse_task, FewShot, Task, TaskType, MAX_TASK_BYTES};
+use invscale::task::{parse_task, FewShot, TaskSpec, TaskType, MAX_TASK_BYTES};
 
 #[derive(Parser)]
 #[command(name = "invscale", version, about = "Score Inverse Scaling Prize tasks on GPT-2 models")]
@@ -156,11 +157,9 @@ fn eval(args: EvalArgs) -> Result<()> {
         names.push(name);
     }
     let (task_name, task_bytes) = read_task(&args.task, &args.hub)?;
-    let mut task = parse_task(&task_bytes, args.task_type).with_context(|| task_name.clone())?;
-    let shots = (args.few_shot > 0).then_some(FewShot { shots: args.few_shot, seed: args.seed });
-    if let Some(settings) = shots {
-        task = few_shot(&task, settings).with_context(|| task_name.clone())?;
-    }
+    let spec = TaskSpec { task_type: args.task_type, few_shot: Some(FewShot { shots: args.few_shot, seed: args.seed }) };
+    let task = spec.load(&task_bytes).with_context(|| task_name.clone())?;
+    let shots = spec.shots();
     for warning in task.warnings.iter().take(5) {
         eprintln!("warning: {task_name}: {warning}");
     }
@@ -169,27 +168,21 @@ fn eval(args: EvalArgs) -> Result<()> {
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let device = device(args.backend)?;
-    if !args.precision.supported_on(&device) {
-        bail!("this device cannot hold {} weights (a GPU needs shader f16 support); use --precision f32 or --backend cpu", args.precision.name());
-    }
+    args.precision.check_on(&device)?;
 
-    let mut summaries = Vec::new();
-    let mut all_results = Vec::new();
+    let options = RunOptions { truncation, seed: args.seed, ..RunOptions::default() };
+    let mut evaluation = Evaluation::new(&task);
     for (spec, name) in args.models.iter().zip(names) {
-        let (parameters, results) = score_model(spec, &name, &args.hub, &device, args.precision, &task, &task_name, truncation, args.seed)?;
+        let checkpoint = load_model(spec, &args.hub, &device, args.precision)?;
+        let csv = with_progress(&name, task.examples.len(), |progress| {
+            pollster::block_on(evaluation.run(&name, &checkpoint, options.clone(), progress)).map(|scored| scored.csv(&task))
+        })
+        .with_context(|| format!("{name}: {task_name}"))?;
         let csv_path = args.out.join(format!("{name}.csv"));
-        std::fs::write(&csv_path, results_csv(&task, &results)).with_context(|| format!("cannot write {}", csv_path.display()))?;
-        summaries.push(ModelSummary::of(&name, parameters, &task, &results));
-        all_results.push(results);
+        std::fs::write(&csv_path, csv).with_context(|| format!("cannot write {}", csv_path.display()))?;
     }
 
-    let runs: Vec<ModelResults> = summaries
-        .iter()
-        .zip(&all_results)
-        .map(|(s, results)| ModelResults { name: &s.name, parameters: s.parameters, results })
-        .collect();
-    let trend = run_trend(&runs);
-    let summary = RunSummary::new(&task_name, &task, truncation, shots, args.precision, summaries, trend);
+    let summary = RunSummary::new(&task_name, &task, truncation, shots, args.precision, evaluation.summaries(), evaluation.trend());
     let summary_path = args.out.join("summary.json");
     std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("cannot write {}", summary_path.display()))?;
@@ -197,35 +190,26 @@ fn eval(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// Loads one model (downloading a `hub:` one) and scores `task` with a progress bar.
-/// Returns the model's parameter count and the results.
-#[allow(clippy::too_many_arguments)]
-fn score_model(
-    spec: &str,
-    name: &str,
-    hub: &str,
-    device: &Device,
-    precision: Precision,
-    task: &Task,
-    task_name: &str,
-    truncation: Truncation,
-    seed: u64,
-) -> Result<(u64, Vec<ExampleResult>)> {
-    let dir = model_folder(spec, hub)?;
-    let checkpoint = load_checkpoint(&dir, device, precision)?;
-    let bar = ProgressBar::new(task.examples.len() as u64).with_message(name.to_string());
+/// Loads one model, downloading a `hub:` one first.
+fn load_model(spec: &str, hub: &str, device: &Device, precision: Precision) -> Result<Checkpoint> {
+    load_checkpoint(&model_folder(spec, hub)?, device, precision)
+}
+
+/// Runs `score` with a progress bar over `total` examples, which `score` advances through the
+/// callback it is given.
+fn with_progress<T>(name: &str, total: usize, score: impl FnOnce(&mut dyn FnMut(&ExampleResult, usize) -> Control) -> T) -> T {
+    let bar = ProgressBar::new(total as u64).with_message(name.to_string());
     bar.set_style(
         ProgressStyle::with_template("{msg:>16} [{bar:30}] {pos}/{len} examples, {per_sec}, eta {eta}")
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let results = pollster::block_on(run_task(&checkpoint, task, truncation, seed, |_, done| {
+    let outcome = score(&mut |_, done| {
         bar.set_position(done as u64);
         Control::Continue
-    }))
-    .with_context(|| format!("{name}: {task_name}"))?;
+    });
     bar.finish_and_clear();
-    Ok((checkpoint.config.parameter_count(), results))
+    outcome
 }
 
 fn reproduce(args: ReproduceArgs) -> Result<()> {
@@ -244,14 +228,17 @@ fn reproduce(args: ReproduceArgs) -> Result<()> {
         } else {
             read(Path::new(&location))?
         };
-        let task_type = TaskType::parse_name(&entry.task_type).map_err(anyhow::Error::msg)?;
+        let task_type = TaskType::parse_name(&entry.task_type)?;
         let task = parse_task(&bytes, Some(task_type)).with_context(|| location.clone())?;
         for published in &entry.models {
             let spec = reproduce::model_spec(&published.model).map_err(anyhow::Error::msg)?;
             let name = model_name(&spec)?;
+            let checkpoint = load_model(&spec, &args.hub, &device, Precision::F32)?;
             // The pipeline's own truncation, so every number is comparable with theirs.
-            let (parameters, results) = score_model(&spec, &name, &args.hub, &device, Precision::F32, &task, &entry.name, Truncation::Pipeline, 0)?;
-            let ours = ModelSummary::of(&published.model, parameters, &task, &results).stats;
+            let options = RunOptions { truncation: Truncation::Pipeline, ..RunOptions::default() };
+            let results = with_progress(&name, task.examples.len(), |progress| pollster::block_on(run_task(&checkpoint, &task, options, progress)))
+                .with_context(|| format!("{name}: {}", entry.name))?;
+            let ours = ModelSummary::of(&published.model, checkpoint.config.parameter_count(), &task, &results).stats;
             comparisons.push(Comparison {
                 task: entry.name.clone(),
                 model: published.model.clone(),

@@ -5,6 +5,7 @@ use crate::checkpoint::Checkpoint;
 use crate::rng::Rng;
 use crate::score::{self, metrics, sample, Batching, DeviceError, Metrics, Prepared, Truncation};
 use crate::task::{ExampleKind, Task, TaskError, TaskType};
+use crate::tokenizer::TokenizerError;
 
 /// The scored numbers of one example.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -23,13 +24,22 @@ pub enum RunError {
     Input(#[from] TaskError),
     #[error(transparent)]
     Device(#[from] DeviceError),
-    #[error("cannot decode a sample: {0}")]
-    Decode(String),
-    /// Results kept from an earlier run do not fit the task.
-    #[error("{0}")]
-    Earlier(String),
+    #[error("a sample: {0}")]
+    Decode(#[from] TokenizerError),
+    #[error(transparent)]
+    Earlier(#[from] EarlierError),
     #[error("cancelled after {done} of {total} examples")]
     Cancelled { done: usize, total: usize },
+}
+
+/// Results kept from an earlier run do not fit the task (an older version, or another task,
+/// wrote them).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EarlierError {
+    #[error("an earlier result for example {index} does not belong to this task of {total} {task_type} examples")]
+    NotOfTask { index: usize, total: usize, task_type: &'static str },
+    #[error("example {index} has two earlier results")]
+    Twice { index: usize },
 }
 
 /// Whether to go on after an example.
@@ -39,58 +49,33 @@ pub enum Control {
     Cancel,
 }
 
-/// Scores every example of `task` with `checkpoint`, packed as [`Batching::for_model`]
-/// chooses. `seed` draws numeric tasks' samples (example `i` from its own generator, so its
-/// samples do not depend on the others). `on_result` sees each result as soon as it exists
-/// (with the number done so far) and may cancel the run (after the pass in progress, whose
-/// results are all reported).
+/// How [`run_task`] scores a task. `RunOptions::default()` is the CLI's defaults.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub truncation: Truncation,
+    /// Draws numeric tasks' samples: example `i` from its own generator, so its samples do not
+    /// depend on the others.
+    pub seed: u64,
+    /// How examples are packed into passes; `None` is [`Batching::for_model`].
+    pub batching: Option<Batching>,
+    /// Results an interrupted run of the same task kept, in any order: only the other examples
+    /// are scored. The plan of the remaining examples is the tail of the full plan when these
+    /// are a run's first passes, so a resumed run gives the numbers of an uninterrupted one.
+    pub earlier: Vec<ExampleResult>,
+}
+
+/// Scores every example of `task` with `checkpoint` and returns all results in task order.
+/// `on_result` sees each result as soon as it exists (with the number done so far, kept ones
+/// included) and may cancel the run (after the pass in progress, whose results are all
+/// reported).
 pub async fn run_task(
     checkpoint: &Checkpoint,
     task: &Task,
-    truncation: Truncation,
-    seed: u64,
-    on_result: impl FnMut(&ExampleResult, usize) -> Control,
-) -> Result<Vec<ExampleResult>, RunError> {
-    run_task_with(checkpoint, task, truncation, &Batching::for_model(&checkpoint.config), seed, on_result).await
-}
-
-/// [`run_task`] with explicit batching.
-pub async fn run_task_with(
-    checkpoint: &Checkpoint,
-    task: &Task,
-    truncation: Truncation,
-    batching: &Batching,
-    seed: u64,
-    on_result: impl FnMut(&ExampleResult, usize) -> Control,
-) -> Result<Vec<ExampleResult>, RunError> {
-    run_remaining(checkpoint, task, truncation, batching, seed, Vec::new(), on_result).await
-}
-
-/// [`run_task`] after an interrupted run: `earlier` are results that run kept (in any
-/// order); only the other examples are scored, and all results are returned in task order.
-/// The plan of the remaining examples is the tail of the full plan when `earlier` is a run's
-/// first passes, so a resumed run gives the numbers of an uninterrupted one.
-pub async fn resume_task(
-    checkpoint: &Checkpoint,
-    task: &Task,
-    truncation: Truncation,
-    seed: u64,
-    earlier: Vec<ExampleResult>,
-    on_result: impl FnMut(&ExampleResult, usize) -> Control,
-) -> Result<Vec<ExampleResult>, RunError> {
-    let batching = Batching::for_model(&checkpoint.config);
-    run_remaining(checkpoint, task, truncation, &batching, seed, earlier, on_result).await
-}
-
-async fn run_remaining(
-    checkpoint: &Checkpoint,
-    task: &Task,
-    truncation: Truncation,
-    batching: &Batching,
-    seed: u64,
-    earlier: Vec<ExampleResult>,
+    options: RunOptions,
     mut on_result: impl FnMut(&ExampleResult, usize) -> Control,
 ) -> Result<Vec<ExampleResult>, RunError> {
+    let RunOptions { truncation, seed, batching, earlier } = options;
+    let batching = batching.unwrap_or_else(|| Batching::for_model(&checkpoint.config));
     let prepared = task
         .examples
         .iter()
@@ -117,7 +102,7 @@ async fn run_remaining(
             let continuations = sample::sample_continuations(&checkpoint.model, prompt, &mut rng).await?;
             let texts = continuations
                 .iter()
-                .map(|ids| checkpoint.tokenizer.decode(ids).map_err(|e| RunError::Decode(e.to_string())))
+                .map(|ids| checkpoint.tokenizer.decode(ids))
                 .collect::<Result<Vec<_>, _>>()?;
             let result = ExampleResult { index, metrics: metrics::numeric(&texts), truncated: prepared[index].truncated };
             if let (true, done) = keep(result, &mut slots) {
@@ -131,7 +116,7 @@ async fn run_remaining(
         for pass in batching.plan(&groups, checkpoint.config.n_head) {
             let indices = &pending[pass.clone()];
             let kinds: Vec<_> = indices.iter().map(|&i| &task.examples[i].kind).collect();
-            let metrics = score::score_batch(&checkpoint.model, task.task_type, &kinds, &groups[pass], batching).await?;
+            let metrics = score::score_batch(&checkpoint.model, task.task_type, &kinds, &groups[pass], &batching).await?;
             let mut stop = None;
             for (&index, metrics) in indices.iter().zip(metrics) {
                 let result = ExampleResult { index, metrics, truncated: prepared[index].truncated };
@@ -147,7 +132,7 @@ async fn run_remaining(
     Ok(slots.into_iter().flatten().collect())
 }
 
-/// Results kept from a run of `task` (in any order), checked as [`resume_task`] checks them,
+/// Results kept from a run of `task` (in any order), checked as [`run_task`] checks them,
 /// in task order.
 pub fn kept_in_order(task: &Task, kept: Vec<ExampleResult>) -> Result<Vec<ExampleResult>, RunError> {
     Ok(restore(task, kept)?.into_iter().flatten().collect())
@@ -170,10 +155,10 @@ fn restore(task: &Task, earlier: Vec<ExampleResult>) -> Result<Vec<Option<Exampl
             _ => false,
         };
         if !fits {
-            return Err(RunError::Earlier(format!("an earlier result for example {index} does not belong to this task of {total} {} examples", task.task_type.name())));
+            return Err(EarlierError::NotOfTask { index, total, task_type: task.task_type.name() }.into());
         }
         if slots[index].replace(result).is_some() {
-            return Err(RunError::Earlier(format!("example {index} has two earlier results")));
+            return Err(EarlierError::Twice { index }.into());
         }
     }
     Ok(slots)

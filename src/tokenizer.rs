@@ -11,6 +11,8 @@ pub enum TokenizerError {
     Load(String),
     #[error("cannot tokenize the text: {0}")]
     Encode(String),
+    #[error("cannot decode token ids to text: {0}")]
+    Decode(String),
 }
 
 impl Tokenizer {
@@ -27,7 +29,7 @@ impl Tokenizer {
     }
 
     pub fn decode(&self, ids: &[u32]) -> Result<String, TokenizerError> {
-        self.inner.decode(ids, false).map_err(|e| TokenizerError::Encode(e.to_string()))
+        self.inner.decode(ids, false).map_err(|e| TokenizerError::Decode(e.to_string()))
     }
 
     pub fn vocab_size(&self) -> usize {

@@ -11,7 +11,7 @@ mod weights;
 pub use config::{ConfigError, Gpt2Config};
 pub use gpt2::{Attention, Block, Gpt2, LayerNorm, Mlp, SharedPrefix};
 pub use narrow::F16Rewrite;
-pub use precision::{Precision, F16_DEVIATION_ON_FIXTURES};
+pub use precision::{Precision, UnsupportedPrecision, F16_DEVIATION_ON_FIXTURES};
 pub use stream::SafetensorsStream;
 pub use vocab::VocabMatrix;
 pub use weights::{load_safetensors, WeightLoader, WeightsError};

@@ -9,8 +9,9 @@
 
 use burn::tensor::{Device, FloatDType};
 
-/// Storage precision of the weight matrices.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Storage precision of the weight matrices, named `f32` and `f16`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// Float32, as the checkpoints are published: the numbers match the reference.
     #[default]
@@ -20,7 +21,7 @@ pub enum Precision {
 }
 
 /// The largest difference from float32 that half precision made to any number (log-prob,
-/// loss, log-odds) over the test fixtures, rounded up; `tests/half_precision.rs` checks it.
+/// loss, log-odds) over the test fixtures, rounded up; `tests/suite/half_precision.rs` checks it.
 pub const F16_DEVIATION_ON_FIXTURES: f64 = 0.025;
 
 impl Precision {
@@ -52,4 +53,23 @@ impl Precision {
     pub fn supported_on(self, device: &Device) -> bool {
         self == Precision::F32 || device.supports_dtype(self.dtype())
     }
+
+    /// [`Self::supported_on`] as an error that says what to choose instead.
+    pub fn check_on(self, device: &Device) -> Result<(), UnsupportedPrecision> {
+        if self.supported_on(device) {
+            Ok(())
+        } else {
+            Err(UnsupportedPrecision(self))
+        }
+    }
 }
+
+/// The device cannot hold weights in this precision. The CLI, the page and the loader all
+/// refuse with this one message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "this device cannot hold {} weights: a GPU needs shader f16 support (on WebGPU, the `shader-f16` feature, \
+     which this adapter lacks): choose float32 (f32), or the CPU backend",
+    .0.name()
+)]
+pub struct UnsupportedPrecision(pub Precision);

@@ -27,7 +27,7 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 use safetensors::Dtype;
 
 use super::gpt2::LayerNorm;
-use super::{Gpt2, Gpt2Config, Precision, SafetensorsStream, VocabMatrix};
+use super::{Gpt2, Gpt2Config, Precision, SafetensorsStream, UnsupportedPrecision, VocabMatrix};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
@@ -41,8 +41,8 @@ pub enum WeightsError {
     Unexpected(String),
     #[error("model.safetensors lacks {} tensor(s): {}", .0.len(), .0.join(", "))]
     Missing(Vec<String>),
-    #[error("this device cannot hold {} weights (a WebGPU adapter needs the `shader-f16` feature); use f32", .0.name())]
-    Precision(Precision),
+    #[error(transparent)]
+    Precision(#[from] UnsupportedPrecision),
 }
 
 /// Which parameter a checkpoint key fills.
@@ -204,9 +204,7 @@ impl WeightLoader {
     /// Stores the weight matrices in `precision` (see [`Precision`]); refused where the device
     /// cannot hold it.
     pub fn with_precision(mut self, precision: Precision) -> Result<Self, WeightsError> {
-        if !precision.supported_on(&self.device) {
-            return Err(WeightsError::Precision(precision));
-        }
+        precision.check_on(&self.device)?;
         self.precision = precision;
         Ok(self)
     }

@@ -6,12 +6,19 @@ pub mod few_shot;
 mod parse;
 mod parquet;
 mod pylist;
+mod spec;
 
 use std::fmt;
 
 pub use few_shot::{few_shot, FewShot};
+pub use spec::TaskSpec;
 pub use parse::{parse_task, MAX_TASK_BYTES};
 pub use pylist::parse_class_list;
+
+/// A task type name that is none of the pipeline's.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown task type `{0}` (expected one of: classification, sequence_prob, logodds, absolute_logodds, numeric)")]
+pub struct UnknownTaskType(pub String);
 
 /// How a task is scored, named as in the prize pipeline (`--type` / `task_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -64,11 +71,8 @@ impl TaskType {
     }
 
     /// [`TaskType::from_name`] with an error that lists the known names.
-    pub fn parse_name(name: &str) -> Result<TaskType, String> {
-        TaskType::from_name(name).ok_or_else(|| {
-            let names: Vec<_> = TaskType::ALL.iter().map(|t| t.name()).collect();
-            format!("unknown task type `{}` (expected one of: {})", name.trim(), names.join(", "))
-        })
+    pub fn parse_name(name: &str) -> Result<TaskType, UnknownTaskType> {
+        TaskType::from_name(name).ok_or_else(|| UnknownTaskType(name.trim().to_string()))
     }
 
     /// The result column the main metric averages: `loss` or `logodds_difference`, lower

@@ -2,7 +2,7 @@
 //! rows as a JSON array, so one parser checks every format.
 //!
 //! The `parquet` crate asserts some of its invariants instead of returning errors; those a
-//! damaged footer can break are checked first (`tests/parser_fuzz.rs`). Damage inside the
+//! damaged footer can break are checked first (`tests/suite/parser_fuzz.rs`). Damage inside the
 //! compressed pages can still trip an assertion in its value decoders: the page then says the
 //! file could not be read.
 

@@ -4,18 +4,35 @@
 //! `run.rs` core as the CLI. Downloads and the model cache live in `files.js`.
 //!
 //! Nothing here computes a metric: numbers come from `run`, `stats` and `report`.
+//!
+//! `protocol` builds (and is tested) natively; the rest needs wasm-bindgen.
 
+pub mod protocol;
+
+#[cfg(target_family = "wasm")]
 mod checksum;
+#[cfg(target_family = "wasm")]
 mod files;
+#[cfg(target_family = "wasm")]
 mod half_copy;
+#[cfg(target_family = "wasm")]
 mod hub_task;
+#[cfg(target_family = "wasm")]
 mod job;
+#[cfg(target_family = "wasm")]
 mod partial;
+#[cfg(target_family = "wasm")]
 mod task_view;
 
+#[cfg(target_family = "wasm")]
 pub use checksum::Sha256Stream;
+#[cfg(target_family = "wasm")]
 pub use half_copy::HalfPrecisionCopy;
+#[cfg(target_family = "wasm")]
 pub use hub_task::{hub_data_file, hub_dataset};
+#[cfg(target_family = "wasm")]
 pub use job::run_job;
+#[cfg(target_family = "wasm")]
 pub use partial::partial_report;
+#[cfg(target_family = "wasm")]
 pub use task_view::parse_task;

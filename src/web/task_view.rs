@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
-use crate::task::{self, ExampleKind, Task, TaskType};
+use crate::task::{ExampleKind, FewShot, Task, TaskSpec, TaskType};
 
 /// Parses a task file's bytes with the CLI's parser and, with `shots` > 0, builds its few-shot
 /// prompts with `seed` as the worker will. Returns JSON
@@ -12,15 +12,12 @@ use crate::task::{self, ExampleKind, Task, TaskType};
 /// (which names the row and column) as an `Error`.
 #[wasm_bindgen]
 pub fn parse_task(bytes: &[u8], type_name: Option<String>, shots: Option<u32>, seed: Option<f64>) -> Result<String, JsError> {
-    let forced = match type_name.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        Some(name) => Some(TaskType::parse_name(name).map_err(|e| JsError::new(&e))?),
+    let task_type = match type_name.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        Some(name) => Some(TaskType::parse_name(name)?),
         None => None,
     };
-    let mut task = task::parse_task(bytes, forced).map_err(|e| JsError::new(&e.to_string()))?;
-    if let Some(shots) = shots.filter(|&s| s > 0) {
-        let settings = task::FewShot { shots: shots as usize, seed: seed.unwrap_or(0.0) as u64 };
-        task = task::few_shot(&task, settings).map_err(|e| JsError::new(&e.to_string()))?;
-    }
+    let few_shot = shots.map(|shots| FewShot { shots: shots as usize, seed: seed.unwrap_or(0.0) as u64 });
+    let task = TaskSpec { task_type, few_shot }.load(bytes)?;
     Ok(view(&task).to_string())
 }
 

@@ -1,7 +1,7 @@
 //! Task files: the accepted quirks, and one test per class of bad input asserting the
 //! message names the row (as a spreadsheet numbers it) and the column.
 
-mod common;
+use crate::common;
 
 use invscale::score::{prepare, Truncation};
 use invscale::task::{parse_task, ExampleKind, TaskType};

@@ -4,7 +4,7 @@
 //! is downloaded into the cache once (resuming a partial file with HTTP Range), and what can
 //! go wrong says so.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};

@@ -5,11 +5,11 @@
 //! log-probs of -40 nats, where one float32 step is 4e-6); `correct`, `predicted` and
 //! truncation flags are identical.
 
-mod common;
+use crate::common;
 
 use burn::tensor::Device;
 use invscale::checkpoint::Checkpoint;
-use invscale::run::{run_task_with, Control, ExampleResult};
+use invscale::run::{run_task, Control, ExampleResult, RunOptions};
 use invscale::score::{self, Batching, Metrics, Truncation};
 use invscale::task::{parse_task, Task, TaskType};
 
@@ -47,7 +47,8 @@ fn numbers(result: &ExampleResult) -> (Vec<f64>, Vec<usize>) {
 }
 
 fn run(checkpoint: &Checkpoint, task: &Task, truncation: Truncation, batching: &Batching) -> Vec<ExampleResult> {
-    pollster::block_on(run_task_with(checkpoint, task, truncation, batching, 0, |_, _| Control::Continue)).unwrap()
+    let options = RunOptions { truncation, batching: Some(*batching), ..RunOptions::default() };
+    pollster::block_on(run_task(checkpoint, task, options, |_, _| Control::Continue)).unwrap()
 }
 
 /// Runs the tasks on every given model under each batching (all of them, or only the

@@ -1,6 +1,10 @@
-//! Results in the prize pipeline's CSV format, and the JSON summary of a run.
+//! Results in the prize pipeline's CSV format, and the JSON summary and bundle of a run.
+
+mod pipeline_csv;
 
 use serde::Serialize;
+
+pub use pipeline_csv::{python_repr, results_csv};
 
 use crate::model::Precision;
 use crate::run::ExampleResult;
@@ -8,40 +12,6 @@ use crate::score::{Metrics, Truncation};
 use crate::stats::trend::{trend, Curve, Trend, TrendSettings};
 use crate::stats::{model_stats, ModelStats};
 use crate::task::{FewShot, Task};
-
-/// The pipeline's per-model results CSV (`index,loss,correct,predicted,total_logprob`, …).
-/// Booleans are written `True`/`False`, as pandas writes them.
-pub fn results_csv(task: &Task, results: &[ExampleResult]) -> String {
-    let mut out = task.task_type.result_columns().join(",");
-    out.push('\n');
-    let flag = |b: bool| if b { "True" } else { "False" };
-    for r in results {
-        let line = match &r.metrics {
-            Metrics::Classification { loss, correct, predicted, total_logprob, .. } => {
-                let classes = task.examples[r.index].kind.classes();
-                format!("{},{loss},{},{},{total_logprob}", r.index, flag(*correct), csv_field(&classes[*predicted]))
-            }
-            Metrics::SequenceProb { loss } => format!("{},{loss}", r.index),
-            Metrics::Logodds { logodds_difference, correct, total_logprob } => {
-                format!("{},{logodds_difference},{},{total_logprob}", r.index, flag(*correct))
-            }
-            // No estimate: an empty cell, as pandas writes a missing value.
-            Metrics::Numeric { estimate, .. } => format!("{},{}", r.index, estimate.map_or(String::new(), |e| e.to_string())),
-        };
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
-}
-
-/// Quotes a CSV field when it holds a delimiter, quote or line break.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
 
 /// One model's line in `summary.json`.
 #[derive(Clone, Debug, Serialize)]
@@ -67,8 +37,9 @@ impl ModelSummary {
 }
 
 /// One model in the JSON bundle: its summary and one row per example, keyed by the
-/// pipeline's result columns, plus each class's log-prob and probability (renormalised over
-/// the classes) and whether the input was truncated.
+/// pipeline's result columns with the pipeline's values (`correct` is `1` or `0`), plus each
+/// class's log-prob and probability (renormalised over the classes) and whether the input
+/// was truncated.
 #[derive(Clone, Debug, Serialize)]
 pub struct ModelReport {
     #[serde(flatten)]
@@ -101,14 +72,14 @@ fn result_row(task: &Task, r: &ExampleResult) -> serde_json::Value {
             let classes = task.examples[r.index].kind.classes();
             let probabilities: Vec<f64> = class_logprobs.iter().map(|lp| (lp - total_logprob).exp()).collect();
             json!({
-                "index": r.index, "loss": loss, "correct": correct, "predicted": classes[*predicted],
+                "index": r.index, "loss": loss, "correct": u8::from(*correct), "predicted": classes[*predicted],
                 "total_logprob": total_logprob, "class_logprobs": class_logprobs,
                 "class_probabilities": probabilities, "truncated": r.truncated,
             })
         }
         Metrics::SequenceProb { loss } => json!({ "index": r.index, "loss": loss, "truncated": r.truncated }),
         Metrics::Logodds { logodds_difference, correct, total_logprob } => json!({
-            "index": r.index, "logodds_difference": logodds_difference, "correct": correct,
+            "index": r.index, "logodds_difference": logodds_difference, "correct": u8::from(*correct),
             "total_logprob": total_logprob, "truncated": r.truncated,
         }),
         Metrics::Numeric { estimate, samples } => json!({
@@ -187,26 +158,4 @@ pub fn run_trend(models: &[ModelResults]) -> Option<Trend> {
         .map(|(m, v)| Curve { name: m.name, parameters: m.parameters, values: v })
         .collect();
     trend(&curves, TrendSettings::default())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::task::parse_task;
-
-    #[test]
-    fn classification_csv_has_the_pipeline_columns() {
-        let task = parse_task(b"prompt,classes,answer_index\nQ,\"[' a, b', ' c']\",0\n", None).unwrap();
-        let results = vec![ExampleResult {
-            index: 0,
-            metrics: crate::score::metrics::classification(vec![-0.5, -2.0], 0),
-            truncated: false,
-        }];
-        let csv = results_csv(&task, &results);
-        let mut lines = csv.lines();
-        assert_eq!(lines.next(), Some("index,loss,correct,predicted,total_logprob"));
-        let row = lines.next().unwrap();
-        assert!(row.starts_with("0,"), "{row}");
-        assert!(row.contains(",True,\" a, b\","), "{row}");
-    }
 }

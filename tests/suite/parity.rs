@@ -2,10 +2,10 @@
 //! 1e-4 of the reference (HF transformers following the prize pipeline, computed by
 //! `scripts/make_fixtures.py`), identical `correct` / `predicted` / truncation flags.
 
-mod common;
+use crate::common;
 
 use burn::tensor::Device;
-use invscale::run::{run_task, Control, ExampleResult};
+use invscale::run::{run_task, Control, ExampleResult, RunOptions};
 use invscale::score::{Metrics, Truncation};
 use invscale::task::{parse_task, Task};
 use serde_json::Value;
@@ -53,7 +53,7 @@ fn compare(context: &str, task: &Task, ours: &[ExampleResult], rows: &[Value]) -
                 close(&format!("{at} total_logprob"), *total_logprob, &row["total_logprob"], &mut worst);
                 assert_eq!(row["correct"].as_bool(), Some(*correct), "{at}: correct");
             }
-            Metrics::Numeric { .. } => panic!("{at}: the reference has no numeric tasks (sampling is tested in tests/numeric.rs)"),
+            Metrics::Numeric { .. } => panic!("{at}: the reference has no numeric tasks (sampling is tested in tests/suite/numeric.rs)"),
         }
     }
     worst
@@ -74,7 +74,7 @@ fn parity_on(device: &Device, backend: &str) {
                 let rows = entry["models"][**name][truncation.name()]
                     .as_array()
                     .unwrap_or_else(|| panic!("reference lacks {file} / {name} / {}", truncation.name()));
-                let ours = pollster::block_on(run_task(checkpoint, &task, truncation, 0, |_, _| Control::Continue))
+                let ours = pollster::block_on(run_task(checkpoint, &task, RunOptions { truncation, ..RunOptions::default() }, |_, _| Control::Continue))
                     .unwrap_or_else(|e| panic!("{file} on {name}: {e}"));
                 let context = format!("[{backend}] {file} / {name} / {}", truncation.name());
                 let worst = compare(&context, &task, &ours, rows);

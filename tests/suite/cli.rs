@@ -1,7 +1,7 @@
 //! The `invscale eval` command as a user runs it: files written, columns in the pipeline's
 //! order, a summary, and a one-line error with a non-zero exit on bad input.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
@@ -46,7 +46,8 @@ fn eval_writes_pipeline_csvs_and_a_summary() {
             assert_eq!(record[0].parse::<u64>().unwrap(), row["index"].as_u64().unwrap());
             let loss: f64 = record[1].parse().unwrap();
             assert!((loss - row["loss"].as_f64().unwrap()).abs() <= 1e-4, "{model}: {record:?} vs {row}");
-            let correct = if row["correct"].as_bool().unwrap() { "True" } else { "False" };
+            // The pipeline writes `int(...)`: 1 or 0.
+            let correct = if row["correct"].as_bool().unwrap() { "1" } else { "0" };
             assert_eq!(&record[2], correct);
             assert_eq!(&record[3], row["predicted"].as_str().unwrap());
         }

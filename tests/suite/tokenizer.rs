@@ -1,7 +1,7 @@
 //! Token ids equal the Python GPT-2 tokenizer's (`GPT2TokenizerFast` and the slow
 //! `GPT2Tokenizer`, which agree on every case) on a corpus of tricky strings.
 
-mod common;
+use crate::common;
 
 use invscale::tokenizer::Tokenizer;
 

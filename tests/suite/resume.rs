@@ -3,11 +3,11 @@
 //! results are the run's first passes (the page's case), within the batching tolerance when
 //! they are any other subset. Kept results survive their JSON form bit for bit.
 
-mod common;
+use crate::common;
 
 use burn::tensor::Device;
 use invscale::checkpoint::Checkpoint;
-use invscale::run::{resume_task, run_task, Control, ExampleResult, RunError};
+use invscale::run::{run_task, Control, EarlierError, ExampleResult, RunError, RunOptions};
 use invscale::score::{Metrics, Truncation};
 use invscale::task::{parse_task, Task, TaskType};
 
@@ -21,13 +21,17 @@ fn task(file: &str, task_type: &str) -> Task {
 }
 
 fn full(checkpoint: &Checkpoint, task: &Task) -> Vec<ExampleResult> {
-    pollster::block_on(run_task(checkpoint, task, Truncation::KeepScored, 5, |_, _| Control::Continue)).unwrap()
+    pollster::block_on(run_task(checkpoint, task, options(Vec::new()), |_, _| Control::Continue)).unwrap()
+}
+
+fn options(earlier: Vec<ExampleResult>) -> RunOptions {
+    RunOptions { truncation: Truncation::KeepScored, seed: 5, earlier, ..RunOptions::default() }
 }
 
 /// Resumes from `earlier`; returns the results and the (index, done) of each example scored.
 fn resume(checkpoint: &Checkpoint, task: &Task, earlier: Vec<ExampleResult>) -> (Vec<ExampleResult>, Vec<(usize, usize)>) {
     let mut scored = Vec::new();
-    let results = pollster::block_on(resume_task(checkpoint, task, Truncation::KeepScored, 5, earlier, |r, done| {
+    let results = pollster::block_on(run_task(checkpoint, task, options(earlier), |r, done| {
         scored.push((r.index, done));
         Control::Continue
     }))
@@ -107,15 +111,19 @@ fn kept_results_that_do_not_fit_the_task_are_refused() {
     let classification = task("classification.csv", "classification");
     let all = full(&checkpoint, &classification);
     let refused = |earlier: Vec<ExampleResult>, task: &Task| {
-        match pollster::block_on(resume_task(&checkpoint, task, Truncation::KeepScored, 5, earlier, |_, _| Control::Continue)) {
-            Err(RunError::Earlier(message)) => message,
+        match pollster::block_on(run_task(&checkpoint, task, options(earlier), |_, _| Control::Continue)) {
+            Err(RunError::Earlier(refusal)) => refusal,
             other => panic!("expected a refusal, got {other:?}"),
         }
     };
     let mut beyond = all[0].clone();
     beyond.index = all.len();
-    assert!(refused(vec![beyond], &classification).contains(&format!("example {}", all.len())));
-    assert!(refused(vec![all[1].clone(), all[1].clone()], &classification).contains("example 1 has two earlier results"));
+    let total = all.len();
+    assert_eq!(refused(vec![beyond], &classification), EarlierError::NotOfTask { index: total, total, task_type: "classification" });
+    assert_eq!(refused(vec![all[1].clone(), all[1].clone()], &classification), EarlierError::Twice { index: 1 });
     // Classification results do not belong to a logodds task.
-    assert!(refused(vec![all[0].clone()], &task("logodds.csv", "logodds")).contains("does not belong to this task"));
+    let logodds = task("logodds.csv", "logodds");
+    let mismatch = EarlierError::NotOfTask { index: 0, total: logodds.examples.len(), task_type: "logodds" };
+    assert_eq!(refused(vec![all[0].clone()], &logodds), mismatch);
+    assert!(mismatch.to_string().contains("does not belong to this task"), "{mismatch}");
 }

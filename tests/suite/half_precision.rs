@@ -2,12 +2,12 @@
 //! every number stays within the deviation from float32 that the README and the page state
 //! (`F16_DEVIATION_ON_FIXTURES`), and does change (the weights really are rounded).
 
-mod common;
+use crate::common;
 
 use burn::tensor::Device;
 use invscale::model::{Precision, F16_DEVIATION_ON_FIXTURES};
-use invscale::run::{run_task, Control, ExampleResult};
-use invscale::score::{Metrics, Truncation};
+use invscale::run::{run_task, Control, ExampleResult, RunOptions};
+use invscale::score::Metrics;
 use invscale::task::{parse_task, TaskType};
 
 /// Every number a result carries (log-probs, losses, log-odds), in a fixed order.
@@ -36,7 +36,7 @@ fn deviation_on(device: &Device) -> f64 {
         for (file, entry) in files {
             let forced = TaskType::from_name(entry["task_type"].as_str().unwrap());
             let task = parse_task(&common::read(common::fixtures().join("tasks").join(file)), forced).unwrap();
-            let run = |checkpoint| pollster::block_on(run_task(checkpoint, &task, Truncation::KeepScored, 0, |_, _| Control::Continue)).unwrap();
+            let run = |checkpoint| pollster::block_on(run_task(checkpoint, &task, RunOptions::default(), |_, _| Control::Continue)).unwrap();
             let (a, b) = (numbers(&run(&full)), numbers(&run(&half)));
             assert_eq!(a.len(), b.len());
             let here = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f64, f64::max);

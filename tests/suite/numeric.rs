@@ -1,14 +1,14 @@
 //! Numeric tasks: samples drawn from the model's own next-token distribution (tempered,
 //! top-50), reproducible with the same seed, read as the pipeline reads them.
 
-mod common;
+use crate::common;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use invscale::report::results_csv;
 use invscale::rng::Rng;
-use invscale::run::{run_task, Control, ExampleResult};
+use invscale::run::{run_task, Control, ExampleResult, RunOptions};
 use invscale::score::sample::{sample_continuations, MAX_NEW_TOKENS, SAMPLES, TOP_K};
-use invscale::score::{Metrics, Truncation};
+use invscale::score::Metrics;
 use invscale::task::{parse_task, TaskType};
 
 const TASK: &str = "prompt,true_answer,anchor\n\
@@ -21,7 +21,7 @@ fn run(seed: u64) -> Vec<ExampleResult> {
     let checkpoint = common::checkpoint("tiny-hub", &device);
     let task = parse_task(TASK.as_bytes(), None).unwrap();
     assert_eq!(task.task_type, TaskType::Numeric);
-    pollster::block_on(run_task(&checkpoint, &task, Truncation::KeepScored, seed, |_, _| Control::Continue)).unwrap()
+    pollster::block_on(run_task(&checkpoint, &task, RunOptions { seed, ..RunOptions::default() }, |_, _| Control::Continue)).unwrap()
 }
 
 #[test]
