@@ -24,16 +24,18 @@ apt_install gcc libc6-dev
 # The browser build: the wasm target, Trunk, and wasm-bindgen-cli at exactly the version of
 # the wasm-bindgen crate in Cargo.lock (Trunk runs offline and must not download it).
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+# Both are built lean: Trunk's own release profile (fat LTO, one codegen unit) took ~22 min on
+# 2 cores. Trunk only copies files and runs wasm-bindgen, so it is built unoptimised, without
+# debug info, and without its TLS and update check (it runs offline): 6 min cold. wasm-bindgen
+# rewrites the ~20 MB module, so it keeps opt-level 1: 4 min cold.
+lean=(CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=0)
 if ! trunk --version 2>/dev/null | grep -q '0\.21\.14'; then
-  # Trunk's own release profile (fat LTO, one codegen unit) takes ~22 min on 2 cores; a plain
-  # optimised build takes ~6 and bundles the same files.
-  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
-    cargo install trunk --version 0.21.14 --locked
+  env "${lean[@]}" CARGO_PROFILE_RELEASE_OPT_LEVEL=0 cargo install trunk --version 0.21.14 --locked --no-default-features
 fi
 bindgen_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
 if ! wasm-bindgen --version 2>/dev/null | grep -q "$bindgen_version"; then
   # Not --locked: one of its locked dependencies is no longer on crates.io.
-  cargo install wasm-bindgen-cli --version "=$bindgen_version"
+  env "${lean[@]}" CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install wasm-bindgen-cli --version "=$bindgen_version"
 fi
 [ "$what" = web ] && exit 0
 

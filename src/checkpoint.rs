@@ -58,7 +58,13 @@ impl CheckpointLoader {
 
 impl Checkpoint {
     /// Loads a checkpoint whose three files are in memory, its weights in `precision`.
-    pub fn from_bytes(config_json: &[u8], safetensors: &[u8], tokenizer_json: &[u8], device: &Device, precision: Precision) -> Result<Self, CheckpointError> {
+    pub fn from_bytes(
+        config_json: &[u8],
+        safetensors: &[u8],
+        tokenizer_json: &[u8],
+        device: &Device,
+        precision: Precision,
+    ) -> Result<Self, CheckpointError> {
         let mut loader = CheckpointLoader::new(config_json, tokenizer_json, device, precision)?;
         loader.push(safetensors)?;
         loader.finish()

@@ -9,10 +9,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::hub::{lfs_sha256, HubRef};
-
-/// The files of a model folder in the Hub's layout.
-pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+use crate::checksum::{ChecksumMismatch, DownloadCheck, Verdict};
+use crate::hub::{lfs_sha256, HubRef, MODEL_FILES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
@@ -22,8 +20,8 @@ pub enum DownloadError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{url}: the body is larger than {limit} bytes")]
     TooLarge { url: String, limit: u64 },
-    #[error("{url}: twice the download did not match the SHA-256 the Hub gives for it ({expected}, got {got})")]
-    Corrupt { url: String, expected: String, got: String },
+    #[error(transparent)]
+    Corrupt(#[from] ChecksumMismatch),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DownloadError + '_ {
@@ -57,7 +55,12 @@ pub fn cache_dir() -> PathBuf {
 
 /// The model's folder in the cache, with its three files downloaded from `hub` unless they are
 /// there already. `progress(file, done, total)` follows each download (`total` when known).
-pub fn model_folder(model: &HubRef, hub: &str, cache: &Path, mut progress: impl FnMut(&str, u64, Option<u64>)) -> Result<PathBuf, DownloadError> {
+pub fn model_folder(
+    model: &HubRef,
+    hub: &str,
+    cache: &Path,
+    mut progress: impl FnMut(&str, u64, Option<u64>),
+) -> Result<PathBuf, DownloadError> {
     let dir = cache.join("models").join(&model.id).join(&model.revision);
     fs::create_dir_all(&dir).map_err(io(&dir))?;
     let mut checksums = None;
@@ -67,26 +70,27 @@ pub fn model_folder(model: &HubRef, hub: &str, cache: &Path, mut progress: impl 
             continue;
         }
         // What the Hub says the files are; a server without the listing gets no check.
-        let checksums = checksums.get_or_insert_with(|| get(&model.model_tree_url(hub), 16 << 20).map(|t| lfs_sha256(&t)).unwrap_or_default());
+        let checksums =
+            checksums.get_or_insert_with(|| get(&model.model_tree_url(hub), 16 << 20).map(|t| lfs_sha256(&t)).unwrap_or_default());
         let url = model.model_file_url(hub, file);
-        let mut attempt = 0;
+        let mut check = DownloadCheck::new(checksums.get(file).map(String::as_str));
         loop {
-            attempt += 1;
             let part = fetch_resumable(&url, &path, |done, total| progress(file, done, total))?;
-            let Some(expected) = checksums.get(file) else {
-                fs::rename(&part, &path).map_err(io(&path))?;
-                break;
-            };
-            let got = sha256_of(&part)?;
-            if &got == expected {
-                fs::rename(&part, &path).map_err(io(&path))?;
-                break;
+            let verdict = if check.expects() { check.judge(file, &url, &sha256_of(&part)?) } else { Verdict::Keep };
+            match verdict {
+                Verdict::Keep => {
+                    fs::rename(&part, &path).map_err(io(&path))?;
+                    break;
+                }
+                Verdict::Again { notice } => {
+                    fs::remove_file(&part).map_err(io(&part))?;
+                    eprintln!("{notice}");
+                }
+                Verdict::Refuse(mismatch) => {
+                    fs::remove_file(&part).map_err(io(&part))?;
+                    return Err(mismatch.into());
+                }
             }
-            fs::remove_file(&part).map_err(io(&part))?;
-            if attempt == 2 {
-                return Err(DownloadError::Corrupt { url, expected: expected.clone(), got });
-            }
-            eprintln!("{file}: does not match the SHA-256 the Hub gives for it ({expected}, got {got}); discarded, downloading it again");
         }
     }
     Ok(dir)
@@ -112,8 +116,7 @@ fn fetch_resumable(url: &str, path: &Path, mut progress: impl FnMut(u64, Option<
     // 206: the server continues where we stopped; 200: it sends the whole file again.
     let resumed = response.status().as_u16() == 206;
     let start = if resumed { have } else { 0 };
-    let length: Option<u64> =
-        response.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let length: Option<u64> = response.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let total = length.map(|n| n + start);
     let mut out = OpenOptions::new().create(true).write(true).append(resumed).truncate(!resumed).open(&part).map_err(io(&part))?;
     let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();

@@ -9,6 +9,22 @@ use crate::run::{run_task, Control, ExampleResult, RunError, RunOptions};
 use crate::stats::trend::Trend;
 use crate::task::Task;
 
+/// Two models of one evaluation with one name: their results would be one file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("two models are named `{0}`; their results would overwrite each other")]
+pub struct DuplicateModelName(pub String);
+
+/// Refuses an evaluation whose models' names are not all different (the CLI and the page
+/// check before any model is loaded).
+pub fn check_model_names<S: AsRef<str>>(names: &[S]) -> Result<(), DuplicateModelName> {
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].iter().any(|earlier| earlier.as_ref() == name.as_ref()) {
+            return Err(DuplicateModelName(name.as_ref().to_string()));
+        }
+    }
+    Ok(())
+}
+
 /// One model's results on the evaluation's task.
 #[derive(Clone, Debug)]
 pub struct ScoredModel {
@@ -77,5 +93,17 @@ impl<'t> Evaluation<'t> {
         let runs: Vec<ModelResults> =
             self.models.iter().map(|m| ModelResults { name: &m.name, parameters: m.parameters, results: &m.results }).collect();
         run_trend(&runs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_given_twice_is_refused() {
+        assert_eq!(check_model_names(&["gpt2", "gpt2-medium"]), Ok(()));
+        assert_eq!(check_model_names(&["gpt2", "gpt2-medium", "gpt2"]), Err(DuplicateModelName("gpt2".into())));
+        assert!(DuplicateModelName("gpt2".into()).to_string().contains("two models are named `gpt2`"));
     }
 }

@@ -1,13 +1,18 @@
-//! Repositories on the Hugging Face Hub (or any server with its URL layout), named
-//! `hub:<id>[@revision][:<file>]` (the file only for datasets that hold several tasks). A model's files are at `{hub}/{id}/resolve/{revision}/{file}`. A
-//! task published as a dataset: the dataset's file list
-//! (`{hub}/api/datasets/{id}/tree/{revision}`, a JSON array of `{type, path, size}`) says which
-//! file holds the data; `{hub}/datasets/{id}/resolve/{revision}/{path}` serves it. No network
-//! here: the CLI and the page fetch, this module builds the URLs and picks the file.
+//! Repositories on the Hugging Face Hub, or on any server with its URL layout. A spec names one
+//! as `hub:<id>[@revision][:<file>]`; the file is only for datasets that hold several tasks.
+//! A model's files are at `{hub}/{id}/resolve/{revision}/{file}`, and its file listing, which
+//! gives the SHA-256 of each large file, at `{hub}/api/models/{id}/tree/{revision}`. For a task
+//! published as a dataset, the listing (`{hub}/api/datasets/{id}/tree/{revision}`, a JSON array
+//! of `{type, path, size}`) says which file holds the data, and
+//! `{hub}/datasets/{id}/resolve/{revision}/{path}` serves it. Nothing here touches the network:
+//! the CLI and the page fetch, this module builds the URLs and reads the listings.
 
 use serde::Deserialize;
 
 pub const DEFAULT_HUB: &str = "https://huggingface.co";
+
+/// The files of a model repository that a run reads.
+pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 
 /// What `hub:` names: a model or dataset repository and a revision (branch, tag or commit;
 /// default `main`).
@@ -19,13 +24,37 @@ pub struct HubRef {
     pub file: Option<String>,
 }
 
+/// Why a `hub:` spec names no repository; each variant holds the spec.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HubRefError {
+    #[error("`{0}`: after `:` comes a file of the dataset, e.g. data/test.jsonl")]
+    File(String),
+    #[error("`{0}` is not a Hub repository: expected hub:<owner>/<name>[@revision], e.g. hub:inverse-scaling/NeQA")]
+    Repository(String),
+    #[error("`{0}`: the revision after @ must be a branch, tag or commit")]
+    Revision(String),
+}
+
+/// Why no data file of a dataset could be picked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DataFileError {
+    #[error("the Hub's file list is not what was expected: {0}")]
+    Listing(String),
+    #[error("the dataset has no file {wanted} (it has: {})", .files.join(", "))]
+    NoSuchFile { wanted: String, files: Vec<String> },
+    #[error("{path} is one of {shards} Parquet shards of a split; tasks are read from one file (name one with hub:<id>:<file>)")]
+    Sharded { path: String, shards: usize },
+    #[error("the dataset has no JSONL, CSV, JSON or Parquet file{}", if .files.is_empty() { String::new() } else { format!(" (it has: {})", .files.join(", ")) })]
+    NoTaskFile { files: Vec<String> },
+}
+
 /// The formats the task parser reads, most preferred first.
 const FORMATS: [&str; 3] = ["jsonl", "csv", "json"];
 
 impl HubRef {
     /// `None` when `spec` does not start with `hub:` (it is a file then); otherwise the dataset
     /// or why the spec is not one.
-    pub fn parse(spec: &str) -> Option<Result<HubRef, String>> {
+    pub fn parse(spec: &str) -> Option<Result<HubRef, HubRefError>> {
         let rest = spec.strip_prefix("hub:")?;
         // `:` cannot occur in a repository id or a git ref, so the first one starts the file.
         let (rest, file) = match rest.split_once(':') {
@@ -33,27 +62,33 @@ impl HubRef {
             None => (rest, None),
         };
         if let Some(file) = file {
-            if file.is_empty() || file.starts_with('/') || file.split('/').any(|p| p.is_empty() || p == "." || p == "..") || file.contains(['?', '#', '\\']) {
-                return Some(Err(format!("`{spec}`: after `:` comes a file of the dataset, e.g. data/test.jsonl")));
+            if file.is_empty()
+                || file.starts_with('/')
+                || file.split('/').any(|p| p.is_empty() || p == "." || p == "..")
+                || file.contains(['?', '#', '\\'])
+            {
+                return Some(Err(HubRefError::File(spec.to_string())));
             }
         }
         let (id, revision) = match rest.split_once('@') {
             Some((id, rev)) => (id, rev),
             None => (rest, "main"),
         };
-        let valid_part = |p: &str| {
-            !p.is_empty() && p != "." && p != ".." && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        };
+        let valid_part =
+            |p: &str| !p.is_empty() && p != "." && p != ".." && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         let parts: Vec<&str> = id.split('/').collect();
         if parts.is_empty() || parts.len() > 2 || !parts.iter().all(|p| valid_part(p)) {
-            return Some(Err(format!(
-                "`{spec}` is not a Hub repository: expected hub:<owner>/<name>[@revision], e.g. hub:inverse-scaling/NeQA"
-            )));
+            return Some(Err(HubRefError::Repository(spec.to_string())));
         }
         if revision.is_empty() || revision.contains(['/', '?', '#', ' ']) && !revision.starts_with("refs/") {
-            return Some(Err(format!("`{spec}`: the revision after @ must be a branch, tag or commit")));
+            return Some(Err(HubRefError::Revision(spec.to_string())));
         }
         Some(Ok(HubRef { id: id.to_string(), revision: revision.to_string(), file: file.map(str::to_string) }))
+    }
+
+    /// What a model's results are named after: the repository's name without its owner.
+    pub fn model_name(&self) -> &str {
+        self.id.rsplit('/').next().unwrap_or(&self.id)
     }
 
     /// One file of a model repository.
@@ -104,27 +139,49 @@ pub struct TreeEntry {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct LfsInfo {
     pub oid: String,
+    /// The file's size (the entry's own `size` is the LFS pointer's on some servers).
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+/// What a tree listing says of one file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FileInfo {
+    pub size: u64,
+    /// The SHA-256 of a large (LFS) file, lowercase hex.
+    pub sha256: Option<String>,
+}
+
+/// Each file of a tree listing, by path; empty when the listing is not one.
+pub fn file_info(tree_json: &[u8]) -> std::collections::HashMap<String, FileInfo> {
+    let entries: Vec<TreeEntry> = serde_json::from_slice(tree_json).unwrap_or_default();
+    entries
+        .into_iter()
+        .filter(|e| e.kind == "file")
+        .map(|e| {
+            let size = e.lfs.as_ref().and_then(|l| l.size).unwrap_or(e.size);
+            (e.path, FileInfo { size, sha256: e.lfs.map(|l| l.oid.to_ascii_lowercase()) })
+        })
+        .collect()
 }
 
 /// The SHA-256 of each large file in a tree listing, by path; empty when the listing is not one.
 pub fn lfs_sha256(tree_json: &[u8]) -> std::collections::HashMap<String, String> {
-    let entries: Vec<TreeEntry> = serde_json::from_slice(tree_json).unwrap_or_default();
-    entries.into_iter().filter_map(|e| Some((e.path, e.lfs?.oid.to_ascii_lowercase()))).collect()
+    file_info(tree_json).into_iter().filter_map(|(path, info)| Some((path, info.sha256?))).collect()
 }
 
 /// Picks the data file from a tree listing: a JSONL file if there is one, else CSV, else JSON,
 /// else Parquet (metadata such as `dataset_infos.json` aside); among several of that format,
 /// the largest (the full set rather than a sample); or the file `wanted` names. Errors say
 /// what the dataset holds instead.
-pub fn pick_data_file(tree_json: &[u8], wanted: Option<&str>) -> Result<TreeEntry, String> {
-    let entries: Vec<TreeEntry> =
-        serde_json::from_slice(tree_json).map_err(|e| format!("the Hub's file list is not what was expected: {e}"))?;
+pub fn pick_data_file(tree_json: &[u8], wanted: Option<&str>) -> Result<TreeEntry, DataFileError> {
+    let entries: Vec<TreeEntry> = serde_json::from_slice(tree_json).map_err(|e| DataFileError::Listing(e.to_string()))?;
     if let Some(wanted) = wanted {
         if let Some(entry) = entries.iter().find(|e| e.kind == "file" && e.path == wanted) {
             return Ok(entry.clone());
         }
-        let names: Vec<&str> = entries.iter().filter(|e| e.kind == "file").map(|e| e.path.as_str()).collect();
-        return Err(format!("the dataset has no file {wanted} (it has: {})", names.join(", ")));
+        let files = entries.iter().filter(|e| e.kind == "file").map(|e| e.path.clone()).collect();
+        return Err(DataFileError::NoSuchFile { wanted: wanted.to_string(), files });
     }
     let extension = |p: &str| p.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     let is_metadata = |p: &str| {
@@ -140,18 +197,11 @@ pub fn pick_data_file(tree_json: &[u8], wanted: Option<&str>) -> Result<TreeEntr
     // Parquet last: datasets uploaded with `datasets` hold only that.
     if let Some(best) = files.iter().filter(|e| extension(&e.path) == "parquet").max_by_key(|e| e.size) {
         if let Some(shards) = shard_count(&best.path).filter(|&n| n > 1) {
-            return Err(format!(
-                "{} is one of {shards} Parquet shards of a split; tasks are read from one file (name one with hub:<id>:<file>)",
-                best.path
-            ));
+            return Err(DataFileError::Sharded { path: best.path.clone(), shards });
         }
         return Ok((*best).clone());
     }
-    let names: Vec<&str> = files.iter().map(|e| e.path.as_str()).collect();
-    Err(format!(
-        "the dataset has no JSONL, CSV, JSON or Parquet file{}",
-        if names.is_empty() { String::new() } else { format!(" (it has: {})", names.join(", ")) }
-    ))
+    Err(DataFileError::NoTaskFile { files: files.iter().map(|e| e.path.clone()).collect() })
 }
 
 /// N of a shard named like `train-00000-of-0000N.parquet`.
@@ -190,7 +240,18 @@ mod tests {
         let d = HubRef::parse("hub:owner/name@v1.0").unwrap().unwrap();
         assert_eq!(d.revision, "v1.0");
         assert_eq!(d.to_string(), "hub:owner/name@v1.0");
-        for bad in ["hub:", "hub:a/b/c", "hub:../x", "hub:a/b@", "hub:a b/c", "hub:a/b@x y", "hub:a/b:", "hub:a/b:../x", "hub:a/b:/x", "hub:a/b:x//y"] {
+        for bad in [
+            "hub:",
+            "hub:a/b/c",
+            "hub:../x",
+            "hub:a/b@",
+            "hub:a b/c",
+            "hub:a/b@x y",
+            "hub:a/b:",
+            "hub:a/b:../x",
+            "hub:a/b:/x",
+            "hub:a/b:x//y",
+        ] {
             assert!(HubRef::parse(bad).unwrap().is_err(), "{bad}");
         }
     }
@@ -211,9 +272,15 @@ mod tests {
     #[test]
     fn urls_follow_the_hub_layout() {
         let m = HubRef::parse("hub:openai-community/gpt2").unwrap().unwrap();
-        assert_eq!(m.model_file_url("https://huggingface.co", "config.json"), "https://huggingface.co/openai-community/gpt2/resolve/main/config.json");
+        assert_eq!(
+            m.model_file_url("https://huggingface.co", "config.json"),
+            "https://huggingface.co/openai-community/gpt2/resolve/main/config.json"
+        );
         let d = HubRef::parse("hub:inverse-scaling/NeQA@main").unwrap().unwrap();
-        assert_eq!(d.tree_url("https://huggingface.co/"), "https://huggingface.co/api/datasets/inverse-scaling/NeQA/tree/main?recursive=true");
+        assert_eq!(
+            d.tree_url("https://huggingface.co/"),
+            "https://huggingface.co/api/datasets/inverse-scaling/NeQA/tree/main?recursive=true"
+        );
         assert_eq!(
             d.resolve_url("http://127.0.0.1:9/", "data/my file.jsonl"),
             "http://127.0.0.1:9/datasets/inverse-scaling/NeQA/resolve/main/data/my%20file.jsonl"

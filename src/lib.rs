@@ -2,6 +2,7 @@
 //! prize pipeline's exact metrics, natively and in the browser.
 
 pub mod checkpoint;
+pub mod checksum;
 #[cfg(not(target_family = "wasm"))]
 pub mod download;
 pub mod evaluation;

@@ -12,14 +12,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use invscale::checkpoint::{Checkpoint, CheckpointLoader};
 use invscale::download;
-use invscale::model::Precision;
+use invscale::evaluation::{check_model_names, Evaluation};
 use invscale::hub::{pick_data_file, HubRef, DEFAULT_HUB};
-use invscale::evaluation::Evaluation;
+use invscale::model::Precision;
 use invscale::report::{ModelSummary, RunSummary};
-use invscale::stats::trend::Shape;
 use invscale::reproduce::{self, Comparison, Published};
 use invscale::run::{run_task, Control, ExampleResult, RunOptions};
 use invscale::score::Truncation;
+use invscale::stats::trend::Shape;
 use invscale::task::{parse_task, FewShot, TaskSpec, TaskType, MAX_TASK_BYTES};
 
 #[derive(Parser)]
@@ -148,14 +148,8 @@ fn eval(args: EvalArgs) -> Result<()> {
         TruncationArg::KeepScored => Truncation::KeepScored,
         TruncationArg::Pipeline => Truncation::Pipeline,
     };
-    let mut names = Vec::new();
-    for spec in &args.models {
-        let name = model_name(spec)?;
-        if names.contains(&name) {
-            bail!("two models are named `{name}`; their result files would overwrite each other");
-        }
-        names.push(name);
-    }
+    let names = args.models.iter().map(|spec| model_name(spec)).collect::<Result<Vec<_>>>()?;
+    check_model_names(&names)?;
     let (task_name, task_bytes) = read_task(&args.task, &args.hub)?;
     let spec = TaskSpec { task_type: args.task_type, few_shot: Some(FewShot { shots: args.few_shot, seed: args.seed }) };
     let task = spec.load(&task_bytes).with_context(|| task_name.clone())?;
@@ -216,8 +210,7 @@ fn reproduce(args: ReproduceArgs) -> Result<()> {
     let published = match &args.published {
         Some(path) => Published::from_json(&String::from_utf8_lossy(&read(path)?)),
         None => Published::from_json(reproduce::PUBLISHED_JSON),
-    }
-    .map_err(anyhow::Error::msg)?;
+    }?;
     let data = args.data.clone().unwrap_or(published.data.clone());
     let device = device(args.backend)?;
     let mut comparisons = Vec::new();
@@ -231,13 +224,14 @@ fn reproduce(args: ReproduceArgs) -> Result<()> {
         let task_type = TaskType::parse_name(&entry.task_type)?;
         let task = parse_task(&bytes, Some(task_type)).with_context(|| location.clone())?;
         for published in &entry.models {
-            let spec = reproduce::model_spec(&published.model).map_err(anyhow::Error::msg)?;
+            let spec = reproduce::model_spec(&published.model)?;
             let name = model_name(&spec)?;
             let checkpoint = load_model(&spec, &args.hub, &device, Precision::F32)?;
             // The pipeline's own truncation, so every number is comparable with theirs.
             let options = RunOptions { truncation: Truncation::Pipeline, ..RunOptions::default() };
-            let results = with_progress(&name, task.examples.len(), |progress| pollster::block_on(run_task(&checkpoint, &task, options, progress)))
-                .with_context(|| format!("{name}: {}", entry.name))?;
+            let results =
+                with_progress(&name, task.examples.len(), |progress| pollster::block_on(run_task(&checkpoint, &task, options, progress)))
+                    .with_context(|| format!("{name}: {}", entry.name))?;
             let ours = ModelSummary::of(&published.model, checkpoint.config.parameter_count(), &task, &results).stats;
             comparisons.push(Comparison {
                 task: entry.name.clone(),
@@ -267,7 +261,8 @@ fn reproduce(args: ReproduceArgs) -> Result<()> {
         );
     }
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&comparisons)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&comparisons)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }
@@ -277,13 +272,13 @@ fn read_task(spec: &str, hub: &str) -> Result<(String, Vec<u8>)> {
     let Some(dataset) = HubRef::parse(spec) else {
         return Ok((spec.to_string(), read(Path::new(spec))?));
     };
-    let dataset = dataset.map_err(anyhow::Error::msg)?;
+    let dataset = dataset?;
     let tree = download::get(&dataset.tree_url(hub), 64 << 20).with_context(|| format!("cannot list the files of {dataset}"))?;
-    let file = pick_data_file(&tree, dataset.file.as_deref()).map_err(anyhow::Error::msg).with_context(|| dataset.to_string())?;
+    let file = pick_data_file(&tree, dataset.file.as_deref()).with_context(|| dataset.to_string())?;
     let name = if dataset.file.is_some() { dataset.to_string() } else { format!("{dataset}/{}", file.path) };
     eprintln!("task: {name} ({} bytes)", file.size);
-    let bytes = download::get(&dataset.resolve_url(hub, &file.path), MAX_TASK_BYTES as u64)
-        .with_context(|| format!("cannot download {name}"))?;
+    let bytes =
+        download::get(&dataset.resolve_url(hub, &file.path), MAX_TASK_BYTES as u64).with_context(|| format!("cannot download {name}"))?;
     Ok((name, bytes))
 }
 
@@ -292,7 +287,7 @@ fn model_folder(spec: &str, hub: &str) -> Result<PathBuf> {
     let Some(model) = HubRef::parse(spec) else {
         return Ok(PathBuf::from(spec));
     };
-    let model = model.map_err(anyhow::Error::msg)?;
+    let model = model?;
     if model.file.is_some() {
         bail!("`{spec}`: a model is a whole repository (hub:<owner>/<name>[@revision]); `:<file>` names a file of a task dataset");
     }
@@ -333,8 +328,8 @@ fn load_checkpoint(dir: &Path, device: &Device, precision: Precision) -> Result<
 /// The last path component of a model folder (or of a Hub id) names its result file.
 fn model_name(spec: &str) -> Result<String> {
     if let Some(model) = HubRef::parse(spec) {
-        let model = model.map_err(anyhow::Error::msg)?;
-        return Ok(model.id.rsplit('/').next().unwrap_or(&model.id).to_string());
+        let model = model?;
+        return Ok(model.model_name().to_string());
     }
     let dir = Path::new(spec);
     let canonical = dir.canonicalize().with_context(|| format!("model folder {} does not exist", dir.display()))?;
@@ -345,10 +340,7 @@ fn model_name(spec: &str) -> Result<String> {
 }
 
 fn print_table(summary: &RunSummary) {
-    println!(
-        "{} ({}, {} examples, truncation {})",
-        summary.task, summary.task_type, summary.examples, summary.truncation
-    );
+    println!("{} ({}, {} examples, truncation {})", summary.task, summary.task_type, summary.examples, summary.truncation);
     let metric = summary.models.first().map_or("loss", |m| m.stats.metric);
     println!("{:<20} {:>12} {:>26} {:>18} {:>9}", "model", "parameters", format!("mean {metric} ± sem"), "accuracy ± sem", "coverage");
     for m in &summary.models {
@@ -382,12 +374,7 @@ fn print_table(summary: &RunSummary) {
                 .map(|&s| format!("{} {:.0}%", s.name(), 100.0 * t.support.of(s)))
                 .collect();
             let others = if support.is_empty() { String::new() } else { format!("; other replicates: {}", support.join(", ")) };
-            println!(
-                "trend: {} (in {:.0}% of {} bootstrap replicates{others})",
-                t.verdict.name(),
-                100.0 * t.confidence,
-                t.replicates
-            );
+            println!("trend: {} (in {:.0}% of {} bootstrap replicates{others})", t.verdict.name(), 100.0 * t.confidence, t.replicates);
         }
         for m in summary.models.iter().filter(|m| m.stats.without_estimate.is_some_and(|n| n > 0)) {
             let n = m.stats.without_estimate.unwrap_or(0);

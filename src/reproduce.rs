@@ -24,6 +24,15 @@ pub struct PublishedTask {
     pub models: Vec<PublishedModel>,
 }
 
+/// A file the comparison is built from cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReproduceError {
+    #[error("the published results are not valid: {0}")]
+    Published(String),
+    #[error("models/registry.json: {0}")]
+    Registry(String),
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct PublishedModel {
     /// A name in the registry (`gpt2`), a model folder, or `hub:<repo>[@revision]`.
@@ -33,8 +42,8 @@ pub struct PublishedModel {
 }
 
 impl Published {
-    pub fn from_json(json: &str) -> Result<Published, String> {
-        serde_json::from_str(json).map_err(|e| format!("the published results are not valid: {e}"))
+    pub fn from_json(json: &str) -> Result<Published, ReproduceError> {
+        serde_json::from_str(json).map_err(|e| ReproduceError::Published(e.to_string()))
     }
 }
 
@@ -52,8 +61,8 @@ struct RegistryModel {
 
 /// What `--model` would be given for a published model: registry names become
 /// `hub:<repo>@<revision>`; anything else is passed on as it is.
-pub fn model_spec(model: &str) -> Result<String, String> {
-    let registry: Registry = serde_json::from_str(REGISTRY_JSON).map_err(|e| format!("models/registry.json: {e}"))?;
+pub fn model_spec(model: &str) -> Result<String, ReproduceError> {
+    let registry: Registry = serde_json::from_str(REGISTRY_JSON).map_err(|e| ReproduceError::Registry(e.to_string()))?;
     Ok(match registry.models.iter().find(|m| m.name == model) {
         Some(m) => format!("hub:{}@{}", m.repo, m.revision),
         None => model.to_string(),

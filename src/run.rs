@@ -100,10 +100,7 @@ pub async fn run_task(
             };
             let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let continuations = sample::sample_continuations(&checkpoint.model, prompt, &mut rng).await?;
-            let texts = continuations
-                .iter()
-                .map(|ids| checkpoint.tokenizer.decode(ids))
-                .collect::<Result<Vec<_>, _>>()?;
+            let texts = continuations.iter().map(|ids| checkpoint.tokenizer.decode(ids)).collect::<Result<Vec<_>, _>>()?;
             let result = ExampleResult { index, metrics: metrics::numeric(&texts), truncated: prepared[index].truncated };
             if let (true, done) = keep(result, &mut slots) {
                 if done < total {
@@ -163,4 +160,3 @@ fn restore(task: &Task, earlier: Vec<ExampleResult>) -> Result<Vec<Option<Exampl
     }
     Ok(slots)
 }
-

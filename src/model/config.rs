@@ -2,6 +2,13 @@
 
 use burn::config::Config;
 
+/// The values `config.json` may leave out: GPT-2's. The module's config and the reader share them.
+mod defaults {
+    pub const N_POSITIONS: usize = 1024;
+    pub const VOCAB_SIZE: usize = 50257;
+    pub const LAYER_NORM_EPSILON: f64 = 1e-5;
+}
+
 /// GPT-2 hyper-parameters, named as in the Hub's `config.json`.
 #[derive(Config, Debug, PartialEq)]
 pub struct Gpt2Config {
@@ -12,13 +19,13 @@ pub struct Gpt2Config {
     /// Width of the residual stream (`hidden_size`).
     pub n_embd: usize,
     /// Longest sequence the position embedding covers (`max_position_embeddings`).
-    #[config(default = 1024)]
+    #[config(default = "defaults::N_POSITIONS")]
     pub n_positions: usize,
     /// Token vocabulary size; 50257 for every released GPT-2.
-    #[config(default = 50257)]
+    #[config(default = "defaults::VOCAB_SIZE")]
     pub vocab_size: usize,
     /// LayerNorm epsilon.
-    #[config(default = 1e-5)]
+    #[config(default = "defaults::LAYER_NORM_EPSILON")]
     pub layer_norm_epsilon: f64,
     /// Width of the MLP's hidden layer; `None` means `4 * n_embd`.
     #[config(default = "None")]
@@ -55,20 +62,18 @@ impl Gpt2Config {
         }
         if let Some(act) = field("activation_function").and_then(|v| v.as_str()) {
             if act != "gelu_new" {
-                return Err(ConfigError::Invalid(format!(
-                    "activation_function is `{act}`; only GPT-2's `gelu_new` is supported"
-                )));
+                return Err(ConfigError::Invalid(format!("activation_function is `{act}`; only GPT-2's `gelu_new` is supported")));
             }
         }
         let config = Gpt2Config {
             n_layer: size("n_layer", None)?,
             n_head: size("n_head", None)?,
             n_embd: size("n_embd", None)?,
-            n_positions: size("n_positions", Some(1024))?,
-            vocab_size: size("vocab_size", Some(50257))?,
+            n_positions: size("n_positions", Some(defaults::N_POSITIONS))?,
+            vocab_size: size("vocab_size", Some(defaults::VOCAB_SIZE))?,
             layer_norm_epsilon: match field("layer_norm_epsilon") {
                 Some(v) => v.as_f64().ok_or_else(|| ConfigError::Invalid(format!("`layer_norm_epsilon` must be a number, found {v}")))?,
-                None => 1e-5,
+                None => defaults::LAYER_NORM_EPSILON,
             },
             n_inner: match field("n_inner") {
                 Some(_) => Some(size("n_inner", None)?),
@@ -76,10 +81,7 @@ impl Gpt2Config {
             },
         };
         if config.n_embd % config.n_head != 0 {
-            return Err(ConfigError::Invalid(format!(
-                "n_embd ({}) is not a multiple of n_head ({})",
-                config.n_embd, config.n_head
-            )));
+            return Err(ConfigError::Invalid(format!("n_embd ({}) is not a multiple of n_head ({})", config.n_embd, config.n_head)));
         }
         Ok(config)
     }

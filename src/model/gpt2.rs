@@ -22,11 +22,7 @@ pub struct LayerNorm {
 
 impl LayerNorm {
     fn new(dim: usize, eps: f64, device: &Device) -> Self {
-        LayerNorm {
-            weight: Initializer::Ones.init([dim], device),
-            bias: Initializer::Zeros.init([dim], device),
-            eps,
-        }
+        LayerNorm { weight: Initializer::Ones.init([dim], device), bias: Initializer::Zeros.init([dim], device), eps }
     }
 
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
@@ -36,10 +32,7 @@ impl LayerNorm {
 
 /// GPT-2's Conv1D: a linear layer whose weight is stored `[in, out]`.
 fn conv1d(d_in: usize, d_out: usize, device: &Device) -> Linear {
-    Linear {
-        weight: Initializer::Zeros.init([d_in, d_out], device),
-        bias: Some(Initializer::Zeros.init([d_out], device)),
-    }
+    Linear { weight: Initializer::Zeros.init([d_in, d_out], device), bias: Some(Initializer::Zeros.init([d_out], device)) }
 }
 
 /// `x · weight + bias` in float32 whatever the weight's storage precision (see
@@ -47,6 +40,21 @@ fn conv1d(d_in: usize, d_out: usize, device: &Device) -> Linear {
 fn dense<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
     let weight = layer.weight.val().cast(FloatDType::F32); // no-op for float32
     linear(x, weight, layer.bias.as_ref().map(|b| b.val()))
+}
+
+/// The keys and values of a layer's positions, per head: `[b, nh, t, hs]` each. Later
+/// positions read them: a continuation attends to its prefix's.
+#[derive(Clone, Debug)]
+pub struct KeyValues {
+    pub k: Tensor<4>,
+    pub v: Tensor<4>,
+}
+
+impl KeyValues {
+    /// Rows `rows` (`[s]`) of the batch, e.g. each continuation's prefix.
+    pub fn select(&self, rows: Tensor<1, Int>) -> KeyValues {
+        KeyValues { k: self.k.clone().select(0, rows.clone()), v: self.v.clone().select(0, rows) }
+    }
 }
 
 /// Multi-head causal self-attention.
@@ -59,44 +67,37 @@ pub struct Attention {
 }
 
 impl Attention {
-    /// `x`: `[batch, seq, n_embd]` → `[batch, seq, n_embd]`.
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+    /// `x`: `[b, t, C]` → `[b, t, C]`, and the keys and values of `x`'s positions.
+    ///
+    /// With `past` (`[b, nh, p, hs]`, positions that precede `x`'s), `x` attends to those too.
+    /// `hidden` (`[b or 1, 1, t, p + t]`, true = may not look) is causal, and also hides a
+    /// past's padding.
+    pub fn forward(&self, x: Tensor<3>, past: Option<&KeyValues>, hidden: Tensor<4, Bool>) -> (Tensor<3>, KeyValues) {
         let [b, t, c] = x.dims();
-        let (q, k, v) = self.heads(x);
-        self.merge(attend(q, k, v, causal_mask(t, &self.c_attn.weight.device())), [b, t, c])
+        let (q, own) = self.heads(x);
+        let (k, v) = match past {
+            Some(past) => (Tensor::cat(vec![past.k.clone(), own.k.clone()], 2), Tensor::cat(vec![past.v.clone(), own.v.clone()], 2)),
+            None => (own.k.clone(), own.v.clone()),
+        };
+        let y = attend(q, k, v, hidden); // (B, nh, T, hs)
+        (dense(&self.c_proj, y.swap_dims(1, 2).reshape([b, t, c])), own)
     }
 
-    /// Attention for continuations of shared prefixes, one layer at a time so no KV cache
-    /// outlives its layer. `prefix`: `[g, p, C]`, attended causally as in [`Self::forward`];
-    /// `suffix`: `[s, l, C]`, whose row `i` reads the keys of prefix row `prefix_of[i]` and
-    /// its own, as `mask` (`[s, 1, l, p + l]`, true = hidden) allows.
-    /// Without `prefix_out` the prefixes' own outputs are not computed (the last layer's
-    /// are never read).
-    pub fn forward_shared(&self, prefix: Tensor<3>, suffix: Tensor<3>, shared: &SharedPrefix, prefix_out: bool) -> (Option<Tensor<3>>, Tensor<3>) {
-        let (dims_p, dims_s) = (prefix.dims(), suffix.dims());
-        let (qp, kp, vp) = self.heads(prefix);
-        let (qs, ks, vs) = self.heads(suffix);
-        let k = Tensor::cat(vec![kp.clone().select(0, shared.prefix_of.clone()), ks], 2);
-        let v = Tensor::cat(vec![vp.clone().select(0, shared.prefix_of.clone()), vs], 2);
-        let yp = prefix_out.then(|| self.merge(attend(qp, kp, vp, causal_mask(dims_p[1], &shared.mask.device())), dims_p));
-        let ys = attend(qs, k, v, shared.mask.clone());
-        (yp, self.merge(ys, dims_s))
+    /// The keys and values of `x`'s positions alone, for positions that come after them.
+    pub fn key_values(&self, x: Tensor<3>) -> KeyValues {
+        self.heads(x).1
     }
 
-    /// Query, key and value per head: `[b, t, C]` → 3 × `[b, nh, t, hs]`.
-    fn heads(&self, x: Tensor<3>) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+    /// Queries, and keys and values, per head: `[b, t, C]` → `[b, nh, t, hs]` each.
+    fn heads(&self, x: Tensor<3>) -> (Tensor<4>, KeyValues) {
         let [b, t, c] = x.dims();
         let (nh, hs) = (self.n_head, c / self.n_head);
         let qkv = dense(&self.c_attn, x); // (B, T, 3C)
         let mut parts = qkv.chunk(3, 2).into_iter().map(|p| {
             p.reshape([b, t, nh, hs]).swap_dims(1, 2) // (B, nh, T, hs)
         });
-        (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap())
-    }
-
-    /// Heads back into the residual stream: `[b, nh, t, hs]` → `[b, t, C]`.
-    fn merge(&self, y: Tensor<4>, [b, t, c]: [usize; 3]) -> Tensor<3> {
-        dense(&self.c_proj, y.swap_dims(1, 2).reshape([b, t, c]))
+        let (q, k, v) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        (q, KeyValues { k, v })
     }
 }
 
@@ -158,20 +159,17 @@ pub struct Block {
 }
 
 impl Block {
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let x = x.clone() + self.attn.forward(self.ln_1.forward(x));
-        x.clone() + self.mlp.forward(self.ln_2.forward(x))
+    /// `x` `[b, t, C]` → `[b, t, C]`, and this layer's keys and values of `x`'s positions
+    /// (`past` and `hidden` as in [`Attention::forward`]).
+    pub fn forward(&self, x: Tensor<3>, past: Option<&KeyValues>, hidden: Tensor<4, Bool>) -> (Tensor<3>, KeyValues) {
+        let (a, own) = self.attn.forward(self.ln_1.forward(x.clone()), past, hidden);
+        let x = x + a;
+        (x.clone() + self.mlp.forward(self.ln_2.forward(x)), own)
     }
 
-    /// [`Self::forward`] for prefixes and their continuations (see [`Attention::forward_shared`]).
-    pub fn forward_shared(&self, prefix: Tensor<3>, suffix: Tensor<3>, shared: &SharedPrefix, prefix_out: bool) -> (Option<Tensor<3>>, Tensor<3>) {
-        let (ap, as_) = self.attn.forward_shared(self.ln_1.forward(prefix.clone()), self.ln_1.forward(suffix.clone()), shared, prefix_out);
-        let prefix = ap.map(|ap| {
-            let prefix = prefix + ap;
-            prefix.clone() + self.mlp.forward(self.ln_2.forward(prefix))
-        });
-        let suffix = suffix.clone() + as_;
-        (prefix, suffix.clone() + self.mlp.forward(self.ln_2.forward(suffix)))
+    /// This layer's keys and values of `x`'s positions, without their outputs.
+    pub fn key_values(&self, x: Tensor<3>) -> KeyValues {
+        self.attn.key_values(self.ln_1.forward(x))
     }
 }
 
@@ -195,16 +193,9 @@ impl Gpt2Config {
         let (c, eps) = (self.n_embd, self.layer_norm_epsilon);
         let block = || Block {
             ln_1: LayerNorm::new(c, eps, device),
-            attn: Attention {
-                c_attn: conv1d(c, 3 * c, device),
-                c_proj: conv1d(c, c, device),
-                n_head: self.n_head,
-            },
+            attn: Attention { c_attn: conv1d(c, 3 * c, device), c_proj: conv1d(c, c, device), n_head: self.n_head },
             ln_2: LayerNorm::new(c, eps, device),
-            mlp: Mlp {
-                c_fc: conv1d(c, self.inner_dim(), device),
-                c_proj: conv1d(self.inner_dim(), c, device),
-            },
+            mlp: Mlp { c_fc: conv1d(c, self.inner_dim(), device), c_proj: conv1d(self.inner_dim(), c, device) },
         };
         Gpt2 {
             wte: VocabMatrix::lazy(self.vocab_size, c, device),
@@ -231,25 +222,34 @@ impl Gpt2 {
         let device = ids.device();
         let positions = Tensor::<1, Int>::arange(0..t as i64, &device).unsqueeze::<2>(); // (1, T)
         let mut x = self.wte.embed(ids) + self.wpe.forward(positions); // (B, T, C)
+        let causal = causal_mask(t, &device);
         for block in &self.h {
-            x = block.forward(x);
+            x = block.forward(x, None, causal.clone()).0;
         }
         self.ln_f.forward(x)
     }
 
     /// Final hidden states of continuations `[s, l]` of shared prefixes `[g, p]`
     /// → `[s, l, n_embd]`, equal to what [`Self::hidden_states`] gives for the same positions
-    /// of the whole sequences, while each prefix is read once.
+    /// of the whole sequences, while each prefix is read once. Layer by layer, so no layer's
+    /// keys and values outlive it.
     pub fn hidden_states_shared(&self, prefix: Tensor<2, Int>, suffix: Tensor<2, Int>, shared: &SharedPrefix) -> Tensor<3> {
         let [_, p] = prefix.dims();
         let device = prefix.device();
         let positions = Tensor::<1, Int>::arange(0..p as i64, &device).unsqueeze::<2>(); // (1, P)
-        let mut xp = Some(self.wte.embed(prefix) + self.wpe.forward(positions));
-        let mut xs = self.wte.embed(suffix) + self.wpe.forward(shared.positions.clone());
+        let mut xp = self.wte.embed(prefix) + self.wpe.forward(positions); // (G, P, C)
+        let mut xs = self.wte.embed(suffix) + self.wpe.forward(shared.positions.clone()); // (S, L, C)
+        let causal = causal_mask(p, &device);
         for (i, block) in self.h.iter().enumerate() {
-            let last = i + 1 == self.h.len();
-            let prefix = xp.take().expect("every block but the last passes its prefix states on");
-            (xp, xs) = block.forward_shared(prefix, xs, shared, !last);
+            // The prefixes' outputs feed the next layer; after the last one nothing reads them.
+            let past = if i + 1 < self.h.len() {
+                let (next, past) = block.forward(xp.clone(), None, causal.clone());
+                xp = next;
+                past
+            } else {
+                block.key_values(xp.clone())
+            };
+            xs = block.forward(xs, Some(&past.select(shared.prefix_of.clone())), shared.mask.clone()).0;
         }
         self.ln_f.forward(xs)
     }

@@ -25,10 +25,8 @@ impl VocabMatrix {
     /// Lazily initialised blocks (nothing is allocated until a weight is read).
     pub fn lazy(vocab_size: usize, n_embd: usize, device: &Device) -> Self {
         let rows = Self::block_rows(n_embd);
-        let blocks = (0..vocab_size)
-            .step_by(rows)
-            .map(|start| Initializer::Zeros.init([rows.min(vocab_size - start), n_embd], device))
-            .collect();
+        let blocks =
+            (0..vocab_size).step_by(rows).map(|start| Initializer::Zeros.init([rows.min(vocab_size - start), n_embd], device)).collect();
         VocabMatrix { blocks }
     }
 
@@ -67,7 +65,8 @@ impl VocabMatrix {
 
     /// `hidden · matrixᵀ`: `[n, n_embd]` → `[n, vocab_size]`.
     pub fn logits(&self, hidden: Tensor<2>) -> Tensor<2> {
-        let parts: Vec<Tensor<2>> = self.blocks.iter().map(|block| hidden.clone().matmul(block.val().cast(FloatDType::F32).transpose())).collect();
+        let parts: Vec<Tensor<2>> =
+            self.blocks.iter().map(|block| hidden.clone().matmul(block.val().cast(FloatDType::F32).transpose())).collect();
         if parts.len() == 1 {
             parts.into_iter().next().expect("one block")
         } else {

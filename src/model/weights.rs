@@ -24,9 +24,12 @@ use std::collections::BTreeSet;
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::tensor::{DType, Device, Tensor, TensorData};
+use safetensors::tensor::{Metadata, TensorInfo};
 use safetensors::Dtype;
 
 use super::gpt2::LayerNorm;
+use super::precision::{narrow_to_f16, widen_to_f32};
+use super::stream::TensorSink;
 use super::{Gpt2, Gpt2Config, Precision, SafetensorsStream, UnsupportedPrecision, VocabMatrix};
 
 #[derive(Debug, thiserror::Error)]
@@ -78,39 +81,50 @@ enum Key {
     Ignored,
 }
 
+/// The checkpoint's key of every parameter outside the blocks.
+const TOP_KEYS: [(Slot, &str); 5] = [
+    (Slot::Wte, "wte.weight"),
+    (Slot::Wpe, "wpe.weight"),
+    (Slot::LnF(Half::Weight), "ln_f.weight"),
+    (Slot::LnF(Half::Bias), "ln_f.bias"),
+    (Slot::LmHead, "lm_head.weight"),
+];
+
+/// The checkpoint's name of each part of block `h.{i}`, which has a `weight` and a `bias`.
+const BLOCK_KEYS: [(BlockPart, &str); 6] = [
+    (BlockPart::Ln1, "ln_1"),
+    (BlockPart::CAttn, "attn.c_attn"),
+    (BlockPart::AttnProj, "attn.c_proj"),
+    (BlockPart::Ln2, "ln_2"),
+    (BlockPart::CFc, "mlp.c_fc"),
+    (BlockPart::MlpProj, "mlp.c_proj"),
+];
+
+const HALF_KEYS: [(Half, &str); 2] = [(Half::Weight, "weight"), (Half::Bias, "bias")];
+
+/// The attention-mask buffers of block `h.{i}`, which the model does not use.
+const IGNORED_BLOCK_KEYS: [&str; 2] = ["attn.bias", "attn.masked_bias"];
+
+fn key_of<T: Copy + PartialEq>(table: &[(T, &'static str)], value: T) -> &'static str {
+    table.iter().find(|(v, _)| *v == value).map(|(_, key)| *key).expect("every value is in its table")
+}
+
+fn value_of<T: Copy>(table: &[(T, &str)], key: &str) -> Option<T> {
+    table.iter().find(|(_, k)| *k == key).map(|(value, _)| *value)
+}
+
 fn parse_key(name: &str, n_layer: usize) -> Option<Key> {
     let key = name.strip_prefix("transformer.").unwrap_or(name);
-    let half = |s: &str| match s {
-        "weight" => Some(Half::Weight),
-        "bias" => Some(Half::Bias),
-        _ => None,
-    };
-    match key {
-        "wte.weight" => return Some(Key::Param(Slot::Wte)),
-        "wpe.weight" => return Some(Key::Param(Slot::Wpe)),
-        "lm_head.weight" => return Some(Key::Param(Slot::LmHead)),
-        _ => {}
+    if let Some(slot) = value_of(&TOP_KEYS, key) {
+        return Some(Key::Param(slot));
     }
-    if let Some(rest) = key.strip_prefix("ln_f.") {
-        return half(rest).map(|h| Key::Param(Slot::LnF(h)));
-    }
-    let rest = key.strip_prefix("h.")?;
-    let (index, rest) = rest.split_once('.')?;
+    let (index, rest) = key.strip_prefix("h.")?.split_once('.')?;
     let i: usize = index.parse().ok().filter(|&i| i < n_layer)?;
-    if matches!(rest, "attn.bias" | "attn.masked_bias") {
+    if IGNORED_BLOCK_KEYS.contains(&rest) {
         return Some(Key::Ignored);
     }
-    let (part, leaf) = rest.rsplit_once('.')?;
-    let part = match part {
-        "ln_1" => BlockPart::Ln1,
-        "attn.c_attn" => BlockPart::CAttn,
-        "attn.c_proj" => BlockPart::AttnProj,
-        "ln_2" => BlockPart::Ln2,
-        "mlp.c_fc" => BlockPart::CFc,
-        "mlp.c_proj" => BlockPart::MlpProj,
-        _ => return None,
-    };
-    Some(Key::Param(Slot::Block(i, part, half(leaf)?)))
+    let (part, half) = rest.rsplit_once('.')?;
+    Some(Key::Param(Slot::Block(i, value_of(&BLOCK_KEYS, part)?, value_of(&HALF_KEYS, half)?)))
 }
 
 impl Slot {
@@ -140,29 +154,17 @@ impl Slot {
     fn is_matrix(self) -> bool {
         match self {
             Slot::Wte | Slot::LmHead => true,
-            Slot::Block(_, part, Half::Weight) => matches!(part, BlockPart::CAttn | BlockPart::AttnProj | BlockPart::CFc | BlockPart::MlpProj),
+            Slot::Block(_, part, Half::Weight) => {
+                matches!(part, BlockPart::CAttn | BlockPart::AttnProj | BlockPart::CFc | BlockPart::MlpProj)
+            }
             _ => false,
         }
     }
 
     fn name(self) -> String {
-        let h = |h: Half| if h == Half::Weight { "weight" } else { "bias" };
         match self {
-            Slot::Wte => "wte.weight".into(),
-            Slot::Wpe => "wpe.weight".into(),
-            Slot::LmHead => "lm_head.weight".into(),
-            Slot::LnF(x) => format!("ln_f.{}", h(x)),
-            Slot::Block(i, part, x) => {
-                let part = match part {
-                    BlockPart::Ln1 => "ln_1",
-                    BlockPart::CAttn => "attn.c_attn",
-                    BlockPart::AttnProj => "attn.c_proj",
-                    BlockPart::Ln2 => "ln_2",
-                    BlockPart::CFc => "mlp.c_fc",
-                    BlockPart::MlpProj => "mlp.c_proj",
-                };
-                format!("h.{i}.{part}.{}", h(x))
-            }
+            Slot::Block(i, part, half) => format!("h.{i}.{}.{}", key_of(&BLOCK_KEYS, part), key_of(&HALF_KEYS, half)),
+            top => key_of(&TOP_KEYS, top).to_string(),
         }
     }
 
@@ -170,8 +172,8 @@ impl Slot {
     fn required(c: &Gpt2Config) -> Vec<Slot> {
         let mut slots = vec![Slot::Wte, Slot::Wpe, Slot::LnF(Half::Weight), Slot::LnF(Half::Bias)];
         for i in 0..c.n_layer {
-            for part in [BlockPart::Ln1, BlockPart::CAttn, BlockPart::AttnProj, BlockPart::Ln2, BlockPart::CFc, BlockPart::MlpProj] {
-                for half in [Half::Weight, Half::Bias] {
+            for (part, _) in BLOCK_KEYS {
+                for (half, _) in HALF_KEYS {
                     slots.push(Slot::Block(i, part, half));
                 }
             }
@@ -198,7 +200,15 @@ pub struct WeightLoader {
 impl WeightLoader {
     /// A loader that stores the weights in float32, as checkpoints are published.
     pub fn new(config: &Gpt2Config, device: &Device) -> Self {
-        WeightLoader { config: config.clone(), model: config.init(device), device: device.clone(), filled: BTreeSet::new(), blocks: Vec::new(), block_rows: VocabMatrix::block_rows(config.n_embd), precision: Precision::F32 }
+        WeightLoader {
+            config: config.clone(),
+            model: config.init(device),
+            device: device.clone(),
+            filled: BTreeSet::new(),
+            blocks: Vec::new(),
+            block_rows: VocabMatrix::block_rows(config.n_embd),
+            precision: Precision::F32,
+        }
     }
 
     /// Stores the weight matrices in `precision` (see [`Precision`]); refused where the device
@@ -354,15 +364,32 @@ impl WeightLoader {
 
     /// The loaded model, once every required tensor has arrived.
     pub fn finish(self) -> Result<Gpt2, WeightsError> {
-        let missing: Vec<String> = Slot::required(&self.config)
-            .into_iter()
-            .filter(|s| !self.filled.contains(s))
-            .map(Slot::name)
-            .collect();
+        let missing: Vec<String> = Slot::required(&self.config).into_iter().filter(|s| !self.filled.contains(s)).map(Slot::name).collect();
         if !missing.is_empty() {
             return Err(WeightsError::Missing(missing));
         }
         Ok(self.model)
+    }
+}
+
+/// The loader as the stream's sink: the vocabulary matrices in row blocks, the rest whole.
+impl TensorSink for WeightLoader {
+    fn header(&mut self, _: &Metadata, _: &[(String, TensorInfo)]) -> Result<(), WeightsError> {
+        Ok(())
+    }
+
+    fn piece_bytes(&self, name: &str, info: &TensorInfo) -> Option<usize> {
+        WeightLoader::piece_bytes(self, name, info.dtype)
+    }
+
+    fn piece(&mut self, name: &str, info: &TensorInfo, offset: usize, piece: Vec<u8>) -> Result<(), WeightsError> {
+        if WeightLoader::piece_bytes(self, name, info.dtype).is_none() {
+            return self.add(name, info.dtype, &info.shape, piece);
+        }
+        // Pieces are whole rows: the row size divides the offset.
+        let size = info.data_offsets.1 - info.data_offsets.0;
+        let row_bytes = (size / info.shape.first().copied().unwrap_or(1).max(1)).max(1);
+        self.add_rows(name, info.dtype, &info.shape, offset / row_bytes, piece)
     }
 }
 
@@ -381,29 +408,6 @@ pub(super) fn is_matrix(name: &str) -> bool {
 /// Whether checkpoint tensor `name` is a buffer the model ignores (attention masks).
 pub(super) fn is_ignored(name: &str) -> bool {
     matches!(parse_key(name, usize::MAX), Some(Key::Ignored))
-}
-
-/// Float32 little-endian bytes → f16 (round to nearest even, as PyTorch's `.half()`).
-pub(super) fn narrow_to_f16(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() / 2);
-    for b in data.chunks_exact(4) {
-        out.extend_from_slice(&half::f16::from_f32(f32::from_le_bytes([b[0], b[1], b[2], b[3]])).to_le_bytes());
-    }
-    out
-}
-
-/// F16 or BF16 bytes → float32 little-endian bytes (one allocation of the exact size).
-pub(super) fn widen_to_f32(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<u8>, WeightsError> {
-    let widen: fn([u8; 2]) -> f32 = match dtype {
-        Dtype::F16 => |b| half::f16::from_le_bytes(b).to_f32(),
-        Dtype::BF16 => |b| half::bf16::from_le_bytes(b).to_f32(),
-        other => return Err(WeightsError::Dtype { name: name.to_string(), dtype: format!("{other:?}") }),
-    };
-    let mut out = Vec::with_capacity(data.len() * 2);
-    for b in data.chunks_exact(2) {
-        out.extend_from_slice(&widen([b[0], b[1]]).to_le_bytes());
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -428,4 +432,3 @@ mod tests {
         assert_eq!(narrowed(2e-8), 0.0, "below half the smallest subnormal");
     }
 }
-

@@ -28,11 +28,7 @@ impl ModelSummary {
         let metrics: Vec<_> = results.iter().map(|r| r.metrics.clone()).collect();
         let class_counts: Vec<_> = results.iter().map(|r| task.examples[r.index].kind.classes().len()).collect();
         let truncated: Vec<_> = results.iter().map(|r| r.truncated).collect();
-        ModelSummary {
-            name: name.to_string(),
-            parameters,
-            stats: model_stats(task.task_type, &metrics, &class_counts, &truncated),
-        }
+        ModelSummary { name: name.to_string(), parameters, stats: model_stats(task.task_type, &metrics, &class_counts, &truncated) }
     }
 }
 
@@ -152,10 +148,6 @@ pub fn run_trend(models: &[ModelResults]) -> Option<Trend> {
             common.iter().map(|i| by_index[i]).collect()
         })
         .collect();
-    let curves: Vec<Curve> = models
-        .iter()
-        .zip(&values)
-        .map(|(m, v)| Curve { name: m.name, parameters: m.parameters, values: v })
-        .collect();
+    let curves: Vec<Curve> = models.iter().zip(&values).map(|(m, v)| Curve { name: m.name, parameters: m.parameters, values: v }).collect();
     trend(&curves, TrendSettings::default())
 }

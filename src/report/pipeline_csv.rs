@@ -86,11 +86,8 @@ mod tests {
     #[test]
     fn classification_csv_is_what_the_pipeline_writes() {
         let task = parse_task(b"prompt,classes,answer_index\nQ,\"[' a, b', ' c']\",0\n", None).unwrap();
-        let results = vec![ExampleResult {
-            index: 0,
-            metrics: crate::score::metrics::classification(vec![-0.5, -2.0], 0),
-            truncated: false,
-        }];
+        let results =
+            vec![ExampleResult { index: 0, metrics: crate::score::metrics::classification(vec![-0.5, -2.0], 0), truncated: false }];
         let csv = results_csv(&task, &results);
         let mut lines = csv.split_inclusive("\r\n");
         assert_eq!(lines.next(), Some("index,loss,correct,predicted,total_logprob\r\n"));

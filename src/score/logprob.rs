@@ -13,8 +13,14 @@ use crate::model::{Gpt2, SharedPrefix};
 
 /// Failure of the compute device while scoring.
 #[derive(Debug, thiserror::Error)]
-#[error("the compute device failed: {0}")]
-pub struct DeviceError(pub String);
+pub enum DeviceError {
+    /// Reading results back from the device failed (on WebGPU: a lost device, say).
+    #[error("the compute device failed: {0}")]
+    Read(String),
+    /// What came back is not the float32 values asked for.
+    #[error("the compute device returned unexpected data: {0}")]
+    Data(String),
+}
 
 /// Fills rows of a right-padded batch: causal attention means padding never reaches real tokens.
 const PAD_ID: u32 = 0;
@@ -168,8 +174,8 @@ pub async fn read_groups(model: &Gpt2, groups: &[Group], head_rows: usize) -> Re
             model.target_logprobs(hidden.clone().slice([start..end]), targets.clone().slice([start..end]))
         })
         .collect();
-    let values = Tensor::cat(chunks, 0).into_data_async().await.map_err(|e| DeviceError(e.to_string()))?;
-    let values = values.try_into_vec::<f32>().map_err(|e| DeviceError(format!("{e:?}")))?;
+    let values = Tensor::cat(chunks, 0).into_data_async().await.map_err(|e| DeviceError::Read(e.to_string()))?;
+    let values = values.try_into_vec::<f32>().map_err(|e| DeviceError::Data(format!("{e:?}")))?;
 
     // Back to groups and their queries as given.
     let mut at = 0;

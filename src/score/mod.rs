@@ -32,7 +32,13 @@ pub fn group(input: &Prepared, share_prefixes: bool) -> Group {
 }
 
 /// Scores examples (with their [`group`]s) in one forward pass; [`Batching::plan`] says what fits.
-pub async fn score_batch(model: &Gpt2, task_type: TaskType, examples: &[&ExampleKind], groups: &[Group], batching: &Batching) -> Result<Vec<Metrics>, DeviceError> {
+pub async fn score_batch(
+    model: &Gpt2,
+    task_type: TaskType,
+    examples: &[&ExampleKind],
+    groups: &[Group],
+    batching: &Batching,
+) -> Result<Vec<Metrics>, DeviceError> {
     let values = logprob::read_groups(model, groups, batching.head_rows).await?;
     Ok(examples.iter().zip(values).map(|(example, values)| metrics_of(task_type, example, values)).collect())
 }

@@ -40,12 +40,22 @@ pub struct Sequence {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Prepared {
     /// One sequence per class.
-    Classification { sequences: Vec<Sequence> },
-    SequenceProb { sequence: Sequence },
+    Classification {
+        sequences: Vec<Sequence>,
+    },
+    SequenceProb {
+        sequence: Sequence,
+    },
     /// Both prompts, read up to their last token, and the two class tokens.
-    Logodds { prompt: Vec<u32>, other: Vec<u32>, classes: [u32; 2] },
+    Logodds {
+        prompt: Vec<u32>,
+        other: Vec<u32>,
+        classes: [u32; 2],
+    },
     /// The prompt to continue by sampling, with room left for the new tokens.
-    Numeric { prompt: Vec<u32> },
+    Numeric {
+        prompt: Vec<u32>,
+    },
 }
 
 /// A prepared example and whether its input had to be shortened.
@@ -58,9 +68,7 @@ pub struct PreparedExample {
 /// Tokenizes one example for a model with `n_positions` positions.
 pub fn prepare(example: &Example, tokenizer: &Tokenizer, n_positions: usize, truncation: Truncation) -> Result<PreparedExample, TaskError> {
     let row = example.row;
-    let tok = |text: &str, column: &str| {
-        tokenizer.encode(text).map_err(|e| TaskError::at(row, column, e.to_string()))
-    };
+    let tok = |text: &str, column: &str| tokenizer.encode(text).map_err(|e| TaskError::at(row, column, e.to_string()));
     let mut truncated = false;
     let mut sequence = |context: &str, continuation: &str, column: &str| -> Result<Sequence, TaskError> {
         let ids = tok(&format!("{context}{continuation}"), column)?;
@@ -81,9 +89,9 @@ pub fn prepare(example: &Example, tokenizer: &Tokenizer, n_positions: usize, tru
         Ok(Sequence { ids, scored })
     };
     let input = match &example.kind {
-        ExampleKind::Classification { prompt, classes, .. } => Prepared::Classification {
-            sequences: classes.iter().map(|c| sequence(prompt, c, "classes")).collect::<Result<_, _>>()?,
-        },
+        ExampleKind::Classification { prompt, classes, .. } => {
+            Prepared::Classification { sequences: classes.iter().map(|c| sequence(prompt, c, "classes")).collect::<Result<_, _>>()? }
+        }
         ExampleKind::SequenceProb { prompt, completion } => {
             Prepared::SequenceProb { sequence: sequence(prompt, completion, "completion")? }
         }
@@ -95,11 +103,7 @@ pub fn prepare(example: &Example, tokenizer: &Tokenizer, n_positions: usize, tru
                     _ => Err(TaskError::at(
                         row,
                         "classes",
-                        format!(
-                            "class {:?} is {} tokens; logodds needs classes that are one token each",
-                            classes[i],
-                            ids.len()
-                        ),
+                        format!("class {:?} is {} tokens; logodds needs classes that are one token each", classes[i], ids.len()),
                     )),
                 }
             };

@@ -31,8 +31,8 @@ pub async fn sample_continuations(model: &Gpt2, prompt: &[u32], rng: &mut Rng) -
         let [_, _, c] = hidden.dims();
         let last_positions: Vec<i64> = (0..SAMPLES).map(|i| (i * t + t - 1) as i64).collect();
         let last = hidden.reshape([SAMPLES * t, c]).select(0, Tensor::from_data(TensorData::new(last_positions, [SAMPLES]), &device));
-        let logits = model.logits(last).into_data_async().await.map_err(|e| DeviceError(e.to_string()))?;
-        let logits = logits.try_into_vec::<f32>().map_err(|e| DeviceError(format!("{e:?}")))?;
+        let logits = model.logits(last).into_data_async().await.map_err(|e| DeviceError::Read(e.to_string()))?;
+        let logits = logits.try_into_vec::<f32>().map_err(|e| DeviceError::Data(format!("{e:?}")))?;
         let vocab = logits.len() / SAMPLES;
         for (i, row) in rows.iter_mut().enumerate() {
             // Finished rows keep a placeholder token so the batch stays rectangular.
@@ -44,10 +44,7 @@ pub async fn sample_continuations(model: &Gpt2, prompt: &[u32], rng: &mut Rng) -
             break;
         }
     }
-    Ok(rows
-        .into_iter()
-        .map(|row| row[prompt.len()..].iter().copied().take_while(|&id| id != END_OF_TEXT).collect())
-        .collect())
+    Ok(rows.into_iter().map(|row| row[prompt.len()..].iter().copied().take_while(|&id| id != END_OF_TEXT).collect()).collect())
 }
 
 /// One token from `logits / TEMPERATURE`, keeping the `TOP_K` largest (ties with the k-th

@@ -86,11 +86,7 @@ pub fn model_stats(task_type: TaskType, metrics: &[Metrics], class_counts: &[usi
         metric: task_type.metric(),
         value: Estimate::of(&values),
         accuracy: (!correct.is_empty()).then(|| Estimate::of(&correct)),
-        chance_loss: if task_type == TaskType::Classification {
-            mean(&k.iter().map(|k| k.ln()).collect::<Vec<_>>())
-        } else {
-            None
-        },
+        chance_loss: if task_type == TaskType::Classification { mean(&k.iter().map(|k| k.ln()).collect::<Vec<_>>()) } else { None },
         chance_accuracy: if has_classes { mean(&k.iter().map(|k| 1.0 / k).collect::<Vec<_>>()) } else { None },
         coverage: mean(&mass),
         examples: metrics.len(),

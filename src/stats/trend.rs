@@ -250,9 +250,11 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 /// The standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9).
 pub fn normal_quantile(p: f64) -> f64 {
-    const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
+    const A: [f64; 6] =
+        [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
     const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-    const C: [f64; 6] = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+    const C: [f64; 6] =
+        [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
     const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
     let tail = |q: f64| {
         (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
@@ -291,11 +293,7 @@ mod tests {
 
     fn verdict_of(means: &[f64], examples: usize, noise: f64, seed: u64) -> Trend {
         let values = synthetic(means, examples, noise, seed);
-        let curves: Vec<Curve> = values
-            .iter()
-            .zip(SIZES)
-            .map(|(v, p)| Curve { name: "m", parameters: p, values: v })
-            .collect();
+        let curves: Vec<Curve> = values.iter().zip(SIZES).map(|(v, p)| Curve { name: "m", parameters: p, values: v }).collect();
         trend(&curves, TrendSettings { replicates: 300, ..TrendSettings::default() }).unwrap()
     }
 
@@ -344,9 +342,7 @@ mod tests {
         // construction, with more it is lower (the comparisons overlap). 400 sets: ±1.1 %.
         for models in [2, 3, 5] {
             let sets = 400;
-            let wrong = (0..sets)
-                .filter(|seed| verdict_of(&vec![1.0; models], 100, 1.0, 1000 + seed).verdict != Shape::Flat)
-                .count();
+            let wrong = (0..sets).filter(|seed| verdict_of(&vec![1.0; models], 100, 1.0, 1000 + seed).verdict != Shape::Flat).count();
             let rate = wrong as f64 / sets as f64;
             eprintln!("{models} models, flat data: called non-flat in {:.1} % of {sets} sets", 100.0 * rate);
             assert!(rate <= 0.075, "{models} models: false-positive rate {rate}");

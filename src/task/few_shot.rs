@@ -71,9 +71,9 @@ fn demonstration(kind: &ExampleKind) -> String {
 fn with_context(kind: &ExampleKind, context: &str) -> ExampleKind {
     let mut kind = kind.clone();
     match &mut kind {
-        ExampleKind::Classification { prompt, .. }
-        | ExampleKind::SequenceProb { prompt, .. }
-        | ExampleKind::Numeric { prompt, .. } => prompt.insert_str(0, context),
+        ExampleKind::Classification { prompt, .. } | ExampleKind::SequenceProb { prompt, .. } | ExampleKind::Numeric { prompt, .. } => {
+            prompt.insert_str(0, context)
+        }
         ExampleKind::Logodds { prompt, other_prompt, .. } => {
             prompt.insert_str(0, context);
             other_prompt.insert_str(0, context);
@@ -97,9 +97,9 @@ mod tests {
 
     fn prompt(kind: &ExampleKind) -> &str {
         match kind {
-            ExampleKind::Classification { prompt, .. }
-            | ExampleKind::SequenceProb { prompt, .. }
-            | ExampleKind::Numeric { prompt, .. } => prompt,
+            ExampleKind::Classification { prompt, .. } | ExampleKind::SequenceProb { prompt, .. } | ExampleKind::Numeric { prompt, .. } => {
+                prompt
+            }
             ExampleKind::Logodds { prompt, .. } => prompt,
         }
     }

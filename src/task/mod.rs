@@ -3,17 +3,17 @@
 //! Pure Rust: nothing here knows about models, tensors or browsers.
 
 pub mod few_shot;
-mod parse;
 mod parquet;
+mod parse;
 mod pylist;
 mod spec;
 
 use std::fmt;
 
 pub use few_shot::{few_shot, FewShot};
-pub use spec::TaskSpec;
 pub use parse::{parse_task, MAX_TASK_BYTES};
 pub use pylist::parse_class_list;
+pub use spec::TaskSpec;
 
 /// A task type name that is none of the pipeline's.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -37,13 +37,8 @@ pub enum TaskType {
 }
 
 impl TaskType {
-    pub const ALL: [TaskType; 5] = [
-        TaskType::Classification,
-        TaskType::SequenceProb,
-        TaskType::Logodds,
-        TaskType::AbsoluteLogodds,
-        TaskType::Numeric,
-    ];
+    pub const ALL: [TaskType; 5] =
+        [TaskType::Classification, TaskType::SequenceProb, TaskType::Logodds, TaskType::AbsoluteLogodds, TaskType::Numeric];
 
     /// The pipeline's name for the type.
     pub fn name(self) -> &'static str {
@@ -59,9 +54,7 @@ impl TaskType {
     /// Parses a pipeline task type name, including the pipeline's classification aliases.
     pub fn from_name(name: &str) -> Option<TaskType> {
         match name.trim() {
-            "classification" | "classification_loss" | "classification_acc" => {
-                Some(TaskType::Classification)
-            }
+            "classification" | "classification_loss" | "classification_acc" => Some(TaskType::Classification),
             "sequence_prob" => Some(TaskType::SequenceProb),
             "logodds" => Some(TaskType::Logodds),
             "absolute_logodds" => Some(TaskType::AbsoluteLogodds),
@@ -92,9 +85,7 @@ impl TaskType {
             TaskType::Classification => &["index", "loss", "correct", "predicted", "total_logprob"],
             TaskType::SequenceProb => &["index", "loss"],
             TaskType::Numeric => &["index", "estimate"],
-            TaskType::Logodds | TaskType::AbsoluteLogodds => {
-                &["index", "logodds_difference", "correct", "total_logprob"]
-            }
+            TaskType::Logodds | TaskType::AbsoluteLogodds => &["index", "logodds_difference", "correct", "total_logprob"],
         }
     }
 }

@@ -76,17 +76,12 @@ fn canonical(name: &str) -> Option<&'static str> {
 
 fn read_csv(bytes: &[u8]) -> Result<Rows, TaskError> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-    let header = reader
-        .byte_headers()
-        .map_err(|e| TaskError::at_row(1, format!("cannot read the header: {e}")))?
-        .clone();
+    let header = reader.byte_headers().map_err(|e| TaskError::at_row(1, format!("cannot read the header: {e}")))?.clone();
     let mut written = Vec::new();
     let mut slots: Vec<Option<&'static str>> = Vec::new();
     let mut columns = Vec::new();
     for (i, name) in header.iter().enumerate() {
-        let name = std::str::from_utf8(name).map_err(|_| {
-            TaskError::at_row(1, format!("header cell {} is not valid UTF-8", i + 1))
-        })?;
+        let name = std::str::from_utf8(name).map_err(|_| TaskError::at_row(1, format!("header cell {} is not valid UTF-8", i + 1)))?;
         written.push(name.to_string());
         // The first column of a given meaning wins (e.g. `answer_index` over `answer_ix`).
         let canon = canonical(name).filter(|c| !columns.contains(c));
@@ -109,17 +104,13 @@ fn read_csv(bytes: &[u8]) -> Result<Rows, TaskError> {
             continue; // a blank line
         }
         if record.len() != header.len() {
-            return Err(TaskError::at_row(
-                number,
-                format!("has {} cells but the header has {} columns", record.len(), header.len()),
-            ));
+            return Err(TaskError::at_row(number, format!("has {} cells but the header has {} columns", record.len(), header.len())));
         }
         let mut cells = BTreeMap::new();
         for (slot, (raw, name)) in slots.iter().zip(record.iter().zip(&written)) {
             let Some(canon) = slot else { continue };
-            let text = std::str::from_utf8(raw).map_err(|e| {
-                TaskError::at(number, name, format!("is not valid UTF-8 (bad byte at offset {})", e.valid_up_to()))
-            })?;
+            let text = std::str::from_utf8(raw)
+                .map_err(|e| TaskError::at(number, name, format!("is not valid UTF-8 (bad byte at offset {})", e.valid_up_to())))?;
             cells.insert(*canon, Cell::Text(text.to_string()));
         }
         rows.push(Row { number, cells });
@@ -136,19 +127,17 @@ fn read_jsonl(bytes: &[u8]) -> Result<Rows, TaskError> {
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value = serde_json::from_str(line)
-            .map_err(|e| TaskError::at_row(number, format!("is not valid JSON: {e}")))?;
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| TaskError::at_row(number, format!("is not valid JSON: {e}")))?;
         objects.push((number, value));
     }
     json_rows(objects)
 }
 
 fn read_json_array(bytes: &[u8]) -> Result<Rows, TaskError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        TaskError::file(format!("the file is not valid UTF-8 (bad byte at offset {})", e.valid_up_to()))
-    })?;
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| TaskError::file(format!("the file is not valid JSON: {e}")))?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| TaskError::file(format!("the file is not valid UTF-8 (bad byte at offset {})", e.valid_up_to())))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| TaskError::file(format!("the file is not valid JSON: {e}")))?;
     let serde_json::Value::Array(items) = value else {
         return Err(TaskError::file("expected a JSON array of examples"));
     };
@@ -213,9 +202,7 @@ fn required_columns(task_type: TaskType) -> &'static [&'static str] {
         TaskType::Classification => &["prompt", "classes", "answer_index"],
         TaskType::SequenceProb => &["prompt", "completion"],
         TaskType::Numeric => &["prompt", "true_answer", "anchor"],
-        TaskType::Logodds | TaskType::AbsoluteLogodds => {
-            &["prompt", "other_prompt", "classes", "answer_index"]
-        }
+        TaskType::Logodds | TaskType::AbsoluteLogodds => &["prompt", "other_prompt", "classes", "answer_index"],
     }
 }
 
@@ -236,11 +223,7 @@ fn build_task(input: Rows, forced: Option<TaskType>) -> Result<Task, TaskError> 
         return Err(TaskError::file("the file has no examples"));
     }
     let mut warnings = Vec::new();
-    let examples = input
-        .rows
-        .into_iter()
-        .map(|row| build_example(row, task_type, &mut warnings))
-        .collect::<Result<Vec<_>, _>>()?;
+    let examples = input.rows.into_iter().map(|row| build_example(row, task_type, &mut warnings)).collect::<Result<Vec<_>, _>>()?;
     Ok(Task { task_type, examples, warnings })
 }
 
@@ -318,9 +301,7 @@ fn classes(row: &Row) -> Result<Vec<String>, TaskError> {
                 other => Err(TaskError::at(n, "classes", format!("class {} is {}, expected a string", i + 1, json_kind(other)))),
             })
             .collect::<Result<_, _>>()?,
-        Some(Cell::Json(v)) => {
-            return Err(TaskError::at(n, "classes", format!("expected a list of strings, found {}", json_kind(v))))
-        }
+        Some(Cell::Json(v)) => return Err(TaskError::at(n, "classes", format!("expected a list of strings, found {}", json_kind(v)))),
     };
     if let Some(i) = classes.iter().position(|c| c.is_empty()) {
         return Err(TaskError::at(n, "classes", format!("class {} is empty", i + 1)));
@@ -334,9 +315,7 @@ fn answer_index(row: &Row, class_count: usize) -> Result<usize, TaskError> {
         None => return Err(TaskError::at(n, "answer_index", "is missing")),
         Some(Cell::Text(s)) => parse_index(s.trim()),
         Some(Cell::Json(serde_json::Value::Number(x))) => x.as_f64().filter(|f| f.fract() == 0.0),
-        Some(Cell::Json(v)) => {
-            return Err(TaskError::at(n, "answer_index", format!("expected a whole number, found {}", json_kind(v))))
-        }
+        Some(Cell::Json(v)) => return Err(TaskError::at(n, "answer_index", format!("expected a whole number, found {}", json_kind(v)))),
     };
     let shown = match row.cells.get("answer_index") {
         Some(Cell::Text(s)) => s.clone(),

@@ -12,9 +12,7 @@ pub fn parse_class_list(text: &str) -> Result<Vec<String>, String> {
     let close = match p.next() {
         Some((_, '[')) => ']',
         Some((_, '(')) => ')',
-        Some((i, c)) => {
-            return Err(format!("expected a list like [' yes', ' no'] but found `{c}` at character {}", i + 1))
-        }
+        Some((i, c)) => return Err(format!("expected a list like [' yes', ' no'] but found `{c}` at character {}", i + 1)),
         None => return Err("expected a list like [' yes', ' no'] but the cell is empty".into()),
     };
     let mut items = Vec::new();
@@ -26,21 +24,14 @@ pub fn parse_class_list(text: &str) -> Result<Vec<String>, String> {
                 break;
             }
             Some('\'') | Some('"') => items.push(p.string()?),
-            Some(c) => {
-                return Err(format!(
-                    "expected a quoted string in the list but found `{c}` at character {}",
-                    p.pos() + 1
-                ))
-            }
+            Some(c) => return Err(format!("expected a quoted string in the list but found `{c}` at character {}", p.pos() + 1)),
             None => return Err(format!("the list is not closed with `{close}`")),
         }
         p.skip_ws();
         match p.next() {
             Some((_, ',')) => continue,
             Some((_, c)) if c == close => break,
-            Some((i, c)) => {
-                return Err(format!("expected `,` or `{close}` but found `{c}` at character {}", i + 1))
-            }
+            Some((i, c)) => return Err(format!("expected `,` or `{close}` but found `{c}` at character {}", i + 1)),
             None => return Err(format!("the list is not closed with `{close}`")),
         }
     }
@@ -78,9 +69,7 @@ impl Parser<'_> {
         let mut out = String::new();
         loop {
             match self.next() {
-                None => {
-                    return Err(format!("the string starting at character {} is not closed", start + 1))
-                }
+                None => return Err(format!("the string starting at character {} is not closed", start + 1)),
                 Some((_, c)) if c == quote => return Ok(out),
                 Some((_, '\\')) => self.escape(&mut out)?,
                 Some((_, c)) => out.push(c),
@@ -133,10 +122,7 @@ mod tests {
     #[test]
     fn pandas_style_lists() {
         assert_eq!(parse_class_list("[' yes', ' no']").unwrap(), vec![" yes", " no"]);
-        assert_eq!(
-            parse_class_list(r#"[" don't", ' do', ' a\'b', ' \u00e9\n']"#).unwrap(),
-            vec![" don't", " do", " a'b", " é\n"]
-        );
+        assert_eq!(parse_class_list(r#"[" don't", ' do', ' a\'b', ' \u00e9\n']"#).unwrap(), vec![" don't", " do", " a'b", " é\n"]);
         assert_eq!(parse_class_list(r#"[" x", " y",]"#).unwrap(), vec![" x", " y"]);
         assert_eq!(parse_class_list("(' a', ' b')").unwrap(), vec![" a", " b"]);
         assert_eq!(parse_class_list("[]").unwrap(), Vec::<String>::new());

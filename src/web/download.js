@@ -67,17 +67,26 @@ async function sha256(blob, newHasher) {
 /**
  * Downloads `url` into a Blob. `cache` (or null) keeps parts for resuming; `expected`
  * `{size, sha256}` (either may be absent) is what the Hub says the file is; `newHasher()` gives a
- * SHA-256 hasher; `onProgress(received, total)` and `onNotice(message)` report.
+ * SHA-256 hasher and `newCheck(sha256)` the wasm module's `DownloadCheck` (the policy on a
+ * mismatch); `onProgress(received, total)` and `onNotice(message)` report.
  * Statuses other than 429 and 5xx (e.g. 404) fail at once, naming the URL.
  */
-export async function download(url, { cache, expected = {}, newHasher, onProgress, onNotice }) {
+export async function download(url, { cache, expected = {}, newHasher, newCheck, onProgress, onNotice }) {
+  const check = newCheck(expected.sha256 ?? undefined);
+  try {
+    return await downloadChecked(url, { cache, expected, newHasher, check, onProgress, onNotice });
+  } finally {
+    check.free();
+  }
+}
+
+async function downloadChecked(url, { cache, expected, newHasher, check, onProgress, onNotice }) {
   const name = url.split("/").pop();
   let parts = await keptParts(cache, url).catch(() => []);
   let received = parts.reduce((n, b) => n + b.size, 0);
   let total = expected.size ?? null;
   if (received) onNotice(`${name}: resuming an earlier download from ${megabytes(received)}`);
   let keepParts = Boolean(cache);
-  let corrupt = 0;
   for (let attempt = 1; ; ) {
     try {
       if (total == null || received < total) {
@@ -128,14 +137,20 @@ export async function download(url, { cache, expected = {}, newHasher, onProgres
       }
       if (total != null && received !== total) throw new Transient(`the download ended after ${megabytes(received)} of ${megabytes(total)}`);
       const blob = new Blob(parts);
-      if (expected.sha256) {
+      if (check.expects()) {
         const got = await sha256(blob, newHasher);
-        if (got !== expected.sha256) {
+        let again;
+        try {
+          again = check.judge(name, url, got); // a notice to download it again; throws on a second mismatch
+        } catch (e) {
+          await dropParts(cache, url).catch(() => {});
+          throw e;
+        }
+        if (again !== undefined) {
           parts = [];
           received = 0;
           await dropParts(cache, url).catch(() => {});
-          if (++corrupt > 1) throw new Error(`${url} twice did not match the SHA-256 the Hub gives for it (${expected.sha256}, got ${got})`);
-          onNotice(`${name} does not match the SHA-256 the Hub gives for it (expected ${expected.sha256.slice(0, 12)}…, got ${got.slice(0, 12)}…): discarded, downloading it again`);
+          onNotice(again);
           continue;
         }
       }

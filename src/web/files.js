@@ -6,14 +6,9 @@
 import { download, megabytes } from "./download.js";
 
 export const CACHE_NAME = "invscale-models-v1";
-export const DEFAULT_HUB = "https://huggingface.co";
-export const MODEL_FILES = ["config.json", "tokenizer.json", "model.safetensors"];
 
-
-/** `{hub}/{repo}/resolve/{revision}/{file}`, the Hub's download URL layout. */
-export function hubUrl(hub, repo, revision, file) {
-  return `${hub.replace(/\/+$/, "")}/${repo}/resolve/${encodeURIComponent(revision)}/${file}`;
-}
+// A Hub model's source is what the wasm module's `hub_model` gives: `{hub, repo, revision,
+// name, urls: {file: url}, tree}`. The Hub's rules (URL layout, listing format) live there.
 
 async function openCache() {
   try {
@@ -27,12 +22,11 @@ async function openCache() {
  * How a Hub model is cached: "cached" (every file as downloaded), "cached as f16" (its weights
  * only as the f16 copy, which float32 runs cannot use), or "" (not all of it).
  */
-export async function cachedAs(hub, repo, revision) {
+export async function cachedAs(source) {
   const cache = await openCache();
   if (!cache) return "";
   let asF16 = false;
-  for (const file of MODEL_FILES) {
-    const url = hubUrl(hub, repo, revision, file);
+  for (const [file, url] of Object.entries(source.urls)) {
     if (await cache.match(url)) continue;
     if (file !== "model.safetensors" || !(await cache.match(halfCopyUrl(url)))) return "";
     asF16 = true;
@@ -101,18 +95,15 @@ class HalfCopyingReader {
 }
 
 /**
- * What the Hub says of a model's files (`{hub}/api/models/{repo}/tree/{revision}`): size and,
- * for large (LFS) files, SHA-256, by path. Empty when the server does not say.
+ * What the Hub says of a model's files (its listing, `source.tree`): `{path: {size, sha256}}`,
+ * the SHA-256 for large (LFS) files. `readListing` is the wasm module's `hub_file_info`.
+ * Empty when the server does not say.
  */
-export async function hubFileInfo(hub, repo, revision) {
+export async function hubFileInfo(source, readListing) {
   try {
-    const response = await fetch(`${hub.replace(/\/+$/, "")}/api/models/${repo}/tree/${encodeURIComponent(revision)}`);
+    const response = await fetch(source.tree);
     if (!response.ok) return {};
-    const info = {};
-    for (const entry of await response.json()) {
-      if (entry.type === "file") info[entry.path] = { size: entry.lfs?.size ?? entry.size, sha256: entry.lfs?.oid };
-    }
-    return info;
+    return JSON.parse(readListing(new Uint8Array(await response.arrayBuffer())));
   } catch {
     return {};
   }
@@ -128,19 +119,22 @@ async function whyNotKept(file, size, error) {
 }
 
 /**
- * The files of a job's models. `sources[i]` is `{hub, repo, revision}` or
- * `{files: {"config.json": File, ...}}`; `onProgress({model, file, loaded, total, cached})`
+ * The files of a job's models. `sources[i]` is a Hub model's source (see above) or
+ * `{files: {"config.json": File, ...}}`; `readListing` reads the Hub's file listing; `onProgress({model, file, loaded, total, cached})`
  * reports downloads, `onNotice({model, message})` what the user should know, and
- * `newHasher()` gives a SHA-256 hasher (`update(bytes)`, `hex()`) for checking downloads.
+ * `newHasher()` gives a SHA-256 hasher (`update(bytes)`, `hex()`) and `newCheck(sha256)` the
+ * policy on a mismatch (`DownloadCheck`), for checking downloads.
  * With `newHalfCopy` (runs with f16 weights: it gives a `HalfPrecisionCopy`), the cache keeps
  * the f16 copy of a Hub model's weights in place of the download: half the bytes.
  */
 export class ModelFiles {
-  constructor(sources, onProgress, onNotice, newHasher, newHalfCopy = null) {
+  constructor(sources, readListing, onProgress, onNotice, newHasher, newCheck, newHalfCopy = null) {
     this.sources = sources;
+    this.readListing = readListing;
     this.onProgress = onProgress;
     this.onNotice = onNotice;
     this.newHasher = newHasher;
+    this.newCheck = newCheck;
     this.newHalfCopy = newHalfCopy;
     this.info = new Map();
   }
@@ -152,9 +146,9 @@ export class ModelFiles {
       if (!blob) throw new Error(`the model folder has no ${file}`);
       return new ChunkReader(blob.stream(), blob.size);
     }
-    if (!this.info.has(model)) this.info.set(model, await hubFileInfo(source.hub, source.repo, source.revision));
+    if (!this.info.has(model)) this.info.set(model, await hubFileInfo(source, this.readListing));
     const expected = this.info.get(model)[file] ?? {};
-    const url = hubUrl(source.hub, source.repo, source.revision, file);
+    const url = source.urls[file];
     const report = (loaded, total, cached) => this.onProgress({ model, file, loaded, total, cached });
     const notice = (message) => this.onNotice({ model, message });
     const cache = await openCache();
@@ -168,7 +162,7 @@ export class ModelFiles {
     let reader = await cachedReader(cache, url, { stale, expected, report, notice });
     let downloaded = null;
     if (!reader) {
-      downloaded = await download(url, { cache, expected, newHasher: this.newHasher, onProgress: (n, total) => report(n, total, false), onNotice: notice });
+      downloaded = await download(url, { cache, expected, newHasher: this.newHasher, newCheck: this.newCheck, onProgress: (n, total) => report(n, total, false), onNotice: notice });
       // Checked against the Hub's SHA-256 (when it gives one) by `download`.
       reader = new ChunkReader(downloaded.stream(), downloaded.size, expected.sha256);
       // With f16 weights only the copy is kept: the download is put only if no copy can be made.

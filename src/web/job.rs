@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use super::files::ModelFiles;
 use super::protocol::{Backend, Event, JobRequest, Running, Timing};
 use crate::checkpoint::{Checkpoint, CheckpointLoader};
-use crate::evaluation::Evaluation;
+use crate::evaluation::{check_model_names, Evaluation};
 use crate::model::{Gpt2Config, Precision, F16_DEVIATION_ON_FIXTURES};
 use crate::run::{kept_in_order, Control, ExampleResult, RunError, RunOptions};
 
@@ -50,6 +50,8 @@ async fn run(request: &str, task_bytes: &[u8], files: &ModelFiles, earlier: &str
         }
     };
     earlier.resize_with(request.models.len(), Vec::new);
+    let names: Vec<&str> = request.models.iter().map(|m| m.name.as_str()).collect();
+    check_model_names(&names).map_err(|e| e.to_string())?;
     let task = request.task_spec().load(task_bytes).map_err(|e| e.to_string())?;
     let device = pick_device(request.backend, events).await;
     let precision = request.precision;
@@ -119,13 +121,13 @@ async fn score_model(
         Control::Continue
     };
     let resumed = RunOptions { earlier: kept, ..options.clone() };
-    let outcome = match evaluation.run(name, &checkpoint, resumed, on_result).await {
+    let outcome = match evaluation.run(name, &checkpoint, resumed, on_result).await.map(|_| ()) {
         Err(RunError::Earlier(e)) if restored > 0 => {
             // Kept results that do not fit the task (an older version wrote them): start over.
             events.notice(Some(i), format!("{e}; scoring every example again"));
             evaluation.run(name, &checkpoint, options.clone(), on_result).await.map(|_| ())
         }
-        other => other.map(|_| ()),
+        other => other,
     };
     outcome.map_err(|e| e.to_string())?;
     Ok(Timing {

@@ -16,22 +16,26 @@ mod files;
 #[cfg(target_family = "wasm")]
 mod half_copy;
 #[cfg(target_family = "wasm")]
-mod hub_task;
+mod hub;
 #[cfg(target_family = "wasm")]
 mod job;
+#[cfg(target_family = "wasm")]
+mod models;
 #[cfg(target_family = "wasm")]
 mod partial;
 #[cfg(target_family = "wasm")]
 mod task_view;
 
 #[cfg(target_family = "wasm")]
-pub use checksum::Sha256Stream;
+pub use checksum::{JsDownloadCheck, Sha256Stream};
 #[cfg(target_family = "wasm")]
 pub use half_copy::HalfPrecisionCopy;
 #[cfg(target_family = "wasm")]
-pub use hub_task::{hub_data_file, hub_dataset};
+pub use hub::{default_hub, hub_data_file, hub_dataset, hub_file_info, hub_model};
 #[cfg(target_family = "wasm")]
 pub use job::run_job;
+#[cfg(target_family = "wasm")]
+pub use models::check_model_names;
 #[cfg(target_family = "wasm")]
 pub use partial::partial_report;
 #[cfg(target_family = "wasm")]

@@ -66,21 +66,62 @@ pub enum Running {
 #[derive(Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event<'a> {
-    Backend { backend: Running, detail: String },
+    Backend {
+        backend: Running,
+        detail: String,
+    },
     /// Sent when the weights are not float32, with what that means for the numbers.
-    Precision { precision: &'static str, detail: String },
-    ModelStart { model: usize, name: &'a str },
-    Loading { model: usize, loaded: u64, total: Option<u64> },
-    Loaded { model: usize, parameters: u64, wasm_memory_bytes: f64 },
+    Precision {
+        precision: &'static str,
+        detail: String,
+    },
+    ModelStart {
+        model: usize,
+        name: &'a str,
+    },
+    Loading {
+        model: usize,
+        loaded: u64,
+        total: Option<u64>,
+    },
+    Loaded {
+        model: usize,
+        parameters: u64,
+        wasm_memory_bytes: f64,
+    },
     /// Examples taken from an interrupted run instead of being scored again.
-    Restored { model: usize, done: usize, total: usize },
+    Restored {
+        model: usize,
+        done: usize,
+        total: usize,
+    },
     /// The page keeps each result, so a run cut short resumes from it.
-    Example { model: usize, result: &'a ExampleResult },
-    Progress { model: usize, done: usize, total: usize },
-    ModelDone { model: usize, report: ModelReport, csv: String, timing: Timing },
-    Trend { trend: Trend },
-    Notice { model: Option<usize>, message: String },
-    Error { model: Option<usize>, message: String },
+    Example {
+        model: usize,
+        result: &'a ExampleResult,
+    },
+    Progress {
+        model: usize,
+        done: usize,
+        total: usize,
+    },
+    ModelDone {
+        model: usize,
+        report: ModelReport,
+        csv: String,
+        timing: Timing,
+    },
+    Trend {
+        trend: Trend,
+    },
+    Notice {
+        model: Option<usize>,
+        message: String,
+    },
+    Error {
+        model: Option<usize>,
+        message: String,
+    },
     Finished,
 }
 

@@ -2,7 +2,7 @@
 // the job's JSON events back to the page. A job starts from the examples an interrupted run
 // of it kept (run_store.js); the page keeps each `example` event, since this worker's event
 // loop is busy while it scores. The page terminates the worker to cancel.
-import init, { run_job, Sha256Stream, HalfPrecisionCopy } from "./invscale-web.js";
+import init, { run_job, hub_file_info, DownloadCheck, Sha256Stream, HalfPrecisionCopy } from "./invscale-web.js";
 import { ModelFiles } from "./files.js";
 import { keptResults } from "./run_store.js";
 
@@ -29,9 +29,11 @@ self.onmessage = async ({ data }) => {
     await ready;
     const files = new ModelFiles(
       data.sources,
+      hub_file_info,
       (p) => post(JSON.stringify({ event: "download", ...p })),
       (n) => post(JSON.stringify({ event: "notice", ...n })),
       () => new Sha256Stream(),
+      (sha256) => new DownloadCheck(sha256),
       JSON.parse(data.request).precision === "f16" ? () => new HalfPrecisionCopy() : null,
     );
     const earlier = await keptResults(run, models).catch(() => models.map(() => []));
@@ -39,7 +41,7 @@ self.onmessage = async ({ data }) => {
   } catch (e) {
     // The module failed to load or trapped (a Rust panic, an out-of-memory): the job cannot
     // go on, but the page must hear of it rather than wait forever.
-    post(JSON.stringify({ event: "error", model: null, message: `the scorer stopped: ${e?.message ?? e}` }));
+    post(JSON.stringify({ event: "trap", model: null, message: `the scorer stopped: ${e?.message ?? e}` }));
     post(JSON.stringify({ event: "finished" }));
   }
 };

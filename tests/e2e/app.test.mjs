@@ -533,7 +533,7 @@ async function downloadFaults(weights) {
     await page.goto(shareableUrl("classification.csv"));
     await page.waitForFunction(() => ["done", "error"].includes(document.body.dataset.state), null, { timeout: RUN_TIMEOUT });
     assert.match(await page.textContent("#progress"), /the cached model\.safetensors is not the Hub's current one \(SHA-256 [0-9a-f]{12}…, the Hub says abababababab…\): downloading it again/);
-    assert.match(await page.textContent("#error"), /tiny-hub: .*model\.safetensors twice did not match the SHA-256 the Hub gives for it/);
+    assert.match(await page.textContent("#error"), /tiny-hub: .*model\.safetensors: twice the download did not match the SHA-256 the Hub gives for it/);
     const bundle = JSON.parse(await page.textContent("#results-json"));
     assert.deepEqual(bundle.models.map((m) => m.name), ["tiny-odd-heads"], "the other model still ran");
     assert.equal(bundle.models[0].timing.restored_examples, 12, "the other model's kept examples were reused");

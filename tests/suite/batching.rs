@@ -64,7 +64,10 @@ fn batching_changes_nothing_on(device: &Device, models: &[&str], tasks: &[(&str,
             variants.extend([
                 ("shared, one example per pass", Batching { share_prefixes: true, ..plain }),
                 ("unshared, default batches", Batching { share_prefixes: false, ..default }),
-                ("shared, 64-token passes, any padding, head 1 row at a time", Batching { max_tokens: 64, head_rows: 1, max_padding: f64::INFINITY, ..default }),
+                (
+                    "shared, 64-token passes, any padding, head 1 row at a time",
+                    Batching { max_tokens: 64, head_rows: 1, max_padding: f64::INFINITY, ..default },
+                ),
             ]);
         }
         for &(file, task_type) in tasks {

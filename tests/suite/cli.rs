@@ -35,10 +35,7 @@ fn eval_writes_pipeline_csvs_and_a_summary() {
     for model in ["tiny-hub", "tiny-odd-heads"] {
         let csv = std::fs::read_to_string(out.join(format!("{model}.csv"))).unwrap();
         let mut reader = csv::Reader::from_reader(csv.as_bytes());
-        assert_eq!(
-            reader.headers().unwrap().iter().collect::<Vec<_>>(),
-            ["index", "loss", "correct", "predicted", "total_logprob"]
-        );
+        assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), ["index", "loss", "correct", "predicted", "total_logprob"]);
         let rows = reference["classification.csv"]["models"][model]["keep-scored"].as_array().unwrap();
         let records: Vec<_> = reader.records().map(|r| r.unwrap()).collect();
         assert_eq!(records.len(), rows.len());

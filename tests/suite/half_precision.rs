@@ -36,7 +36,8 @@ fn deviation_on(device: &Device) -> f64 {
         for (file, entry) in files {
             let forced = TaskType::from_name(entry["task_type"].as_str().unwrap());
             let task = parse_task(&common::read(common::fixtures().join("tasks").join(file)), forced).unwrap();
-            let run = |checkpoint| pollster::block_on(run_task(checkpoint, &task, RunOptions::default(), |_, _| Control::Continue)).unwrap();
+            let run =
+                |checkpoint| pollster::block_on(run_task(checkpoint, &task, RunOptions::default(), |_, _| Control::Continue)).unwrap();
             let (a, b) = (numbers(&run(&full)), numbers(&run(&half)));
             assert_eq!(a.len(), b.len());
             let here = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f64, f64::max);
@@ -52,7 +53,10 @@ fn check(device: &Device, backend: &str) {
     let worst = deviation_on(device);
     eprintln!("[{backend}] half precision: max |f16 - f32| over the fixtures {worst:.2e} (stated bound {F16_DEVIATION_ON_FIXTURES:e})");
     assert!(worst > 0.0, "f16 storage left every number unchanged: the weights were not rounded");
-    assert!(worst <= F16_DEVIATION_ON_FIXTURES, "half precision moved a number by {worst:e}, more than the stated {F16_DEVIATION_ON_FIXTURES:e}");
+    assert!(
+        worst <= F16_DEVIATION_ON_FIXTURES,
+        "half precision moved a number by {worst:e}, more than the stated {F16_DEVIATION_ON_FIXTURES:e}"
+    );
 }
 
 #[test]

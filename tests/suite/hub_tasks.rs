@@ -29,7 +29,11 @@ fn hub_model_weights_are_checked_against_the_hubs_sha256() {
         }
         routes.insert(format!("/invscale-fixtures/{name}/resolve/main/model.safetensors"), body.clone());
         // The Hub's listing names the true weights for both.
-        let tree = format!(r#"[{{"type":"file","path":"model.safetensors","size":{},"lfs":{{"oid":"{sha}","size":{}}}}}]"#, weights.len(), weights.len());
+        let tree = format!(
+            r#"[{{"type":"file","path":"model.safetensors","size":{},"lfs":{{"oid":"{sha}","size":{}}}}}]"#,
+            weights.len(),
+            weights.len()
+        );
         routes.insert(format!("/api/models/invscale-fixtures/{name}/tree/main"), tree.into_bytes());
     }
     let (hub, log) = hub_server(routes);
@@ -54,7 +58,7 @@ fn hub_model_weights_are_checked_against_the_hubs_sha256() {
     let output = eval("hub:invscale-fixtures/tiny-hub");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("model.safetensors: does not match the SHA-256 the Hub gives for it"), "{stderr}");
+    assert!(stderr.contains("model.safetensors does not match the SHA-256 the Hub gives for it"), "{stderr}");
     assert_eq!(common::read(cached.join("model.safetensors")), weights, "the file kept is the Hub's");
     let weights_path = "/invscale-fixtures/tiny-hub/resolve/main/model.safetensors";
     let requests: Vec<_> = log.lock().unwrap().iter().filter(|r| r.starts_with(weights_path)).cloned().collect();
@@ -64,7 +68,10 @@ fn hub_model_weights_are_checked_against_the_hubs_sha256() {
     let output = eval("hub:invscale-fixtures/tiny-corrupt");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(stderr.contains("tiny-corrupt/resolve/main/model.safetensors: twice the download did not match the SHA-256 the Hub gives for it"), "{stderr}");
+    assert!(
+        stderr.contains("tiny-corrupt/resolve/main/model.safetensors: twice the download did not match the SHA-256 the Hub gives for it"),
+        "{stderr}"
+    );
     assert!(stderr.contains(&sha), "{stderr}");
     assert!(!cache.join("models/invscale-fixtures/tiny-corrupt/main/model.safetensors").exists(), "nothing corrupt is kept");
     let _ = std::fs::remove_dir_all(&root);
@@ -188,7 +195,17 @@ fn jsonl_csv_and_parquet_datasets_load_from_the_hub_layout_and_score_like_local_
     // The smaller sample file of the CSV dataset was not the one fetched.
     assert!(!requested.iter().any(|r| r.ends_with("sample.csv")), "{requested:?}");
 
-    let output = invscale(&["eval", "--task", "hub:invscale-fixtures/several-tasks:nope.jsonl", "--hub", &hub, "--model", p(&model), "--out", p(&out)]);
+    let output = invscale(&[
+        "eval",
+        "--task",
+        "hub:invscale-fixtures/several-tasks:nope.jsonl",
+        "--hub",
+        &hub,
+        "--model",
+        p(&model),
+        "--out",
+        p(&out),
+    ]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("the dataset has no file nope.jsonl (it has: big_classification.jsonl, small_classification.csv)"), "{stderr}");
@@ -234,10 +251,7 @@ fn hub_models_are_downloaded_once_into_the_cache_and_resume_a_partial_file() {
     };
     let first = run();
     let requests = log.lock().unwrap().clone();
-    assert!(
-        requests.contains(&format!("/invscale-fixtures/tiny-hub/resolve/main/model.safetensors range={half}")),
-        "{requests:?}"
-    );
+    assert!(requests.contains(&format!("/invscale-fixtures/tiny-hub/resolve/main/model.safetensors range={half}")), "{requests:?}");
     assert_eq!(common::read(cached.join("model.safetensors")), weights, "the resumed file is the original");
     assert!(!cached.join("model.safetensors.part").exists());
 

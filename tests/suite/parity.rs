@@ -74,8 +74,10 @@ fn parity_on(device: &Device, backend: &str) {
                 let rows = entry["models"][**name][truncation.name()]
                     .as_array()
                     .unwrap_or_else(|| panic!("reference lacks {file} / {name} / {}", truncation.name()));
-                let ours = pollster::block_on(run_task(checkpoint, &task, RunOptions { truncation, ..RunOptions::default() }, |_, _| Control::Continue))
-                    .unwrap_or_else(|e| panic!("{file} on {name}: {e}"));
+                let ours = pollster::block_on(run_task(checkpoint, &task, RunOptions { truncation, ..RunOptions::default() }, |_, _| {
+                    Control::Continue
+                }))
+                .unwrap_or_else(|e| panic!("{file} on {name}: {e}"));
                 let context = format!("[{backend}] {file} / {name} / {}", truncation.name());
                 let worst = compare(&context, &task, &ours, rows);
                 let slot = worst_by_type.entry(task_type.to_string()).or_default();

@@ -50,7 +50,8 @@ fn mutated() -> impl Strategy<Value = Vec<u8>> {
 /// pages themselves can still reach an assertion in the `parquet` crate's decoders; see
 /// `src/task/parquet.rs`.
 fn damaged_parquet() -> impl Strategy<Value = Vec<u8>> {
-    let file = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tasks/classification.parquet")).expect("the Parquet fixture");
+    let file =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tasks/classification.parquet")).expect("the Parquet fixture");
     let footer_len = u32::from_le_bytes(file[file.len() - 8..file.len() - 4].try_into().unwrap()) as usize + 8;
     let edit = (0..footer_len, any::<u8>());
     (prop::collection::vec(edit, 0..6), any::<prop::sample::Index>(), any::<bool>()).prop_map(move |(edits, cut, truncate)| {

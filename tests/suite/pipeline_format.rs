@@ -56,9 +56,7 @@ fn compare(at: &str, official: &str, ours: &str) {
     let (official_lines, our_lines) = (official.split_inclusive('\n').collect::<Vec<_>>(), ours.split_inclusive('\n').collect::<Vec<_>>());
     assert!(official_lines.iter().all(|l| l.ends_with("\r\n")), "{at}: the official CSV has CRLF line ends");
     assert_eq!(our_lines[0], official_lines[0], "{at}: header");
-    let read = |text: &str| -> Vec<csv::StringRecord> {
-        csv::Reader::from_reader(text.as_bytes()).records().map(|r| r.unwrap()).collect()
-    };
+    let read = |text: &str| -> Vec<csv::StringRecord> { csv::Reader::from_reader(text.as_bytes()).records().map(|r| r.unwrap()).collect() };
     let (official_rows, our_rows) = (read(official), read(ours));
     assert_eq!(our_rows.len(), official_rows.len(), "{at}: rows");
     // Each official row is one line (no class here holds a line break), so lines pair up.

@@ -63,11 +63,8 @@ fn assert_close(got: &[ExampleResult], want: &[ExampleResult]) {
 fn only_unscored_examples_are_scored_and_the_run_equals_an_uninterrupted_one() {
     let device = Device::flex();
     let checkpoint = common::checkpoint("tiny-hub", &device);
-    let mut tasks = vec![
-        task("classification.csv", "classification"),
-        task("sequence_prob.csv", "sequence_prob"),
-        task("logodds.csv", "logodds"),
-    ];
+    let mut tasks =
+        vec![task("classification.csv", "classification"), task("sequence_prob.csv", "sequence_prob"), task("logodds.csv", "logodds")];
     tasks.push(parse_task(NUMERIC.as_bytes(), None).unwrap());
     for task in &tasks {
         let name = task.task_type.name();
@@ -95,12 +92,17 @@ fn only_unscored_examples_are_scored_and_the_run_equals_an_uninterrupted_one() {
 fn kept_results_survive_their_json_form_bit_for_bit() {
     let device = Device::flex();
     let checkpoint = common::checkpoint("tiny-odd-heads", &device);
-    for task in [task("classification.csv", "classification"), task("logodds.csv", "logodds"), parse_task(NUMERIC.as_bytes(), None).unwrap()] {
+    for task in
+        [task("classification.csv", "classification"), task("logodds.csv", "logodds"), parse_task(NUMERIC.as_bytes(), None).unwrap()]
+    {
         let all = full(&checkpoint, &task);
         let json = serde_json::to_string(&all).unwrap();
         let back: Vec<ExampleResult> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, all);
-        assert!(back.iter().zip(&all).all(|(a, b)| a.metrics.value().to_bits() == b.metrics.value().to_bits() || a.metrics.value().is_nan()));
+        assert!(back
+            .iter()
+            .zip(&all)
+            .all(|(a, b)| a.metrics.value().to_bits() == b.metrics.value().to_bits() || a.metrics.value().is_nan()));
     }
 }
 
@@ -110,12 +112,13 @@ fn kept_results_that_do_not_fit_the_task_are_refused() {
     let checkpoint = common::checkpoint("tiny-hub", &device);
     let classification = task("classification.csv", "classification");
     let all = full(&checkpoint, &classification);
-    let refused = |earlier: Vec<ExampleResult>, task: &Task| {
-        match pollster::block_on(run_task(&checkpoint, task, options(earlier), |_, _| Control::Continue)) {
+    let refused =
+        |earlier: Vec<ExampleResult>, task: &Task| match pollster::block_on(run_task(&checkpoint, task, options(earlier), |_, _| {
+            Control::Continue
+        })) {
             Err(RunError::Earlier(refusal)) => refusal,
             other => panic!("expected a refusal, got {other:?}"),
-        }
-    };
+        };
     let mut beyond = all[0].clone();
     beyond.index = all.len();
     let total = all.len();

@@ -8,8 +8,7 @@ use invscale::tokenizer::Tokenizer;
 #[test]
 fn ids_match_python_on_tricky_strings() {
     let tokenizer = Tokenizer::from_bytes(&common::read(common::fixtures().join("tokenizer.json"))).unwrap();
-    let cases: Vec<serde_json::Value> =
-        serde_json::from_slice(&common::read(common::fixtures().join("tokenizer_cases.json"))).unwrap();
+    let cases: Vec<serde_json::Value> = serde_json::from_slice(&common::read(common::fixtures().join("tokenizer_cases.json"))).unwrap();
     assert!(cases.len() >= 30, "the corpus has {} cases", cases.len());
     for case in &cases {
         let text = case["text"].as_str().unwrap();

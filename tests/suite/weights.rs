@@ -79,11 +79,15 @@ fn checkpoint(v: Variant, edit: impl Fn(&mut Vec<(String, Vec<usize>, Vec<f32>)>
             (name, shape, bytes)
         })
         .collect();
-    let dtype = if v.f16 { Dtype::F16 } else if v.bf16 { Dtype::BF16 } else { Dtype::F32 };
-    let views: Vec<(String, TensorView)> = encoded
-        .iter()
-        .map(|(name, shape, bytes)| (name.clone(), TensorView::new(dtype, shape.clone(), bytes).unwrap()))
-        .collect();
+    let dtype = if v.f16 {
+        Dtype::F16
+    } else if v.bf16 {
+        Dtype::BF16
+    } else {
+        Dtype::F32
+    };
+    let views: Vec<(String, TensorView)> =
+        encoded.iter().map(|(name, shape, bytes)| (name.clone(), TensorView::new(dtype, shape.clone(), bytes).unwrap())).collect();
     safetensors::serialize(views, None).unwrap()
 }
 
@@ -327,10 +331,17 @@ fn the_f16_rewrite_of_a_checkpoint_loads_to_exactly_its_half_precision_model() {
         }
         let file = safetensors::SafeTensors::deserialize(&whole).unwrap();
         let names = file.names();
-        assert!(!names.iter().any(|n| n.ends_with(".attn.bias") || n.ends_with(".attn.masked_bias")), "ignored buffers are dropped: {names:?}");
+        assert!(
+            !names.iter().any(|n| n.ends_with(".attn.bias") || n.ends_with(".attn.masked_bias")),
+            "ignored buffers are dropped: {names:?}"
+        );
         assert_eq!(names.len(), parameters(&config()).len() + usize::from(variant.lm_head));
         for (name, view) in file.tensors() {
-            let matrix = name.ends_with("wte.weight") || name == "lm_head.weight" || name.ends_with("c_attn.weight") || name.ends_with("c_proj.weight") || name.ends_with("c_fc.weight");
+            let matrix = name.ends_with("wte.weight")
+                || name == "lm_head.weight"
+                || name.ends_with("c_attn.weight")
+                || name.ends_with("c_proj.weight")
+                || name.ends_with("c_fc.weight");
             let expected = match (matrix, variant.f16, variant.bf16) {
                 (true, ..) | (_, true, _) => Dtype::F16,
                 (false, _, true) => Dtype::BF16, // only matrices are narrowed
@@ -351,7 +362,7 @@ fn the_f16_rewrite_of_a_checkpoint_loads_to_exactly_its_half_precision_model() {
     let bytes = checkpoint(PLAIN, |_| {});
     let mut rewrite = invscale::model::F16Rewrite::new();
     rewrite.push(&bytes[..bytes.len() - 3]).unwrap();
-    assert!(rewrite.finish().err().unwrap().to_string().contains("ends in the middle of a tensor"));
+    assert!(rewrite.finish().err().unwrap().to_string().contains("ends in the middle of tensor"));
     let mut longer = bytes.clone();
     longer.push(0);
     assert!(invscale::model::F16Rewrite::new().push(&longer).err().unwrap().to_string().contains("goes on after its last tensor"));

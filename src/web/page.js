@@ -1,0 +1,64 @@
+// What every part of the page shares: its state, element lookup, the wasm module (replaced
+// after a trap), and the small helpers that insert text (never HTML).
+
+export const $ = (id) => document.getElementById(id);
+export const PAGE_SIZE = 20;
+/** The page's state: every field any part sets is declared here. */
+export const state = {
+  /** The wasm module's exports (a fresh instance after a trap, see task_picker.js). */
+  wasm: null,
+  /** While the wasm instance is being replaced: the promise of the new one. */
+  wasmReplacing: null,
+  /** `{name, bytes, view, published?}`: the task in the picker (`view` from `parse_task`). */
+  task: null,
+  /** The task of the run whose results are shown. */
+  shown: null,
+  /** `{name, repo, revision, parameters, bytes, extra}`: the Hub models offered. */
+  registry: [],
+  /** `{name, files, bytes}`: local model folders picked. */
+  locals: [],
+  /** The built-in tasks (`www/tasks/index.json`). */
+  builtins: [],
+  /** The prize's published tasks on the Hub (`www/tasks/prize.json`). */
+  prizeTasks: [],
+  /** Published results to compare with (`published.json`). */
+  published: null,
+  /** The run in progress or last run: request, models, worker, per-model rows, recoveries. */
+  run: null,
+  /** Finished models' reports, partial models' reports, each model's CSV, the trend. */
+  reports: [],
+  partials: [],
+  csvs: {},
+  trend: null,
+  /** The page of the examples table shown. */
+  page: 0,
+};
+
+export function setState(s) {
+  document.body.dataset.state = s;
+}
+
+export function showError(message) {
+  const line = document.createElement("div");
+  line.textContent = message;
+  $("error").append(line);
+}
+
+export function node(tag, text, attrs = {}) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  return e;
+}
+
+/** An http(s) URL from a user or URL parameter; anything else (javascript:, data:) is refused. */
+export function httpUrl(value) {
+  const url = new URL(value, location.href);
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`only http and https URLs are allowed, not ${url.protocol}`);
+  return url.href;
+}
+
+export function wasmBindings() {
+  if (window.wasmBindings) return Promise.resolve(window.wasmBindings);
+  return new Promise((resolve) => addEventListener("TrunkApplicationStarted", () => resolve(window.wasmBindings), { once: true }));
+}

@@ -1,0 +1,159 @@
+// The results: plot, verdict, summary table and the examples, paged. Every number comes from
+// the worker's reports.
+import { $, PAGE_SIZE, node, state } from "./page.js";
+import { drawPlot, formatParams } from "./plot.js";
+import { publishedFor } from "./task_picker.js";
+
+export function fmt(x, digits = 4) {
+  return x == null || Number.isNaN(x) ? "–" : Number(x).toFixed(digits);
+}
+
+export function renderResults() {
+  const first = state.reports[0] ?? state.partials?.[0];
+  if (!first) return;
+  $("results").hidden = false;
+  const label = { loss: "mean loss", logodds_difference: "mean logodds difference", estimate: "mean estimate" }[first.metric];
+  drawPlot($("plot"), {
+    points: state.reports.map((r) => ({ name: r.name, parameters: r.parameters, mean: r.value.mean, sem: r.value.sem })),
+    label,
+    lowerIsBetter: first.metric === "estimate" ? null : true,
+    chance: first.chance_loss ?? null,
+    verdict: state.trend ? `${SHAPES[state.trend.verdict].title} (${percent(state.trend.confidence)})` : null,
+  });
+  $("plot-caption").textContent = `${label} of each model on ${state.shown.name}, against its parameter count. ` +
+    (first.chance_loss != null ? `The dashed line is the loss of guessing uniformly among the classes (${fmt(first.chance_loss)}).` : "");
+  renderVerdict();
+  renderSummary(first);
+  renderExamples();
+}
+
+/** Finished models, then those cut short (marked partial). */
+export function shownReports() {
+  return [...state.reports, ...(state.partials ?? [])];
+}
+
+export function modelLabel(r) {
+  return r.partial ? `${r.name} (partial: ${r.partial.scored} of ${r.partial.examples} examples)` : r.name;
+}
+
+// What each verdict means, in the words of the rule in src/stats/trend.rs.
+export const SHAPES = {
+  "inverse": { title: "Inverse scaling", text: "the largest model does worse than the smallest" },
+  "positive": { title: "Positive scaling", text: "the largest model does better than the smallest" },
+  "u-shaped": { title: "U-shaped scaling", text: "a middle-sized model does worse than both the smallest and the largest" },
+  "inverted-u": { title: "Inverted-U scaling", text: "a middle-sized model does better than both the smallest and the largest" },
+  "flat": { title: "No clear trend", text: "no model differs from the others by more than chance would explain" },
+};
+
+export function percent(x) {
+  return `${Math.round(100 * x)}%`;
+}
+
+export function renderVerdict() {
+  const t = state.trend;
+  const p = $("verdict");
+  p.hidden = !t;
+  if (!t) return;
+  const others = Object.entries(t.support)
+    .filter(([shape, share]) => shape !== t.verdict && share > 0)
+    .map(([shape, share]) => `${SHAPES[shape].title.toLowerCase()} ${percent(share)}`);
+  p.textContent = `${SHAPES[t.verdict].title}: ${SHAPES[t.verdict].text}, comparing models on the same ${t.examples} examples. ` +
+    `${percent(t.confidence)} of ${t.replicates} bootstrap resamples of the examples give this verdict` +
+    (others.length ? ` (${others.join(", ")}).` : ".");
+  p.dataset.verdict = t.verdict;
+}
+
+export function renderSummary(first) {
+  const table = $("summary-table");
+  table.replaceChildren();
+  const metric = first.metric;
+  const head = node("tr");
+  const published = Boolean(state.shown?.published);
+  const headers = ["model", "parameters", `mean ${metric} ± s.e.`, "95% interval (bootstrap)", "accuracy ± s.e.", "coverage", "truncated"];
+  if (published) headers.push("published loss / accuracy");
+  for (const h of headers) head.append(node("th", h));
+  table.appendChild(node("thead")).append(head);
+  const body = table.appendChild(node("tbody"));
+  for (const r of shownReports()) {
+    const tr = body.appendChild(node("tr", undefined, r.partial ? { class: "partial" } : {}));
+    tr.append(
+      node("td", modelLabel(r)),
+      node("td", formatParams(r.parameters)),
+      node("td", `${fmt(r.value.mean)} ± ${fmt(r.value.sem)}`),
+      node("td", interval(r.name)),
+      node("td", r.accuracy ? `${fmt(r.accuracy.mean, 3)} ± ${fmt(r.accuracy.sem, 3)}` : "–"),
+      node("td", r.coverage != null ? fmt(r.coverage) : "–"),
+      node("td", String(r.truncated)),
+    );
+    if (published) {
+      const p = publishedFor(r.name);
+      tr.append(node("td", p ? `${fmt(p.loss, 3)} / ${fmt(p.accuracy, 3)}` : "–", { class: "published" }));
+    }
+  }
+  if (first.chance_accuracy != null) {
+    const tr = body.appendChild(node("tr", undefined, { class: "chance-row" }));
+    tr.append(node("td", "chance"), node("td", ""), node("td", first.chance_loss != null ? fmt(first.chance_loss) : "–"), node("td", ""),
+      node("td", fmt(first.chance_accuracy, 3)), node("td", ""), node("td", ""));
+  }
+}
+
+/** The model's bootstrap interval from the trend, when there is one. */
+export function interval(name) {
+  const m = state.trend?.models.find((m) => m.name === name);
+  return m ? `${fmt(m.low)} – ${fmt(m.high)}` : "–";
+}
+
+export function renderExamples() {
+  const view = state.shown.view;
+  const pages = Math.max(1, Math.ceil(view.examples.length / PAGE_SIZE));
+  state.page = Math.min(state.page, pages - 1);
+  $("page-label").textContent = `page ${state.page + 1} of ${pages}`;
+  $("page-prev").disabled = state.page === 0;
+  $("page-next").disabled = state.page >= pages - 1;
+  const table = $("examples-table");
+  table.replaceChildren();
+  const head = node("tr");
+  const type = view.task_type;
+  const inputs = {
+    sequence_prob: ["row", "prompt", "completion"],
+    classification: ["row", "prompt", "classes"],
+    numeric: ["row", "prompt", "true answer", "anchor"],
+  }[type] ?? ["row", "prompt", "other prompt", "classes"];
+  for (const h of inputs) head.append(node("th", h));
+  for (const r of shownReports()) head.append(node("th", type === "classification" ? `${modelLabel(r)}: P(class)` : modelLabel(r)));
+  table.appendChild(node("thead")).append(head);
+  const body = table.appendChild(node("tbody"));
+  const start = state.page * PAGE_SIZE;
+  view.examples.slice(start, start + PAGE_SIZE).forEach((ex, k) => {
+    const i = start + k;
+    const tr = body.appendChild(node("tr"));
+    tr.append(node("td", ex.row), node("td", ex.prompt, { class: "text" }));
+    if (type === "sequence_prob") tr.append(node("td", ex.completion, { class: "text" }));
+    if (type === "numeric") tr.append(node("td", String(ex.true_answer)), node("td", String(ex.anchor)));
+    if (ex.other_prompt !== undefined) tr.append(node("td", ex.other_prompt, { class: "text" }));
+    if (ex.classes) {
+      const list = node("ol", undefined, { start: "0" });
+      ex.classes.forEach((c, j) => list.append(node("li", JSON.stringify(c), j === ex.answer_index ? { class: "answer" } : {})));
+      tr.appendChild(node("td")).append(list);
+    }
+    for (const r of shownReports()) {
+      const row = r.rows.find((x) => x.index === i);
+      const cell = tr.appendChild(node("td", undefined, { class: "score" }));
+      if (!row) continue;
+      if (row.class_probabilities) {
+        const list = node("ol", undefined, { start: "0" });
+        row.class_probabilities.forEach((p) => list.append(node("li", p.toFixed(3))));
+        cell.append(list);
+      } else if (row.samples) {
+        cell.append(node("div", `estimate ${row.estimate == null ? "none" : fmt(row.estimate, 2)}`));
+        cell.append(node("div", row.samples.map((s) => JSON.stringify(s)).join(" · "), { class: "note" }));
+      } else if (row.logodds_difference !== undefined) {
+        cell.append(node("div", `Δ logodds ${fmt(row.logodds_difference)}`));
+      } else {
+        cell.append(node("div", `loss ${fmt(row.loss)}`));
+      }
+      if (row.correct !== undefined) cell.append(node("div", row.correct ? "✓ correct" : "✗ wrong", { class: row.correct ? "correct" : "wrong" }));
+      if (row.truncated) cell.append(node("div", "truncated", { class: "note" }));
+    }
+  });
+}
