@@ -15,7 +15,9 @@ pub struct DownloadCheck {
 pub enum Verdict {
     Keep,
     /// Discard it and download it again; `notice` says why, for the user.
-    Again { notice: String },
+    Again {
+        notice: String,
+    },
     Refuse(ChecksumMismatch),
 }
 

@@ -303,7 +303,7 @@ mod tests {
         assert_eq!(pick_data_file(tree, None).unwrap().path, "b.JSONL");
         // A named file wins over the rules, and a missing one lists what there is.
         assert_eq!(pick_data_file(tree, Some("a.json")).unwrap().path, "a.json");
-        assert_eq!(pick_data_file(tree, Some("c.csv")).unwrap_err(), "the dataset has no file c.csv (it has: a.json, b.JSONL)");
+        assert_eq!(pick_data_file(tree, Some("c.csv")).unwrap_err().to_string(), "the dataset has no file c.csv (it has: a.json, b.JSONL)");
     }
 
     #[test]
@@ -312,11 +312,14 @@ mod tests {
         assert_eq!(pick_data_file(parquet, None).unwrap().path, "data/train-00000-of-00001.parquet");
         let shards = br#"[{"type": "file", "path": "data/train-00001-of-00002.parquet", "size": 7}]"#;
         assert_eq!(
-            pick_data_file(shards, None).unwrap_err(),
+            pick_data_file(shards, None).unwrap_err().to_string(),
             "data/train-00001-of-00002.parquet is one of 2 Parquet shards of a split; tasks are read from one file (name one with hub:<id>:<file>)"
         );
         let other = br#"[{"type": "file", "path": "README.md", "size": 5}]"#;
-        assert_eq!(pick_data_file(other, None).unwrap_err(), "the dataset has no JSONL, CSV, JSON or Parquet file (it has: README.md)");
-        assert!(pick_data_file(b"{\"error\": \"Repository not found\"}", None).unwrap_err().starts_with("the Hub's file list"));
+        assert_eq!(
+            pick_data_file(other, None).unwrap_err().to_string(),
+            "the dataset has no JSONL, CSV, JSON or Parquet file (it has: README.md)"
+        );
+        assert!(pick_data_file(b"{\"error\": \"Repository not found\"}", None).unwrap_err().to_string().starts_with("the Hub's file list"));
     }
 }

@@ -55,8 +55,13 @@ pub fn python_repr(x: f64) -> String {
     if x.is_infinite() {
         return if x > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    // Rust's `{:e}` gives the same shortest round-trip digits: `-1.2345e-7`.
-    let scientific = format!("{x:e}");
+    // Rust's `{:e}` gives the shortest digits that round-trip (`-1.2345e-7`), but where two
+    // such are equally near the exact value it takes the upper one, and Python the even one:
+    // the exact value written to that many digits (rounded half to even) is Python's.
+    let shortest = format!("{x:e}");
+    let digits = shortest.split_once('e').map_or(0, |(m, _)| m.chars().filter(char::is_ascii_digit).count());
+    let scientific = format!("{x:.*e}", digits.saturating_sub(1));
+    let scientific = if scientific.parse::<f64>() == Ok(x) { scientific } else { shortest };
     let (mantissa, exponent) = scientific.split_once('e').expect("`{:e}` always writes an exponent");
     let exponent: i32 = exponent.parse().expect("`{:e}` writes an integer exponent");
     let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |m| ("-", m));
@@ -100,7 +105,7 @@ mod tests {
     #[test]
     fn floats_are_written_as_python_repr_writes_them() {
         // Each pair is (value, Python 3's `repr(value)`).
-        let cases: [(f64, &str); 22] = [
+        let cases: [(f64, &str); 23] = [
             (0.0, "0.0"),
             (-0.0, "-0.0"),
             (1.0, "1.0"),
@@ -123,6 +128,8 @@ mod tests {
             (f64::NEG_INFINITY, "-inf"),
             (f64::NAN, "nan"),
             (f32::MIN_POSITIVE as f64, "1.1754943508222875e-38"),
+            // Two shortest candidates equally near: Python takes the even last digit.
+            (69.396270751953125, "69.39627075195312"),
         ];
         for (value, repr) in cases {
             assert_eq!(python_repr(value), repr, "{value:e}");
