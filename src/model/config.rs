@@ -80,7 +80,7 @@ impl Gpt2Config {
                 None => None,
             },
         };
-        if config.n_embd % config.n_head != 0 {
+        if !config.n_embd.is_multiple_of(config.n_head) {
             return Err(ConfigError::Invalid(format!("n_embd ({}) is not a multiple of n_head ({})", config.n_embd, config.n_head)));
         }
         Ok(config)

@@ -103,6 +103,8 @@ mod tests {
     }
 
     #[test]
+    // The literals are the exact values Python's repr was taken of.
+    #[allow(clippy::excessive_precision)]
     fn floats_are_written_as_python_repr_writes_them() {
         // Each pair is (value, Python 3's `repr(value)`).
         let cases: [(f64, &str); 23] = [

@@ -171,7 +171,7 @@ pub async fn read_groups(model: &Gpt2, groups: &[Group], head_rows: usize) -> Re
         .step_by(head_rows)
         .map(|start| {
             let end = (start + head_rows).min(n);
-            model.target_logprobs(hidden.clone().slice([start..end]), targets.clone().slice([start..end]))
+            model.target_logprobs(hidden.clone().slice(start..end), targets.clone().slice(start..end))
         })
         .collect();
     let values = Tensor::cat(chunks, 0).into_data_async().await.map_err(|e| DeviceError::Read(e.to_string()))?;

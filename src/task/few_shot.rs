@@ -121,7 +121,7 @@ mod tests {
                 // Each demonstration ends with that example's correct class.
                 for demo in p.split(SEPARATOR).take(3) {
                     let j: usize = demo[1..demo.find(':').unwrap()].parse().unwrap();
-                    let answer = if j % 2 == 0 { format!(" yes{j}") } else { format!(" no{j}") };
+                    let answer = if j.is_multiple_of(2) { format!(" yes{j}") } else { format!(" no{j}") };
                     assert!(demo.ends_with(&answer), "{demo:?}");
                 }
             }

@@ -97,7 +97,7 @@ fn next_token_logprobs(model: &Gpt2) -> Vec<f32> {
     let device = Device::flex();
     let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![1i32, 5, 3, 9], [1, 4]), &device);
     let hidden = model.hidden_states(ids).reshape([4, 4]);
-    let targets = Tensor::<2, Int>::from_data(TensorData::new((0..4 * 11).map(|i| (i % 11) as i32).collect::<Vec<_>>(), [4, 11]), &device);
+    let targets = Tensor::<2, Int>::from_data(TensorData::new((0..4 * 11i32).map(|i| i % 11).collect::<Vec<_>>(), [4, 11]), &device);
     model.target_logprobs(hidden, targets).into_data().try_into_vec::<f32>().unwrap()
 }
 
