@@ -72,7 +72,7 @@ impl Precision {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
     "this device cannot hold {} weights: a GPU needs shader f16 support (on WebGPU, the `shader-f16` feature, \
-     which this adapter lacks): choose float32 (f32), or the CPU backend",
+     which this adapter lacks): choose float32, or the CPU backend",
     .0.name()
 )]
 pub struct UnsupportedPrecision(pub Precision);

@@ -99,6 +99,9 @@ function assertMatchesReference(bundle, task) {
             worst = Math.max(worst, Math.abs(got[key][j] - v));
             assert.ok(Math.abs(got[key][j] - v) <= TOLERANCE, `${where}[${j}]: ${got[key][j]} vs reference ${v}`);
           });
+        } else if (typeof value === "boolean") {
+          // The bundle holds the pipeline's `int(...)`: 1 or 0.
+          assert.strictEqual(got[key], Number(value), where);
         } else {
           assert.deepEqual(got[key], value, where);
         }

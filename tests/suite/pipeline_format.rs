@@ -10,26 +10,30 @@ use invscale::report::python_repr;
 
 use crate::common;
 
-/// (task file, task type) as the official CSVs were made.
-const TASKS: [(&str, &str); 6] = [
-    ("classification.csv", "classification"),
-    ("hostile.csv", "classification"),
-    ("long_prompt.csv", "classification"),
-    ("sequence_prob.csv", "sequence_prob"),
-    ("logodds.csv", "logodds"),
-    ("logodds.csv", "absolute_logodds"),
-];
-
 #[test]
 fn cli_csvs_are_what_the_official_pipeline_writes() {
     let fixtures = common::fixtures();
-    for model in ["tiny-hub", "tiny-odd-heads"] {
-        for (task_file, task_type) in TASKS {
-            let official = common::read(fixtures.join("pipeline").join(model).join(task_type).join(task_file));
-            let ours = eval(&fixtures.join("models").join(model), &fixtures.join("tasks").join(task_file), task_type);
-            compare(&format!("{model}/{task_type}/{task_file}"), &String::from_utf8(official).unwrap(), &ours);
+    // tests/fixtures/pipeline/<model>/<task type>/<task file>, as the script wrote them.
+    let entries = |dir: &Path| {
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        names
+    };
+    let official_dir = fixtures.join("pipeline");
+    let mut compared = 0;
+    for model in entries(&official_dir) {
+        for task_type in entries(&official_dir.join(&model)) {
+            for task_file in entries(&official_dir.join(&model).join(&task_type)) {
+                let official = common::read(official_dir.join(&model).join(&task_type).join(&task_file));
+                let ours = eval(&fixtures.join("models").join(&model), &fixtures.join("tasks").join(&task_file), &task_type);
+                compare(&format!("{model}/{task_type}/{task_file}"), &String::from_utf8(official).unwrap(), &ours);
+                compared += 1;
+            }
         }
     }
+    // Two models × (three classification files, sequence_prob, logodds, absolute_logodds).
+    assert_eq!(compared, 12, "official CSVs compared");
 }
 
 /// `invscale eval --truncation pipeline` (what the official code does to long inputs), its CSV.
