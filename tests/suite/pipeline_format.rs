@@ -15,8 +15,7 @@ fn cli_csvs_are_what_the_official_pipeline_writes() {
     let fixtures = common::fixtures();
     // tests/fixtures/pipeline/<model>/<task type>/<task file>, as the script wrote them.
     let entries = |dir: &Path| {
-        let mut names: Vec<String> =
-            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
         names
     };
