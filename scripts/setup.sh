@@ -18,6 +18,11 @@ apt_install() {
 }
 
 command -v cargo >/dev/null || { echo "setup: cargo is missing; install Rust with rustup first" >&2; exit 1; }
+# The gates in scripts/test.sh: rustfmt and clippy come with rustup's default profile.
+if [ "$what" != web ]; then
+  command -v clippy-driver >/dev/null && cargo fmt --version >/dev/null 2>&1 ||
+    { echo "setup: clippy and rustfmt are missing; add them with: rustup component add clippy rustfmt" >&2; exit 1; }
+fi
 # A C compiler: `ring` (TLS for the CLI's Hub downloads) and some of Trunk's dependencies build C.
 apt_install gcc libc6-dev
 
