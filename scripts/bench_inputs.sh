@@ -1,17 +1,23 @@
 # Sourced by the bench scripts: makes the gpt2-small-shaped random checkpoint and the
-# classification task under $BENCH_DIR (default /tmp/invscale-bench) when missing, and sets
-# `bench`, `py` and `task` (the first $examples examples of the task).
+# classification tasks under $BENCH_DIR (default /tmp/invscale-bench) when missing, and sets
+# `bench`, `py`, `task` (the first $examples examples of the task) and `template_task` (the
+# same with one instruction and three demonstrations before every prompt, as the prize's
+# template-made tasks are).
 bench="${BENCH_DIR:-/tmp/invscale-bench}"
 py=.venv/bin/python
 [ -f "$bench/gpt2/model.safetensors" ] || "$py" scripts/make_bench_model.py "$bench/gpt2" --shape gpt2
 [ -f "$bench/task.csv" ] || "$py" scripts/make_bench_task.py "$bench/task.csv" --examples 200
+[ -f "$bench/template.csv" ] || "$py" scripts/make_bench_task.py "$bench/template.csv" --examples 200 --template
 # The first $examples examples (CSV records, so multi-line prompts stay whole).
-"$py" - "$bench/task.csv" "$examples" "$bench/task-$examples.csv" <<'PY'
+for name in task template; do
+  "$py" - "$bench/$name.csv" "$examples" "$bench/$name-$examples.csv" <<'PY'
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1], newline="")))
 csv.writer(open(sys.argv[3], "w", newline=""), lineterminator="\n").writerows(rows[: int(sys.argv[2]) + 1])
 PY
+done
 task="$bench/task-$examples.csv"
+template_task="$bench/template-$examples.csv"
 # The same examples as JSON ([{prompt, classes}]), for the transformers.js baseline.
 "$py" - "$task" "$bench/task-$examples.json" <<'PY'
 import json, sys

@@ -3,7 +3,7 @@
 
 Run from the repository root (needs the venv of scripts/requirements-fixtures.txt):
 
-    .venv/bin/python scripts/make_bench_task.py /tmp/bench/task.csv [--examples 200] [--seed 0]
+    .venv/bin/python scripts/make_bench_task.py /tmp/bench/task.csv [--examples 200] [--seed 0] [--template]
 
 Each example is a short plain-English story about a day in a small town (assembled from the
 templates and word lists below) followed by a question, `\\nQ: ...?\\nA:`, with 2 or 3 classes
@@ -11,6 +11,10 @@ templates and word lists below) followed by a question, `\\nQ: ...?\\nA:`, with 
 apples", always with a leading space).  The story states the answer, and the classes are
 shuffled so answer_index varies.  Prompt lengths are drawn uniformly between about 50 and 300
 GPT-2 tokens (measured with tests/fixtures/tokenizer.json while the story is built).
+
+With --template, every prompt starts with the same instruction and the same three solved
+demonstrations (about 300 tokens), as many of the prize's tasks do: the shared text a prefix
+cache reads once.
 
 The file has pandas' unnamed index column and the columns `prompt,classes,answer_index`,
 classes written as a Python list literal, exactly as scripts/make_fixtures.py writes its task
@@ -123,18 +127,35 @@ def story(rng: random.Random, tok: Tokenizer, target: int):
     return " ".join(body + [end]) + question, classes, answer_index
 
 
+INSTRUCTION = ("Read each story, then answer the question about it with one of the choices. "
+               "The answer is always stated in the story.\n\n")
+
+
+def template(tok: Tokenizer) -> str:
+    """The instruction and three solved demonstrations, the same for every example."""
+    rng = random.Random(1234)
+    demos = []
+    for _ in range(3):
+        prompt, classes, answer = story(rng, tok, 80)
+        demos.append(prompt + classes[answer])
+    return INSTRUCTION + "\n\n".join(demos) + "\n\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out")
     ap.add_argument("--examples", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--template", action="store_true", help="the same instruction and demonstrations before every prompt")
     args = ap.parse_args()
 
     tok = Tokenizer.from_file(str(REPO / "tests" / "fixtures" / "tokenizer.json"))
     rng = random.Random(args.seed)
     rows = []
+    shared = template(tok) if args.template else ""
     for _ in range(args.examples):
-        rows.append(story(rng, tok, rng.randint(50, 290)))
+        prompt, classes, answer = story(rng, tok, rng.randint(50, 290))
+        rows.append((shared + prompt, classes, answer))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_csv(out, ["prompt", "classes", "answer_index"],
@@ -153,7 +174,8 @@ def main():
     def stats(xs):
         return f"min {min(xs)}, median {statistics.median(xs):g}, max {max(xs)}"
 
-    print(f"wrote {out}: {len(rows)} classification examples, seed {args.seed}")
+    print(f"wrote {out}: {len(rows)} classification examples, seed {args.seed}"
+          + (f", a template of {len(tok.encode(shared).ids)} tokens before each" if shared else ""))
     print(f"prompt tokens: {stats(plen)}, total {sum(plen):,}")
     print(f"prompt+class tokens (one forward each): {stats(full)}; {len(full)} forwards, "
           f"{sum(full):,} tokens in all")

@@ -17,7 +17,7 @@ omitted (absolute_logodds must be asked for).  --limit N scores only the first N
 
 Writes OUT/<basename of DIR>.csv with the pipeline's columns (classification
 `index,loss,correct,predicted,total_logprob`; sequence_prob `index,loss`; logodds and
-absolute_logodds `index,logodds_difference,correct,total_logprob`; booleans True/False; floats
+absolute_logodds `index,logodds_difference,correct,total_logprob`; `correct` as 1/0; floats
 as Python's repr, so they round-trip exactly) and prints one JSON line to stdout:
 
     {"examples": n, "load_seconds": x, "score_seconds": y, "examples_per_second": n / y}

@@ -17,7 +17,7 @@ use invscale::hub::{pick_data_file, HubRef, DEFAULT_HUB};
 use invscale::model::Precision;
 use invscale::report::{ModelSummary, RunSummary};
 use invscale::reproduce::{self, Comparison, Published};
-use invscale::run::{run_task, Control, ExampleResult, RunOptions};
+use invscale::run::{self, run_task, Control, ExampleResult, RunOptions};
 use invscale::score::Truncation;
 use invscale::stats::trend::Shape;
 use invscale::task::{parse_task, FewShot, TaskSpec, TaskType, MAX_TASK_BYTES};
@@ -174,6 +174,15 @@ fn eval(args: EvalArgs) -> Result<()> {
         .with_context(|| format!("{name}: {task_name}"))?;
         let csv_path = args.out.join(format!("{name}.csv"));
         std::fs::write(&csv_path, csv).with_context(|| format!("cannot write {}", csv_path.display()))?;
+        let work = run::work(&checkpoint, &task, &options)?;
+        let per_example = |tokens: usize| tokens as f64 / work.examples.max(1) as f64;
+        eprintln!(
+            "{name}: read {} tokens, {:.1} per example (the pipeline reads {}, {:.1} per example)",
+            work.tokens,
+            per_example(work.tokens),
+            work.pipeline_tokens,
+            per_example(work.pipeline_tokens)
+        );
     }
 
     let summary = RunSummary::new(&task_name, &task, truncation, shots, args.precision, evaluation.summaries(), evaluation.trend());

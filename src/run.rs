@@ -3,7 +3,10 @@
 
 use crate::checkpoint::Checkpoint;
 use crate::rng::Rng;
-use crate::score::{self, metrics, sample, Batching, DeviceError, Metrics, Prepared, Truncation};
+use crate::score::sample::{MAX_NEW_TOKENS, SAMPLES};
+use crate::score::{
+    self, metrics, sample, Base, Batching, DeviceError, Group, Metrics, PrefixCache, PrefixPlan, Prepared, PreparedExample, Truncation,
+};
 use crate::task::{ExampleKind, Task, TaskError, TaskType};
 use crate::tokenizer::TokenizerError;
 
@@ -64,6 +67,72 @@ pub struct RunOptions {
     pub earlier: Vec<ExampleResult>,
 }
 
+/// Tokens a run puts through the model, beside what the pipeline reads for the same examples
+/// (one pass per sequence: each class, each prompt, each numeric sample).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Work {
+    pub examples: usize,
+    /// At most: a numeric sample that ends early reads fewer.
+    pub tokens: usize,
+    pub pipeline_tokens: usize,
+}
+
+/// What [`run_task`] will read: every example prepared, its queries grouped, and the prefixes
+/// it shares with other examples, planned over the whole task.
+struct Plan {
+    prepared: Vec<PreparedExample>,
+    groups: Vec<Group>,
+    prefixes: PrefixPlan,
+    batching: Batching,
+}
+
+impl Plan {
+    fn new(checkpoint: &Checkpoint, task: &Task, truncation: Truncation, batching: Option<Batching>) -> Result<Self, TaskError> {
+        let config = &checkpoint.config;
+        let batching = batching.unwrap_or_else(|| Batching::for_model(config));
+        let prepared = task
+            .examples
+            .iter()
+            .map(|e| score::prepare(e, &checkpoint.tokenizer, config.n_positions, truncation))
+            .collect::<Result<Vec<_>, _>>()?;
+        let share = batching.share_prefixes;
+        let groups: Vec<Group> = prepared.iter().map(|p| score::group(&p.input, share)).collect();
+        let heads: Vec<&[u32]> = prepared.iter().zip(&groups).map(|(p, g)| score::head(&p.input, g, share)).collect();
+        let prefixes = PrefixPlan::new(&heads, config.past_bytes_per_token(), batching.cache_bytes);
+        Ok(Plan { prepared, groups, prefixes, batching })
+    }
+
+    fn common_len(&self, index: usize) -> usize {
+        self.prefixes.base(index).map_or(0, |b| b.len)
+    }
+
+    /// The tokens read for examples `indices`, ours and the pipeline's.
+    fn work(&self, indices: &[usize]) -> Work {
+        let mut work = Work { examples: indices.len(), tokens: self.prefixes.tokens_for(indices), pipeline_tokens: 0 };
+        for &i in indices {
+            let (ours, theirs) = match &self.prepared[i].input {
+                Prepared::Numeric { prompt } => {
+                    let new = SAMPLES * (MAX_NEW_TOKENS - 1);
+                    (prompt.len() - self.common_len(i) + new, SAMPLES * prompt.len() + new)
+                }
+                Prepared::Classification { sequences } => (0, sequences.iter().map(|s| s.ids.len()).sum()),
+                Prepared::SequenceProb { sequence } => (0, sequence.ids.len()),
+                Prepared::Logodds { prompt, other, .. } => (0, prompt.len() + other.len()),
+            };
+            let ours = if ours > 0 { ours } else { self.groups[i].tokens_after(self.common_len(i)) };
+            work.tokens += ours;
+            work.pipeline_tokens += theirs;
+        }
+        work
+    }
+}
+
+/// The tokens [`run_task`] reads for all of `task`, beside the pipeline's.
+pub fn work(checkpoint: &Checkpoint, task: &Task, options: &RunOptions) -> Result<Work, RunError> {
+    let plan = Plan::new(checkpoint, task, options.truncation, options.batching)?;
+    Ok(plan.work(&(0..task.examples.len()).collect::<Vec<_>>()))
+}
+
 /// Scores every example of `task` with `checkpoint` and returns all results in task order.
 /// `on_result` sees each result as soon as it exists (with the number done so far, kept ones
 /// included) and may cancel the run (after the pass in progress, whose results are all
@@ -75,12 +144,8 @@ pub async fn run_task(
     mut on_result: impl FnMut(&ExampleResult, usize) -> Control,
 ) -> Result<Vec<ExampleResult>, RunError> {
     let RunOptions { truncation, seed, batching, earlier } = options;
-    let batching = batching.unwrap_or_else(|| Batching::for_model(&checkpoint.config));
-    let prepared = task
-        .examples
-        .iter()
-        .map(|e| score::prepare(e, &checkpoint.tokenizer, checkpoint.config.n_positions, truncation))
-        .collect::<Result<Vec<_>, _>>()?;
+    let Plan { prepared, groups, prefixes, batching } = Plan::new(checkpoint, task, truncation, batching)?;
+    let model = &checkpoint.model;
     let total = task.examples.len();
     let mut slots = restore(task, earlier)?;
     let pending: Vec<usize> = (0..total).filter(|&i| slots[i].is_none()).collect();
@@ -93,13 +158,17 @@ pub async fn run_task(
         slots[index] = Some(result);
         (cancelled, done)
     };
+    let bases: Vec<Option<Base>> = pending.iter().map(|&i| prefixes.base(i)).collect();
+    let mut cache = PrefixCache::new(prefixes);
     if task.task_type == TaskType::Numeric {
-        for &index in &pending {
+        for (&index, base) in pending.iter().zip(&bases) {
             let Prepared::Numeric { prompt } = &prepared[index].input else {
                 return Err(TaskError::file(format!("example {index} of a numeric task is not a numeric example")).into());
             };
             let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let continuations = sample::sample_continuations(&checkpoint.model, prompt, &mut rng).await?;
+            let common = base.map(|b| cache.get(model, b));
+            let continuations = sample::sample_continuations(model, prompt, common.as_ref(), &mut rng).await?;
+            cache.done_with(index);
             let texts = continuations.iter().map(|ids| checkpoint.tokenizer.decode(ids)).collect::<Result<Vec<_>, _>>()?;
             let result = ExampleResult { index, metrics: metrics::numeric(&texts), truncated: prepared[index].truncated };
             if let (true, done) = keep(result, &mut slots) {
@@ -109,11 +178,13 @@ pub async fn run_task(
             }
         }
     } else {
-        let groups: Vec<_> = pending.iter().map(|&i| score::group(&prepared[i].input, batching.share_prefixes)).collect();
-        for pass in batching.plan(&groups, checkpoint.config.n_head) {
+        let groups: Vec<Group> = pending.iter().map(|&i| groups[i].clone()).collect();
+        for pass in batching.plan(&groups, &bases, checkpoint.config.n_head) {
             let indices = &pending[pass.clone()];
             let kinds: Vec<_> = indices.iter().map(|&i| &task.examples[i].kind).collect();
-            let metrics = score::score_batch(&checkpoint.model, task.task_type, &kinds, &groups[pass], &batching).await?;
+            let common = bases[pass.start].map(|b| cache.get(model, b));
+            let metrics = score::score_batch(model, task.task_type, &kinds, &groups[pass], common.as_ref(), &batching).await?;
+            cache.done_with(*indices.last().expect("a pass holds an example"));
             let mut stop = None;
             for (&index, metrics) in indices.iter().zip(metrics) {
                 let result = ExampleResult { index, metrics, truncated: prepared[index].truncated };

@@ -90,6 +90,12 @@ impl Gpt2Config {
         self.n_embd / self.n_head
     }
 
+    /// Bytes the keys and values of one position take in every layer (float32), as a
+    /// [`super::PastKeyValues`] holds them.
+    pub fn past_bytes_per_token(&self) -> usize {
+        self.n_layer * 2 * self.n_embd * 4
+    }
+
     pub fn inner_dim(&self) -> usize {
         self.n_inner.unwrap_or(4 * self.n_embd)
     }

@@ -55,6 +55,44 @@ impl KeyValues {
     pub fn select(&self, rows: Tensor<1, Int>) -> KeyValues {
         KeyValues { k: self.k.clone().select(0, rows.clone()), v: self.v.clone().select(0, rows) }
     }
+
+    /// These positions followed by `later`'s.
+    fn then(&self, later: &KeyValues) -> KeyValues {
+        KeyValues { k: Tensor::cat(vec![self.k.clone(), later.k.clone()], 2), v: Tensor::cat(vec![self.v.clone(), later.v.clone()], 2) }
+    }
+}
+
+/// The keys and values of a run of positions in every layer: what later positions attend to,
+/// so that a prefix many sequences start with is read once for all of them.
+#[derive(Clone, Debug)]
+pub struct PastKeyValues {
+    pub layers: Vec<KeyValues>,
+}
+
+impl PastKeyValues {
+    /// Positions held.
+    pub fn len(&self) -> usize {
+        self.layers.first().map_or(0, |kv| kv.k.dims()[2])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// These positions followed by `later`'s (same rows).
+    pub fn then(&self, later: &PastKeyValues) -> PastKeyValues {
+        PastKeyValues { layers: self.layers.iter().zip(&later.layers).map(|(a, b)| a.then(b)).collect() }
+    }
+}
+
+/// What a batch's positions attend to before their own, in one layer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Past<'a> {
+    /// A prefix every row continues, `[1, nh, e, hs]`: each position sees all of it, and it is
+    /// never copied per row.
+    pub common: Option<&'a KeyValues>,
+    /// Each row's own earlier positions after `common`, `[b, nh, p, hs]`, masked by `hidden`.
+    pub rows: Option<&'a KeyValues>,
 }
 
 /// Multi-head causal self-attention.
@@ -69,17 +107,20 @@ pub struct Attention {
 impl Attention {
     /// `x`: `[b, t, C]` → `[b, t, C]`, and the keys and values of `x`'s positions.
     ///
-    /// With `past` (`[b, nh, p, hs]`, positions that precede `x`'s), `x` attends to those too.
-    /// `hidden` (`[b or 1, 1, t, p + t]`, true = may not look) is causal, and also hides a
-    /// past's padding.
-    pub fn forward(&self, x: Tensor<3>, past: Option<&KeyValues>, hidden: Tensor<4, Bool>) -> (Tensor<3>, KeyValues) {
+    /// `x` also attends to `past` (positions that precede its own). `hidden` (`[b or 1, 1, t,
+    /// p + t]`, true = may not look, over `past.rows` and `x`) is causal, and also hides the
+    /// padding of `past.rows`.
+    pub fn forward(&self, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>) -> (Tensor<3>, KeyValues) {
         let [b, t, c] = x.dims();
         let (q, own) = self.heads(x);
-        let (k, v) = match past {
-            Some(past) => (Tensor::cat(vec![past.k.clone(), own.k.clone()], 2), Tensor::cat(vec![past.v.clone(), own.v.clone()], 2)),
+        let (k, v) = match past.rows {
+            Some(rows) => {
+                let kv = rows.then(&own);
+                (kv.k, kv.v)
+            }
             None => (own.k.clone(), own.v.clone()),
         };
-        let y = attend(q, k, v, hidden); // (B, nh, T, hs)
+        let y = attend(q, past.common, k, v, hidden); // (B, nh, T, hs)
         (dense(&self.c_proj, y.swap_dims(1, 2).reshape([b, t, c])), own)
     }
 
@@ -101,17 +142,37 @@ impl Attention {
     }
 }
 
-/// `softmax(q·kᵀ/√hs + mask)·v` where `hidden` (true) entries get float32's minimum, as HF
-/// fills them (not -inf), so their weight is exactly zero.
-fn attend(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, hidden: Tensor<4, Bool>) -> Tensor<4> {
-    let hs = q.dims()[3];
-    let att = q.matmul(k.swap_dims(2, 3)) / (hs as f64).sqrt(); // (B, nh, T, keys)
-    softmax(att.mask_fill(hidden, f32::MIN), 3).matmul(v)
+/// `softmax(q·kᵀ/√hs + mask)·v` over the keys of `common` (all visible) then `k`, where
+/// `hidden` (true) entries of the latter get float32's minimum, as HF fills them (not -inf),
+/// so their weight is exactly zero.
+fn attend(q: Tensor<4>, common: Option<&KeyValues>, k: Tensor<4>, v: Tensor<4>, hidden: Tensor<4, Bool>) -> Tensor<4> {
+    let scale = (q.dims()[3] as f64).sqrt();
+    let att = (q.clone().matmul(k.swap_dims(2, 3)) / scale).mask_fill(hidden, f32::MIN); // (B, nh, T, keys)
+    let Some(common) = common else {
+        return softmax(att, 3).matmul(v);
+    };
+    let e = common.k.dims()[2];
+    let keys = att.dims()[3];
+    let seen = per_head(q, |q| q.matmul(common.k.clone().swap_dims(2, 3))) / scale; // (B, nh, T, e)
+    let weights = softmax(Tensor::cat(vec![seen, att], 3), 3);
+    let on_common = weights.clone().narrow(3, 0, e);
+    weights.narrow(3, e, keys).matmul(v) + per_head(on_common, |w| w.matmul(common.v.clone()))
 }
 
-/// Position i may look at positions ≤ i: `[1, 1, t, t]`, true above the diagonal.
-fn causal_mask(t: usize, device: &Device) -> Tensor<4, Bool> {
-    Tensor::<2, Bool>::tril_mask([t, t], 0, device).unsqueeze::<4>()
+/// `f` over `x` `[b, nh, t, d]` with every row's positions side by side, `[1, nh, b·t, d]`, so
+/// that one `[1, nh, ·, ·]` operand (a common prefix's keys or values) serves every row
+/// without a copy per row; the result `[1, nh, b·t, d']` comes back as `[b, nh, t, d']`.
+fn per_head(x: Tensor<4>, f: impl FnOnce(Tensor<4>) -> Tensor<4>) -> Tensor<4> {
+    let [b, nh, t, d] = x.dims();
+    let y = f(x.swap_dims(0, 1).reshape([1, nh, b * t, d]));
+    let out = y.dims()[3];
+    y.reshape([nh, b, t, out]).swap_dims(0, 1)
+}
+
+/// After `p` earlier positions, position i may look at those and at positions ≤ i:
+/// `[1, 1, t, p + t]`, true where it may not.
+fn causal_mask(t: usize, p: usize, device: &Device) -> Tensor<4, Bool> {
+    Tensor::<2, Bool>::tril_mask([t, p + t], p as i64, device).unsqueeze::<4>()
 }
 
 /// How a batch of continuations attends to a batch of shared prefixes.
@@ -120,9 +181,9 @@ pub struct SharedPrefix {
     /// `[s]`: the prefix row each continuation row continues.
     pub prefix_of: Tensor<1, Int>,
     /// `[s, 1, l, p + l]`, true where a continuation position may not look: prefix padding
-    /// beyond its own prefix's length, and its own future.
+    /// beyond its own prefix's length, and its own future (`common` is always seen).
     pub mask: Tensor<4, Bool>,
-    /// `[s, l]`: each continuation token's position in its full sequence.
+    /// `[s, l]`: each continuation token's position in its full sequence (after `common`).
     pub positions: Tensor<2, Int>,
 }
 
@@ -161,7 +222,7 @@ pub struct Block {
 impl Block {
     /// `x` `[b, t, C]` → `[b, t, C]`, and this layer's keys and values of `x`'s positions
     /// (`past` and `hidden` as in [`Attention::forward`]).
-    pub fn forward(&self, x: Tensor<3>, past: Option<&KeyValues>, hidden: Tensor<4, Bool>) -> (Tensor<3>, KeyValues) {
+    pub fn forward(&self, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>) -> (Tensor<3>, KeyValues) {
         let (a, own) = self.attn.forward(self.ln_1.forward(x.clone()), past, hidden);
         let x = x + a;
         (x.clone() + self.mlp.forward(self.ln_2.forward(x)), own)
@@ -220,38 +281,80 @@ impl Gpt2 {
     pub fn hidden_states(&self, ids: Tensor<2, Int>) -> Tensor<3> {
         let [_, t] = ids.dims();
         let device = ids.device();
-        let positions = Tensor::<1, Int>::arange(0..t as i64, &device).unsqueeze::<2>(); // (1, T)
-        let mut x = self.wte.embed(ids) + self.wpe.forward(positions); // (B, T, C)
-        let causal = causal_mask(t, &device);
+        let mut x = self.embed(ids, Self::positions(0, t, &device)); // (B, T, C)
+        let causal = causal_mask(t, 0, &device);
         for block in &self.h {
-            x = block.forward(x, None, causal.clone()).0;
+            x = block.forward(x, Past::default(), causal.clone()).0;
         }
         self.ln_f.forward(x)
     }
 
-    /// Final hidden states of continuations `[s, l]` of shared prefixes `[g, p]`
-    /// → `[s, l, n_embd]`, equal to what [`Self::hidden_states`] gives for the same positions
-    /// of the whole sequences, while each prefix is read once. Layer by layer, so no layer's
-    /// keys and values outlive it.
-    pub fn hidden_states_shared(&self, prefix: Tensor<2, Int>, suffix: Tensor<2, Int>, shared: &SharedPrefix) -> Tensor<3> {
-        let [_, p] = prefix.dims();
-        let device = prefix.device();
-        let positions = Tensor::<1, Int>::arange(0..p as i64, &device).unsqueeze::<2>(); // (1, P)
-        let mut xp = self.wte.embed(prefix) + self.wpe.forward(positions); // (G, P, C)
-        let mut xs = self.wte.embed(suffix) + self.wpe.forward(shared.positions.clone()); // (S, L, C)
-        let causal = causal_mask(p, &device);
+    /// Token ids `[b, t]` read after `common` (a prefix every row continues, one row) and
+    /// `rows` (each row's own earlier positions after it, `b` rows; neither has padding):
+    /// their final hidden states `[b, t, n_embd]` and their keys and values in every layer.
+    /// Equal to [`Self::hidden_states`] of the whole sequences at those positions.
+    pub fn extend(&self, ids: Tensor<2, Int>, common: Option<&PastKeyValues>, rows: Option<&PastKeyValues>) -> (Tensor<3>, PastKeyValues) {
+        let [_, t] = ids.dims();
+        let device = ids.device();
+        let (e, p) = (common.map_or(0, PastKeyValues::len), rows.map_or(0, PastKeyValues::len));
+        let mut x = self.embed(ids, Self::positions(e + p, t, &device));
+        let causal = causal_mask(t, p, &device);
+        let mut layers = Vec::with_capacity(self.h.len());
         for (i, block) in self.h.iter().enumerate() {
+            let past = Past { common: common.map(|c| &c.layers[i]), rows: rows.map(|r| &r.layers[i]) };
+            let (next, own) = block.forward(x, past, causal.clone());
+            x = next;
+            layers.push(own);
+        }
+        (self.ln_f.forward(x), PastKeyValues { layers })
+    }
+
+    /// Final hidden states of continuations `[s, l]` of prefixes `[g, p]` (when given), all
+    /// after `common` → `[s, l, n_embd]`, equal to what [`Self::hidden_states`] gives for the
+    /// same positions of the whole sequences, while `common` and each prefix are read once.
+    /// Layer by layer, so no layer's prefix keys and values outlive it.
+    pub fn hidden_states_shared(
+        &self,
+        common: Option<&PastKeyValues>,
+        prefix: Option<Tensor<2, Int>>,
+        suffix: Tensor<2, Int>,
+        shared: &SharedPrefix,
+    ) -> Tensor<3> {
+        let device = suffix.device();
+        let e = common.map_or(0, PastKeyValues::len);
+        let mut xp = prefix.map(|prefix| {
+            let p = prefix.dims()[1];
+            (self.embed(prefix, Self::positions(e, p, &device)), causal_mask(p, 0, &device))
+            // (G, P, C)
+        });
+        let mut xs = self.embed(suffix, shared.positions.clone()); // (S, L, C)
+        for (i, block) in self.h.iter().enumerate() {
+            let common = common.map(|c| &c.layers[i]);
             // The prefixes' outputs feed the next layer; after the last one nothing reads them.
-            let past = if i + 1 < self.h.len() {
-                let (next, past) = block.forward(xp.clone(), None, causal.clone());
-                xp = next;
-                past
-            } else {
-                block.key_values(xp.clone())
-            };
-            xs = block.forward(xs, Some(&past.select(shared.prefix_of.clone())), shared.mask.clone()).0;
+            let rows = xp.as_mut().map(|(x, causal)| {
+                let past = Past { common, rows: None };
+                let kv = if i + 1 < self.h.len() {
+                    let (next, kv) = block.forward(x.clone(), past, causal.clone());
+                    *x = next;
+                    kv
+                } else {
+                    block.key_values(x.clone())
+                };
+                kv.select(shared.prefix_of.clone())
+            });
+            xs = block.forward(xs, Past { common, rows: rows.as_ref() }, shared.mask.clone()).0;
         }
         self.ln_f.forward(xs)
+    }
+
+    /// Token and position embeddings: ids `[b, t]`, positions `[b or 1, t]` → `[b, t, C]`.
+    fn embed(&self, ids: Tensor<2, Int>, positions: Tensor<2, Int>) -> Tensor<3> {
+        self.wte.embed(ids) + self.wpe.forward(positions)
+    }
+
+    /// Positions `start..start + t` as `[1, t]`.
+    fn positions(start: usize, t: usize, device: &Device) -> Tensor<2, Int> {
+        Tensor::<1, Int>::arange(start as i64..(start + t) as i64, device).unsqueeze::<2>()
     }
 
     /// Next-token logits over the full vocabulary: `[n, n_embd]` final states → `[n, vocab]`.

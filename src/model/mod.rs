@@ -9,7 +9,7 @@ mod vocab;
 mod weights;
 
 pub use config::{ConfigError, Gpt2Config};
-pub use gpt2::{Attention, Block, Gpt2, KeyValues, LayerNorm, Mlp, SharedPrefix};
+pub use gpt2::{Attention, Block, Gpt2, KeyValues, LayerNorm, Mlp, Past, PastKeyValues, SharedPrefix};
 pub use narrow::F16Rewrite;
 pub use precision::{Precision, UnsupportedPrecision, F16_DEVIATION_ON_FIXTURES};
 pub use stream::SafetensorsStream;

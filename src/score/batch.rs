@@ -1,9 +1,11 @@
 //! How examples are packed into forward passes: as many as fit a budget derived from the
-//! model's shape and WebGPU's guaranteed limits, in task order (so progress is monotone).
+//! model's shape and WebGPU's guaranteed limits, in task order (so progress is monotone), all
+//! of a pass after the same cached prefix.
 
 use std::ops::Range;
 
 use super::logprob::Group;
+use super::prefix_cache::Base;
 use crate::model::Gpt2Config;
 
 /// WebGPU guarantees storage buffers of 128 MiB to every adapter; no intermediate tensor of
@@ -13,6 +15,10 @@ pub const BUFFER_BYTES: usize = 128 << 20;
 /// Tokens per pass beyond which a larger batch stops paying on any backend measured.
 const MAX_TOKENS: usize = 4096;
 
+/// Keys and values of prefixes that several examples start with, kept at once: WebGPU
+/// storage and the wasm heap hold the model too.
+pub const CACHE_BYTES: usize = 256 << 20;
+
 /// Padding a pass may add, as a fraction of its real tokens: padding is computed like any
 /// token, so packing examples of unlike lengths cost the CPU backend more than it saved.
 const MAX_PADDING: f64 = 0.2;
@@ -20,8 +26,11 @@ const MAX_PADDING: f64 = 0.2;
 /// How scoring packs its work. Results do not depend on it (within float rounding).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Batching {
-    /// Read each example's common prefix once instead of once per class.
+    /// Read each example's common prefix once instead of once per class, and a prefix that
+    /// several examples start with once for all of them.
     pub share_prefixes: bool,
+    /// Most bytes of prefix keys and values kept across passes.
+    pub cache_bytes: usize,
     /// Most tokens (prefixes and continuations, padded) per pass.
     pub max_tokens: usize,
     /// Most attention weights (`heads × queries × keys`) per pass, for the larger of the two
@@ -39,6 +48,7 @@ impl Batching {
         let floats = BUFFER_BYTES / 4;
         Batching {
             share_prefixes: true,
+            cache_bytes: CACHE_BYTES,
             max_tokens: MAX_TOKENS.min(floats / config.inner_dim().max(3 * config.n_embd)),
             max_attention: floats,
             head_rows: (floats / config.vocab_size).max(1),
@@ -46,18 +56,20 @@ impl Batching {
         }
     }
 
-    /// Splits `groups` (one per example), in order, into passes within budget; a group that
-    /// alone exceeds it still gets a pass of its own.
-    pub fn plan(&self, groups: &[Group], n_head: usize) -> Vec<Range<usize>> {
+    /// Splits `groups` (one per example, each after its `bases` prefix), in order, into passes
+    /// within budget whose groups continue the same prefix; a group that alone exceeds the
+    /// budget still gets a pass of its own.
+    pub fn plan(&self, groups: &[Group], bases: &[Option<Base>], n_head: usize) -> Vec<Range<usize>> {
         let mut out = Vec::new();
         let mut start = 0;
         let mut pass = PassShape::default();
         for (i, group) in groups.iter().enumerate() {
-            let grown = pass.with(group);
-            if i > start && !grown.fits(self, n_head) {
+            let base = bases[i];
+            let grown = pass.with(group, base);
+            if i > start && (base != bases[start] || !grown.fits(self, n_head)) {
                 out.push(start..i);
                 start = i;
-                pass = PassShape::default().with(group);
+                pass = PassShape::default().with(group, base);
             } else {
                 pass = grown;
             }
@@ -69,10 +81,11 @@ impl Batching {
     }
 }
 
-/// The padded shape of a pass, `[prefixes, prefix_len]` and `[rows, suffix_len]`, and the
-/// tokens it really holds.
+/// The padded shape of a pass after a common prefix of `common` tokens: `[prefixes,
+/// prefix_len]` and `[rows, suffix_len]`, and the tokens it really holds.
 #[derive(Clone, Copy, Debug, Default)]
 struct PassShape {
+    common: usize,
     prefixes: usize,
     prefix_len: usize,
     rows: usize,
@@ -81,20 +94,23 @@ struct PassShape {
 }
 
 impl PassShape {
-    fn with(self, group: &Group) -> Self {
+    fn with(self, group: &Group, base: Option<Base>) -> Self {
+        let e = base.map_or(0, |b| b.len);
+        let prefix = group.prefix_after(e).len();
         PassShape {
-            prefixes: self.prefixes + usize::from(group.shared > 0),
-            prefix_len: self.prefix_len.max(group.shared),
+            common: e,
+            prefixes: self.prefixes + usize::from(prefix > 0),
+            prefix_len: self.prefix_len.max(prefix),
             rows: self.rows + group.rows(),
-            suffix_len: self.suffix_len.max(group.suffix_len()),
-            real_tokens: self.real_tokens + group.tokens(),
+            suffix_len: self.suffix_len.max(group.suffix_len_after(e)),
+            real_tokens: self.real_tokens + group.tokens_after(e),
         }
     }
 
     fn fits(&self, batching: &Batching, n_head: usize) -> bool {
         let tokens = self.prefixes * self.prefix_len + self.rows * self.suffix_len;
-        let prefix_attention = self.prefixes * self.prefix_len * self.prefix_len;
-        let suffix_attention = self.rows * self.suffix_len * (self.prefix_len + self.suffix_len);
+        let prefix_attention = self.prefixes * self.prefix_len * (self.common + self.prefix_len);
+        let suffix_attention = self.rows * self.suffix_len * (self.common + self.prefix_len + self.suffix_len);
         tokens <= batching.max_tokens
             && n_head * prefix_attention.max(suffix_attention) <= batching.max_attention
             && tokens as f64 <= self.real_tokens as f64 * (1.0 + batching.max_padding)
@@ -116,29 +132,44 @@ mod tests {
 
     #[test]
     fn passes_respect_the_token_budget() {
-        let b = Batching { share_prefixes: true, max_tokens: 100, max_attention: usize::MAX, head_rows: 10, max_padding: 0.0 };
+        let b =
+            Batching { share_prefixes: true, cache_bytes: 0, max_tokens: 100, max_attention: usize::MAX, head_rows: 10, max_padding: 0.0 };
         // Each: prefix 9 (shared), 2 rows × 2 tokens = 13 tokens; 7 fit in 100.
         let groups: Vec<Group> = (0..10).map(|_| group(10, 2)).collect();
-        assert_eq!(b.plan(&groups, 1), vec![0..7, 7..10]);
+        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), vec![0..7, 7..10]);
         // One group over budget still runs, alone.
         let groups = vec![group(10, 2), group(200, 2), group(10, 2)];
-        assert_eq!(b.plan(&groups, 1), vec![0..1, 1..2, 2..3]);
-        assert!(b.plan(&[], 1).is_empty());
+        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), vec![0..1, 1..2, 2..3]);
+        assert!(b.plan(&[], &[], 1).is_empty());
     }
 
     #[test]
     fn passes_respect_the_attention_budget() {
-        let b = Batching { share_prefixes: true, max_tokens: usize::MAX, max_attention: 2 * 9 * 9 * 12, head_rows: 10, max_padding: 0.0 };
+        let b = Batching {
+            share_prefixes: true,
+            cache_bytes: 0,
+            max_tokens: usize::MAX,
+            max_attention: 2 * 9 * 9 * 12,
+            head_rows: 10,
+            max_padding: 0.0,
+        };
         let groups: Vec<Group> = (0..5).map(|_| group(10, 2)).collect();
-        assert_eq!(b.plan(&groups, 12), vec![0..2, 2..4, 4..5]);
+        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 12), vec![0..2, 2..4, 4..5]);
     }
 
     #[test]
     fn passes_limit_padding() {
-        let b = Batching { share_prefixes: true, max_tokens: usize::MAX, max_attention: usize::MAX, head_rows: 10, max_padding: 0.25 };
+        let b = Batching {
+            share_prefixes: true,
+            cache_bytes: 0,
+            max_tokens: usize::MAX,
+            max_attention: usize::MAX,
+            head_rows: 10,
+            max_padding: 0.25,
+        };
         // 13 real tokens each; a 40-token prompt pads the 10-token ones far beyond a quarter.
         let groups = vec![group(10, 2), group(10, 2), group(40, 2), group(41, 2), group(10, 2)];
-        assert_eq!(b.plan(&groups, 1), vec![0..2, 2..4, 4..5]);
+        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), vec![0..2, 2..4, 4..5]);
     }
 
     #[test]

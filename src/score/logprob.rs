@@ -1,6 +1,7 @@
 //! Log-probabilities from the model. An example's sequences become [`Query`]s; the queries of
 //! one example form a [`Group`] whose common token prefix is read once; several groups go
-//! through the model in one pass. Only read positions reach the LM head, log-softmax and the
+//! through the model in one pass, after a prefix they all start with when the cache holds one
+//! (`prefix_cache`). Only read positions reach the LM head, log-softmax and the
 //! gather of target ids happen on the device, and only the gathered scalars are read back
 //! (asynchronously, as WebGPU requires).
 
@@ -9,7 +10,7 @@ use std::ops::Range;
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
 use super::prepare::Sequence;
-use crate::model::{Gpt2, SharedPrefix};
+use crate::model::{Gpt2, PastKeyValues, SharedPrefix};
 
 /// Failure of the compute device while scoring.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,9 @@ pub struct Group {
     slots: Vec<usize>,
     /// Leading tokens common to every query and read by none, computed once for all of them.
     pub shared: usize,
+    /// Leading tokens common to every query and read by none, even with one query: what may
+    /// come from a prefix other examples start with too (0 when nothing is shared).
+    pub head: usize,
 }
 
 impl Group {
@@ -78,14 +82,20 @@ impl Group {
                 }
             })
             .collect();
-        let shared = match unique.as_slice() {
-            [first, rest @ ..] if share && !rest.is_empty() => {
-                let common = rest.iter().map(|q| common_prefix(&first.ids, &q.ids)).min().unwrap_or(0);
+        let head = match unique.as_slice() {
+            [first, rest @ ..] if share => {
+                let common = rest.iter().map(|q| common_prefix(&first.ids, &q.ids)).min().unwrap_or(first.ids.len());
                 unique.iter().map(|q| q.reads.start).min().unwrap_or(0).min(common)
             }
             _ => 0,
         };
-        Group { unique, slots, shared }
+        let shared = if unique.len() > 1 { head } else { 0 };
+        Group { unique, slots, shared, head }
+    }
+
+    /// The tokens every query starts with and none reads.
+    pub fn head_ids(&self) -> &[u32] {
+        self.unique.first().map_or(&[], |q| &q.ids[..self.head])
     }
 
     /// Rows this group adds to a pass's continuation batch.
@@ -93,14 +103,23 @@ impl Group {
         self.unique.len()
     }
 
-    /// Tokens it puts through the model: the shared prefix once, then each continuation.
-    pub fn tokens(&self) -> usize {
-        self.shared + self.unique.iter().map(|q| q.ids.len() - self.shared).sum::<usize>()
+    /// Where its own prefix row starts and ends after a common prefix of `e` tokens (empty when
+    /// it has none), which is where its continuations start.
+    pub fn prefix_after(&self, e: usize) -> Range<usize> {
+        e..self.shared.max(e)
     }
 
-    /// Length of its longest continuation after the shared prefix.
-    pub fn suffix_len(&self) -> usize {
-        self.unique.iter().map(|q| q.ids.len() - self.shared).max().unwrap_or(0)
+    /// Tokens it puts through the model after a common prefix of `e` tokens: its own prefix
+    /// once, then each continuation.
+    pub fn tokens_after(&self, e: usize) -> usize {
+        let start = self.prefix_after(e).end;
+        (start - e) + self.unique.iter().map(|q| q.ids.len() - start).sum::<usize>()
+    }
+
+    /// Length of its longest continuation after its own prefix (and a common one of `e`).
+    pub fn suffix_len_after(&self, e: usize) -> usize {
+        let start = self.prefix_after(e).end;
+        self.unique.iter().map(|q| q.ids.len() - start).max().unwrap_or(0)
     }
 }
 
@@ -108,16 +127,23 @@ fn common_prefix(a: &[u32], b: &[u32]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
-/// Runs `groups` through the model in one pass. Returns, for each group and each of its
-/// queries as given, the log-probs of the query's targets (full-vocabulary log-softmax), at
-/// most `head_rows` positions meeting the LM head at once.
-pub async fn read_groups(model: &Gpt2, groups: &[Group], head_rows: usize) -> Result<Vec<Vec<Vec<f32>>>, DeviceError> {
+/// Runs `groups` through the model in one pass, after `common` (a prefix of each group's
+/// head, read earlier) when given. Returns, for each group and each of its queries as given,
+/// the log-probs of the query's targets (full-vocabulary log-softmax), at most `head_rows`
+/// positions meeting the LM head at once.
+pub async fn read_groups(
+    model: &Gpt2,
+    groups: &[Group],
+    common: Option<&PastKeyValues>,
+    head_rows: usize,
+) -> Result<Vec<Vec<Vec<f32>>>, DeviceError> {
     let device = model.wte.device();
     let n_positions = model.wpe.weight.dims()[0];
+    let e = common.map_or(0, PastKeyValues::len);
     let per_read = groups.first().and_then(|g| g.unique.first()).map_or(1, Query::per_read);
-    let sharing: Vec<&Group> = groups.iter().filter(|g| g.shared > 0).collect();
-    let p = sharing.iter().map(|g| g.shared).max().unwrap_or(0);
-    let l = groups.iter().map(Group::suffix_len).max().unwrap_or(0);
+    let sharing: Vec<&Group> = groups.iter().filter(|g| !g.prefix_after(e).is_empty()).collect();
+    let p = sharing.iter().map(|g| g.prefix_after(e).len()).max().unwrap_or(0);
+    let l = groups.iter().map(|g| g.suffix_len_after(e)).max().unwrap_or(0);
     let s: usize = groups.iter().map(Group::rows).sum();
 
     // The continuation batch `[s, l]`, and where each read lands in it once flattened.
@@ -125,42 +151,46 @@ pub async fn read_groups(model: &Gpt2, groups: &[Group], head_rows: usize) -> Re
     let (mut reads, mut targets) = (Vec::new(), Vec::new());
     let (mut row, mut prefixes) = (0, 0);
     for group in groups {
-        let shared = group.shared;
+        let own_prefix = group.prefix_after(e);
+        let start = own_prefix.end;
         // Rows that share nothing see no prefix key at all; any valid row will do.
         let prefix_row = prefixes.min(sharing.len().saturating_sub(1));
-        prefixes += usize::from(shared > 0);
+        prefixes += usize::from(!own_prefix.is_empty());
         for query in &group.unique {
-            let own = &query.ids[shared..];
+            let own = &query.ids[start..];
             ids.extend(own.iter().map(|&id| id as i32));
             ids.extend(std::iter::repeat_n(PAD_ID as i32, l - own.len()));
             // Padding gets a valid position; what it computes is never read.
-            positions.extend((0..l).map(|j| (shared + j).min(n_positions - 1) as i64));
+            positions.extend((0..l).map(|j| (start + j).min(n_positions - 1) as i64));
             prefix_of.push(prefix_row as i64);
             for i in 0..l {
-                mask.extend((0..p).map(|j| j >= shared));
+                mask.extend((0..p).map(|j| j >= own_prefix.len()));
                 mask.extend((0..l).map(|j| j > i));
             }
-            reads.extend(query.reads.clone().map(|t| (row * l + t - shared) as i64));
+            reads.extend(query.reads.clone().map(|t| (row * l + t - start) as i64));
             targets.extend(query.targets.iter().map(|&id| id as i32));
             row += 1;
         }
     }
     let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [s, l]), &device);
-    let hidden = if p == 0 {
+    let hidden = if p == 0 && e == 0 {
         model.hidden_states(ids)
     } else {
-        let mut prefix = Vec::with_capacity(sharing.len() * p);
-        for group in &sharing {
-            prefix.extend(group.unique[0].ids[..group.shared].iter().map(|&id| id as i32));
-            prefix.extend(std::iter::repeat_n(PAD_ID as i32, p - group.shared));
-        }
-        let prefix = Tensor::<2, Int>::from_data(TensorData::new(prefix, [sharing.len(), p]), &device);
+        let prefix = (p > 0).then(|| {
+            let mut prefix = Vec::with_capacity(sharing.len() * p);
+            for group in &sharing {
+                let own_prefix = group.prefix_after(e);
+                prefix.extend(group.unique[0].ids[own_prefix.clone()].iter().map(|&id| id as i32));
+                prefix.extend(std::iter::repeat_n(PAD_ID as i32, p - own_prefix.len()));
+            }
+            Tensor::<2, Int>::from_data(TensorData::new(prefix, [sharing.len(), p]), &device)
+        });
         let shared = SharedPrefix {
             prefix_of: Tensor::from_data(TensorData::new(prefix_of, [s]), &device),
             mask: Tensor::<4, Bool>::from_data(TensorData::new(mask, [s, 1, l, p + l]), &device),
             positions: Tensor::from_data(TensorData::new(positions, [s, l]), &device),
         };
-        model.hidden_states_shared(prefix, ids, &shared)
+        model.hidden_states_shared(common, prefix, ids, &shared)
     };
     let n = reads.len();
     let c = hidden.dims()[2];
@@ -218,7 +248,10 @@ mod tests {
         // A BPE merge across the boundary changes the last prompt token: shared up to it.
         let g = Group::new(vec![query(&[1, 2, 3, 4, 10, 12], 2), query(&[1, 2, 9, 11], 1)], true);
         assert_eq!(g.shared, 2);
-        assert_eq!(g.suffix_len(), 4);
+        assert_eq!(g.suffix_len_after(0), 4);
+        assert_eq!((g.prefix_after(1), g.tokens_after(1)), (1..2, 1 + 4 + 2));
+        // After a longer common prefix, no prefix row of its own.
+        assert_eq!((g.prefix_after(2), g.suffix_len_after(2)), (2..2, 4));
         assert_eq!(Group::new(vec![query(&[1, 2, 3, 10], 1), query(&[1, 2, 3, 11], 1)], false).shared, 0);
     }
 
@@ -226,5 +259,7 @@ mod tests {
     fn identical_queries_are_read_once_and_nothing_is_shared_alone() {
         let g = Group::new(vec![query(&[1, 2, 3], 1), query(&[1, 2, 3], 1)], true);
         assert_eq!((g.rows(), g.shared, g.slots.clone()), (1, 0, vec![0, 0]));
+        // Alone, its head may still come from a prefix other examples share.
+        assert_eq!((g.head, g.head_ids()), (1, &[1u32][..]));
     }
 }

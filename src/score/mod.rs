@@ -1,22 +1,25 @@
 //! Turning the model into the prize's numbers: token sequences (`prepare`), the queries they
-//! ask of the model and how passes are packed (`logprob`, `batch`), and the pipeline's
-//! per-example metrics (`metrics`, no tensors).
+//! ask of the model and how passes are packed (`logprob`, `batch`), prefixes read once for
+//! many examples (`prefix_cache`), and the pipeline's per-example metrics (`metrics`, no
+//! tensors).
 
 pub mod batch;
 pub mod logprob;
 pub mod metrics;
+pub mod prefix_cache;
 pub mod prepare;
 pub mod sample;
 
 pub use batch::Batching;
 pub use logprob::DeviceError;
 pub use metrics::Metrics;
+pub use prefix_cache::{Base, PrefixCache, PrefixPlan};
 pub use prepare::{prepare, Prepared, PreparedExample, Sequence, Truncation};
 
 pub use logprob::Group;
 use logprob::Query;
 
-use crate::model::Gpt2;
+use crate::model::{Gpt2, PastKeyValues};
 use crate::task::{ExampleKind, TaskType};
 
 /// What one example asks of the model, grouped so that its queries may share their prefix.
@@ -31,15 +34,26 @@ pub fn group(input: &Prepared, share_prefixes: bool) -> Group {
     Group::new(queries, share_prefixes)
 }
 
-/// Scores examples (with their [`group`]s) in one forward pass; [`Batching::plan`] says what fits.
+/// What an example reads before its first scored (or sampled) position: the part a prefix
+/// shared with other examples may cover. Empty without `share`.
+pub fn head<'a>(input: &'a Prepared, group: &'a Group, share: bool) -> &'a [u32] {
+    match input {
+        Prepared::Numeric { prompt } if share => &prompt[..prompt.len().saturating_sub(1)],
+        _ => group.head_ids(),
+    }
+}
+
+/// Scores examples (with their [`group`]s) in one forward pass after `common`, a prefix they
+/// all start with; [`Batching::plan`] says what fits.
 pub async fn score_batch(
     model: &Gpt2,
     task_type: TaskType,
     examples: &[&ExampleKind],
     groups: &[Group],
+    common: Option<&PastKeyValues>,
     batching: &Batching,
 ) -> Result<Vec<Metrics>, DeviceError> {
-    let values = logprob::read_groups(model, groups, batching.head_rows).await?;
+    let values = logprob::read_groups(model, groups, common, batching.head_rows).await?;
     Ok(examples.iter().zip(values).map(|(example, values)| metrics_of(task_type, example, values)).collect())
 }
 

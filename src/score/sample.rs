@@ -2,12 +2,14 @@
 //! `generate`: `SAMPLES` continuations of at most `MAX_NEW_TOKENS` tokens, each token drawn from
 //! the softmax of the logits divided by the temperature, restricted to the `TOP_K` most likely
 //! tokens (transformers' default), stopping at the end-of-text token. The draws come from a
-//! seeded generator, so a run is reproducible; they are not PyTorch's random numbers.
+//! seeded generator, so a run is reproducible; they are not PyTorch's random numbers. Like
+//! `generate`, it keeps the keys and values of what it has read (the prompt once for all
+//! samples), so each new token costs one position.
 
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::logprob::DeviceError;
-use crate::model::Gpt2;
+use crate::model::{Gpt2, PastKeyValues};
 use crate::rng::Rng;
 
 pub const SAMPLES: usize = 10;
@@ -18,33 +20,59 @@ pub const TOP_K: usize = 50;
 pub const END_OF_TEXT: u32 = 50256;
 
 /// `SAMPLES` continuations of `prompt` (token ids, without the prompt), drawn with `rng`.
-/// All samples run as one batch: they share the prompt, so they stay the same length.
-pub async fn sample_continuations(model: &Gpt2, prompt: &[u32], rng: &mut Rng) -> Result<Vec<Vec<u32>>, DeviceError> {
+/// `common`, when given, holds the keys and values of the prompt's first tokens (a prefix other
+/// examples share). The prompt is read once for all samples; then each step reads only the
+/// samples' newest tokens, attending to the keys and values of everything before them.
+pub async fn sample_continuations(
+    model: &Gpt2,
+    prompt: &[u32],
+    common: Option<&PastKeyValues>,
+    rng: &mut Rng,
+) -> Result<Vec<Vec<u32>>, DeviceError> {
     let device = model.device();
-    let mut rows: Vec<Vec<u32>> = vec![prompt.to_vec(); SAMPLES];
+    let ids = |ids: Vec<i32>, rows: usize| {
+        let t = ids.len() / rows;
+        Tensor::<2, Int>::from_data(TensorData::new(ids, [rows, t]), &device)
+    };
+    let e = common.map_or(0, PastKeyValues::len);
+    let (hidden, own) = model.extend(ids(prompt[e..].iter().map(|&id| id as i32).collect(), 1), common, None);
+    let read = match common {
+        Some(common) => common.then(&own),
+        None => own,
+    };
+    let mut logits = last_logits(model, hidden).await?; // the same for every sample
+    let mut rows: Vec<Vec<u32>> = vec![Vec::new(); SAMPLES];
     let mut finished = [false; SAMPLES];
-    for _ in 0..MAX_NEW_TOKENS {
-        let t = rows[0].len();
-        let ids: Vec<i32> = rows.iter().flatten().map(|&id| id as i32).collect();
-        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [SAMPLES, t]), &device);
-        let hidden = model.hidden_states(ids); // (S, T, C)
-        let [_, _, c] = hidden.dims();
-        let last_positions: Vec<i64> = (0..SAMPLES).map(|i| (i * t + t - 1) as i64).collect();
-        let last = hidden.reshape([SAMPLES * t, c]).select(0, Tensor::from_data(TensorData::new(last_positions, [SAMPLES]), &device));
-        let logits = model.logits(last).into_data_async().await.map_err(|e| DeviceError::Read(e.to_string()))?;
-        let logits = logits.try_into_vec::<f32>().map_err(|e| DeviceError::Data(format!("{e:?}")))?;
-        let vocab = logits.len() / SAMPLES;
+    let mut generated: Option<PastKeyValues> = None;
+    for step in 0..MAX_NEW_TOKENS {
+        let vocab = logits.len() / if step == 0 { 1 } else { SAMPLES };
         for (i, row) in rows.iter_mut().enumerate() {
+            let at = if step == 0 { 0 } else { i };
             // Finished rows keep a placeholder token so the batch stays rectangular.
-            let token = if finished[i] { END_OF_TEXT } else { draw(&logits[i * vocab..(i + 1) * vocab], rng) };
+            let token = if finished[i] { END_OF_TEXT } else { draw(&logits[at * vocab..(at + 1) * vocab], rng) };
             finished[i] |= token == END_OF_TEXT;
             row.push(token);
         }
-        if finished.iter().all(|&f| f) {
+        if finished.iter().all(|&f| f) || step + 1 == MAX_NEW_TOKENS {
             break;
         }
+        let newest = ids(rows.iter().map(|row| row[step] as i32).collect(), SAMPLES);
+        let (hidden, own) = model.extend(newest, Some(&read), generated.as_ref());
+        generated = Some(match generated {
+            Some(earlier) => earlier.then(&own),
+            None => own,
+        });
+        logits = last_logits(model, hidden).await?;
     }
-    Ok(rows.into_iter().map(|row| row[prompt.len()..].iter().copied().take_while(|&id| id != END_OF_TEXT).collect()).collect())
+    Ok(rows.into_iter().map(|row| row.into_iter().take_while(|&id| id != END_OF_TEXT).collect()).collect())
+}
+
+/// The logits after each row's last position, `[rows · vocab]`, read back.
+async fn last_logits(model: &Gpt2, hidden: Tensor<3>) -> Result<Vec<f32>, DeviceError> {
+    let [b, t, c] = hidden.dims();
+    let last = hidden.narrow(1, t - 1, 1).reshape([b, c]);
+    let logits = model.logits(last).into_data_async().await.map_err(|e| DeviceError::Read(e.to_string()))?;
+    logits.try_into_vec::<f32>().map_err(|e| DeviceError::Data(format!("{e:?}")))
 }
 
 /// One token from `logits / TEMPERATURE`, keeping the `TOP_K` largest (ties with the k-th

@@ -3,15 +3,17 @@
 //! with many examples per pass, and with the LM head split into small chunks, within 1e-5
 //! nats plus float32 rounding of the value (1e-6 of it: the random fixture models give
 //! log-probs of -40 nats, where one float32 step is 4e-6); `correct`, `predicted` and
-//! truncation flags are identical.
+//! truncation flags are identical. So does a prefix read once for many examples: the same
+//! tasks made from a template (an instruction and a demonstration before every prompt), and
+//! numeric samples drawn after it.
 
 use crate::common;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use invscale::checkpoint::Checkpoint;
-use invscale::run::{run_task, Control, ExampleResult, RunOptions};
+use invscale::run::{self, run_task, Control, ExampleResult, RunOptions};
 use invscale::score::{self, Batching, Metrics, Truncation};
-use invscale::task::{parse_task, Task, TaskType};
+use invscale::task::{parse_task, ExampleKind, Task, TaskType};
 
 const TOLERANCE: f64 = 1e-5;
 const RELATIVE: f64 = 1e-6;
@@ -25,6 +27,15 @@ const TASKS: [(&str, &str); 7] = [
     ("logodds.csv", "logodds"),
     ("absolute_logodds.csv", "absolute_logodds"),
 ];
+
+/// What a template-made task puts before every prompt (40 tokens).
+const TEMPLATE: &str = "The questions below test careful reading. Answer each one with the single best choice, \
+as a careful reader would.\n\nQ: Is water wet?\nA: yes\n\nQ: Do fish swim?\nA: yes\n\n";
+
+const NUMERIC: &str = "prompt,true_answer,anchor\n\
+\"Q: How many legs does a spider have?\nA:\",8,3\n\
+\"Q: What is 12 times 12?\nA:\",144,100\n\
+\"Q: How many days are in a week?\nA:\",7,30\n";
 
 fn task(file: &str, task_type: &str) -> Task {
     parse_task(&common::read(common::fixtures().join("tasks").join(file)), TaskType::from_name(task_type)).unwrap()
@@ -46,6 +57,23 @@ fn numbers(result: &ExampleResult) -> (Vec<f64>, Vec<usize>) {
     }
 }
 
+/// `task` with [`TEMPLATE`] before every prompt.
+fn templated(task: &Task) -> Task {
+    let mut task = task.clone();
+    for example in &mut task.examples {
+        match &mut example.kind {
+            ExampleKind::Classification { prompt, .. } | ExampleKind::SequenceProb { prompt, .. } | ExampleKind::Numeric { prompt, .. } => {
+                prompt.insert_str(0, TEMPLATE)
+            }
+            ExampleKind::Logodds { prompt, other_prompt, .. } => {
+                prompt.insert_str(0, TEMPLATE);
+                other_prompt.insert_str(0, TEMPLATE);
+            }
+        }
+    }
+    task
+}
+
 fn run(checkpoint: &Checkpoint, task: &Task, truncation: Truncation, batching: &Batching) -> Vec<ExampleResult> {
     let options = RunOptions { truncation, batching: Some(*batching), ..RunOptions::default() };
     pollster::block_on(run_task(checkpoint, task, options, |_, _| Control::Continue)).unwrap()
@@ -54,6 +82,12 @@ fn run(checkpoint: &Checkpoint, task: &Task, truncation: Truncation, batching: &
 /// Runs the tasks on every given model under each batching (all of them, or only the
 /// default) and compares with the plain path.
 fn batching_changes_nothing_on(device: &Device, models: &[&str], tasks: &[(&str, &str)], all_variants: bool, backend: &str) {
+    let tasks: Vec<(String, Task)> = tasks
+        .iter()
+        .flat_map(|&(file, task_type)| {
+            [(file.to_string(), task(file, task_type)), (format!("templated {file}"), templated(&task(file, task_type)))]
+        })
+        .collect();
     let mut worst = 0f64;
     for name in models {
         let checkpoint = common::checkpoint(name, device);
@@ -64,18 +98,18 @@ fn batching_changes_nothing_on(device: &Device, models: &[&str], tasks: &[(&str,
             variants.extend([
                 ("shared, one example per pass", Batching { share_prefixes: true, ..plain }),
                 ("unshared, default batches", Batching { share_prefixes: false, ..default }),
+                ("shared within examples only", Batching { cache_bytes: 0, ..default }),
                 (
                     "shared, 64-token passes, any padding, head 1 row at a time",
                     Batching { max_tokens: 64, head_rows: 1, max_padding: f64::INFINITY, ..default },
                 ),
             ]);
         }
-        for &(file, task_type) in tasks {
-            let task = task(file, task_type);
+        for (file, task) in &tasks {
             for truncation in [Truncation::KeepScored, Truncation::Pipeline] {
-                let expected = run(&checkpoint, &task, truncation, &plain);
+                let expected = run(&checkpoint, task, truncation, &plain);
                 for (what, batching) in &variants {
-                    let got = run(&checkpoint, &task, truncation, batching);
+                    let got = run(&checkpoint, task, truncation, batching);
                     assert_eq!(got.len(), expected.len());
                     for (g, e) in got.iter().zip(&expected) {
                         let at = format!("[{backend}] {file} / {name} / {} / {what}: example {}", truncation.name(), e.index);
@@ -126,7 +160,71 @@ fn fixtures_exercise_sharing_and_packing() {
             })
             .collect();
         assert!(groups.iter().any(|g| g.shared > 0), "{file}: examples share prefixes");
-        let passes = batching.plan(&groups, checkpoint.config.n_head);
+        let passes = batching.plan(&groups, &vec![None; groups.len()], checkpoint.config.n_head);
         assert!(passes.len() < groups.len(), "{file}: several examples per pass ({passes:?})");
     }
+}
+
+/// The template is read once, not once per example: the comparisons above exercise the cache.
+#[test]
+fn a_template_is_read_once_per_model() {
+    let checkpoint = common::checkpoint("tiny-hub", &Device::flex());
+    let template = checkpoint.tokenizer.encode(TEMPLATE).unwrap().len();
+    let default = Batching::for_model(&checkpoint.config);
+    for (file, task_type) in TASKS.iter().copied().chain([("numeric", "numeric")]) {
+        let task = if file == "numeric" { parse_task(NUMERIC.as_bytes(), None).unwrap() } else { templated(&task(file, task_type)) };
+        let work =
+            |batching: Batching| run::work(&checkpoint, &task, &RunOptions { batching: Some(batching), ..RunOptions::default() }).unwrap();
+        let (cached, uncached) = (work(default), work(Batching { cache_bytes: 0, ..default }));
+        // Examples cut to the context lose their template.
+        let n = task
+            .examples
+            .iter()
+            .filter(|e| !score::prepare(e, &checkpoint.tokenizer, checkpoint.config.n_positions, Truncation::KeepScored).unwrap().truncated)
+            .count();
+        if file == "numeric" {
+            // Three prompts that share only "Q: How many": too short to keep.
+            assert_eq!(cached, uncached, "{file}");
+            continue;
+        }
+        // Every example but the first reads the template from the cache (all of it but perhaps the
+        // token where it meets the prompt).
+        assert!(cached.tokens + (n - 1) * (template - 1) <= uncached.tokens, "{file}: {cached:?} vs {uncached:?}");
+        assert!(cached.tokens < cached.pipeline_tokens, "{file}");
+    }
+}
+
+/// Numeric samples drawn after a cached prefix are the samples drawn without one.
+#[test]
+fn numeric_samples_after_a_shared_prefix_are_unchanged() {
+    let checkpoint = common::checkpoint("tiny-odd-heads", &Device::flex());
+    let task = templated(&parse_task(NUMERIC.as_bytes(), None).unwrap());
+    let default = Batching::for_model(&checkpoint.config);
+    let cached = run(&checkpoint, &task, Truncation::KeepScored, &default);
+    let plain = run(&checkpoint, &task, Truncation::KeepScored, &Batching { share_prefixes: false, ..default });
+    assert_eq!(cached, plain);
+    let work = run::work(&checkpoint, &task, &RunOptions::default()).unwrap();
+    assert!(work.tokens * 3 < work.pipeline_tokens, "{work:?}");
+}
+
+/// Reading a sequence in parts, each after the keys and values of the parts before it (one
+/// prefix for all rows, then each row's own), gives the states of reading it whole.
+#[test]
+fn reading_in_parts_equals_reading_whole() {
+    let device = Device::flex();
+    let checkpoint = common::checkpoint("tiny-odd-heads", &device);
+    let model = &checkpoint.model;
+    let rows: Vec<Vec<i32>> =
+        vec![(0..12).map(|i| 100 + i).collect(), (0..5).map(|i| 100 + i).chain((0..7).map(|i| 900 + 3 * i)).collect()];
+    let tensor = |rows: &[Vec<i32>], span: std::ops::Range<usize>| {
+        let ids: Vec<i32> = rows.iter().flat_map(|r| r[span.clone()].to_vec()).collect();
+        Tensor::<2, Int>::from_data(TensorData::new(ids, [rows.len(), span.len()]), &device)
+    };
+    let whole: Vec<f32> = model.hidden_states(tensor(&rows, 0..12)).narrow(1, 9, 3).into_data().try_to_vec().unwrap();
+    let (_, common) = model.extend(tensor(&rows[..1], 0..5), None, None);
+    let (_, own) = model.extend(tensor(&rows, 5..9), Some(&common), None);
+    let (last, _) = model.extend(tensor(&rows, 9..12), Some(&common), Some(&own));
+    let parts: Vec<f32> = last.into_data().try_to_vec().unwrap();
+    let worst = whole.iter().zip(&parts).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst < 1e-5, "max |parts - whole| = {worst:e}");
 }

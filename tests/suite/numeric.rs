@@ -58,7 +58,7 @@ fn first_tokens_come_from_the_models_top_k() {
     let mut rng = Rng::new(3);
     let mut firsts = std::collections::BTreeSet::new();
     for _ in 0..20 {
-        let samples = pollster::block_on(sample_continuations(&checkpoint.model, &prompt, &mut rng)).unwrap();
+        let samples = pollster::block_on(sample_continuations(&checkpoint.model, &prompt, None, &mut rng)).unwrap();
         for s in samples {
             assert!(s.len() <= MAX_NEW_TOKENS);
             if let Some(first) = s.first() {

@@ -1,0 +1,260 @@
+//! Prefixes that several examples start with (a task's instruction and demonstrations): read
+//! once per model, kept while later examples still start with them, then dropped.
+//!
+//! The plan is made from every example of the task before any is scored, so a resumed run
+//! continues the same prefixes as an uninterrupted one. An example continues the longer of
+//! the token prefixes it shares with the example before it and the one after it (all it reads
+//! before its first scored position): a template-made task shares its template all along.
+
+use std::collections::HashMap;
+
+use burn::tensor::{Int, Tensor, TensorData};
+
+use crate::model::{Gpt2, PastKeyValues};
+
+/// Shorter shared prefixes are not worth a pass of their own.
+pub const MIN_TOKENS: usize = 16;
+
+/// The cached prefix an example continues: which one, and its length in tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Base {
+    pub entry: usize,
+    pub len: usize,
+}
+
+/// Which prefixes to keep, and which example continues which.
+#[derive(Clone, Debug, Default)]
+pub struct PrefixPlan {
+    /// Shortest first, so an entry's parent comes before it.
+    entries: Vec<Entry>,
+    /// Per example, in task order.
+    bases: Vec<Option<Base>>,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    ids: Vec<u32>,
+    /// The longest other entry it starts with: it is read after that one's keys and values.
+    parent: Option<usize>,
+    /// The first example that needs it (itself or through an entry extending it): it is read then.
+    first_use: usize,
+    /// The last example that needs it: after it, the entry is dropped.
+    last_use: usize,
+}
+
+impl PrefixPlan {
+    /// A plan for examples that start with `heads` (in task order, what each reads before its
+    /// first scored position). `bytes_per_token` is what one position's keys and values take
+    /// in every layer; the prefixes kept at once never take more than `budget` bytes.
+    pub fn new(heads: &[&[u32]], bytes_per_token: usize, budget: usize) -> Self {
+        let with_next: Vec<usize> = heads.windows(2).map(|w| common_prefix(w[0], w[1])).collect();
+        let wanted: Vec<&[u32]> = (0..heads.len())
+            .map(|i| {
+                let before = if i > 0 { with_next[i - 1] } else { 0 };
+                let len = before.max(with_next.get(i).copied().unwrap_or(0));
+                &heads[i][..if len >= MIN_TOKENS { len } else { 0 }]
+            })
+            .collect();
+        let mut distinct: Vec<&[u32]> = wanted.iter().copied().filter(|ids| !ids.is_empty()).collect();
+        distinct.sort_by(|a, b| a.len().cmp(&b.len()).then(a.cmp(b)));
+        distinct.dedup();
+
+        // Each distinct prefix extends the longest shorter one it starts with, or is that one
+        // when it adds too little to be worth its own pass.
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut entry_of: HashMap<&[u32], usize> = HashMap::new();
+        for ids in distinct {
+            let parent = (0..entries.len()).rev().filter(|&k| ids.starts_with(&entries[k].ids)).max_by_key(|&k| entries[k].ids.len());
+            let entry = match parent {
+                Some(p) if ids.len() - entries[p].ids.len() < MIN_TOKENS => p,
+                _ => {
+                    entries.push(Entry { ids: ids.to_vec(), parent, first_use: usize::MAX, last_use: 0 });
+                    entries.len() - 1
+                }
+            };
+            entry_of.insert(ids, entry);
+        }
+        let wanted: Vec<Option<usize>> = wanted.iter().map(|ids| entry_of.get(ids).copied()).collect();
+        for (i, entry) in wanted.iter().enumerate() {
+            if let Some(&k) = entry.as_ref() {
+                entries[k].first_use = entries[k].first_use.min(i);
+                entries[k].last_use = entries[k].last_use.max(i);
+            }
+        }
+        // A parent is read no later than its first child, and kept until that child is read.
+        for k in (0..entries.len()).rev() {
+            if let Some(p) = entries[k].parent {
+                let first = entries[k].first_use;
+                entries[p].first_use = entries[p].first_use.min(first);
+                entries[p].last_use = entries[p].last_use.max(first);
+            }
+        }
+
+        // In the order they are read, each entry is kept if its parent is and it fits beside
+        // the entries still live then.
+        let bytes = |e: &Entry| e.ids.len() * bytes_per_token;
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_by_key(|&k| (entries[k].first_use, entries[k].ids.len()));
+        let mut kept = vec![false; entries.len()];
+        for k in order {
+            let entry = &entries[k];
+            let live: usize =
+                entries.iter().zip(&kept).filter(|(e, &kept)| kept && e.last_use >= entry.first_use).map(|(e, _)| bytes(e)).sum();
+            kept[k] = entry.parent.is_none_or(|p| kept[p]) && live + bytes(entry) <= budget;
+        }
+        let bases = wanted.iter().map(|entry| entry.filter(|&k| kept[k]).map(|k| Base { entry: k, len: entries[k].ids.len() })).collect();
+        PrefixPlan { entries, bases }
+    }
+
+    /// The prefix example `index` continues.
+    pub fn base(&self, index: usize) -> Option<Base> {
+        self.bases.get(index).copied().flatten()
+    }
+
+    /// Tokens read to fill the cache for the examples `indices`: each prefix they continue,
+    /// and each it extends, once.
+    pub fn tokens_for(&self, indices: &[usize]) -> usize {
+        let mut needed = vec![false; self.entries.len()];
+        for base in indices.iter().filter_map(|&i| self.base(i)) {
+            let mut entry = Some(base.entry);
+            while let Some(k) = entry.filter(|&k| !needed[k]) {
+                needed[k] = true;
+                entry = self.entries[k].parent;
+            }
+        }
+        (0..self.entries.len()).filter(|&k| needed[k]).map(|k| self.entries[k].ids.len() - self.parent_len(k)).sum()
+    }
+
+    fn parent_len(&self, entry: usize) -> usize {
+        self.entries[entry].parent.map_or(0, |p| self.entries[p].ids.len())
+    }
+}
+
+/// The keys and values of a [`PrefixPlan`]'s prefixes while a run needs them.
+pub struct PrefixCache {
+    plan: PrefixPlan,
+    kept: Vec<Option<PastKeyValues>>,
+}
+
+impl PrefixCache {
+    pub fn new(plan: PrefixPlan) -> Self {
+        let kept = vec![None; plan.entries.len()];
+        PrefixCache { plan, kept }
+    }
+
+    /// The keys and values of `base`'s prefix, read on first use (after those of the prefix it
+    /// extends).
+    pub fn get(&mut self, model: &Gpt2, base: Base) -> PastKeyValues {
+        self.entry(model, base.entry)
+    }
+
+    fn entry(&mut self, model: &Gpt2, k: usize) -> PastKeyValues {
+        if let Some(kept) = &self.kept[k] {
+            return kept.clone();
+        }
+        let parent = self.plan.entries[k].parent.map(|p| self.entry(model, p));
+        let ids = &self.plan.entries[k].ids[self.plan.parent_len(k)..];
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids.iter().map(|&id| id as i32).collect(), [1, ids.len()]), &model.device());
+        let (_, own) = model.extend(ids, parent.as_ref(), None);
+        let all = match parent {
+            Some(parent) => parent.then(&own),
+            None => own,
+        };
+        self.kept[k] = Some(all.clone());
+        all
+    }
+
+    /// Drops the prefixes that no example after `index` continues.
+    pub fn done_with(&mut self, index: usize) {
+        for (entry, kept) in self.plan.entries.iter().zip(&mut self.kept) {
+            if entry.last_use <= index {
+                *kept = None;
+            }
+        }
+    }
+}
+
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(prefix: u32, len: usize, tail: u32) -> Vec<u32> {
+        (0..len as u32).map(|i| prefix * 1000 + i).chain([tail, tail + 1]).collect()
+    }
+
+    #[test]
+    fn a_template_is_one_entry_continued_by_every_example() {
+        let heads: Vec<Vec<u32>> = (0..5).map(|i| ids(1, 20, 100 + 10 * i)).collect();
+        let views: Vec<&[u32]> = heads.iter().map(Vec::as_slice).collect();
+        let plan = PrefixPlan::new(&views, 1, usize::MAX);
+        assert_eq!(plan.entries.len(), 1);
+        assert!((0..5).all(|i| plan.base(i) == Some(Base { entry: 0, len: 20 })));
+        assert_eq!((plan.entries[0].first_use, plan.entries[0].last_use), (0, 4));
+        assert_eq!(plan.tokens_for(&[1, 2, 4]), 20);
+        assert_eq!(plan.tokens_for(&[]), 0);
+    }
+
+    #[test]
+    fn short_shared_prefixes_and_loners_continue_nothing() {
+        let heads = [ids(1, 20, 100), ids(2, 20, 100), ids(3, MIN_TOKENS - 1, 7), ids(3, MIN_TOKENS - 1, 9)];
+        let views: Vec<&[u32]> = heads.iter().map(Vec::as_slice).collect();
+        let plan = PrefixPlan::new(&views, 1, usize::MAX);
+        assert!((0..4).all(|i| plan.base(i).is_none()));
+    }
+
+    #[test]
+    fn each_example_continues_the_longer_of_its_neighbours_prefixes() {
+        // Two templates, A then B, then A once more with no neighbour; 1 and 2 share more of A.
+        let mut a_long = ids(1, 40, 100);
+        a_long.truncate(40);
+        let heads =
+            [ids(1, 20, 100), [a_long.clone(), vec![5]].concat(), [a_long, vec![6]].concat(), ids(2, 20, 1), ids(2, 20, 3), ids(1, 20, 7)];
+        let views: Vec<&[u32]> = heads.iter().map(Vec::as_slice).collect();
+        let plan = PrefixPlan::new(&views, 1, usize::MAX);
+        let lens: Vec<Option<usize>> = (0..6).map(|i| plan.base(i).map(|b| b.len)).collect();
+        assert_eq!(lens, vec![Some(20), Some(40), Some(40), Some(20), Some(20), None]);
+        assert_ne!(plan.base(0).unwrap().entry, plan.base(3).unwrap().entry);
+    }
+
+    #[test]
+    fn a_longer_shared_prefix_extends_the_shorter_one() {
+        // 0..2 share A (20 tokens); 2 and 3 share A and 20 more; 3 and 4 share A and 2 more.
+        let a = ids(1, 20, 100)[..20].to_vec();
+        let more: Vec<u32> = (500..520).collect();
+        let heads = [
+            [&a[..], &[1, 2]].concat(),
+            [&a[..], &[3, 4]].concat(),
+            [&a[..], &more, &[5]].concat(),
+            [&a[..], &more, &[6]].concat(),
+            [&a[..], &[7, 8]].concat(),
+            [&a[..], &[7, 8, 9]].concat(),
+        ];
+        let views: Vec<&[u32]> = heads.iter().map(Vec::as_slice).collect();
+        let plan = PrefixPlan::new(&views, 1, usize::MAX);
+        let lens: Vec<Option<usize>> = (0..6).map(|i| plan.base(i).map(|b| b.len)).collect();
+        // 4 and 5 add two tokens to A: too few for an entry of their own.
+        assert_eq!(lens, vec![Some(20), Some(20), Some(40), Some(40), Some(20), Some(20)]);
+        assert_eq!(plan.entries.len(), 2);
+        assert_eq!(plan.entries[1].parent, Some(0));
+        // A then its 20 more, each once.
+        assert_eq!(plan.tokens_for(&[2, 3, 4]), 40);
+        assert_eq!(plan.tokens_for(&[5]), 20);
+    }
+
+    #[test]
+    fn the_budget_bounds_what_is_kept_at_once() {
+        // A (20 tokens) for examples 0 and 1, B (25) for 2 and 3, C (30) for 4 and 5.
+        let heads = [ids(1, 20, 10), ids(1, 20, 20), ids(2, 25, 10), ids(2, 25, 20), ids(3, 30, 10), ids(3, 30, 20)];
+        let views: Vec<&[u32]> = heads.iter().map(Vec::as_slice).collect();
+        // A is dropped after example 1, so B and then C fit one at a time in 30 bytes.
+        let plan = PrefixPlan::new(&views, 1, 30);
+        assert!((0..6).all(|i| plan.base(i).is_some()));
+        // C alone exceeds 29 bytes: its examples continue nothing.
+        let plan = PrefixPlan::new(&views, 1, 29);
+        assert_eq!((0..6).map(|i| plan.base(i).is_some()).collect::<Vec<_>>(), vec![true, true, true, true, false, false]);
+    }
+}
