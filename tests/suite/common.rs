@@ -34,13 +34,15 @@ pub fn checkpoint_in(name: &str, device: &Device, precision: Precision) -> Check
     .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-/// The wgpu device when a GPU (or lavapipe) is present. `INVSCALE_REQUIRE_WGPU=1` (set by
+/// The wgpu device when a GPU (or lavapipe) is present, held by one test at a time (a test that
+/// reads the device's memory use must not see another's). `INVSCALE_REQUIRE_WGPU=1` (set by
 /// `.ci/run`) turns a missing adapter into a failure instead of a skip.
 #[cfg(feature = "wgpu")]
-pub fn wgpu_device() -> Option<Device> {
-    use std::sync::OnceLock;
+pub fn wgpu_device() -> Option<WgpuTurn> {
+    use std::sync::{Mutex, OnceLock};
     static DEVICE: OnceLock<Option<Device>> = OnceLock::new();
-    DEVICE
+    static TURN: Mutex<()> = Mutex::new(());
+    let device = DEVICE
         .get_or_init(|| match Device::wgpu_options().init() {
             Ok(device) => Some(device),
             Err(e) if std::env::var("INVSCALE_REQUIRE_WGPU").is_ok_and(|v| v == "1") => {
@@ -51,5 +53,23 @@ pub fn wgpu_device() -> Option<Device> {
                 None
             }
         })
-        .clone()
+        .clone()?;
+    // A test that failed holding it leaves the device usable.
+    let turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    Some(WgpuTurn { device, _turn: turn })
+}
+
+/// The wgpu device, for as long as this test holds it.
+#[cfg(feature = "wgpu")]
+pub struct WgpuTurn {
+    device: Device,
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+#[cfg(feature = "wgpu")]
+impl std::ops::Deref for WgpuTurn {
+    type Target = Device;
+    fn deref(&self) -> &Device {
+        &self.device
+    }
 }
