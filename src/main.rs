@@ -139,6 +139,15 @@ fn device(backend: Backend) -> Result<Device> {
     }
 }
 
+/// Passes scored at once: one per core on the CPU (its element-wise kernels use one core
+/// each); one on a GPU, which runs a pass's kernels in parallel itself.
+fn threads(backend: Backend) -> usize {
+    match backend {
+        Backend::Cpu => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Backend::Wgpu => 1,
+    }
+}
+
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
@@ -164,7 +173,7 @@ fn eval(args: EvalArgs) -> Result<()> {
     let device = device(args.backend)?;
     args.precision.check_on(&device)?;
 
-    let options = RunOptions { truncation, seed: args.seed, ..RunOptions::default() };
+    let options = RunOptions { truncation, seed: args.seed, threads: threads(args.backend), ..RunOptions::default() };
     let mut evaluation = Evaluation::new(&task);
     for (spec, name) in args.models.iter().zip(names) {
         let checkpoint = load_model(spec, &args.hub, &device, args.precision)?;
@@ -237,7 +246,7 @@ fn reproduce(args: ReproduceArgs) -> Result<()> {
             let name = model_name(&spec)?;
             let checkpoint = load_model(&spec, &args.hub, &device, Precision::F32)?;
             // The pipeline's own truncation, so every number is comparable with theirs.
-            let options = RunOptions { truncation: Truncation::Pipeline, ..RunOptions::default() };
+            let options = RunOptions { truncation: Truncation::Pipeline, threads: threads(args.backend), ..RunOptions::default() };
             let results =
                 with_progress(&name, task.examples.len(), |progress| pollster::block_on(run_task(&checkpoint, &task, options, progress)))
                     .with_context(|| format!("{name}: {}", entry.name))?;

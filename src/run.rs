@@ -1,6 +1,8 @@
 //! Drives one model over one task: prepares every example first (so bad input fails before
 //! any work), then scores them in order, reporting each result as it completes.
 
+use std::sync::Mutex;
+
 use crate::checkpoint::Checkpoint;
 use crate::rng::Rng;
 use crate::score::sample::{MAX_NEW_TOKENS, SAMPLES};
@@ -65,6 +67,10 @@ pub struct RunOptions {
     /// are scored. The plan of the remaining examples is the tail of the full plan when these
     /// are a run's first passes, so a resumed run gives the numbers of an uninterrupted one.
     pub earlier: Vec<ExampleResult>,
+    /// Passes scored at once, each on its own thread (native only; the CPU backend's
+    /// element-wise kernels use one core each). Results do not depend on it. 0 and 1: the
+    /// caller's thread.
+    pub threads: usize,
 }
 
 /// Tokens a run puts through the model, beside what the pipeline reads for the same examples
@@ -134,70 +140,148 @@ pub fn work(checkpoint: &Checkpoint, task: &Task, options: &RunOptions) -> Resul
 }
 
 /// Scores every example of `task` with `checkpoint` and returns all results in task order.
-/// `on_result` sees each result as soon as it exists (with the number done so far, kept ones
-/// included) and may cancel the run (after the pass in progress, whose results are all
-/// reported).
+/// `on_result` sees each result as soon as it exists, in task order (with the number done so
+/// far, kept ones included) and may cancel the run (after the passes in progress, whose
+/// results are all reported).
 pub async fn run_task(
     checkpoint: &Checkpoint,
     task: &Task,
     options: RunOptions,
     mut on_result: impl FnMut(&ExampleResult, usize) -> Control,
 ) -> Result<Vec<ExampleResult>, RunError> {
-    let RunOptions { truncation, seed, batching, earlier } = options;
-    let Plan { prepared, groups, prefixes, batching } = Plan::new(checkpoint, task, truncation, batching)?;
-    let model = &checkpoint.model;
+    let RunOptions { truncation, seed, batching, earlier, threads } = options;
+    let plan = Plan::new(checkpoint, task, truncation, batching)?;
     let total = task.examples.len();
     let mut slots = restore(task, earlier)?;
     let pending: Vec<usize> = (0..total).filter(|&i| slots[i].is_none()).collect();
-    let mut done = total - pending.len();
-    let mut cancelled = false;
-    let mut keep = |result: ExampleResult, slots: &mut Vec<Option<ExampleResult>>| {
-        done += 1;
-        cancelled |= on_result(&result, done) == Control::Cancel;
-        let index = result.index;
-        slots[index] = Some(result);
-        (cancelled, done)
-    };
-    let bases: Vec<Option<Base>> = pending.iter().map(|&i| prefixes.base(i)).collect();
-    let mut cache = PrefixCache::new(prefixes);
-    if task.task_type == TaskType::Numeric {
-        for (&index, base) in pending.iter().zip(&bases) {
-            let Prepared::Numeric { prompt } = &prepared[index].input else {
-                return Err(TaskError::file(format!("example {index} of a numeric task is not a numeric example")).into());
-            };
-            let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let common = base.map(|b| cache.get(model, b));
-            let continuations = sample::sample_continuations(model, prompt, common.as_ref(), &mut rng).await?;
-            cache.done_with(index);
-            let texts = continuations.iter().map(|ids| checkpoint.tokenizer.decode(ids)).collect::<Result<Vec<_>, _>>()?;
-            let result = ExampleResult { index, metrics: metrics::numeric(&texts), truncated: prepared[index].truncated };
-            if let (true, done) = keep(result, &mut slots) {
-                if done < total {
-                    return Err(RunError::Cancelled { done, total });
-                }
-            }
-        }
+    let bases: Vec<Option<Base>> = pending.iter().map(|&i| plan.prefixes.base(i)).collect();
+    let jobs: Vec<Job> = if task.task_type == TaskType::Numeric {
+        pending.iter().map(|&index| Job::Sample(index)).collect()
     } else {
-        let groups: Vec<Group> = pending.iter().map(|&i| groups[i].clone()).collect();
-        for pass in batching.plan(&groups, &bases, checkpoint.config.n_head) {
-            let indices = &pending[pass.clone()];
-            let kinds: Vec<_> = indices.iter().map(|&i| &task.examples[i].kind).collect();
-            let common = bases[pass.start].map(|b| cache.get(model, b));
-            let metrics = score::score_batch(model, task.task_type, &kinds, &groups[pass], common.as_ref(), &batching).await?;
-            cache.done_with(*indices.last().expect("a pass holds an example"));
-            let mut stop = None;
-            for (&index, metrics) in indices.iter().zip(metrics) {
-                let result = ExampleResult { index, metrics, truncated: prepared[index].truncated };
-                if let (true, done) = keep(result, &mut slots) {
-                    stop = Some(done);
-                }
+        let groups: Vec<Group> = pending.iter().map(|&i| plan.groups[i].clone()).collect();
+        plan.batching.plan(&groups, &bases, checkpoint.config.n_head).into_iter().map(|pass| Job::Pass(pending[pass].to_vec())).collect()
+    };
+    let scorer = Scorer { checkpoint, task, plan: &plan, seed, cache: Mutex::new(PrefixCache::new(plan.prefixes.clone())) };
+
+    // Results go out in task order, whichever thread scored them.
+    let mut done = total - pending.len();
+    let mut deliver = |results: Vec<ExampleResult>| -> Result<(), RunError> {
+        let mut cancelled = false;
+        for result in results {
+            done += 1;
+            cancelled |= on_result(&result, done) == Control::Cancel;
+            scorer.cache.lock().unwrap_or_else(|e| e.into_inner()).done_with(result.index);
+            let index = result.index;
+            slots[index] = Some(result);
+        }
+        match cancelled && done < total {
+            true => Err(RunError::Cancelled { done, total }),
+            false => Ok(()),
+        }
+    };
+    #[cfg(not(target_family = "wasm"))]
+    if threads > 1 && jobs.len() > 1 {
+        on_threads(&scorer, &jobs, threads, &mut deliver)?;
+        return Ok(slots.into_iter().flatten().collect());
+    }
+    let _ = threads; // one thread in the browser
+    for job in &jobs {
+        deliver(scorer.score(job).await?)?;
+    }
+    Ok(slots.into_iter().flatten().collect())
+}
+
+/// One unit of scoring: one pass over examples (task indices), or one numeric example's samples.
+enum Job {
+    Pass(Vec<usize>),
+    Sample(usize),
+}
+
+/// What scoring a job needs; shared by the threads that score them.
+struct Scorer<'a> {
+    checkpoint: &'a Checkpoint,
+    task: &'a Task,
+    plan: &'a Plan,
+    seed: u64,
+    cache: Mutex<PrefixCache>,
+}
+
+impl Scorer<'_> {
+    async fn score(&self, job: &Job) -> Result<Vec<ExampleResult>, RunError> {
+        let model = &self.checkpoint.model;
+        let prepared = &self.plan.prepared;
+        // A prefix is read by the first job that needs it, while the others wait.
+        let common =
+            |index: usize| self.plan.prefixes.base(index).map(|b| self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(model, b));
+        match job {
+            Job::Sample(index) => {
+                let index = *index;
+                let Prepared::Numeric { prompt } = &prepared[index].input else {
+                    return Err(TaskError::file(format!("example {index} of a numeric task is not a numeric example")).into());
+                };
+                let mut rng = Rng::new(self.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let continuations = sample::sample_continuations(model, prompt, common(index).as_ref(), &mut rng).await?;
+                let texts = continuations.iter().map(|ids| self.checkpoint.tokenizer.decode(ids)).collect::<Result<Vec<_>, _>>()?;
+                Ok(vec![ExampleResult { index, metrics: metrics::numeric(&texts), truncated: prepared[index].truncated }])
             }
-            if let Some(done) = stop.filter(|&done| done < total) {
-                return Err(RunError::Cancelled { done, total });
+            Job::Pass(indices) => {
+                let kinds: Vec<_> = indices.iter().map(|&i| &self.task.examples[i].kind).collect();
+                let groups: Vec<Group> = indices.iter().map(|&i| self.plan.groups[i].clone()).collect();
+                let common = common(indices[0]);
+                let metrics = score::score_batch(model, self.task.task_type, &kinds, &groups, common.as_ref(), &self.plan.batching).await?;
+                Ok(indices
+                    .iter()
+                    .zip(metrics)
+                    .map(|(&index, metrics)| ExampleResult { index, metrics, truncated: prepared[index].truncated })
+                    .collect())
             }
         }
     }
-    Ok(slots.into_iter().flatten().collect())
+}
+
+/// Scores `jobs` on `threads` threads, each taking the next job as it finishes one, and
+/// delivers their results in task order. An error or a cancel stops the threads after the
+/// jobs they hold.
+#[cfg(not(target_family = "wasm"))]
+fn on_threads(
+    scorer: &Scorer<'_>,
+    jobs: &[Job],
+    threads: usize,
+    deliver: &mut impl FnMut(Vec<ExampleResult>) -> Result<(), RunError>,
+) -> Result<(), RunError> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let (next, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
+    std::thread::scope(|scope| {
+        let (sender, scored) = std::sync::mpsc::channel();
+        for _ in 0..threads.min(jobs.len()) {
+            let sender = sender.clone();
+            let (next, stop) = (&next, &stop);
+            scope.spawn(move || loop {
+                let job = next.fetch_add(1, Ordering::Relaxed);
+                if job >= jobs.len() || stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let results = pollster::block_on(scorer.score(&jobs[job]));
+                if sender.send((job, results)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sender);
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut due = 0;
+        for (job, results) in scored {
+            waiting.insert(job, results);
+            while let Some(results) = waiting.remove(&due) {
+                due += 1;
+                if let Err(e) = results.and_then(&mut *deliver) {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Results kept from a run of `task` (in any order), checked as [`run_task`] checks them,

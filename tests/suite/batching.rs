@@ -230,3 +230,41 @@ fn reading_in_parts_equals_reading_whole() {
     let worst = whole.iter().zip(&parts).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(worst < 1e-5, "max |parts - whole| = {worst:e}");
 }
+
+/// Scoring passes on several threads gives the numbers of one thread, bit for bit, reported in
+/// task order; a cancel stops it after the passes in progress.
+#[test]
+fn scoring_on_threads_changes_nothing() {
+    let checkpoint = common::checkpoint("tiny-odd-heads", &Device::flex());
+    let small = Batching { max_tokens: 64, ..Batching::for_model(&checkpoint.config) };
+    let tasks = [
+        templated(&task("classification.csv", "classification")),
+        task("logodds.csv", "logodds"),
+        templated(&parse_task(NUMERIC.as_bytes(), None).unwrap()),
+    ];
+    for task in &tasks {
+        let on = |threads: usize| {
+            let mut seen = Vec::new();
+            let options = RunOptions { batching: Some(small), threads, ..RunOptions::default() };
+            let results = pollster::block_on(run_task(&checkpoint, task, options, |r, done| {
+                seen.push((r.index, done));
+                Control::Continue
+            }))
+            .unwrap();
+            (results, seen)
+        };
+        let (one, _) = on(1);
+        let (three, seen) = on(3);
+        assert_eq!(three, one, "{}", task.task_type);
+        assert_eq!(seen, (0..one.len()).map(|i| (i, i + 1)).collect::<Vec<_>>(), "{}: reported in task order", task.task_type);
+    }
+    let options = RunOptions { batching: Some(small), threads: 2, ..RunOptions::default() };
+    let cancelled =
+        pollster::block_on(run_task(
+            &checkpoint,
+            &tasks[0],
+            options,
+            |_, done| if done == 2 { Control::Cancel } else { Control::Continue },
+        ));
+    assert!(matches!(cancelled, Err(run::RunError::Cancelled { done, total: 12 }) if done >= 2 && done < 12), "{cancelled:?}");
+}
