@@ -266,5 +266,5 @@ fn scoring_on_threads_changes_nothing() {
             options,
             |_, done| if done == 2 { Control::Cancel } else { Control::Continue },
         ));
-    assert!(matches!(cancelled, Err(run::RunError::Cancelled { done, total: 12 }) if done >= 2 && done < 12), "{cancelled:?}");
+    assert!(matches!(cancelled, Err(run::RunError::Cancelled { done, total: 12 }) if (2..12).contains(&done)), "{cancelled:?}");
 }
