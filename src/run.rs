@@ -116,16 +116,17 @@ impl Plan {
     fn work(&self, indices: &[usize]) -> Work {
         let mut work = Work { examples: indices.len(), tokens: self.prefixes.tokens_for(indices), pipeline_tokens: 0 };
         for &i in indices {
+            let common = self.common_len(i);
+            let group = &self.groups[i];
             let (ours, theirs) = match &self.prepared[i].input {
                 Prepared::Numeric { prompt } => {
                     let new = SAMPLES * (MAX_NEW_TOKENS - 1);
-                    (prompt.len() - self.common_len(i) + new, SAMPLES * prompt.len() + new)
+                    (prompt.len() - common + new, SAMPLES * prompt.len() + new)
                 }
-                Prepared::Classification { sequences } => (0, sequences.iter().map(|s| s.ids.len()).sum()),
-                Prepared::SequenceProb { sequence } => (0, sequence.ids.len()),
-                Prepared::Logodds { prompt, other, .. } => (0, prompt.len() + other.len()),
+                Prepared::Classification { sequences } => (group.tokens_after(common), sequences.iter().map(|s| s.ids.len()).sum()),
+                Prepared::SequenceProb { sequence } => (group.tokens_after(common), sequence.ids.len()),
+                Prepared::Logodds { prompt, other, .. } => (group.tokens_after(common), prompt.len() + other.len()),
             };
-            let ours = if ours > 0 { ours } else { self.groups[i].tokens_after(self.common_len(i)) };
             work.tokens += ours;
             work.pipeline_tokens += theirs;
         }
