@@ -177,16 +177,23 @@ fn eval(args: EvalArgs) -> Result<()> {
     let mut evaluation = Evaluation::new(&task);
     for (spec, name) in args.models.iter().zip(names) {
         let checkpoint = load_model(spec, &args.hub, &device, args.precision)?;
+        let start = std::time::Instant::now();
         let csv = with_progress(&name, task.examples.len(), |progress| {
             pollster::block_on(evaluation.run(&name, &checkpoint, options.clone(), progress)).map(|scored| scored.csv(&task))
         })
         .with_context(|| format!("{name}: {task_name}"))?;
         let csv_path = args.out.join(format!("{name}.csv"));
         std::fs::write(&csv_path, csv).with_context(|| format!("cannot write {}", csv_path.display()))?;
+        let seconds = start.elapsed().as_secs_f64();
         let work = run::work(&checkpoint, &task, &options)?;
         let per_example = |tokens: usize| tokens as f64 / work.examples.max(1) as f64;
         eprintln!(
-            "{name}: read {} tokens, {:.1} per example (the pipeline reads {}, {:.1} per example)",
+            "{name}: {} examples in {seconds:.1} s ({:.2} examples/s, {:.0} tokens/s) in {} passes; read {} tokens, {:.1} per example \
+             (the pipeline reads {}, {:.1} per example)",
+            work.examples,
+            work.examples as f64 / seconds,
+            work.tokens as f64 / seconds,
+            work.passes,
             work.tokens,
             per_example(work.tokens),
             work.pipeline_tokens,

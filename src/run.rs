@@ -33,6 +33,8 @@ pub enum RunError {
     Decode(#[from] TokenizerError),
     #[error(transparent)]
     Earlier(#[from] EarlierError),
+    #[error("share {} of {} does not exist", .0.index, .0.count)]
+    NoShare(Share),
     #[error("cancelled after {done} of {total} examples")]
     Cancelled { done: usize, total: usize },
 }
@@ -71,6 +73,33 @@ pub struct RunOptions {
     /// element-wise kernels use one core each). Results do not depend on it. 0 and 1: the
     /// caller's thread.
     pub threads: usize,
+    /// The part of the task this run scores, when several scorers (the page's workers) share
+    /// it; the default is all of it.
+    pub share: Share,
+}
+
+/// Share `index` of `count` equal shares of a task's work: several scorers, each given the same
+/// task, options and earlier results and a different index, together score every remaining
+/// example once, in the passes one scorer would read (so with the numbers it would give).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct Share {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Default for Share {
+    fn default() -> Self {
+        Share { index: 0, count: 1 }
+    }
+}
+
+impl Share {
+    /// Whether the job whose cost starts at `before` (of `total`) and is `cost` long is this
+    /// share's: the shares cut the jobs, in order, into runs of about equal cost.
+    fn holds(self, before: usize, cost: usize, total: usize) -> bool {
+        let middle = 2 * before + cost; // twice the job's middle, so no rounding
+        (middle * self.count / (2 * total.max(1))).min(self.count - 1) == self.index
+    }
 }
 
 /// Tokens a run puts through the model, beside what the pipeline reads for the same examples
@@ -81,6 +110,9 @@ pub struct Work {
     /// At most: a numeric sample that ends early reads fewer.
     pub tokens: usize,
     pub pipeline_tokens: usize,
+    /// Forward passes through the model (at most, as tokens): each batch of examples, each
+    /// shared prefix, each step of numeric samples.
+    pub passes: usize,
 }
 
 /// What [`run_task`] will read: every example prepared, its queries grouped, and the prefixes
@@ -95,7 +127,9 @@ struct Plan {
 impl Plan {
     fn new(checkpoint: &Checkpoint, task: &Task, truncation: Truncation, batching: Option<Batching>) -> Result<Self, TaskError> {
         let config = &checkpoint.config;
-        let batching = batching.unwrap_or_else(|| Batching::for_model(config));
+        // Buckets on GPUs only: the CPU backend compiles nothing and pays for every padded token.
+        let on_gpu = checkpoint.model.device() != burn::tensor::Device::flex();
+        let batching = batching.unwrap_or_else(|| Batching { buckets: on_gpu, ..Batching::for_model(config) });
         let prepared = task
             .examples
             .iter()
@@ -112,9 +146,19 @@ impl Plan {
         self.prefixes.base(index).map_or(0, |b| b.len)
     }
 
+    /// The forward passes that read examples `indices` (all of a task's).
+    fn passes(&self, indices: &[usize], n_head: usize) -> usize {
+        let numeric = |&i: &usize| matches!(self.prepared[i].input, Prepared::Numeric { .. });
+        let scored: Vec<usize> = indices.iter().copied().filter(|i| !numeric(i)).collect();
+        let groups: Vec<Group> = scored.iter().map(|&i| self.groups[i].clone()).collect();
+        let bases: Vec<Option<Base>> = scored.iter().map(|&i| self.prefixes.base(i)).collect();
+        let samples = indices.iter().filter(|i| numeric(i)).count() * MAX_NEW_TOKENS;
+        self.prefixes.prefixes_for(indices) + samples + self.batching.plan(&groups, &bases, n_head).len()
+    }
+
     /// The tokens read for examples `indices`, ours and the pipeline's.
     fn work(&self, indices: &[usize]) -> Work {
-        let mut work = Work { examples: indices.len(), tokens: self.prefixes.tokens_for(indices), pipeline_tokens: 0 };
+        let mut work = Work { examples: indices.len(), tokens: self.prefixes.tokens_for(indices), pipeline_tokens: 0, passes: 0 };
         for &i in indices {
             let common = self.common_len(i);
             let group = &self.groups[i];
@@ -134,10 +178,11 @@ impl Plan {
     }
 }
 
-/// The tokens [`run_task`] reads for all of `task`, beside the pipeline's.
+/// The tokens [`run_task`] reads for all of `task`, beside the pipeline's, and its passes.
 pub fn work(checkpoint: &Checkpoint, task: &Task, options: &RunOptions) -> Result<Work, RunError> {
     let plan = Plan::new(checkpoint, task, options.truncation, options.batching)?;
-    Ok(plan.work(&(0..task.examples.len()).collect::<Vec<_>>()))
+    let all: Vec<usize> = (0..task.examples.len()).collect();
+    Ok(Work { passes: plan.passes(&all, checkpoint.config.n_head), ..plan.work(&all) })
 }
 
 /// Scores every example of `task` with `checkpoint` and returns all results in task order.
@@ -150,7 +195,10 @@ pub async fn run_task(
     options: RunOptions,
     mut on_result: impl FnMut(&ExampleResult, usize) -> Control,
 ) -> Result<Vec<ExampleResult>, RunError> {
-    let RunOptions { truncation, seed, batching, earlier, threads } = options;
+    let RunOptions { truncation, seed, batching, earlier, threads, share } = options;
+    if share.count == 0 || share.index >= share.count {
+        return Err(RunError::NoShare(share));
+    }
     let plan = Plan::new(checkpoint, task, truncation, batching)?;
     let total = task.examples.len();
     let mut slots = restore(task, earlier)?;
@@ -162,6 +210,7 @@ pub async fn run_task(
         let groups: Vec<Group> = pending.iter().map(|&i| plan.groups[i].clone()).collect();
         plan.batching.plan(&groups, &bases, checkpoint.config.n_head).into_iter().map(|pass| Job::Pass(pending[pass].to_vec())).collect()
     };
+    let jobs = share_of(&plan, jobs, share);
     let scorer = Scorer { checkpoint, task, plan: &plan, seed, cache: Mutex::new(PrefixCache::new(plan.prefixes.clone())) };
 
     // Results go out in task order, whichever thread scored them.
@@ -192,10 +241,37 @@ pub async fn run_task(
     Ok(slots.into_iter().flatten().collect())
 }
 
+/// The jobs of `share`, by the tokens each reads.
+fn share_of(plan: &Plan, jobs: Vec<Job>, share: Share) -> Vec<Job> {
+    if share.count == 1 {
+        return jobs;
+    }
+    let costs: Vec<usize> = jobs.iter().map(|job| plan.work(job.indices()).tokens.max(1)).collect();
+    let total: usize = costs.iter().sum();
+    let mut before = 0;
+    let mut mine = Vec::new();
+    for (job, cost) in jobs.into_iter().zip(costs) {
+        if share.holds(before, cost, total) {
+            mine.push(job);
+        }
+        before += cost;
+    }
+    mine
+}
+
 /// One unit of scoring: one pass over examples (task indices), or one numeric example's samples.
 enum Job {
     Pass(Vec<usize>),
     Sample(usize),
+}
+
+impl Job {
+    fn indices(&self) -> &[usize] {
+        match self {
+            Job::Pass(indices) => indices,
+            Job::Sample(index) => std::slice::from_ref(index),
+        }
+    }
 }
 
 /// What scoring a job needs; shared by the threads that score them.

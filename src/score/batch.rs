@@ -40,6 +40,22 @@ pub struct Batching {
     pub head_rows: usize,
     /// Most padding per pass, as a fraction of its real tokens (a lone example may exceed it).
     pub max_padding: f64,
+    /// Pad each pass's sizes (rows, lengths, positions read) up to [`bucket`]s, so that a task's
+    /// passes come in a few shapes: a GPU compiles kernels for each shape it meets (their
+    /// vector widths and tiling follow the sizes). The CPU computes padding like any token,
+    /// so it reads passes as they are.
+    pub buckets: bool,
+}
+
+/// `n` rounded up to the next of 1, 2, 4, 8, 16, then four steps per doubling (20, 24, 28,
+/// 32, 40, 48, …): 29 sizes up to 1024, padding at most a quarter beyond 16, each a multiple
+/// of 4 (the widest vectors kernels use).
+pub fn bucket(n: usize) -> usize {
+    if n <= 16 {
+        return n.next_power_of_two();
+    }
+    let step = n.next_power_of_two() / 8;
+    n.div_ceil(step) * step
 }
 
 impl Batching {
@@ -53,6 +69,7 @@ impl Batching {
             max_attention: floats,
             head_rows: (floats / config.vocab_size).max(1),
             max_padding: MAX_PADDING,
+            buckets: false,
         }
     }
 
@@ -108,12 +125,29 @@ impl PassShape {
     }
 
     fn fits(&self, batching: &Batching, n_head: usize) -> bool {
-        let tokens = self.prefixes * self.prefix_len + self.rows * self.suffix_len;
-        let prefix_attention = self.prefixes * self.prefix_len * (self.common + self.prefix_len);
-        let suffix_attention = self.rows * self.suffix_len * (self.common + self.prefix_len + self.suffix_len);
-        tokens <= batching.max_tokens
+        let padded = self.tokens();
+        let run = if batching.buckets { self.bucketed() } else { *self };
+        let prefix_attention = run.prefixes * run.prefix_len * (run.common + run.prefix_len);
+        let suffix_attention = run.rows * run.suffix_len * (run.common + run.prefix_len + run.suffix_len);
+        run.tokens() <= batching.max_tokens
             && n_head * prefix_attention.max(suffix_attention) <= batching.max_attention
-            && tokens as f64 <= self.real_tokens as f64 * (1.0 + batching.max_padding)
+            && padded as f64 <= self.real_tokens as f64 * (1.0 + batching.max_padding)
+    }
+
+    fn tokens(&self) -> usize {
+        self.prefixes * self.prefix_len + self.rows * self.suffix_len
+    }
+
+    /// The shape as it runs with [`Batching::buckets`] (at most: positions may cap it).
+    fn bucketed(&self) -> Self {
+        let up = |n: usize| if n == 0 { 0 } else { bucket(n) };
+        PassShape {
+            prefixes: up(self.prefixes),
+            prefix_len: up(self.prefix_len),
+            rows: up(self.rows),
+            suffix_len: up(self.suffix_len),
+            ..*self
+        }
     }
 }
 
@@ -132,8 +166,15 @@ mod tests {
 
     #[test]
     fn passes_respect_the_token_budget() {
-        let b =
-            Batching { share_prefixes: true, cache_bytes: 0, max_tokens: 100, max_attention: usize::MAX, head_rows: 10, max_padding: 0.0 };
+        let b = Batching {
+            share_prefixes: true,
+            cache_bytes: 0,
+            max_tokens: 100,
+            max_attention: usize::MAX,
+            head_rows: 10,
+            max_padding: 0.0,
+            buckets: false,
+        };
         // Each: prefix 9 (shared), 2 rows × 2 tokens = 13 tokens; 7 fit in 100.
         let groups: Vec<Group> = (0..10).map(|_| group(10, 2)).collect();
         assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), vec![0..7, 7..10]);
@@ -152,6 +193,7 @@ mod tests {
             max_attention: 2 * 9 * 9 * 12,
             head_rows: 10,
             max_padding: 0.0,
+            buckets: false,
         };
         let groups: Vec<Group> = (0..5).map(|_| group(10, 2)).collect();
         assert_eq!(b.plan(&groups, &vec![None; groups.len()], 12), vec![0..2, 2..4, 4..5]);
@@ -166,10 +208,41 @@ mod tests {
             max_attention: usize::MAX,
             head_rows: 10,
             max_padding: 0.25,
+            buckets: false,
         };
         // 13 real tokens each; a 40-token prompt pads the 10-token ones far beyond a quarter.
         let groups = vec![group(10, 2), group(10, 2), group(40, 2), group(41, 2), group(10, 2)];
         assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), vec![0..2, 2..4, 4..5]);
+    }
+
+    #[test]
+    fn buckets_are_few_and_pad_little() {
+        let sizes: Vec<usize> = (1..=1024).map(bucket).collect();
+        for (n, &b) in (1..).zip(&sizes) {
+            assert!(b >= n && b as f64 <= (n as f64 * 1.25).max(16.0) && (b < 4 || b % 4 == 0), "{n} → {b}");
+        }
+        let mut distinct = sizes.clone();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 29);
+        assert_eq!((bucket(3), bucket(17), bucket(33), bucket(1000)), (4, 20, 40, 1024));
+    }
+
+    #[test]
+    fn bucketed_passes_keep_the_budget() {
+        let b = Batching {
+            share_prefixes: true,
+            cache_bytes: 0,
+            max_tokens: 100,
+            max_attention: usize::MAX,
+            head_rows: 10,
+            max_padding: 0.0,
+            buckets: true,
+        };
+        // Each: a 9-token prefix and 2 rows of 2 tokens (13 tokens: 7 fit unpadded). Bucketed,
+        // 3 or 4 run as 4 prefixes of 16 and 8 rows of 2 (80 tokens), 5 as 8 × 16 + 16 × 2.
+        let groups: Vec<Group> = (0..10).map(|_| group(10, 2)).collect();
+        let passes = b.plan(&groups, &vec![None; groups.len()], 1);
+        assert_eq!(passes, vec![0..4, 4..8, 8..10]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::ops::Range;
 
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
+use super::batch::{bucket, Batching};
 use super::prepare::Sequence;
 use crate::model::{Gpt2, PastKeyValues, SharedPrefix};
 
@@ -129,22 +130,26 @@ fn common_prefix(a: &[u32], b: &[u32]) -> usize {
 
 /// Runs `groups` through the model in one pass, after `common` (a prefix of each group's
 /// head, read earlier) when given. Returns, for each group and each of its queries as given,
-/// the log-probs of the query's targets (full-vocabulary log-softmax), at most `head_rows`
-/// positions meeting the LM head at once.
+/// the log-probs of the query's targets (full-vocabulary log-softmax), at most
+/// `batching.head_rows` positions meeting the LM head at once, the pass padded to buckets
+/// where `batching` says so.
 pub async fn read_groups(
     model: &Gpt2,
     groups: &[Group],
     common: Option<&PastKeyValues>,
-    head_rows: usize,
+    batching: &Batching,
 ) -> Result<Vec<Vec<Vec<f32>>>, DeviceError> {
     let device = model.wte.device();
     let n_positions = model.wpe.weight.dims()[0];
     let e = common.map_or(0, PastKeyValues::len);
     let per_read = groups.first().and_then(|g| g.unique.first()).map_or(1, Query::per_read);
+    // Sizes padded up to their bucket, within the positions the model has.
+    let pad = |n: usize, most: usize| if batching.buckets && n > 0 { bucket(n).min(most).max(n) } else { n };
     let sharing: Vec<&Group> = groups.iter().filter(|g| !g.prefix_after(e).is_empty()).collect();
-    let p = sharing.iter().map(|g| g.prefix_after(e).len()).max().unwrap_or(0);
-    let l = groups.iter().map(|g| g.suffix_len_after(e)).max().unwrap_or(0);
-    let s: usize = groups.iter().map(Group::rows).sum();
+    let p = pad(sharing.iter().map(|g| g.prefix_after(e).len()).max().unwrap_or(0), n_positions - e);
+    let l = pad(groups.iter().map(|g| g.suffix_len_after(e)).max().unwrap_or(0), n_positions);
+    let real_rows: usize = groups.iter().map(Group::rows).sum();
+    let s = pad(real_rows, usize::MAX);
 
     // The continuation batch `[s, l]`, and where each read lands in it once flattened.
     let (mut ids, mut positions, mut prefix_of, mut mask) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -172,18 +177,30 @@ pub async fn read_groups(
             row += 1;
         }
     }
+    // Padding rows: no prefix key, causal among themselves, never read.
+    for _ in real_rows..s {
+        ids.extend(std::iter::repeat_n(PAD_ID as i32, l));
+        positions.extend((0..l).map(|j| j.min(n_positions - 1) as i64));
+        for i in 0..l {
+            mask.extend(std::iter::repeat_n(true, p));
+            mask.extend((0..l).map(|j| j > i));
+        }
+    }
+    prefix_of.resize(s, 0);
     let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [s, l]), &device);
     let hidden = if p == 0 && e == 0 {
         model.hidden_states(ids)
     } else {
         let prefix = (p > 0).then(|| {
-            let mut prefix = Vec::with_capacity(sharing.len() * p);
+            let g = pad(sharing.len(), usize::MAX);
+            let mut prefix = Vec::with_capacity(g * p);
             for group in &sharing {
                 let own_prefix = group.prefix_after(e);
                 prefix.extend(group.unique[0].ids[own_prefix.clone()].iter().map(|&id| id as i32));
                 prefix.extend(std::iter::repeat_n(PAD_ID as i32, p - own_prefix.len()));
             }
-            Tensor::<2, Int>::from_data(TensorData::new(prefix, [sharing.len(), p]), &device)
+            prefix.resize(g * p, PAD_ID as i32);
+            Tensor::<2, Int>::from_data(TensorData::new(prefix, [g, p]), &device)
         });
         let shared = SharedPrefix {
             prefix_of: Tensor::from_data(TensorData::new(prefix_of, [s]), &device),
@@ -192,11 +209,14 @@ pub async fn read_groups(
         };
         model.hidden_states_shared(common, prefix, ids, &shared)
     };
-    let n = reads.len();
+    // Padding reads: position 0, target 0, values dropped.
+    let n = pad(reads.len(), usize::MAX);
+    reads.resize(n, 0);
+    targets.resize(n * per_read, 0);
     let c = hidden.dims()[2];
     let hidden = hidden.reshape([s * l, c]).select(0, Tensor::from_data(TensorData::new(reads, [n]), &device)); // (n, C)
     let targets = Tensor::<2, Int>::from_data(TensorData::new(targets, [n, per_read]), &device);
-    let head_rows = head_rows.max(1);
+    let head_rows = batching.head_rows.max(1);
     let chunks: Vec<Tensor<2>> = (0..n)
         .step_by(head_rows)
         .map(|start| {

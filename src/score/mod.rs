@@ -53,7 +53,7 @@ pub async fn score_batch(
     common: Option<&PastKeyValues>,
     batching: &Batching,
 ) -> Result<Vec<Metrics>, DeviceError> {
-    let values = logprob::read_groups(model, groups, common, batching.head_rows).await?;
+    let values = logprob::read_groups(model, groups, common, batching).await?;
     Ok(examples.iter().zip(values).map(|(example, values)| metrics_of(task_type, example, values)).collect())
 }
 

@@ -114,6 +114,17 @@ impl PrefixPlan {
     /// Tokens read to fill the cache for the examples `indices`: each prefix they continue,
     /// and each it extends, once.
     pub fn tokens_for(&self, indices: &[usize]) -> usize {
+        let needed = self.needed(indices);
+        (0..self.entries.len()).filter(|&k| needed[k]).map(|k| self.entries[k].ids.len() - self.parent_len(k)).sum()
+    }
+
+    /// How many prefixes examples `indices` read (each in a pass of its own).
+    pub fn prefixes_for(&self, indices: &[usize]) -> usize {
+        self.needed(indices).into_iter().filter(|&n| n).count()
+    }
+
+    /// Which entries examples `indices` read: their bases and what those extend.
+    fn needed(&self, indices: &[usize]) -> Vec<bool> {
         let mut needed = vec![false; self.entries.len()];
         for base in indices.iter().filter_map(|&i| self.base(i)) {
             let mut entry = Some(base.entry);
@@ -122,7 +133,7 @@ impl PrefixPlan {
                 entry = self.entries[k].parent;
             }
         }
-        (0..self.entries.len()).filter(|&k| needed[k]).map(|k| self.entries[k].ids.len() - self.parent_len(k)).sum()
+        needed
     }
 
     fn parent_len(&self, entry: usize) -> usize {

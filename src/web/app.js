@@ -9,7 +9,7 @@ import { forgetAll } from "./run_store.js";
 import { chooseBuiltin, choosePublished, fetchBytes, loadBuiltins, loadHubTask, loadPrizeCatalogue, loadPublished, readFile, setTask, taskError } from "./task_picker.js";
 
 async function applyUrlParameters(params) {
-  for (const [param, select] of [["type", "task-type"], ["backend", "backend"], ["truncation", "truncation"], ["precision", "precision"]]) {
+  for (const [param, select] of [["type", "task-type"], ["backend", "backend"], ["workers", "workers"], ["truncation", "truncation"], ["precision", "precision"]]) {
     const value = params.get(param);
     if (value === null) continue;
     if (![...$(select).options].some((o) => o.value === value)) throw new Error(`unknown ${param} \`${value}\` in the page's URL`);

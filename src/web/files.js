@@ -151,6 +151,18 @@ export class ModelFiles {
     const url = source.urls[file];
     const report = (loaded, total, cached) => this.onProgress({ model, file, loaded, total, cached });
     const notice = (message) => this.onNotice({ model, message });
+    // Workers that score shares of one run open the same files at once: one downloads and
+    // keeps each file while the others wait for it, then read it from the cache.
+    const release = await holdFile(url);
+    try {
+      return await this.openHub(url, file, expected, report, notice);
+    } finally {
+      release();
+    }
+  }
+
+  /** The Hub file at `url`: from the cache, else downloaded (and kept, or its f16 copy). */
+  async openHub(url, file, expected, report, notice) {
     const cache = await openCache();
     const half = file === "model.safetensors" && this.newHalfCopy && cache;
     if (half) {
@@ -182,6 +194,18 @@ export class ModelFiles {
       failed: async () => downloaded && keepFile(cache, url, file, downloaded, reader.sha256, notice),
     });
   }
+}
+
+/**
+ * Holds this origin's lock on `url` (Web Locks: across workers and tabs) until the returned
+ * function is called; without Web Locks, holds nothing.
+ */
+async function holdFile(url) {
+  if (!globalThis.navigator?.locks) return () => {};
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  await new Promise((acquired) => navigator.locks.request(`invscale-file:${url}`, () => (acquired(), held)));
+  return release;
 }
 
 /** Keeps a downloaded file in the cache, tagged with its SHA-256; says so when it cannot. */

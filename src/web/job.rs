@@ -1,6 +1,7 @@
-//! The worker's job: score one task with several models, one after another, reporting each
-//! step to the page as an [`Event`]. A model that fails is reported and the next one runs;
-//! what was scored is never thrown away.
+//! The worker's job: score one task (or the worker's share of it) with several models, one
+//! after another, reporting each step to the page as an [`Event`]. A model that fails is
+//! reported and the next one runs; what was scored is never thrown away. The page puts the
+//! shares' results together into reports (`report.rs`).
 
 use burn::tensor::Device;
 use wasm_bindgen::prelude::*;
@@ -8,9 +9,10 @@ use wasm_bindgen::prelude::*;
 use super::files::ModelFiles;
 use super::protocol::{Backend, Event, JobRequest, Running, Timing};
 use crate::checkpoint::{Checkpoint, CheckpointLoader};
-use crate::evaluation::{check_model_names, Evaluation};
+use crate::evaluation::check_model_names;
 use crate::model::{Gpt2Config, Precision, F16_DEVIATION_ON_FIXTURES};
-use crate::run::{kept_in_order, Control, ExampleResult, RunError, RunOptions};
+use crate::run::{kept_in_order, run_task, Control, ExampleResult, RunError, RunOptions, Share};
+use crate::task::Task;
 
 /// Posts events to the page.
 struct Events(js_sys::Function);
@@ -27,21 +29,24 @@ impl Events {
     }
 }
 
-/// Runs a job. `request` is [`JobRequest`] JSON, `task` the task file's bytes, `files` opens
+/// Runs a job. `request` is [`JobRequest`] JSON, `share` the [`Share`] of the task this
+/// worker scores (JSON `{index, count}`: workers given the same request and `earlier` and
+/// different shares score each example once), `task` the task file's bytes, `files` opens
 /// each model's files, `earlier` is a JSON array holding, per model, the results an
 /// interrupted run of the same job kept (each as an `example` event's `result`), and `post`
 /// receives every event as a JSON string. Never throws: errors are events.
 #[wasm_bindgen]
-pub async fn run_job(request: String, task: Vec<u8>, files: ModelFiles, earlier: String, post: js_sys::Function) {
+pub async fn run_job(request: String, share: String, task: Vec<u8>, files: ModelFiles, earlier: String, post: js_sys::Function) {
     let events = Events(post);
-    if let Err(message) = run(&request, &task, &files, &earlier, &events).await {
+    if let Err(message) = run(&request, &share, &task, &files, &earlier, &events).await {
         events.post(Event::Error { model: None, message });
     }
     events.post(Event::Finished);
 }
 
-async fn run(request: &str, task_bytes: &[u8], files: &ModelFiles, earlier: &str, events: &Events) -> Result<(), String> {
+async fn run(request: &str, share: &str, task_bytes: &[u8], files: &ModelFiles, earlier: &str, events: &Events) -> Result<(), String> {
     let request: JobRequest = serde_json::from_str(request).map_err(|e| format!("bad job request: {e}"))?;
+    let share: Share = serde_json::from_str(share).map_err(|e| format!("bad share of the job: {e}"))?;
     let mut earlier: Vec<Vec<ExampleResult>> = match serde_json::from_str(earlier) {
         Ok(kept) => kept,
         Err(e) => {
@@ -64,50 +69,39 @@ async fn run(request: &str, task_bytes: &[u8], files: &ModelFiles, earlier: &str
         events.post(Event::Precision { precision: precision.name(), detail });
     }
 
-    let options = RunOptions { truncation: request.truncation, seed: request.seed, ..RunOptions::default() };
-    let mut evaluation = Evaluation::new(&task);
+    let options = RunOptions { truncation: request.truncation, seed: request.seed, share, ..RunOptions::default() };
     for (i, model) in request.models.iter().enumerate() {
         events.post(Event::ModelStart { model: i, name: &model.name });
         let kept = std::mem::take(&mut earlier[i]);
-        match score_model(&mut evaluation, files, i, &model.name, &device, precision, &options, kept, events).await {
-            Ok(timing) => {
-                let scored = evaluation.models().last().expect("a model was just scored");
-                events.post(Event::ModelDone { model: i, report: scored.report(&task), csv: scored.csv(&task), timing });
-                if let Some(trend) = evaluation.trend() {
-                    events.post(Event::Trend { trend });
-                }
-            }
+        match score_model(&task, files, i, &device, precision, &options, kept, events).await {
+            Ok((parameters, timing)) => events.post(Event::ModelScored { model: i, parameters, timing }),
             Err(message) => events.post(Event::Error { model: Some(i), message: format!("{}: {message}", model.name) }),
         }
     }
     Ok(())
 }
 
-/// Scores one model into `evaluation`: from the kept results alone when they cover the task,
-/// else loading the weights and scoring what was not kept. Returns the model's timing.
+/// Scores this worker's share of `task` with model `i`: nothing when the kept results cover
+/// the task, else loading the weights and scoring what was not kept. Returns the model's
+/// parameter count and timing.
 #[allow(clippy::too_many_arguments)]
 async fn score_model(
-    evaluation: &mut Evaluation<'_>,
+    task: &Task,
     files: &ModelFiles,
     i: usize,
-    name: &str,
     device: &Device,
     precision: Precision,
     options: &RunOptions,
     kept: Vec<ExampleResult>,
     events: &Events,
-) -> Result<Timing, String> {
-    let task = evaluation.task;
+) -> Result<(u64, Timing), String> {
     let (restored, total) = (kept.len(), task.examples.len());
-    if restored == total {
-        if let Ok(results) = kept_in_order(task, kept.clone()) {
-            // Every example was kept: the report needs the parameter count, not the weights.
-            let config = files.open_file(i as u32, "config.json").await?.read_all().await?;
-            let parameters = Gpt2Config::from_json(&config).map_err(|e| format!("config.json: {e}"))?.parameter_count();
-            events.post(Event::Restored { model: i, done: restored, total });
-            evaluation.add(name, parameters, results);
-            return Ok(Timing { restored_examples: restored, ..Timing::default() });
-        }
+    if restored == total && kept_in_order(task, kept.clone()).is_ok() {
+        // Every example was kept: the report needs the parameter count, not the weights.
+        let config = files.open_file(i as u32, "config.json").await?.read_all().await?;
+        let parameters = Gpt2Config::from_json(&config).map_err(|e| format!("config.json: {e}"))?.parameter_count();
+        events.post(Event::Restored { model: i, done: restored, total });
+        return Ok((parameters, Timing { restored_examples: restored, ..Timing::default() }));
     }
     let (start, memory_before_load) = (js_sys::Date::now(), wasm_memory_bytes());
     let checkpoint = load(files, i, device, precision, events).await?;
@@ -115,30 +109,30 @@ async fn score_model(
     if restored > 0 {
         events.post(Event::Restored { model: i, done: restored, total });
     }
-    let on_result = |result: &ExampleResult, done: usize| {
+    let on_result = |result: &ExampleResult, _done: usize| {
         events.post(Event::Example { model: i, result });
-        events.post(Event::Progress { model: i, done, total });
         Control::Continue
     };
     let resumed = RunOptions { earlier: kept, ..options.clone() };
-    let outcome = match evaluation.run(name, &checkpoint, resumed, on_result).await.map(|_| ()) {
+    let outcome = match run_task(&checkpoint, task, resumed, on_result).await {
         Err(RunError::Earlier(e)) if restored > 0 => {
             // Kept results that do not fit the task (an older version wrote them): start over.
             events.notice(Some(i), format!("{e}; scoring every example again"));
-            evaluation.run(name, &checkpoint, options.clone(), on_result).await.map(|_| ())
+            events.post(Event::Discarded { model: i });
+            run_task(&checkpoint, task, options.clone(), on_result).await
         }
         other => other,
     };
     outcome.map_err(|e| e.to_string())?;
-    Ok(Timing {
+    let timing = Timing {
         load_seconds: (loaded - start) / 1e3,
         score_seconds: (js_sys::Date::now() - loaded) / 1e3,
         wasm_memory_before_load_bytes: Some(memory_before_load),
         restored_examples: restored,
-    })
+    };
+    Ok((checkpoint.config.parameter_count(), timing))
 }
 
-/// The task as the job scores it: parsed as the request says, with its few-shot prompts.
 /// WebGPU with the adapter's own limits when the browser has it, else Burn's CPU backend.
 async fn pick_device(backend: Backend, events: &Events) -> Device {
     if backend == Backend::Cpu {

@@ -22,7 +22,7 @@ mod job;
 #[cfg(target_family = "wasm")]
 mod models;
 #[cfg(target_family = "wasm")]
-mod partial;
+mod report;
 #[cfg(target_family = "wasm")]
 mod task_view;
 
@@ -37,6 +37,6 @@ pub use job::run_job;
 #[cfg(target_family = "wasm")]
 pub use models::check_model_names;
 #[cfg(target_family = "wasm")]
-pub use partial::partial_report;
+pub use report::evaluation_report;
 #[cfg(target_family = "wasm")]
 pub use task_view::parse_task;

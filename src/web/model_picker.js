@@ -93,15 +93,16 @@ export function renderLocals() {
   updateRunButton();
 }
 
+/** The ticked models: `{name, source, bytes}`, `bytes` their files' size when known. */
 export function selectedModels() {
   const hub = currentHub();
   const models = [...$("model-list").querySelectorAll("input:checked")].map((box) => {
     const m = state.registry.find((r) => r.repo === box.value);
-    return { name: m.name, source: hubSource(hub, `${m.repo}@${m.revision}`) };
+    return { name: m.name, source: hubSource(hub, `${m.repo}@${m.revision}`), bytes: m.bytes };
   });
   for (const box of $("local-models").querySelectorAll("input:checked")) {
     const m = state.locals[Number(box.dataset.local)];
-    models.push({ name: m.name, source: { name: m.name, files: m.files } });
+    models.push({ name: m.name, source: { name: m.name, files: m.files }, bytes: m.bytes });
   }
   return models;
 }

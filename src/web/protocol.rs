@@ -1,14 +1,12 @@
-//! The worker's protocol, as JSON: what the page asks ([`JobRequest`]) and what the job tells
-//! it ([`Event`], tagged by `event`). `app.js` has one handler per event; `worker.js` adds
+//! The worker's protocol, as JSON: what the page asks ([`JobRequest`], with each worker's
+//! [`Share`](crate::run::Share)) and what the job tells it ([`Event`], tagged by `event`). `app.js` has one handler per event; `worker.js` adds
 //! the events only JavaScript sees (`download`, `device_lost`, `gpu_error`, `trap`).
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::Precision;
-use crate::report::ModelReport;
 use crate::run::ExampleResult;
 use crate::score::Truncation;
-use crate::stats::trend::Trend;
 use crate::task::{FewShot, TaskSpec, TaskType};
 
 /// What the page asks the worker to do. Its JSON also keys the results the page keeps, so its
@@ -100,19 +98,15 @@ pub enum Event<'a> {
         model: usize,
         result: &'a ExampleResult,
     },
-    Progress {
+    /// The kept results did not fit the task and are scored again: the page drops them.
+    Discarded {
         model: usize,
-        done: usize,
-        total: usize,
     },
-    ModelDone {
+    /// This worker's share of the model is scored (the page puts the shares' results together).
+    ModelScored {
         model: usize,
-        report: ModelReport,
-        csv: String,
+        parameters: u64,
         timing: Timing,
-    },
-    Trend {
-        trend: Trend,
     },
     Notice {
         model: Option<usize>,
@@ -155,8 +149,8 @@ mod tests {
 
     #[test]
     fn events_are_tagged_with_their_name() {
-        let progress = serde_json::to_value(Event::Progress { model: 1, done: 2, total: 3 }).unwrap();
-        assert_eq!(progress, serde_json::json!({ "event": "progress", "model": 1, "done": 2, "total": 3 }));
+        let restored = serde_json::to_value(Event::Restored { model: 1, done: 2, total: 3 }).unwrap();
+        assert_eq!(restored, serde_json::json!({ "event": "restored", "model": 1, "done": 2, "total": 3 }));
         assert_eq!(serde_json::to_value(Event::Finished).unwrap(), serde_json::json!({ "event": "finished" }));
         let backend = serde_json::to_value(Event::Backend { backend: Running::Webgpu, detail: "x".into() }).unwrap();
         assert_eq!(backend["backend"], "webgpu");

@@ -1,5 +1,7 @@
-// A run: the worker that scores it, recovery when the GPU fails, the results kept in the
-// browser (resume after a reload), one handler per worker event, and the exports.
+// A run: the workers that score it (one on WebGPU; on the CPU several, each scoring a share of
+// every model's examples), recovery when the GPU fails, the results kept in the browser
+// (resume after a reload), one handler per worker event, the reports put together from what
+// the workers scored, and the exports.
 import { hubFileInfo } from "./files.js";
 import { megabytes } from "./download.js";
 import { refreshCacheMarks, selectRepo, selectedModels, updateRunButton } from "./model_picker.js";
@@ -40,7 +42,7 @@ export async function startRun() {
     return { element: row, bar, label, started: 0, kept: 0 };
   });
 
-  state.run = { models, rows, backend: null, errors: 0, recoveries: 0 };
+  state.run = { models, rows, backend: null, errors: 0, recoveries: 0, total: state.task.view.examples.length };
   setState("running");
   $("run").disabled = true;
   $("cancel").disabled = false;
@@ -55,23 +57,70 @@ export async function startRun() {
   };
   const store = await keepRun(state.task, request, models);
   Object.assign(state.run, { store, request, bytes: state.task.bytes });
-  launchWorker(state.run);
+  const kept = await keptResults(store.run, store.models).catch(() => models.map(() => []));
+  // Each model's results by example index: kept ones, then each `example` event's.
+  state.run.results = kept.map((results) => new Map(results.map((r) => [r.index, r])));
+  await launchWorkers(state.run);
 }
 
-/** Starts the run's job in a new worker; the worker restores whatever examples were kept. */
-export function launchWorker(run) {
-  const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
-  run.worker = worker;
-  // Messages of a worker that was replaced (after a GPU failure) are not this run's any more.
-  worker.onmessage = (e) => worker === run.worker && onEvent(JSON.parse(e.data));
-  worker.onerror = (e) => {
-    if (worker !== run.worker || recover(run, `the worker stopped: ${e.message ?? "unknown error"}`)) return;
-    showError(`the worker stopped: ${e.message ?? "unknown error"}`);
-    run.errors++;
-    finishRun();
-  };
+/**
+ * Starts the run's job in new workers, each scoring a share of every model's examples; they
+ * all start from the examples scored so far (kept from before, or by workers replaced).
+ */
+export async function launchWorkers(run) {
+  const count = await workerCount(run);
+  if (state.run !== run || run.finishing) return; // cancelled meanwhile
+  const earlier = run.results.map((results) => [...results.values()]);
+  Object.assign(run, {
+    workers: [],
+    finishedWorkers: 0,
+    // Per model: the examples that came from before (dropped if the workers discard them),
+    // what each worker said when its share was scored, and whether the reports have it.
+    fromBefore: earlier.map((results) => new Set(results.map((r) => r.index))),
+    shares: run.models.map(() => []),
+    assembled: run.models.map(() => false),
+  });
   const sources = run.models.map((m) => m.source);
-  worker.postMessage({ request: JSON.stringify(run.request), task: run.bytes, sources, store: run.store });
+  for (let index = 0; index < count; index++) {
+    const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+    run.workers.push(worker);
+    // Messages of a worker that was replaced (after a GPU failure) are not this run's any more.
+    worker.onmessage = (e) => run.workers.includes(worker) && onEvent(JSON.parse(e.data));
+    worker.onerror = (e) => {
+      if (!run.workers.includes(worker) || recover(run, `the worker stopped: ${e.message ?? "unknown error"}`)) return;
+      showError(`the worker stopped: ${e.message ?? "unknown error"}`);
+      run.errors++;
+      finishRun();
+    };
+    worker.postMessage({ request: JSON.stringify(run.request), share: { index, count }, task: run.bytes, sources, earlier });
+  }
+}
+
+/**
+ * How many workers score a run: one on WebGPU (the GPU is shared anyway) and with f16 weights
+ * (whose cached copy one reader makes); on the CPU, one per core, as far as memory allows
+ * each its own copy of the largest model, or as the Workers setting says.
+ */
+export async function workerCount(run) {
+  if (run.request.precision === "f16" || !(await scoresOnCpu(run.request.backend))) return 1;
+  const chosen = $("workers").value;
+  if (chosen !== "auto") return Number(chosen);
+  const largest = Math.max(...run.models.map((m) => m.bytes ?? Infinity));
+  // A worker holds the weights, the tokenizer and the activations of a pass; the page may
+  // take half of the memory the browser reports (Chromium says at most 8 GB).
+  const perWorker = largest * 1.25 + 200e6;
+  const memory = ((navigator.deviceMemory ?? 4) * 2 ** 30) / 2;
+  return Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 8, Math.floor(memory / perWorker)));
+}
+
+/** Whether a run with this backend setting scores on the CPU: chosen, or no WebGPU adapter. */
+async function scoresOnCpu(backend) {
+  if (backend === "cpu") return true;
+  try {
+    return !(await navigator.gpu?.requestAdapter());
+  } catch {
+    return true;
+  }
 }
 
 /**
@@ -83,7 +132,8 @@ export function launchWorker(run) {
 export function recover(run, reason) {
   if (run.backend !== "webgpu" || run.recoveries >= 2) return false;
   run.recoveries++;
-  run.worker.terminate();
+  run.workers.forEach((w) => w.terminate());
+  run.workers = [];
   const onCpu = run.recoveries === 2;
   if (onCpu) run.request = { ...run.request, backend: "cpu" };
   const where = onCpu ? "on the CPU" : "on a new WebGPU device";
@@ -93,19 +143,22 @@ export function recover(run, reason) {
   state.trend = null;
   run.errors = 0;
   run.backend = null;
-  for (const row of run.rows) Object.assign(row, { finished: false, restored: 0 });
-  launchWorker(run);
+  for (const row of run.rows) Object.assign(row, { finished: false, restored: 0, started: 0 });
+  launchWorkers(run).catch((e) => (showError(e.message ?? String(e)), finishRun()));
   return true;
 }
 
 /**
  * Records the run in the browser, so a reload can offer to resume it; returns the keys under
- * which the worker keeps (and finds) each model's results.
+ * which the worker keeps (and finds) each model's results. Fills in the size of models whose
+ * size only the Hub's listing gives.
  */
 export async function keepRun(task, request, models) {
   const run = await runKey(task.bytes, request);
-  const weights = (m) => (m.source.files ? null : hubFileInfo(m.source, state.wasm.hub_file_info).then((f) => f["model.safetensors"]?.sha256));
-  const keys = await Promise.all(models.map(async (m) => modelKey(m.source, await weights(m))));
+  const weights = await Promise.all(models.map((m) => (m.source.files ? null : hubFileInfo(m.source, state.wasm.hub_file_info).then((f) => f["model.safetensors"]))));
+  // The Hub's listing also tells the size of a model the registry does not know (for the workers' memory).
+  models.forEach((m, i) => (m.bytes ??= weights[i]?.size ?? null));
+  const keys = await Promise.all(models.map((m, i) => modelKey(m.source, weights[i]?.sha256)));
   const record = {
     key: run,
     task: task.name,
@@ -121,9 +174,11 @@ export async function keepRun(task, request, models) {
   return { run, models: keys };
 }
 
-/** Keeps a scored example in the browser; says once if the browser refuses. */
+/** Keeps a scored example in the run and in the browser; says once if the browser refuses. */
 export function keepExample(run, ev) {
   const row = run.rows[ev.model];
+  run.results[ev.model].set(ev.result.index, ev.result);
+  run.fromBefore[ev.model].delete(ev.result.index);
   keepResult(run.store.run, run.store.models[ev.model], ev.result).then(() => {
     // Written: a reload from here on will not score this example again.
     row.element.dataset.kept = String(++row.kept);
@@ -191,7 +246,8 @@ export function failRun(message) {
 export const EVENT_HANDLERS = {
   backend(run, ev) {
     run.backend = ev.backend;
-    $("backend-status").textContent = ev.detail;
+    const shares = run.workers.length > 1 ? ` · ${run.workers.length} workers, each scoring a share of the examples` : "";
+    $("backend-status").textContent = ev.detail + shares;
     $("backend-status").dataset.backend = ev.backend;
     if (ev.backend === "webgpu") describeAdapter().then((a) => a && ($("backend-status").textContent += ` (adapter: ${a})`));
   },
@@ -213,8 +269,15 @@ export const EVENT_HANDLERS = {
     row.label.textContent = `moving weights to the device: ${megabytes(ev.loaded)} of ${megabytes(ev.total)}`;
     if (ev.total) row.bar.value = ev.loaded / ev.total;
   },
-  example(run, ev) {
+  example(run, ev, row) {
     keepExample(run, ev);
+    showProgress(run, ev.model, row);
+  },
+  discarded(run, ev, row) {
+    // Every worker scores its share of the whole task again: the kept results go.
+    for (const index of run.fromBefore[ev.model]) run.results[ev.model].delete(index);
+    run.fromBefore[ev.model].clear();
+    row.restored = 0;
   },
   restored(run, ev, row) {
     row.label.textContent = `${ev.done} of ${ev.total} examples kept from an earlier run`;
@@ -223,30 +286,30 @@ export const EVENT_HANDLERS = {
   },
   loaded(run, ev, row) {
     row.parameters = ev.parameters;
+    row.wasmMemory = Math.max(row.wasmMemory ?? 0, ev.wasm_memory_bytes);
+    // The first worker to load starts the clock; the others are scoring their shares too.
+    if (row.started) return;
     row.label.textContent = `loaded, ${formatParams(ev.parameters)} parameters`;
-    row.wasmMemory = ev.wasm_memory_bytes;
     row.bar.value = 0;
     row.started = performance.now();
   },
-  progress(run, ev, row) {
-    row.bar.value = ev.done / ev.total;
-    const elapsed = (performance.now() - row.started) / 1000;
-    const scored = ev.done - (row.restored ?? 0);
-    const eta = (elapsed / scored) * (ev.total - ev.done);
-    const kept = row.restored ? ` (${row.restored} kept from before)` : "";
-    row.label.textContent = `${ev.done} of ${ev.total} examples${kept} · ${(scored / elapsed).toFixed(1)}/s · ${Math.ceil(eta)} s left`;
-  },
-  model_done(run, ev, row) {
+  model_scored(run, ev, row) {
+    row.parameters = ev.parameters;
+    const shares = run.shares[ev.model];
+    shares.push(ev.timing);
+    if (shares.length < run.workers.length) return;
     row.label.textContent = row.restored ? `done (${row.restored} examples kept from before)` : "done";
     row.finished = true;
     row.bar.value = 1;
-    state.reports.push({ ...ev.report, timing: { ...ev.timing, wasm_memory_bytes: row.wasmMemory } });
-    state.csvs[ev.report.name] = ev.csv;
-    renderResults();
-  },
-  trend(run, ev) {
-    state.trend = ev.trend;
-    renderResults();
+    row.timing = combinedTiming(shares, row);
+    run.assembled[ev.model] = true;
+    try {
+      putReportsTogether(run);
+    } catch (e) {
+      run.assembled[ev.model] = false;
+      EVENT_HANDLERS.error(run, { message: e.message ?? String(e) }, row);
+      putReportsTogether(run);
+    }
   },
   notice(run, ev) {
     // A notice about the whole job (e.g. kept results it could not read) names no model.
@@ -269,12 +332,51 @@ export const EVENT_HANDLERS = {
       row.label.textContent = "failed";
       row.finished = true;
     }
-    showError(ev.message);
+    // Workers that fail alike (a model the Hub does not have) say it once.
+    run.errorsShown ??= new Set();
+    if (!run.errorsShown.has(ev.message)) showError(ev.message);
+    run.errorsShown.add(ev.message);
   },
-  finished() {
-    finishRun();
+  finished(run) {
+    if (++run.finishedWorkers >= run.workers.length) finishRun();
   },
 };
+
+/** A model's row: examples scored (kept ones included) of the task, the rate, the time left. */
+function showProgress(run, model, row) {
+  const done = run.results[model].size;
+  row.bar.value = done / run.total;
+  const elapsed = (performance.now() - row.started) / 1000;
+  const scored = done - (row.restored ?? 0);
+  const eta = (elapsed / scored) * (run.total - done);
+  const kept = row.restored ? ` (${row.restored} kept from before)` : "";
+  row.label.textContent = `${done} of ${run.total} examples${kept} · ${(scored / elapsed).toFixed(1)}/s · ${Math.ceil(eta)} s left`;
+}
+
+/** One model's timing from its workers': they ran side by side, so the longest of each. */
+function combinedTiming(timings, row) {
+  const longest = (key) => Math.max(...timings.map((t) => t[key] ?? 0));
+  const before = timings.some((t) => t.wasm_memory_before_load_bytes != null) ? { wasm_memory_before_load_bytes: longest("wasm_memory_before_load_bytes") } : {};
+  return {
+    load_seconds: longest("load_seconds"),
+    score_seconds: longest("score_seconds"),
+    ...before,
+    restored_examples: timings[0].restored_examples,
+    wasm_memory_bytes: row.wasmMemory,
+    workers: timings.length,
+  };
+}
+
+/** The reports (and CSVs) of the models every worker has scored, and their trend, from the results. */
+function putReportsTogether(run) {
+  const done = run.models.map((_, i) => i).filter((i) => run.assembled[i]);
+  const scored = done.map((i) => ({ name: run.models[i].name, parameters: run.rows[i].parameters, results: [...run.results[i].values()] }));
+  const { models, trend } = JSON.parse(state.wasm.evaluation_report(JSON.stringify(run.request), run.bytes, JSON.stringify(scored)));
+  state.reports = models.map(({ report }, j) => ({ ...report, timing: run.rows[done[j]].timing }));
+  state.csvs = Object.fromEntries(models.map(({ report, csv }) => [report.name, csv]));
+  state.trend = trend;
+  renderResults();
+}
 
 export function onEvent(ev) {
   const run = state.run;
@@ -306,7 +408,7 @@ export async function finishRun(outcome) {
   const run = state.run;
   if (!run || run.finishing) return;
   run.finishing = true;
-  run.worker?.terminate();
+  run.workers?.forEach((w) => w.terminate());
   $("cancel").disabled = true;
   // (The run stays the page's until its partial results are read, so Run waits for them.)
   state.partials = await partialReports(run).catch((e) => (showError(`the partial results cannot be exported: ${e.message ?? e}`), []));
@@ -321,16 +423,16 @@ export async function finishRun(outcome) {
   setState(outcome === "cancelled" ? "cancelled" : run.errors > 0 ? "error" : "done");
 }
 
-/** Reports of the models the run did not finish, from the examples they kept, marked partial. */
+/** Reports of the models the run did not finish, from the examples they scored, marked partial. */
 export async function partialReports(run) {
-  const done = new Set(state.reports.map((r) => r.name));
   const reports = [];
   for (const [i, m] of run.models.entries()) {
-    if (done.has(m.name) || !run.store?.run) continue;
-    const [kept] = await keptResults(run.store.run, [run.store.models[i]]);
+    if (!run.results || run.assembled?.[i]) continue;
+    const results = [...run.results[i].values()];
     const parameters = run.rows[i].parameters ?? state.registry.find((r) => r.repo === m.source.repo)?.parameters;
-    if (kept.length === 0 || parameters == null) continue;
-    const { report, csv } = JSON.parse(state.wasm.partial_report(JSON.stringify(run.request), run.bytes, m.name, parameters, JSON.stringify(kept)));
+    if (results.length === 0 || parameters == null) continue;
+    const request = JSON.stringify(run.request);
+    const [{ report, csv }] = JSON.parse(state.wasm.evaluation_report(request, run.bytes, JSON.stringify([{ name: m.name, parameters, results }]))).models;
     reports.push({ ...report, csv });
   }
   return reports;
@@ -345,6 +447,7 @@ export function bundle(run, cancelled) {
     truncation: $("truncation").value,
     few_shot: fewShot(),
     backend: run.backend,
+    workers: run.workers?.length ?? 1,
     precision: run.request.precision,
     complete: !cancelled && run.errors === 0 && state.reports.length === run.models.length,
     models: state.reports,

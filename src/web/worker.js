@@ -1,10 +1,10 @@
-// The Web Worker that scores: loads the wasm module and runs one job per message, posting
-// the job's JSON events back to the page. A job starts from the examples an interrupted run
-// of it kept (run_store.js); the page keeps each `example` event, since this worker's event
-// loop is busy while it scores. The page terminates the worker to cancel.
+// The Web Worker that scores: loads the wasm module and runs one job per message (its share of
+// the task: the page may start several), posting the job's JSON events back to the page. A
+// job starts from the examples an interrupted run of it kept, which the page reads and gives
+// every worker alike; the page keeps each `example` event, since this worker's event loop is
+// busy while it scores. The page terminates the worker to cancel.
 import init, { run_job, hub_file_info, DownloadCheck, Sha256Stream, HalfPrecisionCopy } from "./invscale-web.js";
 import { ModelFiles } from "./files.js";
-import { keptResults } from "./run_store.js";
 
 const ready = init();
 
@@ -24,7 +24,6 @@ if (globalThis.GPUAdapter) {
 
 self.onmessage = async ({ data }) => {
   const post = (json) => self.postMessage(json);
-  const { run, models } = data.store;
   try {
     await ready;
     const files = new ModelFiles(
@@ -36,8 +35,7 @@ self.onmessage = async ({ data }) => {
       (sha256) => new DownloadCheck(sha256),
       JSON.parse(data.request).precision === "f16" ? () => new HalfPrecisionCopy() : null,
     );
-    const earlier = await keptResults(run, models).catch(() => models.map(() => []));
-    await run_job(data.request, data.task, files, JSON.stringify(earlier), post);
+    await run_job(data.request, JSON.stringify(data.share), data.task, files, JSON.stringify(data.earlier), post);
   } catch (e) {
     // The module failed to load or trapped (a Rust panic, an out-of-memory): the job cannot
     // go on, but the page must hear of it rather than wait forever.

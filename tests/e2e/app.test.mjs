@@ -120,6 +120,7 @@ test("a shareable run on WebGPU matches the reference", async () => {
     assert.ok(adapter, "this Chromium exposes no WebGPU adapter");
     webgpuBundle = await waitForEnd(page);
     assert.equal(webgpuBundle.backend, "webgpu", await page.textContent("#backend-status"));
+    assert.equal(webgpuBundle.workers, 1, "one worker on WebGPU");
     assert.match(await page.textContent("#backend-status"), /^WebGPU/);
     const worst = assertMatchesReference(webgpuBundle, "classification.csv");
     console.log(`WebGPU (${adapter}): max |app − reference| = ${worst.toExponential(2)}`);
@@ -154,6 +155,10 @@ test("without WebGPU the CPU fallback gives the same numbers (site under a sub-p
     const bundle = await waitForEnd(page);
     assert.equal(bundle.backend, "cpu");
     assert.match(await page.textContent("#backend-status"), /WebGPU is not available.*CPU/);
+    // One worker per core (this machine has two or more), each scoring a share.
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    assert.equal(bundle.workers, Math.min(cores, 8), `${cores} cores`);
+    assert.match(await page.textContent("#backend-status"), new RegExp(`${bundle.workers} workers, each scoring a share`));
     const worst = assertMatchesReference(bundle, "classification.csv");
     console.log(`CPU fallback: max |app − reference| = ${worst.toExponential(2)}`);
     if (webgpuBundle) {
@@ -357,7 +362,9 @@ test("Cancel stops a long run; the page keeps responding", async () => {
     assert.equal(bundle.partial_models.length, 1);
     const { partial, rows } = bundle.partial_models[0];
     assert.ok(partial.scored > 0 && partial.scored < partial.examples, JSON.stringify(partial));
-    assert.deepEqual(rows.map((r) => r.index), [...Array(partial.scored).keys()]);
+    // (The CPU's workers each scored from the start of their share.)
+    const indices = rows.map((r) => r.index);
+    assert.deepEqual(indices, [...new Set(indices)].sort((x, y) => x - y), "each scored example once, in task order");
     assert.match(await page.textContent("#summary-table"), new RegExp(`tiny-hub \\(partial: ${partial.scored} of 300 examples\\)`));
     assert.equal(await page.locator('#exports a[download="tiny-hub.partial.csv"]').count(), 1);
   });
@@ -572,7 +579,7 @@ GPUAdapter.prototype.requestDevice = async function (...args) {
 const originalPost = self.postMessage.bind(self);
 self.postMessage = (message) => {
   originalPost(message);
-  if (deviceToLose && JSON.parse(message).event === "progress") {
+  if (deviceToLose && JSON.parse(message).event === "example") {
     deviceToLose.destroy();
     deviceToLose = null;
   }

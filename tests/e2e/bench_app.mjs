@@ -62,7 +62,7 @@ for (let rep = 1; rep <= Number(repetitions); rep++) {
     const t = m.timing;
     r.app.push(rate(m.examples, t.score_seconds));
     console.log(
-      `${label}, repetition ${rep}: app (${run.bundle.backend}) ${m.examples} examples in ${t.score_seconds.toFixed(1)} s = ${fmt(r.app.at(-1))} examples/s; ` +
+      `${label}, repetition ${rep}: app (${run.status}) ${m.examples} examples in ${t.score_seconds.toFixed(1)} s = ${fmt(r.app.at(-1))} examples/s; ` +
         `download+load ${t.load_seconds.toFixed(1)} s; wasm memory ${mib(t.wasm_memory_bytes)}; ` +
         `page JS heap peak ${mib(run.peakHeap)}; Chromium RSS peak ${mib(run.peakRss)}; mean loss ${m.value.mean.toFixed(6)}`,
     );

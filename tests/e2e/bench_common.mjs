@@ -5,7 +5,12 @@ import fs from "node:fs";
 import { chromium } from "playwright-core";
 
 export const FLAGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
-export const BACKENDS = { webgpu: ["WebGPU", ["--enable-unsafe-webgpu"]], cpu: ["CPU fallback", []] };
+export const BACKENDS = {
+  webgpu: ["WebGPU", ["--enable-unsafe-webgpu"]],
+  // WebGPU on a real GPU of a headless Linux machine: Vulkan, not SwiftShader.
+  gpu: ["WebGPU (hardware)", ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=native", "--use-angle=vulkan", "--ignore-gpu-blocklist", "--disable-vulkan-surface"]],
+  cpu: ["CPU fallback", []],
+};
 export const mib = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 /** Resident memory of all descendants of process `root` (not itself), in bytes. */
@@ -51,9 +56,10 @@ async function sampleMemory(page) {
 
 /**
  * Runs the app at `url` in Chromium with `flags` on the on-disk `profile` (as a user's: its
- * storage quota holds checkpoints in the cache). Resolves to `{ state, error, bundle,
- * peakRss, peakHeap }`: the final page state, the results bundle when done, the peak memory of
- * all Chromium processes and the page's peak JS heap.
+ * storage quota holds checkpoints in the cache). Resolves to `{ state, error, bundle, status,
+ * peakRss, peakHeap, cacheBytes }`: the final page state, the results bundle when done, the
+ * backend line (adapter, workers), the peak memory of all Chromium processes, the page's peak
+ * JS heap and what the model cache holds.
  */
 export async function runApp({ profile, flags, url, label }) {
   const browser = await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", headless: true, args: [...FLAGS, ...flags] });
@@ -82,7 +88,8 @@ export async function runApp({ profile, flags, url, label }) {
       for (const r of await cache.keys()) bytes += Number((await cache.match(r)).headers.get("content-length")) || 0;
       return bytes;
     });
-    return { state, error, bundle, peakRss: peaks.rss, peakHeap: peaks.heap, cacheBytes };
+    const status = await page.textContent("#backend-status");
+    return { state, error, bundle, status, peakRss: peaks.rss, peakHeap: peaks.heap, cacheBytes };
   } finally {
     await browser.close();
   }

@@ -11,7 +11,7 @@ use crate::common;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use invscale::checkpoint::Checkpoint;
-use invscale::run::{self, run_task, Control, ExampleResult, RunOptions};
+use invscale::run::{self, run_task, Control, ExampleResult, RunOptions, Share};
 use invscale::score::{self, Batching, Metrics, Truncation};
 use invscale::task::{parse_task, ExampleKind, Task, TaskType};
 
@@ -91,7 +91,8 @@ fn batching_changes_nothing_on(device: &Device, models: &[&str], tasks: &[(&str,
     let mut worst = 0f64;
     for name in models {
         let checkpoint = common::checkpoint(name, device);
-        let default = Batching::for_model(&checkpoint.config);
+        // As runs get it: in buckets on the GPU.
+        let default = Batching { buckets: backend == "wgpu", ..Batching::for_model(&checkpoint.config) };
         let plain = Batching { share_prefixes: false, max_tokens: 1, ..default };
         let mut variants = vec![("shared, default batches", default)];
         if all_variants {
@@ -99,6 +100,7 @@ fn batching_changes_nothing_on(device: &Device, models: &[&str], tasks: &[(&str,
                 ("shared, one example per pass", Batching { share_prefixes: true, ..plain }),
                 ("unshared, default batches", Batching { share_prefixes: false, ..default }),
                 ("shared within examples only", Batching { cache_bytes: 0, ..default }),
+                ("shared, padded to buckets", Batching { buckets: true, ..default }),
                 (
                     "shared, 64-token passes, any padding, head 1 row at a time",
                     Batching { max_tokens: 64, head_rows: 1, max_padding: f64::INFINITY, ..default },
@@ -187,12 +189,16 @@ fn a_template_is_read_once_per_model() {
         if file == "numeric" {
             // Three prompts that share only "Q: How many": too short to keep.
             assert_eq!(cached, uncached, "{file}");
+            // Each: the prompt, then a step per new token.
+            assert_eq!(cached.passes, 3 * invscale::score::sample::MAX_NEW_TOKENS);
             continue;
         }
         // Every example but the first reads the template from the cache (all of it but perhaps the
         // token where it meets the prompt).
         assert!(cached.tokens + (n - 1) * (template - 1) <= uncached.tokens, "{file}: {cached:?} vs {uncached:?}");
         assert!(cached.tokens < cached.pipeline_tokens, "{file}");
+        // The template's own pass, and at least one of examples.
+        assert!(cached.passes >= 2 && cached.passes <= task.examples.len() + 2, "{file}: {cached:?}");
     }
 }
 
@@ -267,4 +273,35 @@ fn scoring_on_threads_changes_nothing() {
             |_, done| if done == 2 { Control::Cancel } else { Control::Continue },
         ));
     assert!(matches!(cancelled, Err(run::RunError::Cancelled { done, total: 12 }) if (2..12).contains(&done)), "{cancelled:?}");
+}
+
+/// Shares of a task, as the page's workers score them (each given the same task and earlier
+/// results), together score every example once with the numbers one scorer gives, bit for
+/// bit: from the start and resumed.
+#[test]
+fn scoring_in_shares_changes_nothing() {
+    let checkpoint = common::checkpoint("tiny-odd-heads", &Device::flex());
+    let small = Batching { max_tokens: 64, ..Batching::for_model(&checkpoint.config) };
+    let tasks = [templated(&task("classification.csv", "classification")), templated(&parse_task(NUMERIC.as_bytes(), None).unwrap())];
+    for task in &tasks {
+        let score = |share: Share, earlier: Vec<ExampleResult>| {
+            let options = RunOptions { batching: Some(small), share, earlier, ..RunOptions::default() };
+            pollster::block_on(run_task(&checkpoint, task, options, |_, _| Control::Continue)).unwrap()
+        };
+        let whole = score(Share::default(), Vec::new());
+        let kept: Vec<ExampleResult> = whole.iter().filter(|r| r.index % 3 == 1).cloned().collect();
+        for (count, earlier) in [(2, Vec::new()), (3, Vec::new()), (3, kept.clone()), (5, kept.clone())] {
+            let mut scored: Vec<ExampleResult> = Vec::new();
+            for index in 0..count {
+                let results = score(Share { index, count }, earlier.clone());
+                scored.extend(results.into_iter().filter(|r| !earlier.contains(r)));
+            }
+            scored.extend(earlier.iter().cloned());
+            scored.sort_by_key(|r| r.index);
+            assert_eq!(scored, whole, "{}: {count} shares, {} kept", task.task_type, earlier.len());
+        }
+    }
+    let beyond = RunOptions { share: Share { index: 2, count: 2 }, ..RunOptions::default() };
+    let refused = pollster::block_on(run_task(&checkpoint, &tasks[0], beyond, |_, _| Control::Continue));
+    assert!(refused.unwrap_err().to_string().contains("share 2 of 2 does not exist"));
 }
