@@ -10,7 +10,8 @@
 #   [FEATURES=fusion,autotune] scripts/bench_gpu.sh [EXAMPLES=100] [MODELS="gpt2 gpt2-large"]
 #
 # FEATURES builds the CLI with burn's kernel fusion and/or autotuning (off by default) to
-# compare them.
+# compare them; PROFILE=dev reuses the test build's optimised dependencies (a quicker build).
+# MODELS may name any checkpoint folder under $BENCH_DIR.
 # Needs the venv of scripts/requirements-fixtures.txt at .venv and scripts/setup.sh (Chromium,
 # Vulkan). Checkpoints (gpt2-large's is 3.1 GB) and tasks are generated under $BENCH_DIR
 # (default /tmp/invscale-bench). On a machine without a GPU it runs on lavapipe and
@@ -25,8 +26,9 @@ for model in $models; do
   [ -f "$bench/$model/model.safetensors" ] || "$py" scripts/make_bench_model.py "$bench/$model" --shape "$model"
 done
 
-cargo build --release --locked --quiet --features "${FEATURES:-wgpu}"
-invscale="$CARGO_TARGET_DIR/release/invscale"
+profile="${PROFILE:-release}"
+cargo build --profile "$profile" --locked --quiet --features "${FEATURES:-wgpu}"
+invscale="$CARGO_TARGET_DIR/$([ "$profile" = dev ] && echo debug || echo "$profile")/invscale"
 echo "== native wgpu, features ${FEATURES:-wgpu} ($(vulkaninfo --summary 2>/dev/null | awk -F= '/deviceName/ { gsub(/^ +/, "", $2); print $2; exit }' || true))"
 for model in $models; do
   for name in task template; do

@@ -26,7 +26,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const app = await staticServer(path.join(ROOT, "dist"));
 const hub = await hubServer({ modelsDir: path.resolve(modelsDir), tasksDir: path.dirname(path.resolve(taskFile)), owner: "bench" });
 const task = `${hub.url}/tasks/${path.basename(taskFile)}`;
-const appUrl = `${app.url}/?task=${encodeURIComponent(task)}&models=bench/${model}&hub=${encodeURIComponent(hub.url)}&run=1`;
+// APP_QUERY adds settings (e.g. `workers=1`).
+const appUrl = `${app.url}/?task=${encodeURIComponent(task)}&models=bench/${model}&hub=${encodeURIComponent(hub.url)}&run=1${process.env.APP_QUERY ? `&${process.env.APP_QUERY}` : ""}`;
 
 // transformers.js's site: its dist/, onnxruntime-web's dist/, the ONNX model and score.mjs.
 let site = null, examples = null;
@@ -39,7 +40,8 @@ if (onnxDir) {
   fs.symlinkSync(path.resolve(onnxDir), path.join(dir, "models", model));
   fs.symlinkSync(path.join(ROOT, "tests/e2e/transformersjs/score.mjs"), path.join(dir, "score.mjs"));
   fs.writeFileSync(path.join(dir, "index.html"), "<!doctype html><title>transformers.js</title>\n");
-  site = await staticServer(dir);
+  // Cross-origin isolated, so onnxruntime-web may run its WASM backend on threads.
+  site = await staticServer(dir, "/", { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" });
   examples = JSON.parse(fs.readFileSync(examplesFile, "utf8"));
 }
 const TJS_DEVICE = { webgpu: "webgpu", cpu: "wasm" };
@@ -76,7 +78,7 @@ for (let rep = 1; rep <= Number(repetitions); rep++) {
       for (const [c, lp] of lps.entries()) r.diff = Math.max(r.diff, Math.abs(lp - ours[i].class_logprobs[c]));
     }
     console.log(
-      `${label}, repetition ${rep}: transformers.js (${TJS_DEVICE[backend]}, ${tjs.crossOriginIsolated ? "" : "not "}cross-origin isolated) ` +
+      `${label}, repetition ${rep}: transformers.js (${TJS_DEVICE[backend]}, ${tjs.crossOriginIsolated ? "" : "not "}cross-origin isolated, ${tjs.threads} threads) ` +
         `${tjs.classLogprobs.length} examples in ${tjs.scoreSeconds.toFixed(1)} s = ${fmt(r.tjs.at(-1))} examples/s; load ${tjs.loadSeconds.toFixed(1)} s; ` +
         `page JS heap peak ${mib(tjs.peakHeap)}; Chromium RSS peak ${mib(tjs.peakRss)}`,
     );

@@ -18,7 +18,7 @@ const CORS = { "access-control-allow-origin": "*", "access-control-expose-header
  * Sends `file`, honouring `Range: bytes=N-` with a 206. `fault` "cut" sends half the bytes
  * and then breaks the connection; "corrupt" flips one byte in the middle of what is sent.
  */
-function sendFile(res, file, range = null, fault = null) {
+function sendFile(res, file, range = null, fault = null, extra = {}) {
   fs.stat(file, (err, stat) => {
     if (err || !stat.isFile()) {
       res.writeHead(404, { "content-type": "text/plain", ...CORS });
@@ -30,7 +30,7 @@ function sendFile(res, file, range = null, fault = null) {
       res.writeHead(416, { "content-range": `bytes */${stat.size}`, ...CORS });
       return res.end();
     }
-    const headers = { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream", "content-length": stat.size - start, "accept-ranges": "bytes", ...CORS };
+    const headers = { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream", "content-length": stat.size - start, "accept-ranges": "bytes", ...CORS, ...extra };
     if (start > 0) res.writeHead(206, { ...headers, "content-range": `bytes ${start}-${stat.size - 1}/${stat.size}` });
     else res.writeHead(200, headers);
     if (!fault) return fs.createReadStream(file, { start }).pipe(res);
@@ -84,14 +84,15 @@ function sha256OfFile(file) {
 }
 
 /** Serves `dir` as a static site under the path `prefix` (as GitHub Pages serves a project). */
-export async function staticServer(dir, prefix = "/") {
+/** Serves `dir` under `prefix`, each answer with `headers` too (e.g. cross-origin isolation). */
+export async function staticServer(dir, prefix = "/", headers = {}) {
   const server = await listen((req, res) => {
     const pathname = decodeURIComponent(new URL(req.url, "http://x").pathname);
     if (!pathname.startsWith(prefix)) return sendFile(res, "");
     const rest = pathname.slice(prefix.length - 1);
     const file = path.join(dir, rest.endsWith("/") ? `${rest}index.html` : rest);
     if (!file.startsWith(dir)) return sendFile(res, "");
-    sendFile(res, file);
+    sendFile(res, file, null, null, headers);
   });
   server.url += prefix.replace(/\/$/, "");
   return server;

@@ -9,6 +9,9 @@ env.allowLocalModels = true;
 env.localModelPath = "/models/";
 env.useBrowserCache = false;
 env.backends.onnx.wasm.wasmPaths = "/ort/";
+// As many threads as the machine has (onnxruntime-web's default is half the cores); they run
+// only where the page is cross-origin isolated.
+env.backends.onnx.wasm.numThreads = navigator.hardwareConcurrency;
 
 /**
  * Scores `examples` ({prompt, classes}) with model `name` on `device` ("webgpu" or "wasm"),
