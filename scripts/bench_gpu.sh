@@ -29,7 +29,8 @@ done
 profile="${PROFILE:-release}"
 cargo build --profile "$profile" --locked --quiet --features "${FEATURES:-wgpu}"
 invscale="$CARGO_TARGET_DIR/$([ "$profile" = dev ] && echo debug || echo "$profile")/invscale"
-echo "== native wgpu, features ${FEATURES:-wgpu} ($(vulkaninfo --summary 2>/dev/null | awk -F= '/deviceName/ { gsub(/^ +/, "", $2); print $2; exit }' || true))"
+gpu="$( (nvidia-smi -L 2>/dev/null || vulkaninfo --summary 2>/dev/null | grep -m1 deviceName) | head -1 | sed 's/^ *//' || true)"
+echo "== native wgpu, features ${FEATURES:-wgpu}${gpu:+, $gpu}"
 for model in $models; do
   for name in task template; do
     dir="$bench/gpu-$model-$name"
@@ -54,5 +55,7 @@ done
 echo "== the page on the browser's WebGPU adapter"
 trunk build --release
 for model in $models; do
-  node tests/e2e/bench_app.mjs "$bench" "$model" "$task" gpu 1
+  # Without a GPU, Chromium's Vulkan adapter request never answers: the page then waits.
+  timeout "${PAGE_TIMEOUT:-1800}" node tests/e2e/bench_app.mjs "$bench" "$model" "$task" gpu 1 ||
+    echo "$model: the page did not finish within ${PAGE_TIMEOUT:-1800} s (no WebGPU adapter on Vulkan here?)"
 done
