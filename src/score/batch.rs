@@ -164,17 +164,22 @@ mod tests {
         Group::new(queries, true)
     }
 
-    #[test]
-    fn passes_respect_the_token_budget() {
-        let b = Batching {
+    /// A budget that limits nothing, padding none; each test sets what it checks.
+    fn unlimited() -> Batching {
+        Batching {
             share_prefixes: true,
             cache_bytes: 0,
-            max_tokens: 100,
+            max_tokens: usize::MAX,
             max_attention: usize::MAX,
             head_rows: 10,
             max_padding: 0.0,
             buckets: false,
-        };
+        }
+    }
+
+    #[test]
+    fn passes_respect_the_token_budget() {
+        let b = Batching { max_tokens: 100, ..unlimited() };
         // Each: prefix 9 (shared), 2 rows × 2 tokens = 13 tokens; 7 fit in 100.
         let groups: Vec<Group> = (0..10).map(|_| group(10, 2)).collect();
         assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), vec![0..7, 7..10]);
@@ -186,30 +191,14 @@ mod tests {
 
     #[test]
     fn passes_respect_the_attention_budget() {
-        let b = Batching {
-            share_prefixes: true,
-            cache_bytes: 0,
-            max_tokens: usize::MAX,
-            max_attention: 2 * 9 * 9 * 12,
-            head_rows: 10,
-            max_padding: 0.0,
-            buckets: false,
-        };
+        let b = Batching { max_attention: 2 * 9 * 9 * 12, ..unlimited() };
         let groups: Vec<Group> = (0..5).map(|_| group(10, 2)).collect();
         assert_eq!(b.plan(&groups, &vec![None; groups.len()], 12), vec![0..2, 2..4, 4..5]);
     }
 
     #[test]
     fn passes_limit_padding() {
-        let b = Batching {
-            share_prefixes: true,
-            cache_bytes: 0,
-            max_tokens: usize::MAX,
-            max_attention: usize::MAX,
-            head_rows: 10,
-            max_padding: 0.25,
-            buckets: false,
-        };
+        let b = Batching { max_padding: 0.25, ..unlimited() };
         // 13 real tokens each; a 40-token prompt pads the 10-token ones far beyond a quarter.
         let groups = vec![group(10, 2), group(10, 2), group(40, 2), group(41, 2), group(10, 2)];
         assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), vec![0..2, 2..4, 4..5]);
@@ -229,15 +218,7 @@ mod tests {
 
     #[test]
     fn bucketed_passes_keep_the_budget() {
-        let b = Batching {
-            share_prefixes: true,
-            cache_bytes: 0,
-            max_tokens: 100,
-            max_attention: usize::MAX,
-            head_rows: 10,
-            max_padding: 0.0,
-            buckets: true,
-        };
+        let b = Batching { max_tokens: 100, buckets: true, ..unlimited() };
         // Each: a 9-token prefix and 2 rows of 2 tokens (13 tokens: 7 fit unpadded). Bucketed,
         // 3 or 4 run as 4 prefixes of 16 and 8 rows of 2 (80 tokens), 5 as 8 × 16 + 16 × 2.
         let groups: Vec<Group> = (0..10).map(|_| group(10, 2)).collect();

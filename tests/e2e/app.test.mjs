@@ -365,6 +365,8 @@ test("Cancel stops a long run; the page keeps responding", async () => {
     // (The CPU's workers each scored from the start of their share.)
     const indices = rows.map((r) => r.index);
     assert.deepEqual(indices, [...new Set(indices)].sort((x, y) => x - y), "each scored example once, in task order");
+    assert.equal(indices.length, partial.scored);
+    assert.ok(indices.every((i) => Number.isInteger(i) && i >= 0 && i < partial.examples), JSON.stringify(indices));
     assert.match(await page.textContent("#summary-table"), new RegExp(`tiny-hub \\(partial: ${partial.scored} of 300 examples\\)`));
     assert.equal(await page.locator('#exports a[download="tiny-hub.partial.csv"]').count(), 1);
   });
