@@ -12,6 +12,15 @@ What it writes (all deterministic: rerunning reproduces the same bytes):
       tiny-prefixed  3 layers, n_embd 16, 4 heads, F16, every key under `transformer.`,
                      plus lm_head.weight (equal to wte)
       tiny-odd-heads 2 layers, n_embd 10, 5 heads (head dim 2), F16, no prefix, tied
+      tiny-gpt2-variant  GPT-2 with a config's other choices: exact-erf `gelu`, n_inner 20,
+                     n_positions 768 (keep-scored cuts the long prompts there), and
+                     scale_attn_by_inverse_layer_idx + reorder_and_upcast_attn; 3 heads, F32
+      tiny-neox      GPT-NeoX (Pythia's layout): 2 layers, hidden 8, 2 heads, rotary on half of
+                     each head, parallel residual, vocab padded to 50304, 2048 positions, F32,
+                     every key under `gpt_neox.` but the untied `embed_out`, plus the
+                     masked_bias / rotary_emb.inv_freq buffers old Pythia files carry
+      tiny-neox-sequential  GPT-NeoX with use_parallel_residual false, rotary on all of each
+                     head, 3 heads (head dim 4), 3 layers, 1024 positions, F16, keys unprefixed
   tests/fixtures/tasks/*.csv|*.jsonl       small Inverse Scaling Prize style task files
   tests/fixtures/tasks/classification.parquet  classification.jsonl's rows as the Hub's
                                            `datasets` uploads store them (pyarrow, Snappy)
@@ -53,8 +62,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from pipeline_reference import (EOT, N_POSITIONS, VOCAB, Scorer, config_dict, encode, load_gpt2,
-                                py_list_literal, read_task, score_classification, score_logodds,
-                                score_sequence_prob, write_csv)
+                                neox_config_dict, py_list_literal, read_task, score_classification,
+                                score_logodds, score_sequence_prob, write_csv)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -66,10 +75,25 @@ MODELS = {
                           prefix="transformer.", lm_head=True, buffers=False, seed=2002),
     "tiny-odd-heads": dict(n_layer=2, n_embd=10, n_head=5, dtype=torch.float16, prefix="",
                            lm_head=False, buffers=False, seed=3003),
+    "tiny-gpt2-variant": dict(n_layer=2, n_embd=12, n_head=3, dtype=torch.float32, prefix="",
+                              lm_head=False, buffers=False, seed=4004, n_inner=20, n_positions=768,
+                              config=dict(activation_function="gelu", n_inner=20, n_positions=768,
+                                          n_ctx=768, scale_attn_by_inverse_layer_idx=True,
+                                          reorder_and_upcast_attn=True)),
+}
+# GPT-NeoX fixtures: name -> (n_layer, hidden, n_head, dtype, prefix, buffers, seed, config changes)
+NEOX_MODELS = {
+    "tiny-neox": dict(n_layer=2, hidden=8, n_head=2, dtype=torch.float32, prefix="gpt_neox.",
+                      buffers=True, seed=5005, config=dict(rotary_pct=0.5)),
+    "tiny-neox-sequential": dict(n_layer=3, hidden=12, n_head=3, dtype=torch.float16, prefix="",
+                                 buffers=False, seed=6006,
+                                 config=dict(rotary_pct=1.0, use_parallel_residual=False,
+                                             max_position_embeddings=1024, vocab_size=50280)),
 }
 # Scale of the token embedding, per model: big enough that the tied output layer gives a peaked
 # next-token distribution (top-1 probability often > 0.3) although n_embd is tiny.
-WTE_STD = {"tiny-hub": 1.7, "tiny-prefixed": 1.25, "tiny-odd-heads": 1.55}
+WTE_STD = {"tiny-hub": 1.7, "tiny-prefixed": 1.25, "tiny-odd-heads": 1.55, "tiny-gpt2-variant": 1.4,
+           "tiny-neox": 1.3, "tiny-neox-sequential": 1.45}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -179,8 +203,9 @@ def make_state_dict(name, spec):
         return torch.randn(shape, generator=g, dtype=torch.float32) * std + mean
 
     sd = {}
+    F = spec.get("n_inner", 4 * E)
     sd["wte.weight"] = normal((VOCAB, E), WTE_STD[name])
-    sd["wpe.weight"] = normal((N_POSITIONS, E), 0.3)
+    sd["wpe.weight"] = normal((spec.get("n_positions", N_POSITIONS), E), 0.3)
     for i in range(nl):
         p = f"h.{i}."
         sd[p + "ln_1.weight"] = normal((E,), 0.3, 1.0)
@@ -192,9 +217,9 @@ def make_state_dict(name, spec):
         sd[p + "attn.c_proj.bias"] = normal((E,), 0.2)
         sd[p + "ln_2.weight"] = normal((E,), 0.3, 1.0)
         sd[p + "ln_2.bias"] = normal((E,), 0.3)
-        sd[p + "mlp.c_fc.weight"] = normal((E, 4 * E), 1.0 / math.sqrt(E))
-        sd[p + "mlp.c_fc.bias"] = normal((4 * E,), 0.2)
-        sd[p + "mlp.c_proj.weight"] = normal((4 * E, E), 1.0 / math.sqrt(4 * E))
+        sd[p + "mlp.c_fc.weight"] = normal((E, F), 1.0 / math.sqrt(E))
+        sd[p + "mlp.c_fc.bias"] = normal((F,), 0.2)
+        sd[p + "mlp.c_proj.weight"] = normal((F, E), 1.0 / math.sqrt(F))
         sd[p + "mlp.c_proj.bias"] = normal((E,), 0.2)
     sd["ln_f.weight"] = normal((E,), 0.3, 1.0)
     sd["ln_f.bias"] = normal((E,), 0.3)
@@ -212,18 +237,95 @@ def make_state_dict(name, spec):
     return out
 
 
-def write_model(root: Path, name: str, spec) -> Path:
-    d = root / "models" / name
+def make_neox_state_dict(name, spec, cfg):
+    """Random GPT-NeoX weights in the Hub's layout: `nn.Linear` weights `[out, in]`, the fused
+    query_key_value rows per head (q, k, v of head 0, then of head 1, ...)."""
+    g = torch.Generator().manual_seed(spec["seed"])
+    E, nl, V, F = spec["hidden"], spec["n_layer"], cfg["vocab_size"], cfg["intermediate_size"]
+
+    def normal(shape, std, mean=0.0):
+        return torch.randn(shape, generator=g, dtype=torch.float32) * std + mean
+
+    sd = {"embed_in.weight": normal((V, E), WTE_STD[name])}
+    for i in range(nl):
+        p = f"layers.{i}."
+        sd[p + "input_layernorm.weight"] = normal((E,), 0.3, 1.0)
+        sd[p + "input_layernorm.bias"] = normal((E,), 0.3)
+        sd[p + "post_attention_layernorm.weight"] = normal((E,), 0.3, 1.0)
+        sd[p + "post_attention_layernorm.bias"] = normal((E,), 0.3)
+        sd[p + "attention.query_key_value.weight"] = normal((3 * E, E), 1.5 / math.sqrt(E))
+        sd[p + "attention.query_key_value.bias"] = normal((3 * E,), 0.2)
+        sd[p + "attention.dense.weight"] = normal((E, E), 1.0 / math.sqrt(E))
+        sd[p + "attention.dense.bias"] = normal((E,), 0.2)
+        sd[p + "mlp.dense_h_to_4h.weight"] = normal((F, E), 1.0 / math.sqrt(E))
+        sd[p + "mlp.dense_h_to_4h.bias"] = normal((F,), 0.2)
+        sd[p + "mlp.dense_4h_to_h.weight"] = normal((E, F), 1.0 / math.sqrt(F))
+        sd[p + "mlp.dense_4h_to_h.bias"] = normal((E,), 0.2)
+    sd["final_layer_norm.weight"] = normal((E,), 0.3, 1.0)
+    sd["final_layer_norm.bias"] = normal((E,), 0.3)
+    head = normal((V, E), WTE_STD[name])
+    out = {spec["prefix"] + k: v.to(spec["dtype"]).contiguous() for k, v in sd.items()}
+    out["embed_out.weight"] = head.to(spec["dtype"]).contiguous()
+    if spec["buffers"]:
+        rot = int(E // spec["n_head"] * cfg["rotary_pct"])
+        for i in range(nl):
+            p = f"{spec['prefix']}layers.{i}.attention."
+            out[p + "masked_bias"] = torch.tensor(-1e9, dtype=spec["dtype"])
+            out[p + "rotary_emb.inv_freq"] = 1.0 / (10000 ** (torch.arange(0, rot, 2).float() / rot))
+    return out
+
+
+def write_files(d: Path, cfg, state_dict):
     d.mkdir(parents=True, exist_ok=True)
-    cfg = config_dict(spec["n_layer"], spec["n_embd"], spec["n_head"])
     (d / "config.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
-    save_file(make_state_dict(name, spec), str(d / "model.safetensors"), metadata={"format": "pt"})
+    save_file(state_dict, str(d / "model.safetensors"), metadata={"format": "pt"})
     os.chmod(d / "model.safetensors", 0o644)
     link = d / "tokenizer.json"
     if link.is_symlink() or link.exists():
         link.unlink()
     os.symlink("../../tokenizer.json", link)
+
+
+def write_model(root: Path, name: str, spec) -> Path:
+    d = root / "models" / name
+    cfg = config_dict(spec["n_layer"], spec["n_embd"], spec["n_head"], **spec.get("config", {}))
+    write_files(d, cfg, make_state_dict(name, spec))
     return d
+
+
+def write_neox_model(root: Path, name: str, spec) -> Path:
+    d = root / "models" / name
+    cfg = neox_config_dict(spec["n_layer"], spec["hidden"], spec["n_head"], **spec["config"])
+    write_files(d, cfg, make_neox_state_dict(name, spec, cfg))
+    return d
+
+
+def load_hf_neox(d: Path):
+    """GPTNeoXForCausalLM built from the folder's config.json, float32, eager attention, its
+    parameters set from model.safetensors (keys with or without `gpt_neox.`), each checked to
+    equal the saved tensor; the buffers files carry are left out, as transformers does."""
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    config = GPTNeoXConfig.from_json_file(str(d / "config.json"))
+    config._attn_implementation = "eager"
+    model = GPTNeoXForCausalLM(config).to(torch.float32).eval()
+    saved = load_file(str(d / "model.safetensors"))
+    state = {}
+    for k, v in saved.items():
+        if k.endswith(("masked_bias", "rotary_emb.inv_freq", "attention.bias")):
+            continue
+        if k != "embed_out.weight" and not k.startswith("gpt_neox."):
+            k = "gpt_neox." + k
+        state[k] = v.to(torch.float32)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        sys.exit(f"{d.name}: missing {missing}, unexpected {unexpected}")
+    n = 0
+    for k, p in model.named_parameters():
+        if not torch.equal(p.detach(), state[k]):
+            sys.exit(f"{d.name}: parameter {k} differs from the saved tensor")
+        n += 1
+    return model, {"missing_keys": [], "unexpected_keys": [], "params_checked": n}
 
 
 def load_hf_model(d: Path, spec):
@@ -469,9 +571,12 @@ def generate(out_root: Path, bpe_dir: Path, verbose=True):
 
     reference = {f: {"task_type": tt, "models": {}} for f, (tt, _) in tasks.items()}
     summary = {}
-    for name, spec in MODELS.items():
-        d = write_model(out_root, name, spec)
-        model, note = load_hf_model(d, spec)
+    models = [(name, lambda name=name, spec=spec: load_hf_model(write_model(out_root, name, spec), spec))
+              for name, spec in MODELS.items()]
+    models += [(name, lambda name=name, spec=spec: load_hf_neox(write_neox_model(out_root, name, spec)))
+               for name, spec in NEOX_MODELS.items()]
+    for name, load in models:
+        model, note = load()
         sc = Scorer(model, fast)
         for fname, (tt, rows) in tasks.items():
             per = {}

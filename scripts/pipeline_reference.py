@@ -83,8 +83,9 @@ def load_tokenizer(model_dir: Path):
     return fast
 
 
-def config_dict(n_layer, n_embd, n_head):
-    return {
+def config_dict(n_layer, n_embd, n_head, **changes):
+    """A GPT-2 config.json; `changes` set other values of its fields (or add fields)."""
+    config = {
         "activation_function": "gelu_new",
         "architectures": ["GPT2LMHeadModel"],
         "attn_pdrop": 0.1,
@@ -106,6 +107,39 @@ def config_dict(n_layer, n_embd, n_head):
         "tie_word_embeddings": True,
         "vocab_size": VOCAB,
     }
+    config.update(changes)
+    return config
+
+
+def neox_config_dict(n_layer, hidden_size, n_head, **changes):
+    """A GPT-NeoX (Pythia) config.json, its fields as Pythia's; `changes` set others."""
+    config = {
+        "architectures": ["GPTNeoXForCausalLM"],
+        "bos_token_id": 0,
+        "eos_token_id": 0,
+        "hidden_act": "gelu",
+        "hidden_size": hidden_size,
+        "initializer_range": 0.02,
+        "intermediate_size": 4 * hidden_size,
+        "layer_norm_eps": 1e-05,
+        "max_position_embeddings": 2048,
+        "model_type": "gpt_neox",
+        "num_attention_heads": n_head,
+        "num_hidden_layers": n_layer,
+        "rotary_emb_base": 10000,
+        "rotary_pct": 0.25,
+        "tie_word_embeddings": False,
+        "use_cache": True,
+        "use_parallel_residual": True,
+        "vocab_size": 50304,
+    }
+    config.update(changes)
+    return config
+
+
+def context_length(config) -> int:
+    """Longest sequence a transformers config's model reads."""
+    return getattr(config, "n_positions", None) or config.max_position_embeddings
 
 
 def load_gpt2(d: Path):
@@ -289,6 +323,8 @@ class Scorer:
 
     def __init__(self, model, fast, cache=True, track_top1=True, check_pipeline=True):
         self.model = model
+        self.n_positions = context_length(model.config)
+        self.vocab = model.config.vocab_size
         self.fast = fast
         self.cache = {} if cache else None
         self.top1 = []  # next-token top-1 probabilities seen (for the summary)
@@ -298,11 +334,11 @@ class Scorer:
     def logits(self, ids):
         key = tuple(ids)
         if self.cache is None or key not in self.cache:
-            assert 0 < len(ids) <= N_POSITIONS
+            assert 0 < len(ids) <= self.n_positions
             with torch.no_grad():
                 out = self.model(input_ids=torch.tensor([ids], dtype=torch.long))
             lg = out.logits[0].to(torch.float32)
-            assert lg.shape == (len(ids), VOCAB)
+            assert lg.shape == (len(ids), self.vocab)
             if self.track_top1:
                 self.top1.extend(torch.softmax(lg, -1).max(-1).values.tolist())
             if self.cache is None:
@@ -310,17 +346,19 @@ class Scorer:
             self.cache[key] = lg
         return self.cache[key]
 
-    @staticmethod
-    def truncate(ids, mode):
+    def truncate(self, ids, mode):
+        """"pipeline": the first 1023 tokens (fewer where the model reads fewer); "keep-scored":
+        the last n_positions."""
         if mode == "pipeline":
-            return ids[:PIPELINE_MAX_LEN], len(ids) > PIPELINE_MAX_LEN
-        if len(ids) > N_POSITIONS:
-            return ids[-N_POSITIONS:], True
+            most = min(PIPELINE_MAX_LEN, self.n_positions)
+            return ids[:most], len(ids) > most
+        if len(ids) > self.n_positions:
+            return ids[-self.n_positions:], True
         return ids, False
 
     def truncate_text(self, text, mode):
         ids, truncated = self.truncate(encode(self.fast, text), mode)
-        if mode == "pipeline" and self.check_pipeline:
+        if mode == "pipeline" and self.check_pipeline and self.n_positions >= PIPELINE_MAX_LEN:
             # what the prize pipeline's tokenizer call (model_max_length=1023, truncation=True) gives
             hf = self.fast(text, truncation=True, max_length=PIPELINE_MAX_LEN)["input_ids"]
             assert hf == ids, "pipeline truncation mismatch"

@@ -4,13 +4,13 @@
 
 use burn::tensor::Device;
 
-use crate::model::{ConfigError, Gpt2, Gpt2Config, Precision, SafetensorsStream, WeightLoader, WeightsError};
+use crate::model::{ConfigError, LanguageModel, ModelConfig, Precision, SafetensorsStream, WeightLoader, WeightsError};
 use crate::tokenizer::{Tokenizer, TokenizerError};
 
 /// A model ready to score: network, its config and its tokenizer.
 pub struct Checkpoint {
-    pub config: Gpt2Config,
-    pub model: Gpt2,
+    pub config: ModelConfig,
+    pub model: LanguageModel,
     pub tokenizer: Tokenizer,
 }
 
@@ -28,7 +28,7 @@ pub enum CheckpointError {
 
 /// A checkpoint whose config and tokenizer are read and whose weights are still arriving.
 pub struct CheckpointLoader {
-    config: Gpt2Config,
+    config: ModelConfig,
     tokenizer: Tokenizer,
     weights: SafetensorsStream,
 }
@@ -36,10 +36,10 @@ pub struct CheckpointLoader {
 impl CheckpointLoader {
     /// Checks config, tokenizer and precision before any weight is downloaded.
     pub fn new(config_json: &[u8], tokenizer_json: &[u8], device: &Device, precision: Precision) -> Result<Self, CheckpointError> {
-        let config = Gpt2Config::from_json(config_json)?;
+        let config = ModelConfig::from_json(config_json)?;
         let tokenizer = Tokenizer::from_bytes(tokenizer_json)?;
-        if tokenizer.vocab_size() > config.vocab_size {
-            return Err(CheckpointError::VocabMismatch { tokenizer: tokenizer.vocab_size(), config: config.vocab_size });
+        if tokenizer.vocab_size() > config.sizes().vocab_size {
+            return Err(CheckpointError::VocabMismatch { tokenizer: tokenizer.vocab_size(), config: config.sizes().vocab_size });
         }
         let weights = SafetensorsStream::new(WeightLoader::new(&config, device).with_precision(precision)?);
         Ok(CheckpointLoader { config, tokenizer, weights })
@@ -51,7 +51,7 @@ impl CheckpointLoader {
     }
 
     pub fn finish(self) -> Result<Checkpoint, CheckpointError> {
-        let model: Gpt2 = self.weights.finish()?;
+        let model = self.weights.finish()?;
         Ok(Checkpoint { config: self.config, model, tokenizer: self.tokenizer })
     }
 }

@@ -133,7 +133,7 @@ impl Plan {
         let prepared = task
             .examples
             .iter()
-            .map(|e| score::prepare(e, &checkpoint.tokenizer, config.n_positions, truncation))
+            .map(|e| score::prepare(e, &checkpoint.tokenizer, config.n_positions(), truncation))
             .collect::<Result<Vec<_>, _>>()?;
         let share = batching.share_prefixes;
         let groups: Vec<Group> = prepared.iter().map(|p| score::group(&p.input, share)).collect();
@@ -182,7 +182,7 @@ impl Plan {
 pub fn work(checkpoint: &Checkpoint, task: &Task, options: &RunOptions) -> Result<Work, RunError> {
     let plan = Plan::new(checkpoint, task, options.truncation, options.batching)?;
     let all: Vec<usize> = (0..task.examples.len()).collect();
-    Ok(Work { passes: plan.passes(&all, checkpoint.config.n_head), ..plan.work(&all) })
+    Ok(Work { passes: plan.passes(&all, checkpoint.config.sizes().n_head), ..plan.work(&all) })
 }
 
 /// Scores every example of `task` with `checkpoint` and returns all results in task order.
@@ -208,7 +208,11 @@ pub async fn run_task(
         pending.iter().map(|&index| Job::Sample(index)).collect()
     } else {
         let groups: Vec<Group> = pending.iter().map(|&i| plan.groups[i].clone()).collect();
-        plan.batching.plan(&groups, &bases, checkpoint.config.n_head).into_iter().map(|pass| Job::Pass(pending[pass].to_vec())).collect()
+        plan.batching
+            .plan(&groups, &bases, checkpoint.config.sizes().n_head)
+            .into_iter()
+            .map(|pass| Job::Pass(pending[pass].to_vec()))
+            .collect()
     };
     let jobs = share_of(&plan, jobs, share);
     let scorer = Scorer { checkpoint, task, plan: &plan, seed, cache: Mutex::new(PrefixCache::new(plan.prefixes.clone())) };

@@ -1,36 +1,9 @@
-//! `Gpt2Config`: the fields of a Hugging Face GPT-2 `config.json` that shape the network.
+//! `config.json` of any supported family → [`ModelConfig`], and what every family's config
+//! tells the rest of the crate (context length, sizes, parameter count, the tensors its
+//! checkpoint holds).
 
-use burn::config::Config;
-
-/// The values `config.json` may leave out: GPT-2's. The module's config and the reader share them.
-mod defaults {
-    pub const N_POSITIONS: usize = 1024;
-    pub const VOCAB_SIZE: usize = 50257;
-    pub const LAYER_NORM_EPSILON: f64 = 1e-5;
-}
-
-/// GPT-2 hyper-parameters, named as in the Hub's `config.json`.
-#[derive(Config, Debug, PartialEq)]
-pub struct Gpt2Config {
-    /// Number of transformer blocks (`num_hidden_layers`).
-    pub n_layer: usize,
-    /// Attention heads per block (`num_attention_heads`); divides `n_embd`.
-    pub n_head: usize,
-    /// Width of the residual stream (`hidden_size`).
-    pub n_embd: usize,
-    /// Longest sequence the position embedding covers (`max_position_embeddings`).
-    #[config(default = "defaults::N_POSITIONS")]
-    pub n_positions: usize,
-    /// Token vocabulary size; 50257 for every released GPT-2.
-    #[config(default = "defaults::VOCAB_SIZE")]
-    pub vocab_size: usize,
-    /// LayerNorm epsilon.
-    #[config(default = "defaults::LAYER_NORM_EPSILON")]
-    pub layer_norm_epsilon: f64,
-    /// Width of the MLP's hidden layer; `None` means `4 * n_embd`.
-    #[config(default = "None")]
-    pub n_inner: Option<usize>,
-}
+use super::weights::Expected;
+use super::{Gpt2Config, GptNeoXConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -40,92 +13,188 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-impl Gpt2Config {
-    /// Reads a Hub `config.json`; fields it does not know are ignored.
-    pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
-        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ConfigError::Json(e.to_string()))?;
-        let field = |name: &str| value.get(name).filter(|v| !v.is_null());
-        let size = |name: &str, default: Option<usize>| -> Result<usize, ConfigError> {
-            match field(name) {
-                Some(v) => v
-                    .as_u64()
-                    .filter(|&n| n > 0)
-                    .map(|n| n as usize)
-                    .ok_or_else(|| ConfigError::Invalid(format!("`{name}` must be a positive whole number, found {v}"))),
-                None => default.ok_or_else(|| ConfigError::Invalid(format!("missing field `{name}`"))),
-            }
-        };
-        if let Some(kind) = field("model_type").and_then(|v| v.as_str()) {
-            if kind != "gpt2" {
-                return Err(ConfigError::Invalid(format!("model_type is `{kind}`; only GPT-2 models are supported")));
-            }
+/// The architectures this crate implements, as `config.json`'s `model_type` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Gpt2,
+    GptNeoX,
+}
+
+impl Family {
+    /// The name people know the family by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Gpt2 => "GPT-2",
+            Family::GptNeoX => "GPT-NeoX",
         }
-        if let Some(act) = field("activation_function").and_then(|v| v.as_str()) {
-            if act != "gelu_new" {
-                return Err(ConfigError::Invalid(format!("activation_function is `{act}`; only GPT-2's `gelu_new` is supported")));
-            }
-        }
-        let config = Gpt2Config {
-            n_layer: size("n_layer", None)?,
-            n_head: size("n_head", None)?,
-            n_embd: size("n_embd", None)?,
-            n_positions: size("n_positions", Some(defaults::N_POSITIONS))?,
-            vocab_size: size("vocab_size", Some(defaults::VOCAB_SIZE))?,
-            layer_norm_epsilon: match field("layer_norm_epsilon") {
-                Some(v) => v.as_f64().ok_or_else(|| ConfigError::Invalid(format!("`layer_norm_epsilon` must be a number, found {v}")))?,
-                None => defaults::LAYER_NORM_EPSILON,
-            },
-            n_inner: match field("n_inner") {
-                Some(_) => Some(size("n_inner", None)?),
-                None => None,
-            },
-        };
-        if !config.n_embd.is_multiple_of(config.n_head) {
-            return Err(ConfigError::Invalid(format!("n_embd ({}) is not a multiple of n_head ({})", config.n_embd, config.n_head)));
-        }
-        Ok(config)
     }
 
-    pub fn head_dim(&self) -> usize {
-        self.n_embd / self.n_head
+    pub const MODEL_TYPES: &'static str = "gpt2, gpt_neox";
+}
+
+/// A model's hyper-parameters, whatever its family.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelConfig {
+    Gpt2(Gpt2Config),
+    GptNeoX(GptNeoXConfig),
+}
+
+impl ModelConfig {
+    /// Reads a Hub `config.json`; its `model_type` picks the family (none: GPT-2, as the
+    /// oldest GPT-2 configs have none). Fields a family does not use are ignored.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
+        let fields = Fields::parse(bytes)?;
+        match fields.text("model_type")? {
+            None | Some("gpt2") => Ok(ModelConfig::Gpt2(Gpt2Config::from_fields(&fields)?)),
+            Some("gpt_neox") => Ok(ModelConfig::GptNeoX(GptNeoXConfig::from_fields(&fields)?)),
+            Some(other) => Err(ConfigError::Invalid(format!("model_type is `{other}`; supported model types: {}", Family::MODEL_TYPES))),
+        }
+    }
+
+    pub fn family(&self) -> Family {
+        match self {
+            ModelConfig::Gpt2(_) => Family::Gpt2,
+            ModelConfig::GptNeoX(_) => Family::GptNeoX,
+        }
+    }
+
+    /// The sizes every family has.
+    pub fn sizes(&self) -> &Sizes {
+        match self {
+            ModelConfig::Gpt2(c) => &c.sizes,
+            ModelConfig::GptNeoX(c) => &c.sizes,
+        }
+    }
+
+    /// Longest sequence the model reads.
+    pub fn n_positions(&self) -> usize {
+        self.sizes().n_positions
     }
 
     /// Bytes the keys and values of one position take in every layer (float32), as a
     /// [`super::PastKeyValues`] holds them.
     pub fn past_bytes_per_token(&self) -> usize {
-        self.n_layer * 2 * self.n_embd * 4
+        let s = self.sizes();
+        s.n_layer * 2 * s.n_embd * 4
     }
 
-    pub fn inner_dim(&self) -> usize {
-        self.n_inner.unwrap_or(4 * self.n_embd)
+    /// The prefix the family's checkpoints may put before their keys.
+    pub(super) fn key_prefix(&self) -> &'static str {
+        match self {
+            ModelConfig::Gpt2(_) => "transformer.",
+            ModelConfig::GptNeoX(_) => "gpt_neox.",
+        }
     }
 
-    /// Parameter count with the LM head tied to `wte`, as the Hub reports it.
+    /// The tensors the family's checkpoints hold, keys without [`Self::key_prefix`].
+    pub(super) fn tensors(&self) -> Vec<Expected> {
+        match self {
+            ModelConfig::Gpt2(c) => c.tensors(),
+            ModelConfig::GptNeoX(c) => c.tensors(),
+        }
+    }
+
+    /// Parameter count as the Hub reports it (a tied head counted once).
     pub fn parameter_count(&self) -> u64 {
-        let (c, f) = (self.n_embd as u64, self.inner_dim() as u64);
-        let block = 2 * 2 * c + (c * 3 * c + 3 * c) + (c * c + c) + (c * f + f) + (f * c + c);
-        (self.vocab_size as u64 + self.n_positions as u64) * c + self.n_layer as u64 * block + 2 * c
+        match self {
+            ModelConfig::Gpt2(c) => c.parameter_count(),
+            ModelConfig::GptNeoX(c) => c.parameter_count(),
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The sizes of a decoder-only transformer, whatever its family calls them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sizes {
+    /// Number of transformer blocks.
+    pub n_layer: usize,
+    /// Attention heads per block; divides `n_embd`.
+    pub n_head: usize,
+    /// Width of the residual stream.
+    pub n_embd: usize,
+    /// Longest sequence the model reads.
+    pub n_positions: usize,
+    /// Rows of the embedding and the LM head (may exceed the tokenizer's vocabulary).
+    pub vocab_size: usize,
+    /// Width of the MLP's hidden layer.
+    pub inner_dim: usize,
+}
 
-    #[test]
-    fn gpt2_small_counts_124m_parameters() {
-        let c = Gpt2Config::from_json(br#"{"n_layer":12,"n_head":12,"n_embd":768,"model_type":"gpt2"}"#).unwrap();
-        assert_eq!(c.parameter_count(), 124_439_808);
-        assert_eq!(c.head_dim(), 64);
+impl Sizes {
+    pub fn head_dim(&self) -> usize {
+        self.n_embd / self.n_head
     }
 
-    #[test]
-    fn bad_configs_say_which_field() {
-        let e = Gpt2Config::from_json(br#"{"n_layer":2,"n_head":3,"n_embd":8}"#).unwrap_err();
-        assert!(e.to_string().contains("not a multiple of n_head"), "{e}");
-        let e = Gpt2Config::from_json(br#"{"n_layer":2,"n_embd":8}"#).unwrap_err();
-        assert!(e.to_string().contains("missing field `n_head`"), "{e}");
-        let e = Gpt2Config::from_json(br#"{"n_layer":-1,"n_head":2,"n_embd":8}"#).unwrap_err();
-        assert!(e.to_string().contains("`n_layer` must be"), "{e}");
+    /// Checks that the heads divide the width.
+    pub(super) fn checked(self) -> Result<Self, ConfigError> {
+        if !self.n_embd.is_multiple_of(self.n_head) {
+            return Err(ConfigError::Invalid(format!("the width ({}) is not a multiple of the head count ({})", self.n_embd, self.n_head)));
+        }
+        Ok(self)
+    }
+}
+
+/// `config.json`'s fields, read with errors that name the field.
+pub(super) struct Fields(serde_json::Value);
+
+impl Fields {
+    fn parse(bytes: &[u8]) -> Result<Self, ConfigError> {
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ConfigError::Json(e.to_string()))?;
+        if !value.is_object() {
+            return Err(ConfigError::Invalid("expected a JSON object".into()));
+        }
+        Ok(Fields(value))
+    }
+
+    #[cfg(test)]
+    pub(super) fn from_str(text: &str) -> Self {
+        Fields::parse(text.as_bytes()).expect("a JSON object")
+    }
+
+    fn get(&self, name: &str) -> Option<&serde_json::Value> {
+        self.0.get(name).filter(|v| !v.is_null())
+    }
+
+    /// A positive whole number; `default` when absent (`None`: the field is required).
+    pub(super) fn size(&self, name: &str, default: Option<usize>) -> Result<usize, ConfigError> {
+        match self.get(name) {
+            Some(v) => v
+                .as_u64()
+                .filter(|&n| n > 0)
+                .map(|n| n as usize)
+                .ok_or_else(|| ConfigError::Invalid(format!("`{name}` must be a positive whole number, found {v}"))),
+            None => default.ok_or_else(|| ConfigError::Invalid(format!("missing field `{name}`"))),
+        }
+    }
+
+    /// A positive whole number, or `None` when absent.
+    pub(super) fn optional_size(&self, name: &str) -> Result<Option<usize>, ConfigError> {
+        self.get(name).map(|_| self.size(name, None)).transpose()
+    }
+
+    pub(super) fn number(&self, name: &str, default: f64) -> Result<f64, ConfigError> {
+        match self.get(name) {
+            Some(v) => v.as_f64().ok_or_else(|| ConfigError::Invalid(format!("`{name}` must be a number, found {v}"))),
+            None => Ok(default),
+        }
+    }
+
+    pub(super) fn flag(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name) {
+            Some(v) => v.as_bool().ok_or_else(|| ConfigError::Invalid(format!("`{name}` must be true or false, found {v}"))),
+            None => Ok(default),
+        }
+    }
+
+    pub(super) fn text(&self, name: &str) -> Result<Option<&str>, ConfigError> {
+        match self.get(name) {
+            Some(v) => v.as_str().map(Some).ok_or_else(|| ConfigError::Invalid(format!("`{name}` must be a string, found {v}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether the field is present (not null).
+    pub(super) fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
     }
 }

@@ -1,15 +1,27 @@
-//! GPT-2 in Burn. Knows nothing of tasks, metrics or browsers.
+//! Decoder-only language models in Burn: GPT-2 and GPT-NeoX (Pythia). Knows nothing of
+//! tasks, metrics or browsers.
 
 mod config;
+mod decoder;
 mod gpt2;
+mod gpt2_config;
+mod gpt_neox;
+mod gpt_neox_config;
+mod language_model;
+mod layers;
 mod narrow;
 mod precision;
 mod stream;
 mod vocab;
 mod weights;
 
-pub use config::{ConfigError, Gpt2Config};
-pub use gpt2::{Attention, Block, Gpt2, KeyValues, LayerNorm, Mlp, Past, PastKeyValues, SharedPrefix};
+pub use config::{ConfigError, Family, ModelConfig, Sizes};
+pub use gpt2::Gpt2;
+pub use gpt2_config::Gpt2Config;
+pub use gpt_neox::GptNeoX;
+pub use gpt_neox_config::GptNeoXConfig;
+pub use language_model::LanguageModel;
+pub use layers::{Activation, KeyValues, PastKeyValues, SharedPrefix};
 pub use narrow::F16Rewrite;
 pub use precision::{Precision, UnsupportedPrecision, F16_DEVIATION_ON_FIXTURES};
 pub use stream::SafetensorsStream;

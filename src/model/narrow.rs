@@ -1,6 +1,6 @@
 //! A checkpoint rewritten for half precision, as a stream: `model.safetensors` in, the same
-//! file with its weight matrices in F16 and without the buffers the model ignores (GPT-2's
-//! attention masks) out, chunk by chunk. It is what [`Precision::F16`] keeps of a checkpoint,
+//! file with its weight matrices in F16 and without the buffers the model ignores (attention
+//! masks, rotary frequencies) out, chunk by chunk. It is what [`Precision::F16`] keeps of a checkpoint,
 //! so a cache can hold it (half the bytes, or less) instead of the download. Loaded in half
 //! precision, the rewritten file gives exactly the numbers the original gives: its matrices
 //! are rounded once, the same way, and kept as they are.
@@ -69,7 +69,7 @@ impl TensorSink for Rewriter {
             let size = info.data_offsets.1 - info.data_offsets.0;
             let bytes = match info.dtype {
                 _ if is_ignored(name) => Bytes::Dropped,
-                Dtype::F32 | Dtype::BF16 if is_matrix(name) => Bytes::Narrowed(info.dtype),
+                Dtype::F32 | Dtype::BF16 if is_matrix(name, info.shape.len()) => Bytes::Narrowed(info.dtype),
                 _ => Bytes::Copied,
             };
             self.plan.insert(name.clone(), bytes);

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 use safetensors::tensor::{Metadata, TensorInfo};
 
-use super::{Gpt2, WeightLoader, WeightsError};
+use super::{LanguageModel, WeightLoader, WeightsError};
 
 /// The 8-byte little-endian header length that opens every safetensors file.
 const LEN_BYTES: usize = 8;
@@ -127,7 +127,7 @@ impl SafetensorsStream {
     }
 
     /// The loaded model, once the whole file has arrived.
-    pub fn finish(self) -> Result<Gpt2, WeightsError> {
+    pub fn finish(self) -> Result<LanguageModel, WeightsError> {
         self.0.finish()?.finish()
     }
 }

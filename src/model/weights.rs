@@ -1,25 +1,13 @@
-//! Hub `model.safetensors` → [`Gpt2`], one tensor at a time.
+//! A checkpoint's tensors → the family's network, one tensor at a time.
 //!
-//! | Hub key (optionally prefixed `transformer.`) | module field            | shape          |
-//! |----------------------------------------------|-------------------------|----------------|
-//! | `wte.weight`                                 | `wte.weight`            | `[vocab, C]`   |
-//! | `wpe.weight`                                 | `wpe.weight`            | `[n_pos, C]`   |
-//! | `h.{i}.ln_1.{weight,bias}`                   | `h[i].ln_1`             | `[C]`          |
-//! | `h.{i}.attn.c_attn.{weight,bias}`            | `h[i].attn.c_attn`      | `[C, 3C]`,`[3C]` |
-//! | `h.{i}.attn.c_proj.{weight,bias}`            | `h[i].attn.c_proj`      | `[C, C]`,`[C]` |
-//! | `h.{i}.ln_2.{weight,bias}`                   | `h[i].ln_2`             | `[C]`          |
-//! | `h.{i}.mlp.c_fc.{weight,bias}`               | `h[i].mlp.c_fc`         | `[C, 4C]`,`[4C]` |
-//! | `h.{i}.mlp.c_proj.{weight,bias}`             | `h[i].mlp.c_proj`       | `[4C, C]`,`[C]` |
-//! | `ln_f.{weight,bias}`                         | `ln_f`                  | `[C]`          |
-//! | `lm_head.weight` (optional)                  | `lm_head`               | `[vocab, C]`   |
-//! | `h.{i}.attn.bias`, `h.{i}.attn.masked_bias`  | ignored (mask buffers)  |                |
-//!
-//! Conv1D weights are stored `[in, out]`, already Burn's `Linear` layout: they are copied
-//! as they are. A square `c_proj` transposed by mistake would load without complaint and
-//! give wrong numbers, so nothing here ever transposes. Without `lm_head.weight` the head
-//! is tied to `wte`.
+//! Each family's config lists the tensors its checkpoints hold ([`Expected`]: key, shape, and
+//! how it is held). Keys may carry the family's prefix (`transformer.`, `gpt_neox.`). Weight
+//! matrices are stored in the loader's [`Precision`]; everything else in float32. Projections
+//! published in `nn.Linear`'s `[out, in]` layout are turned to Burn's `[in, out]` on the host,
+//! one tensor at a time; GPT-2's Conv1D weights are already `[in, out]` and copied as they are.
+//! The vocabulary matrices (the largest tensors) arrive in row blocks.
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 
 use burn::module::Param;
 use burn::nn::Linear;
@@ -27,10 +15,10 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 use safetensors::tensor::{Metadata, TensorInfo};
 use safetensors::Dtype;
 
-use super::gpt2::LayerNorm;
+use super::layers::LayerNorm;
 use super::precision::{narrow_to_f16, widen_to_f32};
 use super::stream::TensorSink;
-use super::{Gpt2, Gpt2Config, Precision, SafetensorsStream, UnsupportedPrecision, VocabMatrix};
+use super::{LanguageModel, ModelConfig, Precision, SafetensorsStream, UnsupportedPrecision, VocabMatrix};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
@@ -40,155 +28,173 @@ pub enum WeightsError {
     Shape { name: String, found: Vec<usize>, expected: Vec<usize> },
     #[error("tensor `{name}` has dtype {dtype}; supported: F32, F16, BF16")]
     Dtype { name: String, dtype: String },
-    #[error("tensor `{0}` is not part of a GPT-2 checkpoint")]
-    Unexpected(String),
+    #[error("tensor `{0}` is not part of a {1} checkpoint")]
+    Unexpected(String, &'static str),
     #[error("model.safetensors lacks {} tensor(s): {}", .0.len(), .0.join(", "))]
     Missing(Vec<String>),
     #[error(transparent)]
     Precision(#[from] UnsupportedPrecision),
 }
 
-/// Which parameter a checkpoint key fills.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Slot {
-    Wte,
-    Wpe,
-    LnF(Half),
-    LmHead,
-    Block(usize, BlockPart, Half),
+/// How a projection's weight is laid out in the checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Layout {
+    /// `[in, out]`: GPT-2's Conv1D, Burn's own layout.
+    InOut,
+    /// `[out, in]`: `nn.Linear`; turned at load.
+    OutIn,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum BlockPart {
-    Ln1,
-    CAttn,
-    AttnProj,
-    Ln2,
-    CFc,
-    MlpProj,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `[vocab, C]`, held in row blocks ([`VocabMatrix`]).
+    Vocab,
+    Matrix(Layout),
+    Vector,
 }
 
-/// `weight` or `bias`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Half {
-    Weight,
-    Bias,
+/// A tensor a family's checkpoint holds: its key (without the family's prefix) and shape as
+/// published.
+#[derive(Clone, Debug)]
+pub(super) struct Expected {
+    name: String,
+    shape: Vec<usize>,
+    kind: Kind,
+    required: bool,
 }
 
-/// What a key means: a parameter, a buffer to skip, or nothing GPT-2 has.
-enum Key {
-    Param(Slot),
-    Ignored,
-}
-
-/// The checkpoint's key of every parameter outside the blocks.
-const TOP_KEYS: [(Slot, &str); 5] = [
-    (Slot::Wte, "wte.weight"),
-    (Slot::Wpe, "wpe.weight"),
-    (Slot::LnF(Half::Weight), "ln_f.weight"),
-    (Slot::LnF(Half::Bias), "ln_f.bias"),
-    (Slot::LmHead, "lm_head.weight"),
-];
-
-/// The checkpoint's name of each part of block `h.{i}`, which has a `weight` and a `bias`.
-const BLOCK_KEYS: [(BlockPart, &str); 6] = [
-    (BlockPart::Ln1, "ln_1"),
-    (BlockPart::CAttn, "attn.c_attn"),
-    (BlockPart::AttnProj, "attn.c_proj"),
-    (BlockPart::Ln2, "ln_2"),
-    (BlockPart::CFc, "mlp.c_fc"),
-    (BlockPart::MlpProj, "mlp.c_proj"),
-];
-
-const HALF_KEYS: [(Half, &str); 2] = [(Half::Weight, "weight"), (Half::Bias, "bias")];
-
-/// The attention-mask buffers of block `h.{i}`, which the model does not use.
-const IGNORED_BLOCK_KEYS: [&str; 2] = ["attn.bias", "attn.masked_bias"];
-
-fn key_of<T: Copy + PartialEq>(table: &[(T, &'static str)], value: T) -> &'static str {
-    table.iter().find(|(v, _)| *v == value).map(|(_, key)| *key).expect("every value is in its table")
-}
-
-fn value_of<T: Copy>(table: &[(T, &str)], key: &str) -> Option<T> {
-    table.iter().find(|(_, k)| *k == key).map(|(value, _)| *value)
-}
-
-fn parse_key(name: &str, n_layer: usize) -> Option<Key> {
-    let key = name.strip_prefix("transformer.").unwrap_or(name);
-    if let Some(slot) = value_of(&TOP_KEYS, key) {
-        return Some(Key::Param(slot));
+impl Expected {
+    pub(super) fn vocab(name: &str, rows: usize, cols: usize) -> Self {
+        Expected { name: name.into(), shape: vec![rows, cols], kind: Kind::Vocab, required: true }
     }
-    let (index, rest) = key.strip_prefix("h.")?.split_once('.')?;
-    let i: usize = index.parse().ok().filter(|&i| i < n_layer)?;
-    if IGNORED_BLOCK_KEYS.contains(&rest) {
-        return Some(Key::Ignored);
+
+    /// A learned table (position embeddings): two dimensions, float32 whatever the precision.
+    pub(super) fn table(name: &str, shape: [usize; 2]) -> Self {
+        Expected { name: name.into(), shape: shape.to_vec(), kind: Kind::Matrix(Layout::InOut), required: true }
     }
-    let (part, half) = rest.rsplit_once('.')?;
-    Some(Key::Param(Slot::Block(i, value_of(&BLOCK_KEYS, part)?, value_of(&HALF_KEYS, half)?)))
+
+    /// `{prefix}.weight` and `{prefix}.bias` of a LayerNorm.
+    pub(super) fn norm(prefix: &str, dim: usize) -> [Self; 2] {
+        ["weight", "bias"].map(|half| Expected { name: format!("{prefix}.{half}"), shape: vec![dim], kind: Kind::Vector, required: true })
+    }
+
+    /// `{prefix}.weight` (in `layout`) and `{prefix}.bias` of a projection `d_in` → `d_out`.
+    pub(super) fn dense(prefix: &str, d_in: usize, d_out: usize, layout: Layout) -> Vec<Self> {
+        let shape = match layout {
+            Layout::InOut => vec![d_in, d_out],
+            Layout::OutIn => vec![d_out, d_in],
+        };
+        vec![
+            Expected { name: format!("{prefix}.weight"), shape, kind: Kind::Matrix(layout), required: true },
+            Expected { name: format!("{prefix}.bias"), shape: vec![d_out], kind: Kind::Vector, required: true },
+        ]
+    }
+
+    /// Present or not (an untied head).
+    pub(super) fn optional(self) -> Self {
+        Expected { required: false, ..self }
+    }
 }
 
-impl Slot {
-    fn shape(self, c: &Gpt2Config) -> Vec<usize> {
-        let (e, f) = (c.n_embd, c.inner_dim());
-        match self {
-            Slot::Wte | Slot::LmHead => vec![c.vocab_size, e],
-            Slot::Wpe => vec![c.n_positions, e],
-            Slot::LnF(_) => vec![e],
-            Slot::Block(_, part, half) => {
-                let (d_in, d_out) = match part {
-                    BlockPart::Ln1 | BlockPart::Ln2 => return vec![e],
-                    BlockPart::CAttn => (e, 3 * e),
-                    BlockPart::AttnProj => (e, e),
-                    BlockPart::CFc => (e, f),
-                    BlockPart::MlpProj => (f, e),
-                };
-                match half {
-                    Half::Weight => vec![d_in, d_out],
-                    Half::Bias => vec![d_out],
-                }
-            }
+/// Position tables: two-dimensional, but neither multiplied nor large, so float32 always.
+const POSITION_TABLES: [&str; 2] = ["wpe.weight", "embed_positions.weight"];
+
+/// Buffers some checkpoints carry that no model reads: attention masks and rotary frequencies.
+const IGNORED: [&str; 5] = ["attn.bias", "attn.masked_bias", "attention.bias", "attention.masked_bias", "rotary_emb.inv_freq"];
+
+fn ends_with_key(name: &str, key: &str) -> bool {
+    name == key || name.strip_suffix(key).is_some_and(|rest| rest.ends_with('.'))
+}
+
+/// Whether a tensor of this name and rank is a weight matrix, which half precision stores in
+/// f16. The loader and the f16 rewrite (`narrow.rs`) decide by this one rule.
+pub(super) fn is_matrix(name: &str, rank: usize) -> bool {
+    rank == 2 && !POSITION_TABLES.iter().any(|t| ends_with_key(name, t))
+}
+
+/// Whether checkpoint tensor `name` is a buffer the models ignore.
+pub(super) fn is_ignored(name: &str) -> bool {
+    IGNORED.iter().any(|b| ends_with_key(name, b))
+}
+
+/// A tensor on the device.
+enum Loaded {
+    Vector(Param<Tensor<1>>),
+    Matrix(Param<Tensor<2>>),
+    Vocab(VocabMatrix),
+}
+
+/// The loaded tensors, by key, for a family to build its network from.
+pub(super) struct Weights(HashMap<String, Loaded>);
+
+impl Weights {
+    fn take(&mut self, name: &str) -> Result<Loaded, WeightsError> {
+        self.0.remove(name).ok_or_else(|| WeightsError::Missing(vec![name.to_string()]))
+    }
+
+    pub(super) fn vector(&mut self, name: &str) -> Result<Param<Tensor<1>>, WeightsError> {
+        match self.take(name)? {
+            Loaded::Vector(t) => Ok(t),
+            _ => Err(WeightsError::Format(format!("tensor `{name}` is not a vector"))),
         }
     }
 
-    /// A weight matrix: stored in the loader's [`Precision`] (everything else is float32).
-    fn is_matrix(self) -> bool {
-        match self {
-            Slot::Wte | Slot::LmHead => true,
-            Slot::Block(_, part, Half::Weight) => {
-                matches!(part, BlockPart::CAttn | BlockPart::AttnProj | BlockPart::CFc | BlockPart::MlpProj)
-            }
-            _ => false,
+    pub(super) fn matrix(&mut self, name: &str) -> Result<Param<Tensor<2>>, WeightsError> {
+        match self.take(name)? {
+            Loaded::Matrix(t) => Ok(t),
+            _ => Err(WeightsError::Format(format!("tensor `{name}` is not a matrix"))),
         }
     }
 
-    fn name(self) -> String {
-        match self {
-            Slot::Block(i, part, half) => format!("h.{i}.{}.{}", key_of(&BLOCK_KEYS, part), key_of(&HALF_KEYS, half)),
-            top => key_of(&TOP_KEYS, top).to_string(),
+    pub(super) fn vocab(&mut self, name: &str) -> Result<VocabMatrix, WeightsError> {
+        match self.take(name)? {
+            Loaded::Vocab(t) => Ok(t),
+            _ => Err(WeightsError::Format(format!("tensor `{name}` is not a vocabulary matrix"))),
         }
     }
 
-    /// Every parameter a checkpoint must provide (`lm_head` may be tied instead).
-    fn required(c: &Gpt2Config) -> Vec<Slot> {
-        let mut slots = vec![Slot::Wte, Slot::Wpe, Slot::LnF(Half::Weight), Slot::LnF(Half::Bias)];
-        for i in 0..c.n_layer {
-            for (part, _) in BLOCK_KEYS {
-                for (half, _) in HALF_KEYS {
-                    slots.push(Slot::Block(i, part, half));
-                }
-            }
+    pub(super) fn optional_vocab(&mut self, name: &str) -> Result<Option<VocabMatrix>, WeightsError> {
+        if self.0.contains_key(name) {
+            self.vocab(name).map(Some)
+        } else {
+            Ok(None)
         }
-        slots
+    }
+
+    /// `{prefix}.weight` and, when present, `{prefix}.bias`.
+    pub(super) fn linear(&mut self, prefix: &str) -> Result<Linear, WeightsError> {
+        let weight = self.matrix(&format!("{prefix}.weight"))?;
+        let bias = format!("{prefix}.bias");
+        let bias = if self.0.contains_key(&bias) { Some(self.vector(&bias)?) } else { None };
+        Ok(Linear { weight, bias })
+    }
+
+    pub(super) fn norm(&mut self, prefix: &str, eps: f64) -> Result<LayerNorm, WeightsError> {
+        Ok(LayerNorm { weight: self.vector(&format!("{prefix}.weight"))?, bias: self.vector(&format!("{prefix}.bias"))?, eps })
     }
 }
 
-/// Fills a lazily initialised [`Gpt2`] one checkpoint tensor at a time, so that only one
-/// tensor's host copy exists at once.
+/// `[rows, cols]` elements of `width` bytes → `[cols, rows]`.
+fn transposed(data: &[u8], rows: usize, cols: usize, width: usize) -> Vec<u8> {
+    let mut out = vec![0u8; data.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            let (from, to) = ((r * cols + c) * width, (c * rows + r) * width);
+            out[to..to + width].copy_from_slice(&data[from..from + width]);
+        }
+    }
+    out
+}
+
+/// Builds a family's network one checkpoint tensor at a time, so that only one tensor's host
+/// copy exists at once.
 pub struct WeightLoader {
-    config: Gpt2Config,
-    model: Gpt2,
+    config: ModelConfig,
+    expected: HashMap<String, Expected>,
+    /// Keys in the family's order, for the list of missing tensors.
+    order: Vec<String>,
+    loaded: HashMap<String, Loaded>,
     device: Device,
-    filled: BTreeSet<Slot>,
     /// The row blocks of a vocabulary matrix received so far (see [`Self::add_rows`]).
     blocks: Vec<Param<Tensor<2>>>,
     /// Rows per block of the vocabulary matrices.
@@ -199,14 +205,16 @@ pub struct WeightLoader {
 
 impl WeightLoader {
     /// A loader that stores the weights in float32, as checkpoints are published.
-    pub fn new(config: &Gpt2Config, device: &Device) -> Self {
+    pub fn new(config: &ModelConfig, device: &Device) -> Self {
+        let tensors = config.tensors();
         WeightLoader {
             config: config.clone(),
-            model: config.init(device),
+            order: tensors.iter().map(|t| t.name.clone()).collect(),
+            expected: tensors.into_iter().map(|t| (t.name.clone(), t)).collect(),
+            loaded: HashMap::new(),
             device: device.clone(),
-            filled: BTreeSet::new(),
             blocks: Vec::new(),
-            block_rows: VocabMatrix::block_rows(config.n_embd),
+            block_rows: VocabMatrix::block_rows(config.sizes().n_embd),
             precision: Precision::F32,
         }
     }
@@ -227,46 +235,56 @@ impl WeightLoader {
         self
     }
 
+    /// What checkpoint key `name` is, its family prefix taken off: `None` for an ignored buffer.
+    fn lookup(&self, name: &str) -> Result<Option<&Expected>, WeightsError> {
+        let key = name.strip_prefix(self.config.key_prefix()).unwrap_or(name);
+        match self.expected.get(key) {
+            Some(expected) => Ok(Some(expected)),
+            None if is_ignored(key) => Ok(None),
+            None => Err(WeightsError::Unexpected(name.to_string(), self.config.family().name())),
+        }
+    }
+
+    fn checked(&self, name: &str, shape: &[usize]) -> Result<Option<Expected>, WeightsError> {
+        let Some(expected) = self.lookup(name)? else { return Ok(None) };
+        if shape != expected.shape.as_slice() {
+            return Err(WeightsError::Shape { name: name.to_string(), found: shape.to_vec(), expected: expected.shape.clone() });
+        }
+        Ok(Some(expected.clone()))
+    }
+
     /// Bytes of each piece in which tensor `name` should arrive, if it is loaded in row blocks
     /// rather than whole: the vocabulary matrices (the largest tensors), so the host never
     /// holds more than one block of them. `None`: send the whole tensor to [`Self::add`].
     pub fn piece_bytes(&self, name: &str, dtype: Dtype) -> Option<usize> {
-        let vocab = matches!(parse_key(name, self.config.n_layer), Some(Key::Param(Slot::Wte | Slot::LmHead)));
+        let vocab = matches!(self.lookup(name), Ok(Some(Expected { kind: Kind::Vocab, .. })));
         let width = match dtype {
             Dtype::F32 => 4,
             Dtype::F16 | Dtype::BF16 => 2,
             _ => return None, // refused whole, with the dtype error
         };
-        vocab.then(|| self.block_rows * self.config.n_embd * width)
+        vocab.then(|| self.block_rows * self.config.sizes().n_embd * width)
     }
 
     /// Stores rows `first_row..` of a tensor that arrives in pieces ([`Self::piece_bytes`]),
     /// `data` being whole rows in the tensor's dtype; the tensor is complete with its last row.
     pub fn add_rows(&mut self, name: &str, dtype: Dtype, shape: &[usize], first_row: usize, data: Vec<u8>) -> Result<(), WeightsError> {
-        let slot = match parse_key(name, self.config.n_layer) {
-            Some(Key::Param(slot @ (Slot::Wte | Slot::LmHead))) => slot,
+        let expected = match self.checked(name, shape)? {
+            Some(e @ Expected { kind: Kind::Vocab, .. }) => e,
             _ => return Err(WeightsError::Format(format!("tensor `{name}` cannot be loaded in row blocks"))),
         };
-        let expected = slot.shape(&self.config);
-        if shape != expected.as_slice() {
-            return Err(WeightsError::Shape { name: name.to_string(), found: shape.to_vec(), expected });
-        }
         if first_row == 0 {
             self.blocks.clear();
         }
-        let cols = self.config.n_embd;
+        let cols = expected.shape[1];
         let block = self.matrix_data(name, dtype, data, cols)?;
         let (rows, stored) = (block.shape()[0], block.dtype());
         self.blocks.push(Param::from_tensor(Tensor::from_data(block, (&self.device, stored))));
         // Hands the upload to the device now, so its host copy is let go before the next block.
         let _ = self.device.flush();
-        if first_row + rows == expected[0] {
+        if first_row + rows == expected.shape[0] {
             let matrix = VocabMatrix { blocks: std::mem::take(&mut self.blocks) };
-            match slot {
-                Slot::Wte => self.model.wte = matrix,
-                _ => self.model.lm_head = Some(matrix),
-            }
-            self.filled.insert(slot);
+            self.loaded.insert(expected.name, Loaded::Vocab(matrix));
         }
         Ok(())
     }
@@ -293,82 +311,58 @@ impl WeightLoader {
     }
 
     /// Checks and stores one whole tensor. `data` is its raw little-endian bytes; F32 bytes
-    /// become the tensor's data without a copy, so a tensor is held on the host once.
+    /// become the tensor's data without a copy (unless turned), so a tensor is held on the
+    /// host once or twice.
     pub fn add(&mut self, name: &str, dtype: Dtype, shape: &[usize], data: Vec<u8>) -> Result<(), WeightsError> {
-        let slot = match parse_key(name, self.config.n_layer) {
-            Some(Key::Param(slot)) => slot,
-            Some(Key::Ignored) => return Ok(()),
-            None => return Err(WeightsError::Unexpected(name.to_string())),
-        };
-        let expected = slot.shape(&self.config);
-        if shape != expected.as_slice() {
-            return Err(WeightsError::Shape { name: name.to_string(), found: shape.to_vec(), expected });
+        let Some(expected) = self.checked(name, shape)? else { return Ok(()) };
+        if !matches!(dtype, Dtype::F32 | Dtype::F16 | Dtype::BF16) {
+            return Err(WeightsError::Dtype { name: name.to_string(), dtype: format!("{dtype:?}") });
         }
-        if matches!(slot, Slot::Wte | Slot::LmHead) {
-            // One path for the vocabulary matrices: a whole one goes in as its row blocks.
-            let piece = self.piece_bytes(name, dtype).unwrap_or(data.len()).max(1);
-            let block_rows = self.block_rows;
-            for (i, rows) in data.chunks(piece).enumerate() {
-                self.add_rows(name, dtype, shape, i * block_rows, rows.to_vec())?;
+        let d = &self.device;
+        let loaded = match expected.kind {
+            Kind::Vocab => {
+                // One path for the vocabulary matrices: a whole one goes in as its row blocks.
+                let piece = self.piece_bytes(name, dtype).unwrap_or(data.len()).max(1);
+                let block_rows = self.block_rows;
+                for (i, rows) in data.chunks(piece).enumerate() {
+                    self.add_rows(name, dtype, shape, i * block_rows, rows.to_vec())?;
+                }
+                return Ok(());
             }
-            return Ok(());
-        }
-        let data = match slot.is_matrix() {
-            true => self.matrix_data(name, dtype, data, shape[1])?,
-            false => TensorData::from_bytes_vec(self.float32(name, dtype, data)?, shape.to_vec(), DType::F32),
+            Kind::Vector => {
+                let data = TensorData::from_bytes_vec(self.float32(name, dtype, data)?, shape.to_vec(), DType::F32);
+                Loaded::Vector(Param::from_tensor(Tensor::<1>::from_data(data, d)))
+            }
+            Kind::Matrix(layout) => {
+                let (data, cols) = match layout {
+                    Layout::InOut => (data, shape[1]),
+                    Layout::OutIn => (transposed(&data, shape[0], shape[1], dtype.bitsize() / 8), shape[0]),
+                };
+                let data = if is_matrix(&expected.name, 2) {
+                    self.matrix_data(name, dtype, data, cols)?
+                } else {
+                    let rows = data.len() / (dtype.bitsize() / 8 * cols.max(1));
+                    TensorData::from_bytes_vec(self.float32(name, dtype, data)?, [rows, cols], DType::F32)
+                };
+                let stored = data.dtype();
+                Loaded::Matrix(Param::from_tensor(Tensor::<2>::from_data(data, (d, stored))))
+            }
         };
-        self.set(slot, data);
         // Hands the upload to the device now: a device that queues writes (WebGPU) would
         // otherwise keep the host copies of many tensors until the model first runs.
         let _ = self.device.flush();
-        self.filled.insert(slot);
+        self.loaded.insert(expected.name, loaded);
         Ok(())
     }
 
-    /// Puts `data` (its shape checked; the weight matrices in the storage precision, all else
-    /// float32) on the device as `slot` (any but the vocabulary matrices).
-    fn set(&mut self, slot: Slot, data: TensorData) {
-        let d = &self.device;
-        let t1 = |data: TensorData| Param::from_tensor(Tensor::<1>::from_data(data, d));
-        let t2 = |data: TensorData| {
-            let stored = data.dtype();
-            Param::from_tensor(Tensor::<2>::from_data(data, (d, stored)))
-        };
-        let norm = |ln: &mut LayerNorm, half: Half, data| match half {
-            Half::Weight => ln.weight = t1(data),
-            Half::Bias => ln.bias = t1(data),
-        };
-        let linear = |lin: &mut Linear, half: Half, data| match half {
-            Half::Weight => lin.weight = t2(data),
-            Half::Bias => lin.bias = Some(t1(data)),
-        };
-        let m = &mut self.model;
-        match slot {
-            // Vocabulary matrices are stored block by block by `add_rows`.
-            Slot::Wte | Slot::LmHead => {}
-            Slot::Wpe => m.wpe.weight = t2(data),
-            Slot::LnF(half) => norm(&mut m.ln_f, half, data),
-            Slot::Block(i, part, half) => {
-                let block = &mut m.h[i];
-                match part {
-                    BlockPart::Ln1 => norm(&mut block.ln_1, half, data),
-                    BlockPart::Ln2 => norm(&mut block.ln_2, half, data),
-                    BlockPart::CAttn => linear(&mut block.attn.c_attn, half, data),
-                    BlockPart::AttnProj => linear(&mut block.attn.c_proj, half, data),
-                    BlockPart::CFc => linear(&mut block.mlp.c_fc, half, data),
-                    BlockPart::MlpProj => linear(&mut block.mlp.c_proj, half, data),
-                }
-            }
-        }
-    }
-
     /// The loaded model, once every required tensor has arrived.
-    pub fn finish(self) -> Result<Gpt2, WeightsError> {
-        let missing: Vec<String> = Slot::required(&self.config).into_iter().filter(|s| !self.filled.contains(s)).map(Slot::name).collect();
+    pub fn finish(self) -> Result<LanguageModel, WeightsError> {
+        let missing: Vec<String> =
+            self.order.iter().filter(|name| self.expected[*name].required && !self.loaded.contains_key(*name)).cloned().collect();
         if !missing.is_empty() {
             return Err(WeightsError::Missing(missing));
         }
-        Ok(self.model)
+        LanguageModel::from_weights(&self.config, Weights(self.loaded), &self.device)
     }
 }
 
@@ -394,20 +388,10 @@ impl TensorSink for WeightLoader {
 }
 
 /// Loads a whole `model.safetensors` held in memory.
-pub fn load_safetensors(config: &Gpt2Config, bytes: &[u8], device: &Device) -> Result<Gpt2, WeightsError> {
+pub fn load_safetensors(config: &ModelConfig, bytes: &[u8], device: &Device) -> Result<LanguageModel, WeightsError> {
     let mut stream = SafetensorsStream::new(WeightLoader::new(config, device));
     stream.push(bytes)?;
     stream.finish()
-}
-
-/// Whether checkpoint tensor `name` is a weight matrix, which half precision stores in f16.
-pub(super) fn is_matrix(name: &str) -> bool {
-    matches!(parse_key(name, usize::MAX), Some(Key::Param(slot)) if slot.is_matrix())
-}
-
-/// Whether checkpoint tensor `name` is a buffer the model ignores (attention masks).
-pub(super) fn is_ignored(name: &str) -> bool {
-    matches!(parse_key(name, usize::MAX), Some(Key::Ignored))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use super::logprob::Group;
 use super::prefix_cache::Base;
-use crate::model::Gpt2Config;
+use crate::model::ModelConfig;
 
 /// WebGPU guarantees storage buffers of 128 MiB to every adapter; no intermediate tensor of
 /// a pass (activations, attention weights, logits) is planned larger.
@@ -60,14 +60,15 @@ pub fn bucket(n: usize) -> usize {
 
 impl Batching {
     /// The budget for `config`: every intermediate tensor within [`BUFFER_BYTES`].
-    pub fn for_model(config: &Gpt2Config) -> Self {
+    pub fn for_model(config: &ModelConfig) -> Self {
+        let s = config.sizes();
         let floats = BUFFER_BYTES / 4;
         Batching {
             share_prefixes: true,
             cache_bytes: CACHE_BYTES,
-            max_tokens: MAX_TOKENS.min(floats / config.inner_dim().max(3 * config.n_embd)),
+            max_tokens: MAX_TOKENS.min(floats / s.inner_dim.max(3 * s.n_embd)),
             max_attention: floats,
-            head_rows: (floats / config.vocab_size).max(1),
+            head_rows: (floats / s.vocab_size).max(1),
             max_padding: MAX_PADDING,
             buckets: false,
         }
@@ -228,8 +229,8 @@ mod tests {
 
     #[test]
     fn budget_follows_the_model() {
-        let small = Batching::for_model(&Gpt2Config::new(12, 12, 768));
-        let xl = Batching::for_model(&Gpt2Config::new(48, 25, 1600));
+        let small = Batching::for_model(&ModelConfig::Gpt2(crate::model::Gpt2Config::new(12, 12, 768)));
+        let xl = Batching::for_model(&ModelConfig::Gpt2(crate::model::Gpt2Config::new(48, 25, 1600)));
         assert_eq!(small.max_tokens, MAX_TOKENS);
         assert!(xl.max_tokens <= BUFFER_BYTES / 4 / 6400);
         assert_eq!(small.head_rows, BUFFER_BYTES / 4 / 50257);

@@ -11,7 +11,7 @@ use burn::tensor::{Bool, Int, Tensor, TensorData};
 
 use super::batch::{bucket, Batching};
 use super::prepare::Sequence;
-use crate::model::{Gpt2, PastKeyValues, SharedPrefix};
+use crate::model::{LanguageModel, PastKeyValues, SharedPrefix};
 
 /// Failure of the compute device while scoring.
 #[derive(Debug, thiserror::Error)]
@@ -134,13 +134,13 @@ fn common_prefix(a: &[u32], b: &[u32]) -> usize {
 /// `batching.head_rows` positions meeting the LM head at once, the pass padded to buckets
 /// where `batching` says so.
 pub async fn read_groups(
-    model: &Gpt2,
+    model: &LanguageModel,
     groups: &[Group],
     common: Option<&PastKeyValues>,
     batching: &Batching,
 ) -> Result<Vec<Vec<Vec<f32>>>, DeviceError> {
-    let device = model.wte.device();
-    let n_positions = model.wpe.weight.dims()[0];
+    let device = model.device();
+    let n_positions = model.n_positions();
     let e = common.map_or(0, PastKeyValues::len);
     let per_read = groups.first().and_then(|g| g.unique.first()).map_or(1, Query::per_read);
     // Sizes padded up to their bucket, within the positions the model has.

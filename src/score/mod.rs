@@ -19,7 +19,7 @@ pub use prepare::{prepare, Prepared, PreparedExample, Sequence, Truncation};
 pub use logprob::Group;
 use logprob::Query;
 
-use crate::model::{Gpt2, PastKeyValues};
+use crate::model::{LanguageModel, PastKeyValues};
 use crate::task::{ExampleKind, TaskType};
 
 /// What one example asks of the model, grouped so that its queries may share their prefix.
@@ -46,7 +46,7 @@ pub fn head<'a>(input: &'a Prepared, group: &'a Group, share: bool) -> &'a [u32]
 /// Scores examples (with their [`group`]s) in one forward pass after `common`, a prefix they
 /// all start with; [`Batching::plan`] says what fits.
 pub async fn score_batch(
-    model: &Gpt2,
+    model: &LanguageModel,
     task_type: TaskType,
     examples: &[&ExampleKind],
     groups: &[Group],

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use burn::tensor::{Int, Tensor, TensorData};
 
-use crate::model::{Gpt2, PastKeyValues};
+use crate::model::{LanguageModel, PastKeyValues};
 
 /// Shorter shared prefixes are not worth a pass of their own.
 pub const MIN_TOKENS: usize = 16;
@@ -155,11 +155,11 @@ impl PrefixCache {
 
     /// The keys and values of `base`'s prefix, read on first use (after those of the prefix it
     /// extends).
-    pub fn get(&mut self, model: &Gpt2, base: Base) -> PastKeyValues {
+    pub fn get(&mut self, model: &LanguageModel, base: Base) -> PastKeyValues {
         self.entry(model, base.entry)
     }
 
-    fn entry(&mut self, model: &Gpt2, k: usize) -> PastKeyValues {
+    fn entry(&mut self, model: &LanguageModel, k: usize) -> PastKeyValues {
         if let Some(kept) = &self.kept[k] {
             return kept.clone();
         }

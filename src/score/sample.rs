@@ -9,7 +9,7 @@
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::logprob::DeviceError;
-use crate::model::{Gpt2, PastKeyValues};
+use crate::model::{LanguageModel, PastKeyValues};
 use crate::rng::Rng;
 
 pub const SAMPLES: usize = 10;
@@ -24,7 +24,7 @@ pub const END_OF_TEXT: u32 = 50256;
 /// examples share). The prompt is read once for all samples; then each step reads only the
 /// samples' newest tokens, attending to the keys and values of everything before them.
 pub async fn sample_continuations(
-    model: &Gpt2,
+    model: &LanguageModel,
     prompt: &[u32],
     common: Option<&PastKeyValues>,
     rng: &mut Rng,
@@ -68,7 +68,7 @@ pub async fn sample_continuations(
 }
 
 /// The logits after each row's last position, `[rows · vocab]`, read back.
-async fn last_logits(model: &Gpt2, hidden: Tensor<3>) -> Result<Vec<f32>, DeviceError> {
+async fn last_logits(model: &LanguageModel, hidden: Tensor<3>) -> Result<Vec<f32>, DeviceError> {
     let [b, t, c] = hidden.dims();
     let last = hidden.narrow(1, t - 1, 1).reshape([b, c]);
     let logits = model.logits(last).into_data_async().await.map_err(|e| DeviceError::Read(e.to_string()))?;

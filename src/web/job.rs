@@ -10,7 +10,7 @@ use super::files::ModelFiles;
 use super::protocol::{Backend, Event, JobRequest, Running, Timing};
 use crate::checkpoint::{Checkpoint, CheckpointLoader};
 use crate::evaluation::check_model_names;
-use crate::model::{Gpt2Config, Precision, F16_DEVIATION_ON_FIXTURES};
+use crate::model::{ModelConfig, Precision, F16_DEVIATION_ON_FIXTURES};
 use crate::run::{kept_in_order, run_task, Control, ExampleResult, RunError, RunOptions, Share};
 use crate::task::Task;
 
@@ -99,7 +99,7 @@ async fn score_model(
     if restored == total && kept_in_order(task, kept.clone()).is_ok() {
         // Every example was kept: the report needs the parameter count, not the weights.
         let config = files.open_file(i as u32, "config.json").await?.read_all().await?;
-        let parameters = Gpt2Config::from_json(&config).map_err(|e| format!("config.json: {e}"))?.parameter_count();
+        let parameters = ModelConfig::from_json(&config).map_err(|e| format!("config.json: {e}"))?.parameter_count();
         events.post(Event::Restored { model: i, done: restored, total });
         return Ok((parameters, Timing { restored_examples: restored, ..Timing::default() }));
     }

@@ -159,12 +159,12 @@ fn fixtures_exercise_sharing_and_packing() {
             .examples
             .iter()
             .map(|e| {
-                let p = score::prepare(e, &checkpoint.tokenizer, checkpoint.config.n_positions, Truncation::KeepScored).unwrap();
+                let p = score::prepare(e, &checkpoint.tokenizer, checkpoint.config.n_positions(), Truncation::KeepScored).unwrap();
                 score::group(&p.input, true)
             })
             .collect();
         assert!(groups.iter().any(|g| g.shared > 0), "{file}: examples share prefixes");
-        let passes = batching.plan(&groups, &vec![None; groups.len()], checkpoint.config.n_head);
+        let passes = batching.plan(&groups, &vec![None; groups.len()], checkpoint.config.sizes().n_head);
         assert!(passes.len() < groups.len(), "{file}: several examples per pass ({passes:?})");
     }
 }
@@ -184,7 +184,9 @@ fn a_template_is_read_once_per_model() {
         let n = task
             .examples
             .iter()
-            .filter(|e| !score::prepare(e, &checkpoint.tokenizer, checkpoint.config.n_positions, Truncation::KeepScored).unwrap().truncated)
+            .filter(|e| {
+                !score::prepare(e, &checkpoint.tokenizer, checkpoint.config.n_positions(), Truncation::KeepScored).unwrap().truncated
+            })
             .count();
         if file == "numeric" {
             // Three prompts that share only "Q: How many": too short to keep.

@@ -11,7 +11,8 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-pub const MODELS: [&str; 3] = ["tiny-hub", "tiny-prefixed", "tiny-odd-heads"];
+/// Every fixture model: GPT-2 as published and with a config's other choices, GPT-NeoX parallel and sequential.
+pub const MODELS: [&str; 6] = ["tiny-hub", "tiny-prefixed", "tiny-odd-heads", "tiny-gpt2-variant", "tiny-neox", "tiny-neox-sequential"];
 
 pub fn read(path: PathBuf) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))

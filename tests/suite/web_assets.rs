@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use invscale::model::Gpt2Config;
+use invscale::model::ModelConfig;
 use invscale::task::{parse_task, TaskType};
 
 fn repo() -> PathBuf {
@@ -60,7 +60,7 @@ fn registry_lists_the_gpt2_family_with_consistent_sizes() {
     assert_eq!(names, ["distilgpt2", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"]);
     for m in models {
         let name = m["name"].as_str().unwrap();
-        let config = Gpt2Config::from_json(
+        let config = ModelConfig::from_json(
             serde_json::json!({ "n_layer": m["layers"], "n_head": m["n_head"], "n_embd": m["n_embd"] }).to_string().as_bytes(),
         )
         .unwrap();

@@ -2,16 +2,25 @@
 //! is an error naming it and the expected shape. Uses small in-memory safetensors files.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use invscale::model::{load_safetensors, Gpt2, Gpt2Config};
+use invscale::model::{load_safetensors, Gpt2, LanguageModel, ModelConfig, Sizes};
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 
-fn config() -> Gpt2Config {
-    Gpt2Config::from_json(br#"{"n_layer":2,"n_head":2,"n_embd":4,"n_positions":8,"vocab_size":11}"#).unwrap()
+fn config() -> ModelConfig {
+    ModelConfig::from_json(br#"{"n_layer":2,"n_head":2,"n_embd":4,"n_positions":8,"vocab_size":11}"#).unwrap()
+}
+
+/// The GPT-2 network inside a loaded model.
+fn gpt2(model: &LanguageModel) -> &Gpt2 {
+    match model {
+        LanguageModel::Gpt2(m) => m,
+        other => panic!("not GPT-2: {other:?}"),
+    }
 }
 
 /// `(name, shape)` of every parameter, with Hub names.
-fn parameters(c: &Gpt2Config) -> Vec<(String, Vec<usize>)> {
+fn parameters(c: &ModelConfig) -> Vec<(String, Vec<usize>)> {
+    let c: &Sizes = c.sizes();
     let e = c.n_embd;
     let mut out = vec![("wte.weight".to_string(), vec![c.vocab_size, e]), ("wpe.weight".to_string(), vec![c.n_positions, e])];
     for i in 0..c.n_layer {
@@ -58,7 +67,7 @@ fn checkpoint(v: Variant, edit: impl Fn(&mut Vec<(String, Vec<usize>, Vec<f32>)>
         .collect();
     if v.lm_head {
         let wte = tensors[0].2.clone();
-        tensors.push(("lm_head.weight".into(), vec![c.vocab_size, c.n_embd], wte));
+        tensors.push(("lm_head.weight".into(), vec![c.sizes().vocab_size, c.sizes().n_embd], wte));
     }
     if v.buffers {
         tensors.push(("h.0.attn.masked_bias".into(), vec![], vec![-1e4]));
@@ -93,7 +102,7 @@ fn checkpoint(v: Variant, edit: impl Fn(&mut Vec<(String, Vec<usize>, Vec<f32>)>
 
 const PLAIN: Variant = Variant { prefix: false, f16: false, bf16: false, lm_head: false, buffers: false };
 
-fn next_token_logprobs(model: &Gpt2) -> Vec<f32> {
+fn next_token_logprobs(model: &LanguageModel) -> Vec<f32> {
     let device = Device::flex();
     let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![1i32, 5, 3, 9], [1, 4]), &device);
     let hidden = model.hidden_states(ids).reshape([4, 4]);
@@ -199,7 +208,7 @@ fn vocabulary_matrices_streamed_in_row_blocks_equal_whole_ones() {
             }
         });
         let whole = load_safetensors(&c, &bytes, &device).unwrap();
-        assert_eq!(whole.wte.blocks.len(), 1);
+        assert_eq!(gpt2(&whole).wte.blocks.len(), 1);
         for chunk in [5, 64, bytes.len()] {
             // 11 rows in blocks of 3: three whole blocks and a short one.
             let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &device).with_block_rows(3));
@@ -207,14 +216,14 @@ fn vocabulary_matrices_streamed_in_row_blocks_equal_whole_ones() {
                 stream.push(piece).unwrap();
             }
             let blocked = stream.finish().unwrap();
-            let rows: Vec<usize> = blocked.wte.blocks.iter().map(|b| b.dims()[0]).collect();
+            let rows: Vec<usize> = gpt2(&blocked).wte.blocks.iter().map(|b| b.dims()[0]).collect();
             assert_eq!(rows, [3, 3, 3, 2]);
-            assert_eq!(blocked.lm_head.as_ref().map(|h| h.blocks.len()), whole.lm_head.as_ref().map(|_| 4));
+            assert_eq!(gpt2(&blocked).lm_head.as_ref().map(|h| h.blocks.len()), gpt2(&whole).lm_head.as_ref().map(|_| 4));
             assert_eq!(next_token_logprobs(&blocked), next_token_logprobs(&whole), "chunks of {chunk} bytes");
         }
     }
     // A wrong shape is refused at the first block, naming the tensor.
-    let bytes = checkpoint(PLAIN, |t| t[0].1 = vec![c.vocab_size, 2, 2]);
+    let bytes = checkpoint(PLAIN, |t| t[0].1 = vec![c.sizes().vocab_size, 2, 2]);
     let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &device).with_block_rows(3));
     let e = stream.push(&bytes).err().unwrap().to_string();
     assert_eq!(e, "tensor `wte.weight` has shape [11, 2, 2], expected [11, 4] for this config.json");
@@ -238,7 +247,7 @@ fn a_stream_cut_short_or_running_on_is_an_error() {
 }
 
 /// Loads `bytes` with the weight matrices stored in `precision`, vocabulary blocks of 3 rows.
-fn load_in(bytes: &[u8], precision: invscale::model::Precision) -> Gpt2 {
+fn load_in(bytes: &[u8], precision: invscale::model::Precision) -> LanguageModel {
     use invscale::model::{SafetensorsStream, WeightLoader};
     let loader = WeightLoader::new(&config(), &Device::flex()).with_block_rows(3).with_precision(precision).unwrap();
     let mut stream = SafetensorsStream::new(loader);
@@ -256,7 +265,8 @@ fn half_precision_stores_the_matrices_in_f16_rounded_to_nearest() {
                 head.2.iter_mut().for_each(|x| *x *= -0.5);
             }
         });
-        let half = load_in(&bytes, Precision::F16);
+        let loaded = load_in(&bytes, Precision::F16);
+        let half = gpt2(&loaded);
         let block = &half.h[1];
         for (what, dtype) in [
             ("c_attn", block.attn.c_attn.weight.val().dtype()),
@@ -293,7 +303,7 @@ fn half_precision_stores_the_matrices_in_f16_rounded_to_nearest() {
             }
         });
         let full = next_token_logprobs(&load_in(&bytes, Precision::F32));
-        let half = next_token_logprobs(&half);
+        let half = next_token_logprobs(&loaded);
         assert_eq!(half, next_token_logprobs(&load_in(&rounded, Precision::F32)));
         assert_ne!(half, full, "rounding to f16 changes the numbers a little");
     }

@@ -1,0 +1,158 @@
+//! `Gpt2Config`: the fields of a Hugging Face GPT-2 `config.json` that shape the network.
+
+use super::config::{ConfigError, Fields, Sizes};
+use super::layers::Activation;
+use super::weights::{Expected, Layout};
+
+/// The values `config.json` may leave out: GPT-2's.
+mod defaults {
+    pub const N_POSITIONS: usize = 1024;
+    pub const VOCAB_SIZE: usize = 50257;
+    pub const LAYER_NORM_EPSILON: f64 = 1e-5;
+}
+
+/// GPT-2 hyper-parameters, named as in the Hub's `config.json`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gpt2Config {
+    /// `n_layer`, `n_head`, `n_embd`, `n_positions`, `vocab_size`, `n_inner` (absent: `4 * n_embd`).
+    pub sizes: Sizes,
+    pub layer_norm_epsilon: f64,
+    /// `activation_function`: `gelu_new` in every released GPT-2.
+    pub activation: Activation,
+    /// `scale_attn_weights`: scores divided by √(head dim).
+    pub scale_attn_weights: bool,
+    /// `scale_attn_by_inverse_layer_idx`: layer i's scores also divided by i + 1.
+    pub scale_attn_by_inverse_layer_idx: bool,
+}
+
+impl Gpt2Config {
+    /// GPT-2's defaults at these sizes.
+    pub fn new(n_layer: usize, n_head: usize, n_embd: usize) -> Self {
+        Gpt2Config {
+            sizes: Sizes {
+                n_layer,
+                n_head,
+                n_embd,
+                n_positions: defaults::N_POSITIONS,
+                vocab_size: defaults::VOCAB_SIZE,
+                inner_dim: 4 * n_embd,
+            },
+            layer_norm_epsilon: defaults::LAYER_NORM_EPSILON,
+            activation: Activation::GeluTanh,
+            scale_attn_weights: true,
+            scale_attn_by_inverse_layer_idx: false,
+        }
+    }
+
+    /// Reads a GPT-2 `config.json`. `reorder_and_upcast_attn` changes only where transformers
+    /// computes in half precision; here every score is float32 already.
+    pub(super) fn from_fields(f: &Fields) -> Result<Self, ConfigError> {
+        let n_embd = f.size("n_embd", None)?;
+        let activation = match f.text("activation_function")? {
+            None => Activation::GeluTanh,
+            Some(name) => Activation::from_name(name)
+                .ok_or_else(|| ConfigError::Invalid(format!("activation_function is `{name}`; supported: {}", Activation::NAMES)))?,
+        };
+        Ok(Gpt2Config {
+            sizes: Sizes {
+                n_layer: f.size("n_layer", None)?,
+                n_head: f.size("n_head", None)?,
+                n_embd,
+                n_positions: f.size("n_positions", Some(defaults::N_POSITIONS))?,
+                vocab_size: f.size("vocab_size", Some(defaults::VOCAB_SIZE))?,
+                inner_dim: f.optional_size("n_inner")?.unwrap_or(4 * n_embd),
+            }
+            .checked()?,
+            layer_norm_epsilon: f.number("layer_norm_epsilon", defaults::LAYER_NORM_EPSILON)?,
+            activation,
+            scale_attn_weights: f.flag("scale_attn_weights", true)?,
+            scale_attn_by_inverse_layer_idx: f.flag("scale_attn_by_inverse_layer_idx", false)?,
+        })
+    }
+
+    /// Parameter count with the LM head tied to `wte`, as the Hub reports it.
+    pub fn parameter_count(&self) -> u64 {
+        let s = &self.sizes;
+        let (c, f) = (s.n_embd as u64, s.inner_dim as u64);
+        let block = 2 * 2 * c + (c * 3 * c + 3 * c) + (c * c + c) + (c * f + f) + (f * c + c);
+        (s.vocab_size as u64 + s.n_positions as u64) * c + s.n_layer as u64 * block + 2 * c
+    }
+
+    /// The checkpoint's tensors, keys without the `transformer.` prefix:
+    ///
+    /// | key                                   | shape            |
+    /// |---------------------------------------|------------------|
+    /// | `wte.weight`                          | `[vocab, C]`     |
+    /// | `wpe.weight`                          | `[n_pos, C]`     |
+    /// | `h.{i}.ln_1.{weight,bias}`            | `[C]`            |
+    /// | `h.{i}.attn.c_attn.{weight,bias}`     | `[C, 3C]`,`[3C]` |
+    /// | `h.{i}.attn.c_proj.{weight,bias}`     | `[C, C]`,`[C]`   |
+    /// | `h.{i}.ln_2.{weight,bias}`            | `[C]`            |
+    /// | `h.{i}.mlp.c_fc.{weight,bias}`        | `[C, F]`,`[F]`   |
+    /// | `h.{i}.mlp.c_proj.{weight,bias}`      | `[F, C]`,`[C]`   |
+    /// | `ln_f.{weight,bias}`                  | `[C]`            |
+    /// | `lm_head.weight` (optional: tied)     | `[vocab, C]`     |
+    ///
+    /// Conv1D weights are stored `[in, out]`, already Burn's layout: they are copied as they
+    /// are. A square `c_proj` transposed by mistake would load without complaint and give wrong
+    /// numbers, so nothing of GPT-2's is ever turned.
+    pub(super) fn tensors(&self) -> Vec<Expected> {
+        let s = &self.sizes;
+        let (c, f) = (s.n_embd, s.inner_dim);
+        let mut out = vec![Expected::vocab("wte.weight", s.vocab_size, c), Expected::table("wpe.weight", [s.n_positions, c])];
+        for i in 0..s.n_layer {
+            let p = format!("h.{i}.");
+            out.extend(Expected::norm(&format!("{p}ln_1"), c));
+            out.extend(Expected::dense(&format!("{p}attn.c_attn"), c, 3 * c, Layout::InOut));
+            out.extend(Expected::dense(&format!("{p}attn.c_proj"), c, c, Layout::InOut));
+            out.extend(Expected::norm(&format!("{p}ln_2"), c));
+            out.extend(Expected::dense(&format!("{p}mlp.c_fc"), c, f, Layout::InOut));
+            out.extend(Expected::dense(&format!("{p}mlp.c_proj"), f, c, Layout::InOut));
+        }
+        out.extend(Expected::norm("ln_f", c));
+        out.push(Expected::vocab("lm_head.weight", s.vocab_size, c).optional());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ModelConfig;
+    use super::*;
+
+    fn gpt2(json: &str) -> Result<Gpt2Config, ConfigError> {
+        Gpt2Config::from_fields(&Fields::from_str(json))
+    }
+
+    #[test]
+    fn gpt2_small_counts_124m_parameters() {
+        let c = ModelConfig::from_json(br#"{"n_layer":12,"n_head":12,"n_embd":768,"model_type":"gpt2"}"#).unwrap();
+        assert_eq!(c.parameter_count(), 124_439_808);
+        assert_eq!(c.sizes().head_dim(), 64);
+    }
+
+    #[test]
+    fn bad_configs_say_which_field() {
+        let e = gpt2(r#"{"n_layer":2,"n_head":3,"n_embd":8}"#).unwrap_err();
+        assert!(e.to_string().contains("not a multiple of the head count"), "{e}");
+        let e = gpt2(r#"{"n_layer":2,"n_embd":8}"#).unwrap_err();
+        assert!(e.to_string().contains("missing field `n_head`"), "{e}");
+        let e = gpt2(r#"{"n_layer":-1,"n_head":2,"n_embd":8}"#).unwrap_err();
+        assert!(e.to_string().contains("`n_layer` must be"), "{e}");
+        let e = gpt2(r#"{"n_layer":1,"n_head":2,"n_embd":8,"activation_function":"mish"}"#).unwrap_err();
+        assert!(e.to_string().contains("activation_function is `mish`; supported: gelu_new"), "{e}");
+        let e = ModelConfig::from_json(br#"{"model_type":"bloom"}"#).unwrap_err();
+        assert_eq!(e.to_string(), "config.json: model_type is `bloom`; supported model types: gpt2, gpt_neox");
+    }
+
+    #[test]
+    fn variants_are_read() {
+        let c = gpt2(
+            r#"{"n_layer":2,"n_head":2,"n_embd":8,"n_inner":24,"n_positions":256,"activation_function":"relu",
+                "scale_attn_by_inverse_layer_idx":true,"reorder_and_upcast_attn":true}"#,
+        )
+        .unwrap();
+        assert_eq!((c.sizes.inner_dim, c.sizes.n_positions, c.activation), (24, 256, Activation::Relu));
+        assert!(c.scale_attn_by_inverse_layer_idx && c.scale_attn_weights);
+    }
+}

@@ -1,0 +1,229 @@
+//! GPT-NeoX (Black et al. 2022), the architecture of Pythia (Biderman et al. 2023), in Burn.
+//!
+//! Differs from GPT-2 in three places: positions are rotary (the leading `rotary_dims` of
+//! each query and key head are turned by angles that grow with the position, nothing is added
+//! to the embedding), attention and MLP read the same input and are added together (parallel
+//! residual, unless the config says otherwise), and the LM head `embed_out` is its own matrix.
+//! Field names follow the Hub checkpoint's keys (`layers.{i}.attention.query_key_value`, …).
+
+use burn::nn::Linear;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+
+use super::decoder::{Decoder, Positions};
+use super::layers::{dense, self_attention, Activation, KeyValues, LayerNorm, Past};
+use super::weights::{Weights, WeightsError};
+use super::{GptNeoXConfig, VocabMatrix};
+
+/// The rotary angles of every position the model reads, computed once on the host.
+#[derive(Debug)]
+pub struct Rotary {
+    /// `cos` and `sin` of position × frequency, `[n_positions, dims]` each; the frequencies
+    /// repeat once (dimension j and j + dims/2 share one), as HF's `cat(freqs, freqs)`.
+    pub cos: Tensor<2>,
+    pub sin: Tensor<2>,
+}
+
+impl Rotary {
+    /// Frequencies `1 / base^(2j / dims)` and angles rounded to float32 as transformers does;
+    /// cosine and sine are taken in float64 on the host, not by the device, whose `cos` of
+    /// an angle in the thousands may be far off (WGSL guarantees its precision on [-π, π] only).
+    fn new(dims: usize, base: f64, n_positions: usize, device: &Device) -> Self {
+        let half = dims / 2;
+        let inv_freq: Vec<f32> = (0..half).map(|j| (1.0 / base.powf((2 * j) as f64 / dims as f64)) as f32).collect();
+        let (mut cos, mut sin) = (Vec::with_capacity(n_positions * dims), Vec::with_capacity(n_positions * dims));
+        for p in 0..n_positions {
+            for _ in 0..2 {
+                for &f in &inv_freq {
+                    let angle = (p as f32 * f) as f64;
+                    cos.push(angle.cos() as f32);
+                    sin.push(angle.sin() as f32);
+                }
+            }
+        }
+        let table = |values| Tensor::<2>::from_data(TensorData::new(values, [n_positions, dims]), device);
+        Rotary { cos: table(cos), sin: table(sin) }
+    }
+
+    /// `cos` and `sin` at `index` (`[b, t]`) → `[b, 1, t, dims]` each.
+    fn at(&self, index: &Tensor<2, Int>) -> (Tensor<4>, Tensor<4>) {
+        let [b, t] = index.dims();
+        let [rows, dims] = self.cos.dims();
+        let flat = index.clone().reshape([b * t]).clamp(0, rows as i64 - 1);
+        let pick = |table: &Tensor<2>| table.clone().select(0, flat.clone()).reshape([b, 1, t, dims]);
+        (pick(&self.cos), pick(&self.sin))
+    }
+}
+
+/// `x` `[b, nh, t, hs]` with its leading `cos.dims()[3]` dimensions turned: `x·cos +
+/// rotate_half(x)·sin`, where `rotate_half` swaps the two halves and negates the new first.
+fn rotate(x: Tensor<4>, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<4> {
+    let (dims, hs) = (cos.dims()[3], x.dims()[3]);
+    if dims == 0 {
+        return x;
+    }
+    let turned = x.clone().narrow(3, 0, dims);
+    let half = dims / 2;
+    let swapped = Tensor::cat(vec![-turned.clone().narrow(3, half, half), turned.clone().narrow(3, 0, half)], 3);
+    let turned = turned * cos.clone() + swapped * sin.clone();
+    if dims == hs {
+        turned
+    } else {
+        Tensor::cat(vec![turned, x.narrow(3, dims, hs - dims)], 3)
+    }
+}
+
+/// Multi-head causal self-attention with rotary positions.
+#[derive(Debug)]
+pub struct Attention {
+    /// Per head, its query, key and value rows side by side: `[C, 3C]` once turned to `[in, out]`.
+    pub query_key_value: Linear,
+    pub dense: Linear,
+    pub n_head: usize,
+}
+
+impl Attention {
+    /// Queries, and keys and values, per head, queries and keys turned: `[b, t, C]` →
+    /// `[b, nh, t, hs]` each.
+    fn heads(&self, x: Tensor<3>, at: &Positions) -> (Tensor<4>, KeyValues) {
+        let [b, t, c] = x.dims();
+        let hs = c / self.n_head;
+        let qkv = dense(&self.query_key_value, x).reshape([b, t, self.n_head, 3 * hs]).swap_dims(1, 2); // (B, nh, T, 3hs)
+        let (q, k, v) = (qkv.clone().narrow(3, 0, hs), qkv.clone().narrow(3, hs, hs), qkv.narrow(3, 2 * hs, hs));
+        let (q, k) = match &at.rotary {
+            Some((cos, sin)) => (rotate(q, cos, sin), rotate(k, cos, sin)),
+            None => (q, k),
+        };
+        (q, KeyValues { k, v })
+    }
+
+    fn forward(&self, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues) {
+        let (q, own) = self.heads(x, at);
+        let scale = (q.dims()[3] as f64).sqrt();
+        (dense(&self.dense, self_attention(q, &own, past, hidden, scale)), own)
+    }
+}
+
+/// The position-wise feed-forward network.
+#[derive(Debug)]
+pub struct Mlp {
+    pub dense_h_to_4h: Linear,
+    pub dense_4h_to_h: Linear,
+    pub activation: Activation,
+}
+
+impl Mlp {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        dense(&self.dense_4h_to_h, self.activation.forward(dense(&self.dense_h_to_4h, x)))
+    }
+}
+
+/// One transformer layer.
+#[derive(Debug)]
+pub struct Layer {
+    pub input_layernorm: LayerNorm,
+    pub attention: Attention,
+    pub post_attention_layernorm: LayerNorm,
+    pub mlp: Mlp,
+    /// `x + attn(ln1(x)) + mlp(ln2(x))`; else `y = x + attn(ln1(x))`, `y + mlp(ln2(y))`.
+    pub parallel_residual: bool,
+}
+
+impl Layer {
+    fn forward(&self, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues) {
+        let (a, own) = self.attention.forward(self.input_layernorm.forward(x.clone()), past, hidden, at);
+        let out = if self.parallel_residual {
+            self.mlp.forward(self.post_attention_layernorm.forward(x.clone())) + a + x
+        } else {
+            let y = a + x;
+            self.mlp.forward(self.post_attention_layernorm.forward(y.clone())) + y
+        };
+        (out, own)
+    }
+}
+
+/// The GPT-NeoX language model.
+#[derive(Debug)]
+pub struct GptNeoX {
+    /// Token embedding `[vocab_size, C]`.
+    pub embed_in: VocabMatrix,
+    pub layers: Vec<Layer>,
+    pub final_layer_norm: LayerNorm,
+    /// The LM head `[vocab_size, C]`; `None` when tied to `embed_in`.
+    pub embed_out: Option<VocabMatrix>,
+    /// `None` when no dimension is rotary.
+    pub rotary: Option<Rotary>,
+    /// Longest sequence the model reads.
+    pub n_positions: usize,
+}
+
+impl GptNeoX {
+    /// The network from its checkpoint's tensors (keys as in [`GptNeoXConfig::tensors`]).
+    pub(super) fn from_weights(config: &GptNeoXConfig, mut w: Weights, device: &Device) -> Result<Self, WeightsError> {
+        let (s, eps) = (&config.sizes, config.layer_norm_eps);
+        let mut layers = Vec::with_capacity(s.n_layer);
+        for i in 0..s.n_layer {
+            let p = format!("layers.{i}.");
+            layers.push(Layer {
+                input_layernorm: w.norm(&format!("{p}input_layernorm"), eps)?,
+                attention: Attention {
+                    query_key_value: w.linear(&format!("{p}attention.query_key_value"))?,
+                    dense: w.linear(&format!("{p}attention.dense"))?,
+                    n_head: s.n_head,
+                },
+                post_attention_layernorm: w.norm(&format!("{p}post_attention_layernorm"), eps)?,
+                mlp: Mlp {
+                    dense_h_to_4h: w.linear(&format!("{p}mlp.dense_h_to_4h"))?,
+                    dense_4h_to_h: w.linear(&format!("{p}mlp.dense_4h_to_h"))?,
+                    activation: config.activation,
+                },
+                parallel_residual: config.parallel_residual,
+            });
+        }
+        let embed_out = w.optional_vocab("embed_out.weight")?;
+        Ok(GptNeoX {
+            embed_in: w.vocab("embed_in.weight")?,
+            layers,
+            final_layer_norm: w.norm("final_layer_norm", eps)?,
+            embed_out: if config.tied_head { None } else { embed_out },
+            rotary: (config.rotary_dims > 0).then(|| Rotary::new(config.rotary_dims, config.rotary_base, s.n_positions, device)),
+            n_positions: s.n_positions,
+        })
+    }
+}
+
+impl Decoder for GptNeoX {
+    fn positions(&self, index: Tensor<2, Int>) -> Positions {
+        let rotary = self.rotary.as_ref().map(|r| r.at(&index));
+        Positions { index, rotary }
+    }
+
+    /// Token embeddings alone: positions enter through the rotary queries and keys.
+    fn embed(&self, ids: Tensor<2, Int>, _: &Positions) -> Tensor<3> {
+        self.embed_in.embed(ids)
+    }
+
+    fn depth(&self) -> usize {
+        self.layers.len()
+    }
+
+    fn layer(&self, i: usize, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues) {
+        self.layers[i].forward(x, past, hidden, at)
+    }
+
+    fn key_values(&self, i: usize, x: Tensor<3>, at: &Positions) -> KeyValues {
+        let layer = &self.layers[i];
+        layer.attention.heads(layer.input_layernorm.forward(x), at).1
+    }
+
+    fn finish(&self, x: Tensor<3>) -> Tensor<3> {
+        self.final_layer_norm.forward(x)
+    }
+
+    fn n_positions(&self) -> usize {
+        self.n_positions
+    }
+
+    fn head(&self) -> &VocabMatrix {
+        self.embed_out.as_ref().unwrap_or(&self.embed_in)
+    }
+}

@@ -1,0 +1,198 @@
+//! The parts every family is built from: LayerNorm, dense layers, activations, causal
+//! self-attention over earlier keys and values, and what those earlier positions are.
+
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::tensor::activation::{gelu, relu, sigmoid, softmax};
+use burn::tensor::module::{layer_norm, linear};
+use burn::tensor::{Bool, Device, FloatDType, Int, Tensor};
+
+/// LayerNorm with the checkpoint's names (`weight`, `bias`) and the config's epsilon.
+#[derive(Module, Debug)]
+pub struct LayerNorm {
+    pub weight: Param<Tensor<1>>,
+    pub bias: Param<Tensor<1>>,
+    pub eps: f64,
+}
+
+impl LayerNorm {
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        layer_norm(x, self.weight.val(), Some(self.bias.val()), self.eps)
+    }
+}
+
+/// `x · weight + bias` in float32 whatever the weight's storage precision (see
+/// [`super::Precision`]): an f16 weight is widened for this product only. Weights are held
+/// `[in, out]`, Burn's layout (checkpoints in `nn.Linear`'s `[out, in]` are turned at load).
+pub fn dense<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
+    let weight = layer.weight.val().cast(FloatDType::F32); // no-op for float32
+    linear(x, weight, layer.bias.as_ref().map(|b| b.val()))
+}
+
+/// The position-wise nonlinearity of an MLP, named as in `config.json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// GPT-2's tanh approximation (`gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`).
+    GeluTanh,
+    /// The exact, erf-based GELU (`gelu`).
+    Gelu,
+    Relu,
+    /// `x·sigmoid(x)` (`silu`, `swish`).
+    Silu,
+    /// `x·sigmoid(1.702·x)` (`quick_gelu`).
+    QuickGelu,
+}
+
+impl Activation {
+    pub const NAMES: &'static str = "gelu_new, gelu_pytorch_tanh, gelu_fast, gelu, relu, silu, swish, quick_gelu";
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Activation::GeluTanh,
+            "gelu" => Activation::Gelu,
+            "relu" => Activation::Relu,
+            "silu" | "swish" => Activation::Silu,
+            "quick_gelu" => Activation::QuickGelu,
+            _ => return None,
+        })
+    }
+
+    pub fn forward<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::GeluTanh => gelu_tanh(x),
+            Activation::Gelu => gelu(x),
+            Activation::Relu => relu(x),
+            Activation::Silu => x.clone() * sigmoid(x),
+            Activation::QuickGelu => x.clone() * sigmoid(x * 1.702),
+        }
+    }
+}
+
+/// `0.5·x·(1 + tanh(u))`, `u = √(2/π)·(x + 0.044715·x³)`, computed as its equal
+/// `x / (1 + exp(-2u))`: the CPU backend's `tanh` is scalar libm and took a sixth of the
+/// time, `exp` is cheaper. The cube is two multiplies: a general `powf` took a tenth.
+fn gelu_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    const MINUS_TWO_SQRT_2_OVER_PI: f64 = -2.0 * 0.797_884_560_802_865_4;
+    let cube = x.clone() * x.clone() * x.clone();
+    let minus_2u = (x.clone() + cube * 0.044715) * MINUS_TWO_SQRT_2_OVER_PI;
+    x / (minus_2u.exp() + 1.0)
+}
+
+/// The keys and values of a layer's positions, per head: `[b, nh, t, hs]` each. Later
+/// positions read them: a continuation attends to its prefix's.
+#[derive(Clone, Debug)]
+pub struct KeyValues {
+    pub k: Tensor<4>,
+    pub v: Tensor<4>,
+}
+
+impl KeyValues {
+    /// Rows `rows` (`[s]`) of the batch, e.g. each continuation's prefix.
+    pub fn select(&self, rows: Tensor<1, Int>) -> KeyValues {
+        KeyValues { k: self.k.clone().select(0, rows.clone()), v: self.v.clone().select(0, rows) }
+    }
+
+    /// These positions followed by `later`'s.
+    pub fn then(&self, later: &KeyValues) -> KeyValues {
+        KeyValues { k: Tensor::cat(vec![self.k.clone(), later.k.clone()], 2), v: Tensor::cat(vec![self.v.clone(), later.v.clone()], 2) }
+    }
+}
+
+/// The keys and values of a run of positions in every layer: what later positions attend to,
+/// so that a prefix many sequences start with is read once for all of them.
+#[derive(Clone, Debug)]
+pub struct PastKeyValues {
+    pub layers: Vec<KeyValues>,
+}
+
+impl PastKeyValues {
+    /// Positions held.
+    pub fn len(&self) -> usize {
+        self.layers.first().map_or(0, |kv| kv.k.dims()[2])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// These positions followed by `later`'s (same rows).
+    pub fn then(&self, later: &PastKeyValues) -> PastKeyValues {
+        PastKeyValues { layers: self.layers.iter().zip(&later.layers).map(|(a, b)| a.then(b)).collect() }
+    }
+}
+
+/// What a batch's positions attend to before their own, in one layer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Past<'a> {
+    /// A prefix every row continues, `[1, nh, e, hs]`: each position sees all of it, and it is
+    /// never copied per row.
+    pub common: Option<&'a KeyValues>,
+    /// Each row's own earlier positions after `common`, `[b, nh, p, hs]`, masked by `hidden`.
+    pub rows: Option<&'a KeyValues>,
+}
+
+/// How a batch of continuations attends to a batch of shared prefixes.
+#[derive(Clone, Debug)]
+pub struct SharedPrefix {
+    /// `[s]`: the prefix row each continuation row continues.
+    pub prefix_of: Tensor<1, Int>,
+    /// `[s, 1, l, p + l]`, true where a continuation position may not look: prefix padding
+    /// beyond its own prefix's length, and its own future (`common` is always seen).
+    pub mask: Tensor<4, Bool>,
+    /// `[s, l]`: each continuation token's position in its full sequence (after `common`).
+    pub positions: Tensor<2, Int>,
+}
+
+/// Causal self-attention of queries `q` (`[b, nh, t, hs]`) over `past` and their own keys and
+/// values `own`; `hidden` (`[b or 1, 1, t, p + t]`, true = may not look, over `past.rows`
+/// and `own`) is causal and also hides the padding of `past.rows`. Scores are divided by
+/// `scale`. Returns `[b, t, nh·hs]`.
+pub fn self_attention(q: Tensor<4>, own: &KeyValues, past: Past<'_>, hidden: Tensor<4, Bool>, scale: f64) -> Tensor<3> {
+    let [b, nh, t, hs] = q.dims();
+    let (k, v) = match past.rows {
+        Some(rows) => {
+            let kv = rows.then(own);
+            (kv.k, kv.v)
+        }
+        None => (own.k.clone(), own.v.clone()),
+    };
+    attend(q, past.common, k, v, hidden, scale).swap_dims(1, 2).reshape([b, t, nh * hs])
+}
+
+/// `softmax(q·kᵀ/scale + mask)·v` over the keys of `common` (all visible) then `k`, where
+/// `hidden` (true) entries of the latter get float32's minimum, as HF fills them (not -inf),
+/// so their weight is exactly zero.
+fn attend(q: Tensor<4>, common: Option<&KeyValues>, k: Tensor<4>, v: Tensor<4>, hidden: Tensor<4, Bool>, scale: f64) -> Tensor<4> {
+    let att = (q.clone().matmul(k.swap_dims(2, 3)) / scale).mask_fill(hidden, f32::MIN); // (B, nh, T, keys)
+    let Some(common) = common else {
+        return softmax(att, 3).matmul(v);
+    };
+    let e = common.k.dims()[2];
+    let keys = att.dims()[3];
+    let seen = per_head(q, |q| q.matmul(common.k.clone().swap_dims(2, 3))) / scale; // (B, nh, T, e)
+    let weights = softmax(Tensor::cat(vec![seen, att], 3), 3);
+    let on_common = weights.clone().narrow(3, 0, e);
+    weights.narrow(3, e, keys).matmul(v) + per_head(on_common, |w| w.matmul(common.v.clone()))
+}
+
+/// `f` over `x` `[b, nh, t, d]` with every row's positions side by side, `[1, nh, b·t, d]`, so
+/// that one `[1, nh, ·, ·]` operand (a common prefix's keys or values) serves every row
+/// without a copy per row; the result `[1, nh, b·t, d']` comes back as `[b, nh, t, d']`.
+fn per_head(x: Tensor<4>, f: impl FnOnce(Tensor<4>) -> Tensor<4>) -> Tensor<4> {
+    let [b, nh, t, d] = x.dims();
+    let y = f(x.swap_dims(0, 1).reshape([1, nh, b * t, d]));
+    let out = y.dims()[3];
+    y.reshape([nh, b, t, out]).swap_dims(0, 1)
+}
+
+/// `[b, t, nh·hs]` → `[b, nh, t, hs]`.
+pub fn split_heads(x: Tensor<3>, n_head: usize) -> Tensor<4> {
+    let [b, t, c] = x.dims();
+    x.reshape([b, t, n_head, c / n_head]).swap_dims(1, 2)
+}
+
+/// After `p` earlier positions, position i may look at those and at positions ≤ i:
+/// `[1, 1, t, p + t]`, true where it may not.
+pub fn causal_mask(t: usize, p: usize, device: &Device) -> Tensor<4, Bool> {
+    Tensor::<2, Bool>::tril_mask([t, p + t], p as i64, device).unsqueeze::<4>()
+}
