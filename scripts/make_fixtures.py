@@ -21,6 +21,13 @@ What it writes (all deterministic: rerunning reproduces the same bytes):
                      masked_bias / rotary_emb.inv_freq buffers old Pythia files carry
       tiny-neox-sequential  GPT-NeoX with use_parallel_residual false, rotary on all of each
                      head, 3 heads (head dim 4), 3 layers, 1024 positions, F16, keys unprefixed
+      tiny-opt       OPT as opt-125m/1.3b: pre-LN, ReLU, 2 layers, hidden 8, 2 heads, vocab padded
+                     to 50272, 2048 positions (+2 offset rows), F32, keys under `model.`; its
+                     tokenizer as OPT's repositories ship it: vocab.json + merges.txt +
+                     tokenizer_config.json (add_bos_token: `</s>` before every text; GPT-2's
+                     BPE with ids moved up by 4 after <s> <pad> </s> <unk>), no tokenizer.json
+      tiny-opt-post-ln  OPT as opt-350m: post-LN, no final LayerNorm, word_embed_proj_dim 6
+                     with project_in/project_out, 3 heads of 4, F16, keys unprefixed
   tests/fixtures/tasks/*.csv|*.jsonl       small Inverse Scaling Prize style task files
   tests/fixtures/tasks/classification.parquet  classification.jsonl's rows as the Hub's
                                            `datasets` uploads store them (pyarrow, Snappy)
@@ -81,6 +88,14 @@ MODELS = {
                                           n_ctx=768, scale_attn_by_inverse_layer_idx=True,
                                           reorder_and_upcast_attn=True)),
 }
+# OPT fixtures: name -> sizes, dtype, key prefix, seed, config changes
+OPT_MODELS = {
+    "tiny-opt": dict(n_layer=2, hidden=8, n_head=2, dtype=torch.float32, prefix="model.", seed=7007,
+                     config={}),
+    "tiny-opt-post-ln": dict(n_layer=2, hidden=12, n_head=3, dtype=torch.float16, prefix="", seed=8008,
+                             config=dict(do_layer_norm_before=False, word_embed_proj_dim=6)),
+}
+OPT_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
 # GPT-NeoX fixtures: name -> (n_layer, hidden, n_head, dtype, prefix, buffers, seed, config changes)
 NEOX_MODELS = {
     "tiny-neox": dict(n_layer=2, hidden=8, n_head=2, dtype=torch.float32, prefix="gpt_neox.",
@@ -93,7 +108,7 @@ NEOX_MODELS = {
 # Scale of the token embedding, per model: big enough that the tied output layer gives a peaked
 # next-token distribution (top-1 probability often > 0.3) although n_embd is tiny.
 WTE_STD = {"tiny-hub": 1.7, "tiny-prefixed": 1.25, "tiny-odd-heads": 1.55, "tiny-gpt2-variant": 1.4,
-           "tiny-neox": 1.3, "tiny-neox-sequential": 1.45}
+           "tiny-neox": 1.3, "tiny-neox-sequential": 1.45, "tiny-opt": 1.5, "tiny-opt-post-ln": 1.4}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -298,6 +313,103 @@ def write_neox_model(root: Path, name: str, spec) -> Path:
     cfg = neox_config_dict(spec["n_layer"], spec["hidden"], spec["n_head"], **spec["config"])
     write_files(d, cfg, make_neox_state_dict(name, spec, cfg))
     return d
+
+
+def opt_config_dict(n_layer, hidden, n_head, **changes):
+    """An OPT config.json, its fields as opt-125m's; `changes` set others."""
+    config = {
+        "activation_dropout": 0.0, "activation_function": "relu", "architectures": ["OPTForCausalLM"],
+        "attention_dropout": 0.0, "bos_token_id": 2, "do_layer_norm_before": True, "dropout": 0.1,
+        "eos_token_id": 2, "ffn_dim": 4 * hidden, "hidden_size": hidden, "init_std": 0.02,
+        "layerdrop": 0.0, "max_position_embeddings": 2048, "model_type": "opt",
+        "num_attention_heads": n_head, "num_hidden_layers": n_layer, "pad_token_id": 1,
+        "vocab_size": 50272, "word_embed_proj_dim": hidden,
+    }
+    config.update(changes)
+    return config
+
+
+def write_opt_tokenizer(d: Path, bpe_dir: Path):
+    """vocab.json + merges.txt + tokenizer_config.json as OPT's repositories have them."""
+    encoder = json.loads((bpe_dir / "encoder.json").read_text(encoding="utf-8"))
+    vocab = {t: i for i, t in enumerate(OPT_SPECIALS)}
+    vocab.update({t: i + len(OPT_SPECIALS) for t, i in encoder.items()})
+    (d / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (d / "merges.txt").write_bytes((bpe_dir / "vocab.bpe").read_bytes())
+    config = {"add_bos_token": True, "bos_token": {"content": "</s>", "lstrip": False, "normalized": True,
+              "rstrip": False, "single_word": False, "__type": "AddedToken"},
+              "eos_token": "</s>", "errors": "replace", "pad_token": "<pad>", "unk_token": "</s>",
+              "tokenizer_class": "GPT2Tokenizer", "model_max_length": 1000000000000000019884624838656}
+    (d / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
+def write_opt_model(root: Path, name: str, spec, bpe_dir: Path) -> Path:
+    d = root / "models" / name
+    cfg = opt_config_dict(spec["n_layer"], spec["hidden"], spec["n_head"], **spec["config"])
+    g = torch.Generator().manual_seed(spec["seed"])
+    C, E, F, V = cfg["hidden_size"], cfg["word_embed_proj_dim"], cfg["ffn_dim"], cfg["vocab_size"]
+
+    def normal(shape, std, mean=0.0):
+        return torch.randn(shape, generator=g, dtype=torch.float32) * std + mean
+
+    p = "decoder."
+    sd = {p + "embed_tokens.weight": normal((V, E), WTE_STD[name]),
+          p + "embed_positions.weight": normal((cfg["max_position_embeddings"] + 2, C), 0.3)}
+    if E != C:
+        sd[p + "project_in.weight"] = normal((C, E), 1.0 / math.sqrt(E))
+        sd[p + "project_out.weight"] = normal((E, C), 2.5 / math.sqrt(C))
+    for i in range(spec["n_layer"]):
+        q = f"{p}layers.{i}."
+        for proj, std in (("q_proj", 1.5), ("k_proj", 1.5), ("v_proj", 1.0), ("out_proj", 1.0)):
+            sd[q + f"self_attn.{proj}.weight"] = normal((C, C), std / math.sqrt(C))
+            sd[q + f"self_attn.{proj}.bias"] = normal((C,), 0.2)
+        sd[q + "self_attn_layer_norm.weight"] = normal((C,), 0.3, 1.0)
+        sd[q + "self_attn_layer_norm.bias"] = normal((C,), 0.3)
+        sd[q + "fc1.weight"] = normal((F, C), 1.0 / math.sqrt(C))
+        sd[q + "fc1.bias"] = normal((F,), 0.2)
+        sd[q + "fc2.weight"] = normal((C, F), 1.0 / math.sqrt(F))
+        sd[q + "fc2.bias"] = normal((C,), 0.2)
+        sd[q + "final_layer_norm.weight"] = normal((C,), 0.3, 1.0)
+        sd[q + "final_layer_norm.bias"] = normal((C,), 0.3)
+    if cfg["do_layer_norm_before"]:
+        sd[p + "final_layer_norm.weight"] = normal((C,), 0.3, 1.0)
+        sd[p + "final_layer_norm.bias"] = normal((C,), 0.3)
+    state = {spec["prefix"] + k: v.to(spec["dtype"]).contiguous() for k, v in sd.items()}
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "config.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
+    save_file(state, str(d / "model.safetensors"), metadata={"format": "pt"})
+    os.chmod(d / "model.safetensors", 0o644)
+    write_opt_tokenizer(d, bpe_dir)
+    return d
+
+
+def load_hf_opt(d: Path, gpt2_fast):
+    """OPTForCausalLM from the folder (float32, eager), every parameter checked against the file,
+    and the tokenizer the pipeline uses for OPT (AutoTokenizer, use_fast=False), checked to give
+    `</s>` then GPT-2's ids moved up by 4."""
+    from transformers import AutoTokenizer, OPTConfig, OPTForCausalLM
+
+    config = OPTConfig.from_json_file(str(d / "config.json"))
+    config._attn_implementation = "eager"
+    model = OPTForCausalLM(config).to(torch.float32).eval()
+    saved = load_file(str(d / "model.safetensors"))
+    state = {(k if k.startswith("model.") else "model." + k): v.to(torch.float32) for k, v in saved.items()}
+    state["lm_head.weight"] = state["model.decoder.embed_tokens.weight"]
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        sys.exit(f"{d.name}: missing {missing}, unexpected {unexpected}")
+    n = 0
+    for k, p in model.named_parameters():
+        if not torch.equal(p.detach(), state[k]):
+            sys.exit(f"{d.name}: parameter {k} differs from the saved tensor")
+        n += 1
+    assert torch.equal(model.lm_head.weight, model.model.decoder.embed_tokens.weight), "lm_head not tied"
+    slow = AutoTokenizer.from_pretrained(str(d), use_fast=False)
+    assert type(slow).__name__ == "GPT2Tokenizer", type(slow)
+    # <|endoftext|> is GPT-2's special token; OPT's tokenizer reads it as plain text.
+    for text in (t for t in TOKENIZER_CASES if "<|endoftext|>" not in t):
+        assert encode(slow, text) == [2] + [i + 4 for i in encode(gpt2_fast, text)], text
+    return model, slow, {"missing_keys": [], "unexpected_keys": [], "params_checked": n}
 
 
 def load_hf_neox(d: Path):
@@ -571,13 +683,19 @@ def generate(out_root: Path, bpe_dir: Path, verbose=True):
 
     reference = {f: {"task_type": tt, "models": {}} for f, (tt, _) in tasks.items()}
     summary = {}
-    models = [(name, lambda name=name, spec=spec: load_hf_model(write_model(out_root, name, spec), spec))
-              for name, spec in MODELS.items()]
-    models += [(name, lambda name=name, spec=spec: load_hf_neox(write_neox_model(out_root, name, spec)))
-               for name, spec in NEOX_MODELS.items()]
+    def with_gpt2_tokenizer(loaded):
+        model, note = loaded
+        return model, fast, note
+
+    models = [(name, lambda name=name, spec=spec: with_gpt2_tokenizer(
+        load_hf_model(write_model(out_root, name, spec), spec))) for name, spec in MODELS.items()]
+    models += [(name, lambda name=name, spec=spec: with_gpt2_tokenizer(
+        load_hf_neox(write_neox_model(out_root, name, spec)))) for name, spec in NEOX_MODELS.items()]
+    models += [(name, lambda name=name, spec=spec: load_hf_opt(write_opt_model(out_root, name, spec, bpe_dir), fast))
+               for name, spec in OPT_MODELS.items()]
     for name, load in models:
-        model, note = load()
-        sc = Scorer(model, fast)
+        model, tokenizer, note = load()
+        sc = Scorer(model, tokenizer)
         for fname, (tt, rows) in tasks.items():
             per = {}
             for mode in ("keep-scored", "pipeline"):

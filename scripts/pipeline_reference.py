@@ -18,7 +18,9 @@ Semantics (eval_pipeline/models.py, HFModel, of the prize's evaluation pipeline)
   answer; total_logprob = logsumexp(logsumexp_c logp_prompt[c], logsumexp_c logp_other[c]).
   Truncation modes: "pipeline" keeps the first 1023 tokens (what the prize pipeline's tokenizer
   with model_max_length=1023 did) and then scores the last L positions of what is left;
-  "keep-scored" keeps the last n_positions (1024) tokens when longer.  For logodds both prompt
+  "keep-scored" keeps the last n_positions (1024) tokens when longer (a BOS stays first).
+  OPT's tokenizer puts its BOS `</s>` before every text; class lengths leave it out (the
+  pipeline's correction_for_start_token).  For logodds both prompt
   and other_prompt are truncated (the classes are not appended there).
   Per-class sums are float32 (as the pipeline); the small reductions over classes are float64.
 
@@ -325,6 +327,9 @@ class Scorer:
         self.model = model
         self.n_positions = context_length(model.config)
         self.vocab = model.config.vocab_size
+        # The pipeline's correction_for_start_token: 1 where the tokenizer puts a BOS before
+        # every text (OPT's), whose class lengths leave it out.
+        self.correction = len(encode(fast, ""))
         self.fast = fast
         self.cache = {} if cache else None
         self.top1 = []  # next-token top-1 probabilities seen (for the summary)
@@ -353,7 +358,8 @@ class Scorer:
             most = min(PIPELINE_MAX_LEN, self.n_positions)
             return ids[:most], len(ids) > most
         if len(ids) > self.n_positions:
-            return ids[-self.n_positions:], True
+            c = self.correction  # the BOS stays
+            return ids[:c] + ids[len(ids) - (self.n_positions - c):], True
         return ids, False
 
     def truncate_text(self, text, mode):
@@ -367,7 +373,7 @@ class Scorer:
     def lp(self, ctx, cont, mode):
         """float32 sum of the last L token log-probs, L = len(tok(cont)); returns (sum, truncated)."""
         ids, truncated = self.truncate_text(ctx + cont, mode)
-        L = len(encode(self.fast, cont))
+        L = len(encode(self.fast, cont)) - self.correction
         assert 1 <= L < len(ids), (L, len(ids))
         lp = torch.log_softmax(self.logits(ids)[-L - 1:-1], dim=-1)
         toks = ids[-L:]

@@ -1,11 +1,12 @@
-//! A Hub-layout model folder — `config.json`, `model.safetensors`, `tokenizer.json` — so the
+//! A Hub-layout model folder — `config.json`, `model.safetensors`, `tokenizer.json` (or
+//! `vocab.json` + `merges.txt`) — so the
 //! CLI (files) and the browser (downloads) load models the same way. The weights arrive as a
 //! stream of chunks and go to the device tensor by tensor.
 
 use burn::tensor::Device;
 
 use crate::model::{ConfigError, LanguageModel, ModelConfig, Precision, SafetensorsStream, WeightLoader, WeightsError};
-use crate::tokenizer::{Tokenizer, TokenizerError};
+use crate::tokenizer::{Tokenizer, TokenizerError, TokenizerFiles};
 
 /// A model ready to score: network, its config and its tokenizer.
 pub struct Checkpoint {
@@ -22,7 +23,7 @@ pub enum CheckpointError {
     Weights(#[from] WeightsError),
     #[error(transparent)]
     Tokenizer(#[from] TokenizerError),
-    #[error("tokenizer.json has {tokenizer} tokens but config.json says vocab_size is {config}")]
+    #[error("the tokenizer has {tokenizer} tokens but config.json says vocab_size is {config}")]
     VocabMismatch { tokenizer: usize, config: usize },
 }
 
@@ -35,9 +36,9 @@ pub struct CheckpointLoader {
 
 impl CheckpointLoader {
     /// Checks config, tokenizer and precision before any weight is downloaded.
-    pub fn new(config_json: &[u8], tokenizer_json: &[u8], device: &Device, precision: Precision) -> Result<Self, CheckpointError> {
+    pub fn new(config_json: &[u8], tokenizer: TokenizerFiles<'_>, device: &Device, precision: Precision) -> Result<Self, CheckpointError> {
         let config = ModelConfig::from_json(config_json)?;
-        let tokenizer = Tokenizer::from_bytes(tokenizer_json)?;
+        let tokenizer = Tokenizer::from_files(tokenizer)?;
         if tokenizer.vocab_size() > config.sizes().vocab_size {
             return Err(CheckpointError::VocabMismatch { tokenizer: tokenizer.vocab_size(), config: config.sizes().vocab_size });
         }
@@ -61,11 +62,11 @@ impl Checkpoint {
     pub fn from_bytes(
         config_json: &[u8],
         safetensors: &[u8],
-        tokenizer_json: &[u8],
+        tokenizer: TokenizerFiles<'_>,
         device: &Device,
         precision: Precision,
     ) -> Result<Self, CheckpointError> {
-        let mut loader = CheckpointLoader::new(config_json, tokenizer_json, device, precision)?;
+        let mut loader = CheckpointLoader::new(config_json, tokenizer, device, precision)?;
         loader.push(safetensors)?;
         loader.finish()
     }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::checksum::{ChecksumMismatch, DownloadCheck, Verdict};
-use crate::hub::{lfs_sha256, HubRef, MODEL_FILES};
+use crate::hub::{lfs_sha256, listed_files, model_files, HubRef};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
@@ -63,15 +63,19 @@ pub fn model_folder(
 ) -> Result<PathBuf, DownloadError> {
     let dir = cache.join("models").join(&model.id).join(&model.revision);
     fs::create_dir_all(&dir).map_err(io(&dir))?;
+    // What the Hub says the files are; a server without the listing gets no check.
+    let mut listing = None;
+    let mut listing = || listing.get_or_insert_with(|| get(&model.model_tree_url(hub), 16 << 20).ok()).clone();
+    let tokenizer_here = ["tokenizer.json", "vocab.json"].iter().any(|f| dir.join(f).exists());
+    let files =
+        if tokenizer_here { model_files(Some(&present(&dir))) } else { model_files(listing().map(|t| listed_files(&t)).as_deref()) };
     let mut checksums = None;
-    for file in MODEL_FILES {
+    for file in files {
         let path = dir.join(file);
         if path.exists() {
             continue;
         }
-        // What the Hub says the files are; a server without the listing gets no check.
-        let checksums =
-            checksums.get_or_insert_with(|| get(&model.model_tree_url(hub), 16 << 20).map(|t| lfs_sha256(&t)).unwrap_or_default());
+        let checksums = checksums.get_or_insert_with(|| listing().map(|t| lfs_sha256(&t)).unwrap_or_default());
         let url = model.model_file_url(hub, file);
         let mut check = DownloadCheck::new(checksums.get(file).map(String::as_str));
         loop {
@@ -94,6 +98,11 @@ pub fn model_folder(
         }
     }
     Ok(dir)
+}
+
+/// The files already in `dir`.
+fn present(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir).map(|entries| entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect()).unwrap_or_default()
 }
 
 fn sha256_of(path: &Path) -> Result<String, DownloadError> {

@@ -14,6 +14,27 @@ pub const DEFAULT_HUB: &str = "https://huggingface.co";
 /// The files of a model repository that a run reads.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 
+/// The tokenizer files of repositories without `tokenizer.json` (OPT, Cerebras-GPT); the
+/// last is optional.
+pub const VOCAB_MERGES_FILES: [&str; 3] = ["vocab.json", "merges.txt", "tokenizer_config.json"];
+
+/// The files to download for a model whose repository lists `listed`: [`MODEL_FILES`], or
+/// with `vocab.json` + `merges.txt` (and `tokenizer_config.json` where listed) in place of a
+/// `tokenizer.json` the repository lacks. Without a listing, [`MODEL_FILES`].
+pub fn model_files(listed: Option<&[String]>) -> Vec<&'static str> {
+    let has = |file: &str| listed.is_none_or(|l| l.iter().any(|f| f == file));
+    if has("tokenizer.json") || !has("vocab.json") {
+        return MODEL_FILES.to_vec();
+    }
+    let [vocab, merges, config] = VOCAB_MERGES_FILES;
+    let mut files = vec!["config.json", vocab, merges];
+    if has(config) {
+        files.push(config);
+    }
+    files.push("model.safetensors");
+    files
+}
+
 /// What `hub:` names: a model or dataset repository and a revision (branch, tag or commit;
 /// default `main`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -166,6 +187,11 @@ pub fn file_info(tree_json: &[u8]) -> std::collections::HashMap<String, FileInfo
 }
 
 /// The SHA-256 of each large file in a tree listing, by path; empty when the listing is not one.
+/// The paths of the files a tree listing holds.
+pub fn listed_files(tree_json: &[u8]) -> Vec<String> {
+    file_info(tree_json).into_keys().collect()
+}
+
 pub fn lfs_sha256(tree_json: &[u8]) -> std::collections::HashMap<String, String> {
     file_info(tree_json).into_iter().filter_map(|(path, info)| Some((path, info.sha256?))).collect()
 }

@@ -3,7 +3,7 @@
 //! checkpoint holds).
 
 use super::weights::Expected;
-use super::{Gpt2Config, GptNeoXConfig};
+use super::{Gpt2Config, GptNeoXConfig, OptConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -18,6 +18,7 @@ pub enum ConfigError {
 pub enum Family {
     Gpt2,
     GptNeoX,
+    Opt,
 }
 
 impl Family {
@@ -26,10 +27,11 @@ impl Family {
         match self {
             Family::Gpt2 => "GPT-2",
             Family::GptNeoX => "GPT-NeoX",
+            Family::Opt => "OPT",
         }
     }
 
-    pub const MODEL_TYPES: &'static str = "gpt2, gpt_neox";
+    pub const MODEL_TYPES: &'static str = "gpt2, gpt_neox, opt";
 }
 
 /// A model's hyper-parameters, whatever its family.
@@ -37,6 +39,7 @@ impl Family {
 pub enum ModelConfig {
     Gpt2(Gpt2Config),
     GptNeoX(GptNeoXConfig),
+    Opt(OptConfig),
 }
 
 impl ModelConfig {
@@ -47,6 +50,7 @@ impl ModelConfig {
         match fields.text("model_type")? {
             None | Some("gpt2") => Ok(ModelConfig::Gpt2(Gpt2Config::from_fields(&fields)?)),
             Some("gpt_neox") => Ok(ModelConfig::GptNeoX(GptNeoXConfig::from_fields(&fields)?)),
+            Some("opt") => Ok(ModelConfig::Opt(OptConfig::from_fields(&fields)?)),
             Some(other) => Err(ConfigError::Invalid(format!("model_type is `{other}`; supported model types: {}", Family::MODEL_TYPES))),
         }
     }
@@ -55,6 +59,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Gpt2(_) => Family::Gpt2,
             ModelConfig::GptNeoX(_) => Family::GptNeoX,
+            ModelConfig::Opt(_) => Family::Opt,
         }
     }
 
@@ -63,6 +68,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Gpt2(c) => &c.sizes,
             ModelConfig::GptNeoX(c) => &c.sizes,
+            ModelConfig::Opt(c) => &c.sizes,
         }
     }
 
@@ -83,6 +89,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Gpt2(_) => "transformer.",
             ModelConfig::GptNeoX(_) => "gpt_neox.",
+            ModelConfig::Opt(_) => "model.",
         }
     }
 
@@ -91,6 +98,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Gpt2(c) => c.tensors(),
             ModelConfig::GptNeoX(c) => c.tensors(),
+            ModelConfig::Opt(c) => c.tensors(),
         }
     }
 
@@ -99,6 +107,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Gpt2(c) => c.parameter_count(),
             ModelConfig::GptNeoX(c) => c.parameter_count(),
+            ModelConfig::Opt(c) => c.parameter_count(),
         }
     }
 }

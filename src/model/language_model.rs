@@ -6,13 +6,14 @@ use burn::tensor::{Device, Int, Tensor};
 use super::decoder::{self, Decoder};
 use super::layers::{PastKeyValues, SharedPrefix};
 use super::weights::{Weights, WeightsError};
-use super::{Gpt2, GptNeoX, ModelConfig, VocabMatrix};
+use super::{Gpt2, GptNeoX, ModelConfig, Opt, VocabMatrix};
 
 /// A loaded network (boxed: the variants differ in size, and a model is held once).
 #[derive(Debug)]
 pub enum LanguageModel {
     Gpt2(Box<Gpt2>),
     GptNeoX(Box<GptNeoX>),
+    Opt(Box<Opt>),
 }
 
 /// `$body` with `$m` bound to the family's network, as a [`Decoder`].
@@ -27,6 +28,10 @@ macro_rules! each {
                 let $m: &GptNeoX = $m;
                 $body
             }
+            LanguageModel::Opt($m) => {
+                let $m: &Opt = $m;
+                $body
+            }
         }
     };
 }
@@ -37,6 +42,7 @@ impl LanguageModel {
         Ok(match config {
             ModelConfig::Gpt2(c) => LanguageModel::Gpt2(Box::new(Gpt2::from_weights(c, weights)?)),
             ModelConfig::GptNeoX(c) => LanguageModel::GptNeoX(Box::new(GptNeoX::from_weights(c, weights, device)?)),
+            ModelConfig::Opt(c) => LanguageModel::Opt(Box::new(Opt::from_weights(c, weights)?)),
         })
     }
 

@@ -1,4 +1,4 @@
-//! Decoder-only language models in Burn: GPT-2 and GPT-NeoX (Pythia). Knows nothing of
+//! Decoder-only language models in Burn: GPT-2, GPT-NeoX (Pythia) and OPT. Knows nothing of
 //! tasks, metrics or browsers.
 
 mod config;
@@ -10,6 +10,8 @@ mod gpt_neox_config;
 mod language_model;
 mod layers;
 mod narrow;
+mod opt;
+mod opt_config;
 mod precision;
 mod stream;
 mod vocab;
@@ -23,6 +25,8 @@ pub use gpt_neox_config::GptNeoXConfig;
 pub use language_model::LanguageModel;
 pub use layers::{Activation, KeyValues, PastKeyValues, SharedPrefix};
 pub use narrow::F16Rewrite;
+pub use opt::Opt;
+pub use opt_config::OptConfig;
 pub use precision::{Precision, UnsupportedPrecision, F16_DEVIATION_ON_FIXTURES};
 pub use stream::SafetensorsStream;
 pub use vocab::VocabMatrix;

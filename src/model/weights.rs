@@ -257,13 +257,16 @@ impl WeightLoader {
     /// rather than whole: the vocabulary matrices (the largest tensors), so the host never
     /// holds more than one block of them. `None`: send the whole tensor to [`Self::add`].
     pub fn piece_bytes(&self, name: &str, dtype: Dtype) -> Option<usize> {
-        let vocab = matches!(self.lookup(name), Ok(Some(Expected { kind: Kind::Vocab, .. })));
+        let cols = match self.lookup(name) {
+            Ok(Some(Expected { kind: Kind::Vocab, shape, .. })) => shape[1],
+            _ => return None,
+        };
         let width = match dtype {
             Dtype::F32 => 4,
             Dtype::F16 | Dtype::BF16 => 2,
             _ => return None, // refused whole, with the dtype error
         };
-        vocab.then(|| self.block_rows * self.config.sizes().n_embd * width)
+        Some(self.block_rows * cols * width)
     }
 
     /// Stores rows `first_row..` of a tensor that arrives in pieces ([`Self::piece_bytes`]),

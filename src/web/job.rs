@@ -13,6 +13,7 @@ use crate::evaluation::check_model_names;
 use crate::model::{ModelConfig, Precision, F16_DEVIATION_ON_FIXTURES};
 use crate::run::{kept_in_order, run_task, Control, ExampleResult, RunError, RunOptions, Share};
 use crate::task::Task;
+use crate::tokenizer::TokenizerFiles;
 
 /// Posts events to the page.
 struct Events(js_sys::Function);
@@ -161,7 +162,7 @@ async fn load(files: &ModelFiles, model: usize, device: &Device, precision: Prec
     let index = model as u32;
     let config = files.open_file(index, "config.json").await?.read_all().await?;
     let tokenizer = files.open_file(index, "tokenizer.json").await?.read_all().await?;
-    let mut loader = CheckpointLoader::new(&config, &tokenizer, device, precision).map_err(|e| e.to_string())?;
+    let mut loader = CheckpointLoader::new(&config, TokenizerFiles::Json(&tokenizer), device, precision).map_err(|e| e.to_string())?;
     let weights = files.open_file(index, "model.safetensors").await?;
     let total = weights.size_bytes();
     let mut loaded = 0u64;

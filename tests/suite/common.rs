@@ -6,13 +6,24 @@ use std::path::PathBuf;
 use burn::tensor::Device;
 use invscale::checkpoint::Checkpoint;
 use invscale::model::Precision;
+use invscale::tokenizer::TokenizerFiles;
 
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// Every fixture model: GPT-2 as published and with a config's other choices, GPT-NeoX parallel and sequential.
-pub const MODELS: [&str; 6] = ["tiny-hub", "tiny-prefixed", "tiny-odd-heads", "tiny-gpt2-variant", "tiny-neox", "tiny-neox-sequential"];
+/// Every fixture model: GPT-2 as published and with a config's other choices, GPT-NeoX parallel and
+/// sequential, OPT pre-LN and post-LN (with vocab.json + merges.txt tokenizers).
+pub const MODELS: [&str; 8] = [
+    "tiny-hub",
+    "tiny-prefixed",
+    "tiny-odd-heads",
+    "tiny-gpt2-variant",
+    "tiny-neox",
+    "tiny-neox-sequential",
+    "tiny-opt",
+    "tiny-opt-post-ln",
+];
 
 pub fn read(path: PathBuf) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
@@ -25,14 +36,16 @@ pub fn checkpoint(name: &str, device: &Device) -> Checkpoint {
 /// A fixture model with its weight matrices stored in `precision`.
 pub fn checkpoint_in(name: &str, device: &Device, precision: Precision) -> Checkpoint {
     let dir = fixtures().join("models").join(name);
-    Checkpoint::from_bytes(
-        &read(dir.join("config.json")),
-        &read(dir.join("model.safetensors")),
-        &read(dir.join("tokenizer.json")),
-        device,
-        precision,
-    )
-    .unwrap_or_else(|e| panic!("{name}: {e}"))
+    let (config, weights) = (read(dir.join("config.json")), read(dir.join("model.safetensors")));
+    let loaded = if dir.join("tokenizer.json").exists() {
+        Checkpoint::from_bytes(&config, &weights, TokenizerFiles::Json(&read(dir.join("tokenizer.json"))), device, precision)
+    } else {
+        let (vocab, merges, tokenizer_config) =
+            (read(dir.join("vocab.json")), read(dir.join("merges.txt")), read(dir.join("tokenizer_config.json")));
+        let files = TokenizerFiles::VocabMerges { vocab: &vocab, merges: &merges, config: Some(&tokenizer_config) };
+        Checkpoint::from_bytes(&config, &weights, files, device, precision)
+    };
+    loaded.unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// The wgpu device when a GPU (or lavapipe) is present, held by one test at a time (a test that

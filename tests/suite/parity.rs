@@ -65,7 +65,8 @@ fn parity_on(device: &Device, backend: &str) {
     let files = reference.as_object().expect("reference.json is an object");
     assert!(files.len() >= 7, "reference covers every task file");
     let checkpoints: Vec<_> = common::MODELS.iter().map(|m| (m, common::checkpoint(m, device))).collect();
-    let mut worst_by_type = std::collections::BTreeMap::<String, f64>::new();
+    // By family (a model's, as its config names it) and task type.
+    let mut worst_by_type = std::collections::BTreeMap::<(&str, String), f64>::new();
     for (file, entry) in files {
         let task_type = entry["task_type"].as_str().expect("task_type");
         let task = task(file, task_type);
@@ -80,13 +81,13 @@ fn parity_on(device: &Device, backend: &str) {
                 .unwrap_or_else(|e| panic!("{file} on {name}: {e}"));
                 let context = format!("[{backend}] {file} / {name} / {}", truncation.name());
                 let worst = compare(&context, &task, &ours, rows);
-                let slot = worst_by_type.entry(task_type.to_string()).or_default();
+                let slot = worst_by_type.entry((checkpoint.config.family().name(), task_type.to_string())).or_default();
                 *slot = slot.max(worst);
             }
         }
     }
-    for (task_type, worst) in worst_by_type {
-        eprintln!("[{backend}] max |ours - reference| for {task_type}: {worst:.2e}");
+    for ((family, task_type), worst) in worst_by_type {
+        eprintln!("[{backend}] max |ours - reference| for {family} {task_type}: {worst:.2e}");
     }
 }
 

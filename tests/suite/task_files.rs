@@ -139,15 +139,16 @@ fn class_without_leading_space_is_a_warning() {
     assert!(t.warnings[0].to_string().starts_with("row 2, column `classes`: class \"yes\" has no leading space"));
 }
 
+/// As the pipeline's `_extract_relevant_logits`: `tokenizer(class)["input_ids"][-1]`.
 #[test]
-fn logodds_class_must_be_one_token() {
+fn logodds_class_token_is_the_last_of_its_tokens() {
     let tokenizer = Tokenizer::from_bytes(&common::read(common::fixtures().join("tokenizer.json"))).unwrap();
     let t = parse_task(b"prompt,other_prompt,classes,answer_index\nP,Q,\"[' Yes', ' Absolutely not']\",0\n", None).unwrap();
-    let e = prepare(&t.examples[0], &tokenizer, 1024, Truncation::KeepScored).unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "row 2, column `classes`: class \" Absolutely not\" is 2 tokens; logodds needs classes that are one token each"
-    );
+    let prepared = prepare(&t.examples[0], &tokenizer, 1024, Truncation::KeepScored).unwrap();
+    let invscale::score::Prepared::Logodds { classes, .. } = prepared.input else { panic!("not logodds") };
+    let last = *tokenizer.encode(" Absolutely not").unwrap().last().unwrap();
+    assert_eq!(classes, [tokenizer.encode(" Yes").unwrap()[0], last]);
+    assert_eq!(last, tokenizer.encode(" not").unwrap()[0]);
 }
 
 #[test]

@@ -1,0 +1,146 @@
+//! `OptConfig`: the fields of an OPT `config.json` that shape the network.
+
+use super::config::{ConfigError, Fields, Sizes};
+use super::layers::Activation;
+use super::weights::{Expected, Layout};
+
+/// OPT's learned positions start at this row: rows 0 and 1 are never read.
+pub const POSITION_OFFSET: usize = 2;
+
+/// OPT hyper-parameters, named as in the Hub's `config.json`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptConfig {
+    /// `num_hidden_layers`, `num_attention_heads`, `hidden_size`, `max_position_embeddings`,
+    /// `vocab_size` (padded past the tokenizer's), `ffn_dim`.
+    pub sizes: Sizes,
+    /// `word_embed_proj_dim`: the embedding's width; where it differs from `hidden_size`
+    /// (opt-350m) `project_in` and `project_out` map between the two.
+    pub word_embed_proj_dim: usize,
+    /// `do_layer_norm_before`: pre-LN blocks and a final LayerNorm (all but opt-350m); else
+    /// post-LN blocks and none.
+    pub layer_norm_before: bool,
+    /// `activation_function`: `relu` in every OPT.
+    pub activation: Activation,
+    /// `enable_bias`: the projections have biases.
+    pub bias: bool,
+}
+
+impl OptConfig {
+    pub(super) fn from_fields(f: &Fields) -> Result<Self, ConfigError> {
+        let n_embd = f.size("hidden_size", None)?;
+        let sizes = Sizes {
+            n_layer: f.size("num_hidden_layers", None)?,
+            n_head: f.size("num_attention_heads", None)?,
+            n_embd,
+            n_positions: f.size("max_position_embeddings", Some(2048))?,
+            vocab_size: f.size("vocab_size", Some(50272))?,
+            inner_dim: f.size("ffn_dim", Some(4 * n_embd))?,
+        }
+        .checked()?;
+        let activation = match f.text("activation_function")? {
+            None => Activation::Relu,
+            Some(name) => Activation::from_name(name)
+                .ok_or_else(|| ConfigError::Invalid(format!("activation_function is `{name}`; supported: {}", Activation::NAMES)))?,
+        };
+        if !f.flag("layer_norm_elementwise_affine", true)? {
+            return Err(ConfigError::Invalid(
+                "`layer_norm_elementwise_affine` is false; only LayerNorms with weights are supported".into(),
+            ));
+        }
+        let layer_norm_before = f.flag("do_layer_norm_before", true)?;
+        if layer_norm_before && f.flag("_remove_final_layer_norm", false)? {
+            return Err(ConfigError::Invalid("`_remove_final_layer_norm` is set; this old OPT layout is not supported".into()));
+        }
+        Ok(OptConfig {
+            sizes,
+            word_embed_proj_dim: f.size("word_embed_proj_dim", Some(n_embd))?,
+            layer_norm_before,
+            activation,
+            bias: f.flag("enable_bias", true)?,
+        })
+    }
+
+    fn projected(&self) -> bool {
+        self.word_embed_proj_dim != self.sizes.n_embd
+    }
+
+    /// Parameter count as the Hub reports it (the head tied to `embed_tokens`).
+    pub fn parameter_count(&self) -> u64 {
+        let s = &self.sizes;
+        let (c, f, e) = (s.n_embd as u64, s.inner_dim as u64, self.word_embed_proj_dim as u64);
+        let bias = |n: u64| if self.bias { n } else { 0 };
+        let block = 4 * (c * c + bias(c)) + 2 * 2 * c + (c * f + bias(f)) + (f * c + bias(c));
+        let projections = if self.projected() { 2 * e * c } else { 0 };
+        let final_norm = if self.layer_norm_before { 2 * c } else { 0 };
+        s.vocab_size as u64 * e + (s.n_positions + POSITION_OFFSET) as u64 * c + projections + s.n_layer as u64 * block + final_norm
+    }
+
+    /// The checkpoint's tensors, keys without the `model.` prefix (E: `word_embed_proj_dim`).
+    /// Every projection is an `nn.Linear`, stored `[out, in]`.
+    ///
+    /// | key                                                      | shape                  |
+    /// |----------------------------------------------------------|------------------------|
+    /// | `decoder.embed_tokens.weight`                            | `[vocab, E]`           |
+    /// | `decoder.embed_positions.weight`                         | `[n_pos + 2, C]`       |
+    /// | `decoder.project_in.weight`, `project_out.weight` (E≠C)  | `[C, E]`, `[E, C]`     |
+    /// | `decoder.layers.{i}.self_attn.{q,k,v,out}_proj.{weight,bias}` | `[C, C]`,`[C]`    |
+    /// | `decoder.layers.{i}.self_attn_layer_norm.{weight,bias}`  | `[C]`                  |
+    /// | `decoder.layers.{i}.fc1.{weight,bias}`                   | `[F, C]`,`[F]`         |
+    /// | `decoder.layers.{i}.fc2.{weight,bias}`                   | `[C, F]`,`[C]`         |
+    /// | `decoder.layers.{i}.final_layer_norm.{weight,bias}`      | `[C]`                  |
+    /// | `decoder.final_layer_norm.{weight,bias}` (pre-LN)        | `[C]`                  |
+    /// | `lm_head.weight` (optional: tied)                        | `[vocab, E]`           |
+    pub(super) fn tensors(&self) -> Vec<Expected> {
+        let s = &self.sizes;
+        let (c, f, e) = (s.n_embd, s.inner_dim, self.word_embed_proj_dim);
+        let dense = |name: &str, d_in, d_out, bias: bool| {
+            let mut dense = Expected::dense(name, d_in, d_out, Layout::OutIn);
+            if !bias {
+                dense.truncate(1);
+            }
+            dense
+        };
+        let mut out = vec![
+            Expected::vocab("decoder.embed_tokens.weight", s.vocab_size, e),
+            Expected::table("decoder.embed_positions.weight", [s.n_positions + POSITION_OFFSET, c]),
+        ];
+        if self.projected() {
+            out.extend(dense("decoder.project_in", e, c, false));
+            out.extend(dense("decoder.project_out", c, e, false));
+        }
+        for i in 0..s.n_layer {
+            let p = format!("decoder.layers.{i}.");
+            for projection in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+                out.extend(dense(&format!("{p}self_attn.{projection}"), c, c, self.bias));
+            }
+            out.extend(Expected::norm(&format!("{p}self_attn_layer_norm"), c));
+            out.extend(dense(&format!("{p}fc1"), c, f, self.bias));
+            out.extend(dense(&format!("{p}fc2"), f, c, self.bias));
+            out.extend(Expected::norm(&format!("{p}final_layer_norm"), c));
+        }
+        if self.layer_norm_before {
+            out.extend(Expected::norm("decoder.final_layer_norm", c));
+        }
+        out.push(Expected::vocab("lm_head.weight", s.vocab_size, e).optional());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ModelConfig;
+
+    /// facebook/opt-125m's and opt-350m's `config.json`, the fields that matter.
+    const OPT_125M: &str = r#"{"model_type":"opt","hidden_size":768,"num_hidden_layers":12,"num_attention_heads":12,
+        "ffn_dim":3072,"max_position_embeddings":2048,"vocab_size":50272,"word_embed_proj_dim":768,
+        "do_layer_norm_before":true,"activation_function":"relu","torch_dtype":"float16"}"#;
+    const OPT_350M: &str = r#"{"model_type":"opt","hidden_size":1024,"num_hidden_layers":24,"num_attention_heads":16,
+        "ffn_dim":4096,"max_position_embeddings":2048,"vocab_size":50272,"word_embed_proj_dim":512,
+        "do_layer_norm_before":false,"activation_function":"relu","torch_dtype":"float16"}"#;
+
+    #[test]
+    fn opt_parameter_counts_are_the_hubs() {
+        assert_eq!(ModelConfig::from_json(OPT_125M.as_bytes()).unwrap().parameter_count(), 125_239_296);
+        assert_eq!(ModelConfig::from_json(OPT_350M.as_bytes()).unwrap().parameter_count(), 331_196_416);
+    }
+}
