@@ -4,6 +4,9 @@
 What it writes (all deterministic: rerunning reproduces the same bytes):
   tests/fixtures/tokenizer.json            GPT-2 BPE tokenizer (HF `tokenizers` format)
   tests/fixtures/tokenizer_cases.json      [{"text", "ids"}] for tricky strings
+  tests/fixtures/opt-tokenizer/            vocab.json + merges.txt as OPT's repositories ship
+                                           GPT-2's BPE (its ids moved up by 4), linked from
+                                           the OPT models' folders
   tests/fixtures/models/<name>/            config.json, model.safetensors, tokenizer.json
                                            (a relative symlink to ../../tokenizer.json)
       tiny-hub       2 layers, n_embd 8,  2 heads, F32, Hub keys without prefix, plus the
@@ -330,12 +333,20 @@ def opt_config_dict(n_layer, hidden, n_head, **changes):
 
 
 def write_opt_tokenizer(d: Path, bpe_dir: Path):
-    """vocab.json + merges.txt + tokenizer_config.json as OPT's repositories have them."""
+    """vocab.json + merges.txt + tokenizer_config.json as OPT's repositories have them, the
+    first two once in ../../opt-tokenizer/ and linked."""
+    shared = d.parent.parent / "opt-tokenizer"
+    shared.mkdir(parents=True, exist_ok=True)
     encoder = json.loads((bpe_dir / "encoder.json").read_text(encoding="utf-8"))
     vocab = {t: i for i, t in enumerate(OPT_SPECIALS)}
     vocab.update({t: i + len(OPT_SPECIALS) for t, i in encoder.items()})
-    (d / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    (d / "merges.txt").write_bytes((bpe_dir / "vocab.bpe").read_bytes())
+    (shared / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (shared / "merges.txt").write_bytes((bpe_dir / "vocab.bpe").read_bytes())
+    for file in ("vocab.json", "merges.txt"):
+        link = d / file
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        os.symlink(f"../../opt-tokenizer/{file}", link)
     config = {"add_bos_token": True, "bos_token": {"content": "</s>", "lstrip": False, "normalized": True,
               "rstrip": False, "single_word": False, "__type": "AddedToken"},
               "eos_token": "</s>", "errors": "replace", "pad_token": "<pad>", "unk_token": "</s>",

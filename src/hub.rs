@@ -112,6 +112,16 @@ impl HubRef {
         self.id.rsplit('/').next().unwrap_or(&self.id)
     }
 
+    /// What a model's results are named after: the repository's name, and the revision unless
+    /// it is `main` (`pythia-160m@step3000`), so that one model's training steps do not
+    /// overwrite each other's files. A `/` of the revision becomes `_`.
+    pub fn result_name(&self) -> String {
+        match self.revision.as_str() {
+            "main" => self.model_name().to_string(),
+            revision => format!("{}@{}", self.model_name(), revision.replace('/', "_")),
+        }
+    }
+
     /// One file of a model repository.
     pub fn model_file_url(&self, hub: &str, file: &str) -> String {
         format!("{}/{}/resolve/{}/{}", hub.trim_end_matches('/'), self.id, encode(&self.revision), encode(file))
@@ -259,6 +269,8 @@ mod tests {
         assert_eq!(HubRef::parse("tasks/a.csv"), None);
         let d = HubRef::parse("hub:inverse-scaling/NeQA").unwrap().unwrap();
         assert_eq!(d, HubRef { id: "inverse-scaling/NeQA".into(), revision: "main".into(), file: None });
+        let step = HubRef::parse("hub:EleutherAI/pythia-160m@step3000").unwrap().unwrap();
+        assert_eq!((step.result_name().as_str(), d.result_name().as_str()), ("pythia-160m@step3000", "NeQA"));
         let d = HubRef::parse("hub:owner/prize@v2:data/memo-trap.jsonl").unwrap().unwrap();
         assert_eq!((d.revision.as_str(), d.file.as_deref()), ("v2", Some("data/memo-trap.jsonl")));
         assert_eq!(d.to_string(), "hub:owner/prize@v2:data/memo-trap.jsonl");

@@ -381,7 +381,7 @@ fn load_checkpoint(dir: &Path, device: &Device, precision: Precision) -> Result<
 fn model_name(spec: &str) -> Result<String> {
     if let Some(model) = HubRef::parse(spec) {
         let model = model?;
-        return Ok(model.model_name().to_string());
+        return Ok(model.result_name());
     }
     let dir = Path::new(spec);
     let canonical = dir.canonicalize().with_context(|| format!("model folder {} does not exist", dir.display()))?;

@@ -280,3 +280,50 @@ fn hub_models_are_downloaded_once_into_the_cache_and_resume_a_partial_file() {
     assert!(stderr.contains("cannot download hub:invscale-fixtures/missing@main") && stderr.contains("config.json"), "{stderr}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Two training steps of one repository by revision, as Pythia and the CRFM GPT-2 runs publish
+/// them, here an OPT whose repository has vocab.json + merges.txt and no tokenizer.json (so
+/// the listing decides what is downloaded): each gets its own result file, named after the
+/// revision, with the numbers of that revision alone (the reference's).
+#[test]
+fn training_steps_by_hub_revision_score_as_each_revision_alone() {
+    let fixtures = common::fixtures();
+    let files = ["config.json", "vocab.json", "merges.txt", "tokenizer_config.json", "model.safetensors"];
+    let mut routes = HashMap::new();
+    for (revision, model) in [("main", "tiny-opt"), ("step1", "tiny-opt-post-ln")] {
+        let dir = fixtures.join("models").join(model);
+        let mut listed = Vec::new();
+        for file in files {
+            let body = common::read(dir.join(file));
+            listed.push((file, body.len()));
+            routes.insert(format!("/invscale-fixtures/opt-steps/resolve/{revision}/{file}"), body);
+        }
+        routes.insert(format!("/api/models/invscale-fixtures/opt-steps/tree/{revision}"), tree(&listed));
+    }
+    let (hub, log) = hub_server(routes);
+    let root = std::env::temp_dir().join(format!("invscale-hub-steps-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (cache, out) = (root.join("cache"), root.join("out"));
+    let task = fixtures.join("tasks/classification.csv");
+    let output = Command::new(env!("CARGO_BIN_EXE_invscale"))
+        .args(["eval", "--task", p(&task), "--hub", &hub, "--out", p(&out)])
+        .args(["--model", "hub:invscale-fixtures/opt-steps@step1", "--model", "hub:invscale-fixtures/opt-steps"])
+        .env("INVSCALE_CACHE", &cache)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let requests = log.lock().unwrap().clone();
+    assert!(!requests.iter().any(|r| r.contains("tokenizer.json")), "no tokenizer.json is asked for: {requests:?}");
+
+    let reference: serde_json::Value = serde_json::from_slice(&common::read(fixtures.join("reference.json"))).unwrap();
+    for (file, model) in [("opt-steps@step1.csv", "tiny-opt-post-ln"), ("opt-steps.csv", "tiny-opt")] {
+        let csv = std::fs::read_to_string(out.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let rows = reference["classification.csv"]["models"][model]["keep-scored"].as_array().unwrap();
+        let records: Vec<_> = csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()).collect();
+        assert_eq!(records.len(), rows.len(), "{file}");
+        for (record, row) in records.iter().zip(rows) {
+            let loss: f64 = record[1].parse().unwrap();
+            assert!((loss - row["loss"].as_f64().unwrap()).abs() <= 1e-4, "{file}: {record:?} vs {row}");
+        }
+    }
+}
