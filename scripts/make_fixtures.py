@@ -23,9 +23,11 @@ What it writes (all deterministic: rerunning reproduces the same bytes):
                      every key under `gpt_neox.` but the untied `embed_out`, plus the
                      masked_bias / rotary_emb.inv_freq buffers old Pythia files carry
       tiny-neox-sequential  GPT-NeoX with use_parallel_residual false, rotary on all of each
-                     head, 3 heads (head dim 4), 3 layers, 1024 positions, F16, keys unprefixed
+                     head, 3 heads (head dim 4), 3 layers, 1024 positions, F16, keys unprefixed,
+                     pytorch_model.bin only (as Pythia's step revisions)
       tiny-opt       OPT as opt-125m/1.3b: pre-LN, ReLU, 2 layers, hidden 8, 2 heads, vocab padded
-                     to 50272, 2048 positions (+2 offset rows), F32, keys under `model.`; its
+                     to 50272, 2048 positions (+2 offset rows), F32, keys under `model.`,
+                     pytorch_model.bin only (as OPT's repositories); its
                      tokenizer as OPT's repositories ship it: vocab.json + merges.txt +
                      tokenizer_config.json (add_bos_token: `</s>` before every text; GPT-2's
                      BPE with ids moved up by 4 after <s> <pad> </s> <unk>), no tokenizer.json
@@ -94,7 +96,7 @@ MODELS = {
 # OPT fixtures: name -> sizes, dtype, key prefix, seed, config changes
 OPT_MODELS = {
     "tiny-opt": dict(n_layer=2, hidden=8, n_head=2, dtype=torch.float32, prefix="model.", seed=7007,
-                     config={}),
+                     config={}, pickle=True),
     "tiny-opt-post-ln": dict(n_layer=2, hidden=12, n_head=3, dtype=torch.float16, prefix="", seed=8008,
                              config=dict(do_layer_norm_before=False, word_embed_proj_dim=6)),
 }
@@ -104,7 +106,7 @@ NEOX_MODELS = {
     "tiny-neox": dict(n_layer=2, hidden=8, n_head=2, dtype=torch.float32, prefix="gpt_neox.",
                       buffers=True, seed=5005, config=dict(rotary_pct=0.5)),
     "tiny-neox-sequential": dict(n_layer=3, hidden=12, n_head=3, dtype=torch.float16, prefix="",
-                                 buffers=False, seed=6006,
+                                 buffers=False, seed=6006, pickle=True,
                                  config=dict(rotary_pct=1.0, use_parallel_residual=False,
                                              max_position_embeddings=1024, vocab_size=50280)),
 }
@@ -293,11 +295,48 @@ def make_neox_state_dict(name, spec, cfg):
     return out
 
 
-def write_files(d: Path, cfg, state_dict):
+def save_pickle(state_dict, path: Path):
+    """`torch.save` of the state dict as `save_pretrained` writes pytorch_model.bin (an
+    OrderedDict with `_metadata`, PyTorch's zip format), made reproducible: torch puts a random
+    `.data/serialization_id` in every file; it is replaced by a fixed one (same length, its
+    CRC-32 fixed in the local and the central header)."""
+    import collections
+    import zlib
+
+    ordered = collections.OrderedDict(state_dict)
+    ordered._metadata = collections.OrderedDict([("", {"version": 1})])
+    torch.save(ordered, str(path))
+    data = bytearray(path.read_bytes())
+    name = f"{path.stem}/.data/serialization_id".encode()
+    local = data.index(name) - 30
+    assert data[local:local + 4] == b"PK\x03\x04", "serialization_id's local header"
+    size = int.from_bytes(data[local + 22:local + 26], "little")
+    extra = int.from_bytes(data[local + 28:local + 30], "little")
+    start = local + 30 + len(name) + extra
+    fixed = b"0" * size
+    data[start:start + size] = fixed
+    crc = zlib.crc32(fixed).to_bytes(4, "little")
+    data[local + 14:local + 18] = crc
+    central = data.index(b"PK\x01\x02")
+    while data[central + 46:central + 46 + len(name)] != name:
+        central = data.index(b"PK\x01\x02", central + 4)
+    data[central + 16:central + 20] = crc
+    path.write_bytes(bytes(data))
+
+
+def write_files(d: Path, cfg, state_dict, pickle=False, tokenizer_json=True):
+    """config.json, the weights (model.safetensors, or pytorch_model.bin only, as OPT's and
+    Pythia's step revisions are published) and a link to the GPT-2 tokenizer.json."""
     d.mkdir(parents=True, exist_ok=True)
     (d / "config.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
-    save_file(state_dict, str(d / "model.safetensors"), metadata={"format": "pt"})
-    os.chmod(d / "model.safetensors", 0o644)
+    if pickle:
+        save_pickle(state_dict, d / "pytorch_model.bin")
+        os.chmod(d / "pytorch_model.bin", 0o644)
+    else:
+        save_file(state_dict, str(d / "model.safetensors"), metadata={"format": "pt"})
+        os.chmod(d / "model.safetensors", 0o644)
+    if not tokenizer_json:
+        return
     link = d / "tokenizer.json"
     if link.is_symlink() or link.exists():
         link.unlink()
@@ -314,7 +353,7 @@ def write_model(root: Path, name: str, spec) -> Path:
 def write_neox_model(root: Path, name: str, spec) -> Path:
     d = root / "models" / name
     cfg = neox_config_dict(spec["n_layer"], spec["hidden"], spec["n_head"], **spec["config"])
-    write_files(d, cfg, make_neox_state_dict(name, spec, cfg))
+    write_files(d, cfg, make_neox_state_dict(name, spec, cfg), pickle=spec.get("pickle", False))
     return d
 
 
@@ -386,12 +425,17 @@ def write_opt_model(root: Path, name: str, spec, bpe_dir: Path) -> Path:
         sd[p + "final_layer_norm.weight"] = normal((C,), 0.3, 1.0)
         sd[p + "final_layer_norm.bias"] = normal((C,), 0.3)
     state = {spec["prefix"] + k: v.to(spec["dtype"]).contiguous() for k, v in sd.items()}
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "config.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
-    save_file(state, str(d / "model.safetensors"), metadata={"format": "pt"})
-    os.chmod(d / "model.safetensors", 0o644)
+    write_files(d, cfg, state, pickle=spec.get("pickle", False), tokenizer_json=False)
     write_opt_tokenizer(d, bpe_dir)
     return d
+
+
+def load_weights(d: Path):
+    """The folder's tensors from model.safetensors, or from pytorch_model.bin (weights_only:
+    the file is data, never code)."""
+    if (d / "model.safetensors").exists():
+        return load_file(str(d / "model.safetensors"))
+    return dict(torch.load(str(d / "pytorch_model.bin"), weights_only=True))
 
 
 def load_hf_opt(d: Path, gpt2_fast):
@@ -403,7 +447,7 @@ def load_hf_opt(d: Path, gpt2_fast):
     config = OPTConfig.from_json_file(str(d / "config.json"))
     config._attn_implementation = "eager"
     model = OPTForCausalLM(config).to(torch.float32).eval()
-    saved = load_file(str(d / "model.safetensors"))
+    saved = load_weights(d)
     state = {(k if k.startswith("model.") else "model." + k): v.to(torch.float32) for k, v in saved.items()}
     state["lm_head.weight"] = state["model.decoder.embed_tokens.weight"]
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -432,7 +476,7 @@ def load_hf_neox(d: Path):
     config = GPTNeoXConfig.from_json_file(str(d / "config.json"))
     config._attn_implementation = "eager"
     model = GPTNeoXForCausalLM(config).to(torch.float32).eval()
-    saved = load_file(str(d / "model.safetensors"))
+    saved = load_weights(d)
     state = {}
     for k, v in saved.items():
         if k.endswith(("masked_bias", "rotary_emb.inv_freq", "attention.bias")):

@@ -5,7 +5,7 @@
 
 use burn::tensor::Device;
 
-use crate::model::{ConfigError, LanguageModel, ModelConfig, Precision, SafetensorsStream, WeightLoader, WeightsError};
+use crate::model::{ConfigError, LanguageModel, ModelConfig, Precision, WeightLoader, WeightsError, WeightsStream};
 use crate::tokenizer::{Tokenizer, TokenizerError, TokenizerFiles};
 
 /// A model ready to score: network, its config and its tokenizer.
@@ -31,7 +31,7 @@ pub enum CheckpointError {
 pub struct CheckpointLoader {
     config: ModelConfig,
     tokenizer: Tokenizer,
-    weights: SafetensorsStream,
+    weights: WeightsStream,
 }
 
 impl CheckpointLoader {
@@ -42,11 +42,11 @@ impl CheckpointLoader {
         if tokenizer.vocab_size() > config.sizes().vocab_size {
             return Err(CheckpointError::VocabMismatch { tokenizer: tokenizer.vocab_size(), config: config.sizes().vocab_size });
         }
-        let weights = SafetensorsStream::new(WeightLoader::new(&config, device).with_precision(precision)?);
+        let weights = WeightsStream::new(WeightLoader::new(&config, device).with_precision(precision)?);
         Ok(CheckpointLoader { config, tokenizer, weights })
     }
 
-    /// The next chunk of `model.safetensors`.
+    /// The next chunk of `model.safetensors` or `pytorch_model.bin`.
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), CheckpointError> {
         Ok(self.weights.push(chunk)?)
     }
@@ -61,13 +61,13 @@ impl Checkpoint {
     /// Loads a checkpoint whose three files are in memory, its weights in `precision`.
     pub fn from_bytes(
         config_json: &[u8],
-        safetensors: &[u8],
+        weights: &[u8],
         tokenizer: TokenizerFiles<'_>,
         device: &Device,
         precision: Precision,
     ) -> Result<Self, CheckpointError> {
         let mut loader = CheckpointLoader::new(config_json, tokenizer, device, precision)?;
-        loader.push(safetensors)?;
+        loader.push(weights)?;
         loader.finish()
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::checksum::{ChecksumMismatch, DownloadCheck, Verdict};
-use crate::hub::{lfs_sha256, listed_files, model_files, HubRef};
+use crate::hub::{lfs_sha256, listed_files, model_files, HubRef, PICKLE_WEIGHTS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
@@ -66,9 +66,10 @@ pub fn model_folder(
     // What the Hub says the files are; a server without the listing gets no check.
     let mut listing = None;
     let mut listing = || listing.get_or_insert_with(|| get(&model.model_tree_url(hub), 16 << 20).ok()).clone();
-    let tokenizer_here = ["tokenizer.json", "vocab.json"].iter().any(|f| dir.join(f).exists());
-    let files =
-        if tokenizer_here { model_files(Some(&present(&dir))) } else { model_files(listing().map(|t| listed_files(&t)).as_deref()) };
+    // A folder that already holds a tokenizer and weights says which files the model has.
+    let here = |files: &[&str]| files.iter().any(|f| dir.join(f).exists() || dir.join(format!("{f}.part")).exists());
+    let complete = here(&["tokenizer.json", "vocab.json"]) && here(&["model.safetensors", PICKLE_WEIGHTS]);
+    let files = if complete { model_files(Some(&present(&dir))) } else { model_files(listing().map(|t| listed_files(&t)).as_deref()) };
     let mut checksums = None;
     for file in files {
         let path = dir.join(file);
@@ -102,7 +103,8 @@ pub fn model_folder(
 
 /// The files already in `dir`.
 fn present(dir: &Path) -> Vec<String> {
-    fs::read_dir(dir).map(|entries| entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect()).unwrap_or_default()
+    let names = fs::read_dir(dir).map(|entries| entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect::<Vec<_>>());
+    names.unwrap_or_default().into_iter().map(|n| n.strip_suffix(".part").map(str::to_string).unwrap_or(n)).collect()
 }
 
 fn sha256_of(path: &Path) -> Result<String, DownloadError> {

@@ -18,20 +18,26 @@ pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safe
 /// last is optional.
 pub const VOCAB_MERGES_FILES: [&str; 3] = ["vocab.json", "merges.txt", "tokenizer_config.json"];
 
-/// The files to download for a model whose repository lists `listed`: [`MODEL_FILES`], or
-/// with `vocab.json` + `merges.txt` (and `tokenizer_config.json` where listed) in place of a
-/// `tokenizer.json` the repository lacks. Without a listing, [`MODEL_FILES`].
+/// The weights of repositories without `model.safetensors` (OPT's, Pythia's step revisions).
+pub const PICKLE_WEIGHTS: &str = "pytorch_model.bin";
+
+/// The files to download for a model whose repository lists `listed`: [`MODEL_FILES`], with
+/// `vocab.json` + `merges.txt` (and `tokenizer_config.json` where listed) in place of a
+/// `tokenizer.json` the repository lacks, and [`PICKLE_WEIGHTS`] in place of a missing
+/// `model.safetensors`. Without a listing, [`MODEL_FILES`].
 pub fn model_files(listed: Option<&[String]>) -> Vec<&'static str> {
     let has = |file: &str| listed.is_none_or(|l| l.iter().any(|f| f == file));
+    let mut files = vec!["config.json"];
     if has("tokenizer.json") || !has("vocab.json") {
-        return MODEL_FILES.to_vec();
+        files.push("tokenizer.json");
+    } else {
+        let [vocab, merges, config] = VOCAB_MERGES_FILES;
+        files.extend([vocab, merges]);
+        if has(config) {
+            files.push(config);
+        }
     }
-    let [vocab, merges, config] = VOCAB_MERGES_FILES;
-    let mut files = vec!["config.json", vocab, merges];
-    if has(config) {
-        files.push(config);
-    }
-    files.push("model.safetensors");
+    files.push(if has("model.safetensors") || !has(PICKLE_WEIGHTS) { "model.safetensors" } else { PICKLE_WEIGHTS });
     files
 }
 

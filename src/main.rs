@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use invscale::checkpoint::{Checkpoint, CheckpointLoader};
 use invscale::download;
 use invscale::evaluation::{check_model_names, Evaluation};
-use invscale::hub::{pick_data_file, HubRef, DEFAULT_HUB};
+use invscale::hub::{pick_data_file, HubRef, DEFAULT_HUB, PICKLE_WEIGHTS};
 use invscale::model::Precision;
 use invscale::report::{ModelSummary, RunSummary};
 use invscale::reproduce::{self, Comparison, Published};
@@ -364,7 +364,10 @@ fn load_checkpoint(dir: &Path, device: &Device, precision: Precision) -> Result<
     let in_dir = || dir.display().to_string();
     let tokenizer = TokenizerBytes::read(dir)?;
     let mut loader = CheckpointLoader::new(&read(&dir.join("config.json"))?, tokenizer.files(), device, precision).with_context(in_dir)?;
-    let weights = dir.join("model.safetensors");
+    let weights = match dir.join("model.safetensors") {
+        safetensors if !safetensors.exists() && dir.join(PICKLE_WEIGHTS).exists() => dir.join(PICKLE_WEIGHTS),
+        safetensors => safetensors,
+    };
     let mut file = std::fs::File::open(&weights).with_context(|| format!("cannot read {}", weights.display()))?;
     let mut chunk = vec![0u8; 1 << 20];
     loop {

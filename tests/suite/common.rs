@@ -36,7 +36,8 @@ pub fn checkpoint(name: &str, device: &Device) -> Checkpoint {
 /// A fixture model with its weight matrices stored in `precision`.
 pub fn checkpoint_in(name: &str, device: &Device, precision: Precision) -> Checkpoint {
     let dir = fixtures().join("models").join(name);
-    let (config, weights) = (read(dir.join("config.json")), read(dir.join("model.safetensors")));
+    let weights = if dir.join("model.safetensors").exists() { "model.safetensors" } else { "pytorch_model.bin" };
+    let (config, weights) = (read(dir.join("config.json")), read(dir.join(weights)));
     let loaded = if dir.join("tokenizer.json").exists() {
         Checkpoint::from_bytes(&config, &weights, TokenizerFiles::Json(&read(dir.join("tokenizer.json"))), device, precision)
     } else {

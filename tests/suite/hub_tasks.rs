@@ -282,18 +282,20 @@ fn hub_models_are_downloaded_once_into_the_cache_and_resume_a_partial_file() {
 }
 
 /// Two training steps of one repository by revision, as Pythia and the CRFM GPT-2 runs publish
-/// them, here an OPT whose repository has vocab.json + merges.txt and no tokenizer.json (so
-/// the listing decides what is downloaded): each gets its own result file, named after the
-/// revision, with the numbers of that revision alone (the reference's).
+/// them, here an OPT whose repository has vocab.json + merges.txt and no tokenizer.json, and
+/// at one step only pytorch_model.bin (so the listing decides what is downloaded): each gets
+/// its own result file, named after the revision, with that revision's numbers alone (the
+/// reference's).
 #[test]
 fn training_steps_by_hub_revision_score_as_each_revision_alone() {
     let fixtures = common::fixtures();
-    let files = ["config.json", "vocab.json", "merges.txt", "tokenizer_config.json", "model.safetensors"];
     let mut routes = HashMap::new();
     for (revision, model) in [("main", "tiny-opt"), ("step1", "tiny-opt-post-ln")] {
         let dir = fixtures.join("models").join(model);
         let mut listed = Vec::new();
-        for file in files {
+        // As the Hub lists them: what the folder has (tiny-opt: pytorch_model.bin only).
+        let files = ["config.json", "vocab.json", "merges.txt", "tokenizer_config.json", "model.safetensors", "pytorch_model.bin"];
+        for file in files.into_iter().filter(|f| dir.join(f).exists()) {
             let body = common::read(dir.join(file));
             listed.push((file, body.len()));
             routes.insert(format!("/invscale-fixtures/opt-steps/resolve/{revision}/{file}"), body);
@@ -314,6 +316,7 @@ fn training_steps_by_hub_revision_score_as_each_revision_alone() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let requests = log.lock().unwrap().clone();
     assert!(!requests.iter().any(|r| r.contains("tokenizer.json")), "no tokenizer.json is asked for: {requests:?}");
+    assert!(requests.iter().any(|r| r.ends_with("/resolve/main/pytorch_model.bin")), "{requests:?}");
 
     let reference: serde_json::Value = serde_json::from_slice(&common::read(fixtures.join("reference.json"))).unwrap();
     for (file, model) in [("opt-steps@step1.csv", "tiny-opt-post-ln"), ("opt-steps.csv", "tiny-opt")] {

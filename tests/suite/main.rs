@@ -15,5 +15,6 @@ mod pipeline_format;
 mod resume;
 mod task_files;
 mod tokenizer;
+mod torch_checkpoints;
 mod web_assets;
 mod weights;

@@ -1,0 +1,66 @@
+//! A checkpoint's weights as a stream of chunks, whichever format they are in: safetensors,
+//! or PyTorch's zip (`pytorch_model.bin`), told apart by the first bytes.
+
+use super::stream::format_error;
+use super::{LanguageModel, SafetensorsStream, TorchZipStream, WeightLoader, WeightsError};
+
+/// Bytes that tell the formats apart.
+const SNIFF_BYTES: usize = 4;
+const ZIP_MAGIC: &[u8; 4] = b"PK\x03\x04";
+
+enum State {
+    /// Fewer than [`SNIFF_BYTES`] bytes seen.
+    Sniffing(WeightLoader, Vec<u8>),
+    Safetensors(SafetensorsStream),
+    TorchZip(Box<TorchZipStream>),
+    /// Only while switching.
+    Empty,
+}
+
+/// Feeds a [`WeightLoader`] from consecutive chunks of `model.safetensors` or `pytorch_model.bin`.
+pub struct WeightsStream(State);
+
+impl WeightsStream {
+    pub fn new(loader: WeightLoader) -> Self {
+        WeightsStream(State::Sniffing(loader, Vec::new()))
+    }
+
+    /// Takes the next chunk of the file; loads every tensor it completes.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), WeightsError> {
+        match &mut self.0 {
+            State::Safetensors(s) => s.push(chunk),
+            State::TorchZip(z) => z.push(chunk),
+            State::Sniffing(_, first) if first.len() + chunk.len() < SNIFF_BYTES => {
+                first.extend_from_slice(chunk);
+                Ok(())
+            }
+            _ => {
+                let State::Sniffing(loader, mut first) = std::mem::replace(&mut self.0, State::Empty) else {
+                    unreachable!("every other state is matched above")
+                };
+                first.extend_from_slice(chunk);
+                self.0 = match &first[..SNIFF_BYTES] {
+                    magic if magic == ZIP_MAGIC => State::TorchZip(Box::new(TorchZipStream::new(loader))),
+                    // A pickle (protocol 2) opens the legacy format, before torch 1.6.
+                    [0x80, 0x02, ..] => {
+                        return Err(format_error(
+                            "this is a PyTorch checkpoint in the legacy format (torch < 1.6), which is not supported: \
+                             save it again with a recent torch.save, or convert it to safetensors",
+                        ))
+                    }
+                    _ => State::Safetensors(SafetensorsStream::new(loader)),
+                };
+                self.push(&first)
+            }
+        }
+    }
+
+    /// The loaded model, once the whole file has arrived.
+    pub fn finish(self) -> Result<LanguageModel, WeightsError> {
+        match self.0 {
+            State::Safetensors(s) => s.finish(),
+            State::TorchZip(z) => z.finish(),
+            State::Sniffing(..) | State::Empty => Err(format_error("the file is empty or ends within its first bytes")),
+        }
+    }
+}
