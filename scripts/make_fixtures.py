@@ -25,6 +25,9 @@ What it writes (all deterministic: rerunning reproduces the same bytes):
       tiny-neox-sequential  GPT-NeoX with use_parallel_residual false, rotary on all of each
                      head, 3 heads (head dim 4), 3 layers, 1024 positions, F16, keys unprefixed,
                      pytorch_model.bin only (as Pythia's step revisions)
+      tiny-neo       GPT-Neo: 3 layers (global, local, local) with a 5-token window, shorter
+                     than the prompts, hidden 12, 3 heads, 2048 positions, F32, keys under
+                     `transformer.`, tied head
       tiny-opt       OPT as opt-125m/1.3b: pre-LN, ReLU, 2 layers, hidden 8, 2 heads, vocab padded
                      to 50272, 2048 positions (+2 offset rows), F32, keys under `model.`,
                      pytorch_model.bin only (as OPT's repositories); its
@@ -93,6 +96,11 @@ MODELS = {
                                           n_ctx=768, scale_attn_by_inverse_layer_idx=True,
                                           reorder_and_upcast_attn=True)),
 }
+# GPT-Neo fixtures: name -> sizes, dtype, key prefix, seed, config changes
+NEO_MODELS = {
+    "tiny-neo": dict(n_layer=3, hidden=12, n_head=3, dtype=torch.float32, prefix="transformer.", seed=9009,
+                     config=dict(attention_types=[[["global", "local"], 1], [["local"], 1]], window_size=5)),
+}
 # OPT fixtures: name -> sizes, dtype, key prefix, seed, config changes
 OPT_MODELS = {
     "tiny-opt": dict(n_layer=2, hidden=8, n_head=2, dtype=torch.float32, prefix="model.", seed=7007,
@@ -113,7 +121,8 @@ NEOX_MODELS = {
 # Scale of the token embedding, per model: big enough that the tied output layer gives a peaked
 # next-token distribution (top-1 probability often > 0.3) although n_embd is tiny.
 WTE_STD = {"tiny-hub": 1.7, "tiny-prefixed": 1.25, "tiny-odd-heads": 1.55, "tiny-gpt2-variant": 1.4,
-           "tiny-neox": 1.3, "tiny-neox-sequential": 1.45, "tiny-opt": 1.5, "tiny-opt-post-ln": 1.4}
+           "tiny-neox": 1.3, "tiny-neox-sequential": 1.45, "tiny-opt": 1.5, "tiny-opt-post-ln": 1.4,
+           "tiny-neo": 1.4}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -355,6 +364,74 @@ def write_neox_model(root: Path, name: str, spec) -> Path:
     cfg = neox_config_dict(spec["n_layer"], spec["hidden"], spec["n_head"], **spec["config"])
     write_files(d, cfg, make_neox_state_dict(name, spec, cfg), pickle=spec.get("pickle", False))
     return d
+
+
+def neo_config_dict(n_layer, hidden, n_head, **changes):
+    """A GPT-Neo config.json, its fields as gpt-neo-125M's; `changes` set others."""
+    config = {
+        "activation_function": "gelu_new", "architectures": ["GPTNeoForCausalLM"], "attention_dropout": 0,
+        "attention_types": [[["global", "local"], n_layer // 2]], "bos_token_id": EOT, "embed_dropout": 0,
+        "eos_token_id": EOT, "hidden_size": hidden, "initializer_range": 0.02, "intermediate_size": None,
+        "layer_norm_epsilon": 1e-05, "max_position_embeddings": 2048, "model_type": "gpt_neo",
+        "num_heads": n_head, "num_layers": n_layer, "resid_dropout": 0, "vocab_size": VOCAB,
+        "window_size": 256,
+    }
+    config.update(changes)
+    return config
+
+
+def write_neo_model(root: Path, name: str, spec) -> Path:
+    """Random GPT-Neo weights in the Hub's layout (`nn.Linear` `[out, in]`, q/k/v without bias)."""
+    d = root / "models" / name
+    cfg = neo_config_dict(spec["n_layer"], spec["hidden"], spec["n_head"], **spec["config"])
+    g = torch.Generator().manual_seed(spec["seed"])
+    C, F = cfg["hidden_size"], 4 * cfg["hidden_size"]
+
+    def normal(shape, std, mean=0.0):
+        return torch.randn(shape, generator=g, dtype=torch.float32) * std + mean
+
+    sd = {"wte.weight": normal((VOCAB, C), WTE_STD[name]), "wpe.weight": normal((cfg["max_position_embeddings"], C), 0.3)}
+    for i in range(spec["n_layer"]):
+        p = f"h.{i}."
+        sd[p + "ln_1.weight"] = normal((C,), 0.3, 1.0)
+        sd[p + "ln_1.bias"] = normal((C,), 0.3)
+        # No 1/sqrt(d) in GPT-Neo's attention: smaller queries keep the scores in range.
+        sd[p + "attn.attention.q_proj.weight"] = normal((C, C), 0.6 / math.sqrt(C))
+        sd[p + "attn.attention.k_proj.weight"] = normal((C, C), 1.0 / math.sqrt(C))
+        sd[p + "attn.attention.v_proj.weight"] = normal((C, C), 1.0 / math.sqrt(C))
+        sd[p + "attn.attention.out_proj.weight"] = normal((C, C), 1.0 / math.sqrt(C))
+        sd[p + "attn.attention.out_proj.bias"] = normal((C,), 0.2)
+        sd[p + "ln_2.weight"] = normal((C,), 0.3, 1.0)
+        sd[p + "ln_2.bias"] = normal((C,), 0.3)
+        sd[p + "mlp.c_fc.weight"] = normal((F, C), 1.0 / math.sqrt(C))
+        sd[p + "mlp.c_fc.bias"] = normal((F,), 0.2)
+        sd[p + "mlp.c_proj.weight"] = normal((C, F), 1.0 / math.sqrt(F))
+        sd[p + "mlp.c_proj.bias"] = normal((C,), 0.2)
+    sd["ln_f.weight"] = normal((C,), 0.3, 1.0)
+    sd["ln_f.bias"] = normal((C,), 0.3)
+    write_files(d, cfg, {spec["prefix"] + k: v.to(spec["dtype"]).contiguous() for k, v in sd.items()})
+    return d
+
+
+def load_hf_neo(d: Path):
+    """GPTNeoForCausalLM from the folder (float32, eager), every parameter checked against the file."""
+    from transformers import GPTNeoConfig, GPTNeoForCausalLM
+
+    config = GPTNeoConfig.from_json_file(str(d / "config.json"))
+    config._attn_implementation = "eager"
+    model = GPTNeoForCausalLM(config).to(torch.float32).eval()
+    saved = load_weights(d)
+    state = {(k if k.startswith("transformer.") else "transformer." + k): v.to(torch.float32) for k, v in saved.items()}
+    state["lm_head.weight"] = state["transformer.wte.weight"]
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        sys.exit(f"{d.name}: missing {missing}, unexpected {unexpected}")
+    n = 0
+    for k, p in model.named_parameters():
+        if not torch.equal(p.detach(), state[k]):
+            sys.exit(f"{d.name}: parameter {k} differs from the saved tensor")
+        n += 1
+    return model, {"missing_keys": [], "unexpected_keys": [], "params_checked": n}
 
 
 def opt_config_dict(n_layer, hidden, n_head, **changes):
@@ -746,6 +823,8 @@ def generate(out_root: Path, bpe_dir: Path, verbose=True):
         load_hf_model(write_model(out_root, name, spec), spec))) for name, spec in MODELS.items()]
     models += [(name, lambda name=name, spec=spec: with_gpt2_tokenizer(
         load_hf_neox(write_neox_model(out_root, name, spec)))) for name, spec in NEOX_MODELS.items()]
+    models += [(name, lambda name=name, spec=spec: with_gpt2_tokenizer(
+        load_hf_neo(write_neo_model(out_root, name, spec)))) for name, spec in NEO_MODELS.items()]
     models += [(name, lambda name=name, spec=spec: load_hf_opt(write_opt_model(out_root, name, spec, bpe_dir), fast))
                for name, spec in OPT_MODELS.items()]
     for name, load in models:

@@ -72,10 +72,15 @@ struct EvalArgs {
     /// Task type; inferred from the columns when omitted.
     #[arg(long = "type", value_parser = TaskType::parse_name)]
     task_type: Option<TaskType>,
-    /// Model folder with config.json, model.safetensors and tokenizer.json, or
-    /// `hub:<repo>[@revision]` to download those from the Hub once (repeatable).
-    #[arg(long = "model", required = true)]
+    /// Model folder with config.json, model.safetensors (or pytorch_model.bin) and
+    /// tokenizer.json (or vocab.json + merges.txt), `hub:<repo>[@revision]` to download those
+    /// from the Hub once, or a registry name (`gpt2-medium`, `pythia-160m@step3000`) (repeatable).
+    #[arg(long = "model", required_unless_present = "families")]
     models: Vec<String>,
+    /// Every model of a family in the registry, smallest first: gpt2, pythia, opt, gpt-neo
+    /// (repeatable; after the `--model`s).
+    #[arg(long = "family")]
+    families: Vec<String>,
     /// Output folder: one `<model>.csv` per model and `summary.json`.
     #[arg(long)]
     out: PathBuf,
@@ -158,7 +163,19 @@ fn eval(args: EvalArgs) -> Result<()> {
         TruncationArg::KeepScored => Truncation::KeepScored,
         TruncationArg::Pipeline => Truncation::Pipeline,
     };
-    let names = args.models.iter().map(|spec| model_name(spec)).collect::<Result<Vec<_>>>()?;
+    let mut models = args.models.clone();
+    for family in &args.families {
+        match reproduce::family_models(family)? {
+            Some(names) => models.extend(names),
+            None => bail!("`--family {family}`: the registry has no such family; it lists {}", reproduce::families()?.join(", ")),
+        }
+    }
+    // Registry names (`gpt2-medium`, `pythia-160m@step3000`) are Hub models; a folder of that name wins.
+    let models = models
+        .iter()
+        .map(|m| if Path::new(m).exists() { Ok(m.clone()) } else { reproduce::model_spec(m) })
+        .collect::<Result<Vec<_>, _>>()?;
+    let names = models.iter().map(|spec| model_name(spec)).collect::<Result<Vec<_>>>()?;
     check_model_names(&names)?;
     let (task_name, task_bytes) = read_task(&args.task, &args.hub)?;
     let spec = TaskSpec { task_type: args.task_type, few_shot: Some(FewShot { shots: args.few_shot, seed: args.seed }) };
@@ -176,7 +193,7 @@ fn eval(args: EvalArgs) -> Result<()> {
 
     let options = RunOptions { truncation, seed: args.seed, threads: threads(args.backend), ..RunOptions::default() };
     let mut evaluation = Evaluation::new(&task);
-    for (spec, name) in args.models.iter().zip(names) {
+    for (spec, name) in models.iter().zip(names) {
         let checkpoint = load_model(spec, &args.hub, &device, args.precision)?;
         let start = std::time::Instant::now();
         let csv = with_progress(&name, task.examples.len(), |progress| {

@@ -55,18 +55,44 @@ struct Registry {
 #[derive(Deserialize)]
 struct RegistryModel {
     name: String,
+    family: String,
     repo: String,
     revision: String,
 }
 
-/// What `--model` would be given for a published model: registry names become
-/// `hub:<repo>@<revision>`; anything else is passed on as it is.
+fn registry() -> Result<Registry, ReproduceError> {
+    serde_json::from_str(REGISTRY_JSON).map_err(|e| ReproduceError::Registry(e.to_string()))
+}
+
+/// What `--model` means by a registry name (`gpt2-medium`, or with a revision,
+/// `pythia-160m@step3000`): `hub:<repo>@<revision>`; anything else is passed on as it is.
 pub fn model_spec(model: &str) -> Result<String, ReproduceError> {
-    let registry: Registry = serde_json::from_str(REGISTRY_JSON).map_err(|e| ReproduceError::Registry(e.to_string()))?;
-    Ok(match registry.models.iter().find(|m| m.name == model) {
-        Some(m) => format!("hub:{}@{}", m.repo, m.revision),
+    let (name, revision) = match model.split_once('@') {
+        Some((name, revision)) => (name, Some(revision)),
+        None => (model, None),
+    };
+    Ok(match registry()?.models.iter().find(|m| m.name == name) {
+        Some(m) => format!("hub:{}@{}", m.repo, revision.unwrap_or(&m.revision)),
         None => model.to_string(),
     })
+}
+
+/// The registry names of a family's models, smallest first (`pythia`, `opt`, `gpt-neo`,
+/// `gpt2`); `None` for a family it does not list.
+pub fn family_models(family: &str) -> Result<Option<Vec<String>>, ReproduceError> {
+    let names: Vec<String> = registry()?.models.into_iter().filter(|m| m.family == family).map(|m| m.name).collect();
+    Ok((!names.is_empty()).then_some(names))
+}
+
+/// The families the registry lists.
+pub fn families() -> Result<Vec<String>, ReproduceError> {
+    let mut out: Vec<String> = Vec::new();
+    for m in registry()?.models {
+        if !out.contains(&m.family) {
+            out.push(m.family);
+        }
+    }
+    Ok(out)
 }
 
 /// The location of a task file: `data` joined with `file` (a URL or a path).
@@ -98,6 +124,11 @@ mod tests {
         assert_eq!(syllogism.models[3].loss, 0.512);
         for m in &syllogism.models {
             assert!(model_spec(&m.model).unwrap().starts_with("hub:openai-community/"), "{}", m.model);
+            assert_eq!(model_spec("pythia-160m@step3000").unwrap(), "hub:EleutherAI/pythia-160m@step3000");
+            assert_eq!(model_spec("tests/fixtures/models/tiny-hub").unwrap(), "tests/fixtures/models/tiny-hub");
+            let pythia = family_models("pythia").unwrap().unwrap();
+            assert_eq!(pythia.len(), 10);
+            assert_eq!(family_models("bloom").unwrap(), None);
         }
         assert_eq!(model_spec("tests/fixtures/models/tiny-hub").unwrap(), "tests/fixtures/models/tiny-hub");
         assert_eq!(task_location("https://x/data/", "a.csv"), "https://x/data/a.csv");

@@ -3,7 +3,7 @@
 //! checkpoint holds).
 
 use super::weights::Expected;
-use super::{Gpt2Config, GptNeoXConfig, OptConfig};
+use super::{Gpt2Config, GptNeoConfig, GptNeoXConfig, OptConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -17,6 +17,7 @@ pub enum ConfigError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
     Gpt2,
+    GptNeo,
     GptNeoX,
     Opt,
 }
@@ -26,18 +27,20 @@ impl Family {
     pub fn name(self) -> &'static str {
         match self {
             Family::Gpt2 => "GPT-2",
+            Family::GptNeo => "GPT-Neo",
             Family::GptNeoX => "GPT-NeoX",
             Family::Opt => "OPT",
         }
     }
 
-    pub const MODEL_TYPES: &'static str = "gpt2, gpt_neox, opt";
+    pub const MODEL_TYPES: &'static str = "gpt2, gpt_neo, gpt_neox, opt";
 }
 
 /// A model's hyper-parameters, whatever its family.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ModelConfig {
     Gpt2(Gpt2Config),
+    GptNeo(GptNeoConfig),
     GptNeoX(GptNeoXConfig),
     Opt(OptConfig),
 }
@@ -49,6 +52,7 @@ impl ModelConfig {
         let fields = Fields::parse(bytes)?;
         match fields.text("model_type")? {
             None | Some("gpt2") => Ok(ModelConfig::Gpt2(Gpt2Config::from_fields(&fields)?)),
+            Some("gpt_neo") => Ok(ModelConfig::GptNeo(GptNeoConfig::from_fields(&fields)?)),
             Some("gpt_neox") => Ok(ModelConfig::GptNeoX(GptNeoXConfig::from_fields(&fields)?)),
             Some("opt") => Ok(ModelConfig::Opt(OptConfig::from_fields(&fields)?)),
             Some(other) => Err(ConfigError::Invalid(format!("model_type is `{other}`; supported model types: {}", Family::MODEL_TYPES))),
@@ -58,6 +62,7 @@ impl ModelConfig {
     pub fn family(&self) -> Family {
         match self {
             ModelConfig::Gpt2(_) => Family::Gpt2,
+            ModelConfig::GptNeo(_) => Family::GptNeo,
             ModelConfig::GptNeoX(_) => Family::GptNeoX,
             ModelConfig::Opt(_) => Family::Opt,
         }
@@ -67,6 +72,7 @@ impl ModelConfig {
     pub fn sizes(&self) -> &Sizes {
         match self {
             ModelConfig::Gpt2(c) => &c.sizes,
+            ModelConfig::GptNeo(c) => &c.sizes,
             ModelConfig::GptNeoX(c) => &c.sizes,
             ModelConfig::Opt(c) => &c.sizes,
         }
@@ -87,7 +93,7 @@ impl ModelConfig {
     /// The prefix the family's checkpoints may put before their keys.
     pub(super) fn key_prefix(&self) -> &'static str {
         match self {
-            ModelConfig::Gpt2(_) => "transformer.",
+            ModelConfig::Gpt2(_) | ModelConfig::GptNeo(_) => "transformer.",
             ModelConfig::GptNeoX(_) => "gpt_neox.",
             ModelConfig::Opt(_) => "model.",
         }
@@ -97,6 +103,7 @@ impl ModelConfig {
     pub(super) fn tensors(&self) -> Vec<Expected> {
         match self {
             ModelConfig::Gpt2(c) => c.tensors(),
+            ModelConfig::GptNeo(c) => c.tensors(),
             ModelConfig::GptNeoX(c) => c.tensors(),
             ModelConfig::Opt(c) => c.tensors(),
         }
@@ -106,6 +113,7 @@ impl ModelConfig {
     pub fn parameter_count(&self) -> u64 {
         match self {
             ModelConfig::Gpt2(c) => c.parameter_count(),
+            ModelConfig::GptNeo(c) => c.parameter_count(),
             ModelConfig::GptNeoX(c) => c.parameter_count(),
             ModelConfig::Opt(c) => c.parameter_count(),
         }
@@ -200,6 +208,11 @@ impl Fields {
             Some(v) => v.as_str().map(Some).ok_or_else(|| ConfigError::Invalid(format!("`{name}` must be a string, found {v}"))),
             None => Ok(None),
         }
+    }
+
+    /// The field's JSON value, if present (not null).
+    pub(super) fn value(&self, name: &str) -> Option<&serde_json::Value> {
+        self.get(name)
     }
 
     /// Whether the field is present (not null).

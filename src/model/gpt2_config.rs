@@ -142,7 +142,7 @@ mod tests {
         let e = gpt2(r#"{"n_layer":1,"n_head":2,"n_embd":8,"activation_function":"mish"}"#).unwrap_err();
         assert!(e.to_string().contains("activation_function is `mish`; supported: gelu_new"), "{e}");
         let e = ModelConfig::from_json(br#"{"model_type":"bloom"}"#).unwrap_err();
-        assert_eq!(e.to_string(), "config.json: model_type is `bloom`; supported model types: gpt2, gpt_neox, opt");
+        assert_eq!(e.to_string(), "config.json: model_type is `bloom`; supported model types: gpt2, gpt_neo, gpt_neox, opt");
     }
 
     #[test]

@@ -6,12 +6,13 @@ use burn::tensor::{Device, Int, Tensor};
 use super::decoder::{self, Decoder};
 use super::layers::{PastKeyValues, SharedPrefix};
 use super::weights::{Weights, WeightsError};
-use super::{Gpt2, GptNeoX, ModelConfig, Opt, VocabMatrix};
+use super::{Gpt2, GptNeo, GptNeoX, ModelConfig, Opt, VocabMatrix};
 
 /// A loaded network (boxed: the variants differ in size, and a model is held once).
 #[derive(Debug)]
 pub enum LanguageModel {
     Gpt2(Box<Gpt2>),
+    GptNeo(Box<GptNeo>),
     GptNeoX(Box<GptNeoX>),
     Opt(Box<Opt>),
 }
@@ -22,6 +23,10 @@ macro_rules! each {
         match $model {
             LanguageModel::Gpt2($m) => {
                 let $m: &Gpt2 = $m;
+                $body
+            }
+            LanguageModel::GptNeo($m) => {
+                let $m: &GptNeo = $m;
                 $body
             }
             LanguageModel::GptNeoX($m) => {
@@ -41,6 +46,7 @@ impl LanguageModel {
     pub(super) fn from_weights(config: &ModelConfig, weights: Weights, device: &Device) -> Result<Self, WeightsError> {
         Ok(match config {
             ModelConfig::Gpt2(c) => LanguageModel::Gpt2(Box::new(Gpt2::from_weights(c, weights)?)),
+            ModelConfig::GptNeo(c) => LanguageModel::GptNeo(Box::new(GptNeo::from_weights(c, weights)?)),
             ModelConfig::GptNeoX(c) => LanguageModel::GptNeoX(Box::new(GptNeoX::from_weights(c, weights, device)?)),
             ModelConfig::Opt(c) => LanguageModel::Opt(Box::new(Opt::from_weights(c, weights)?)),
         })

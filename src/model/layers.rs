@@ -148,6 +148,19 @@ pub struct SharedPrefix {
 /// and `own`) is causal and also hides the padding of `past.rows`. Scores are divided by
 /// `scale`. Returns `[b, t, nh·hs]`.
 pub fn self_attention(q: Tensor<4>, own: &KeyValues, past: Past<'_>, hidden: Tensor<4, Bool>, scale: f64) -> Tensor<3> {
+    self_attention_within(q, own, past, hidden, None, scale)
+}
+
+/// [`self_attention`] where some keys of `past.common` are hidden too (`common_hidden`,
+/// `[b or 1, 1, t, e]`, true = may not look): local attention's window.
+pub fn self_attention_within(
+    q: Tensor<4>,
+    own: &KeyValues,
+    past: Past<'_>,
+    hidden: Tensor<4, Bool>,
+    common_hidden: Option<Tensor<4, Bool>>,
+    scale: f64,
+) -> Tensor<3> {
     let [b, nh, t, hs] = q.dims();
     let (k, v) = match past.rows {
         Some(rows) => {
@@ -156,13 +169,22 @@ pub fn self_attention(q: Tensor<4>, own: &KeyValues, past: Past<'_>, hidden: Ten
         }
         None => (own.k.clone(), own.v.clone()),
     };
-    attend(q, past.common, k, v, hidden, scale).swap_dims(1, 2).reshape([b, t, nh * hs])
+    attend(q, past.common, k, v, hidden, common_hidden, scale).swap_dims(1, 2).reshape([b, t, nh * hs])
 }
 
-/// `softmax(q·kᵀ/scale + mask)·v` over the keys of `common` (all visible) then `k`, where
+/// `softmax(q·kᵀ/scale + mask)·v` over the keys of `common` (all visible unless
+/// `common_hidden` hides some) then `k`, where
 /// `hidden` (true) entries of the latter get float32's minimum, as HF fills them (not -inf),
 /// so their weight is exactly zero.
-fn attend(q: Tensor<4>, common: Option<&KeyValues>, k: Tensor<4>, v: Tensor<4>, hidden: Tensor<4, Bool>, scale: f64) -> Tensor<4> {
+fn attend(
+    q: Tensor<4>,
+    common: Option<&KeyValues>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    hidden: Tensor<4, Bool>,
+    common_hidden: Option<Tensor<4, Bool>>,
+    scale: f64,
+) -> Tensor<4> {
     let att = (q.clone().matmul(k.swap_dims(2, 3)) / scale).mask_fill(hidden, f32::MIN); // (B, nh, T, keys)
     let Some(common) = common else {
         return softmax(att, 3).matmul(v);
@@ -170,6 +192,10 @@ fn attend(q: Tensor<4>, common: Option<&KeyValues>, k: Tensor<4>, v: Tensor<4>, 
     let e = common.k.dims()[2];
     let keys = att.dims()[3];
     let seen = per_head(q, |q| q.matmul(common.k.clone().swap_dims(2, 3))) / scale; // (B, nh, T, e)
+    let seen = match common_hidden {
+        Some(hidden) => seen.mask_fill(hidden, f32::MIN),
+        None => seen,
+    };
     let weights = softmax(Tensor::cat(vec![seen, att], 3), 3);
     let on_common = weights.clone().narrow(3, 0, e);
     weights.narrow(3, e, keys).matmul(v) + per_head(on_common, |w| w.matmul(common.v.clone()))

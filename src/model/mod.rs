@@ -1,10 +1,12 @@
-//! Decoder-only language models in Burn: GPT-2, GPT-NeoX (Pythia) and OPT. Knows nothing of
+//! Decoder-only language models in Burn: GPT-2, GPT-Neo, GPT-NeoX (Pythia) and OPT. Knows nothing of
 //! tasks, metrics or browsers.
 
 mod config;
 mod decoder;
 mod gpt2;
 mod gpt2_config;
+mod gpt_neo;
+mod gpt_neo_config;
 mod gpt_neox;
 mod gpt_neox_config;
 mod language_model;
@@ -23,6 +25,8 @@ mod weights_stream;
 pub use config::{ConfigError, Family, ModelConfig, Sizes};
 pub use gpt2::Gpt2;
 pub use gpt2_config::Gpt2Config;
+pub use gpt_neo::GptNeo;
+pub use gpt_neo_config::GptNeoConfig;
 pub use gpt_neox::GptNeoX;
 pub use gpt_neox_config::GptNeoXConfig;
 pub use language_model::LanguageModel;

@@ -7,9 +7,10 @@
 //! file could not be read.
 
 use bytes::Bytes;
-use parquet::basic::Encoding;
+use parquet::basic::{ConvertedType, Encoding, Repetition};
 use parquet::column::page::Page;
 use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::schema::types::Type;
 
 use super::TaskError;
 
@@ -21,6 +22,7 @@ pub const MAGIC: &[u8; 4] = b"PAR1";
 pub fn parquet_rows(bytes: &[u8]) -> Result<Vec<(usize, serde_json::Value)>, TaskError> {
     let reader = SerializedFileReader::new(Bytes::copy_from_slice(bytes))
         .map_err(|e| TaskError::file(format!("the file is not a readable Parquet file: {e}")))?;
+    check_schema(reader.metadata().file_metadata().schema())?;
     check_column_chunks(&reader, bytes.len())?;
     check_pages(&reader)?;
     let rows = reader.get_row_iter(None).map_err(|e| TaskError::file(format!("cannot read the Parquet rows: {e}")))?;
@@ -30,6 +32,40 @@ pub fn parquet_rows(bytes: &[u8]) -> Result<Vec<(usize, serde_json::Value)>, Tas
             Ok((i + 1, row.to_json_value()))
         })
         .collect()
+}
+
+/// The columns are what task files hold: values, or lists of values (`list<string>`, in the
+/// 2- or 3-level form). The row reader asserts the shape of a list, and of a map or nested
+/// group, which a damaged footer can break (a panic), so anything else is refused here.
+fn check_schema(schema: &Type) -> Result<(), TaskError> {
+    let refuse = |name: &str| {
+        Err(TaskError::file(format!("the file is not a readable Parquet file: column `{name}` is neither a value nor a list of values")))
+    };
+    let repeated = |t: &Type| t.get_basic_info().has_repetition() && t.get_basic_info().repetition() == Repetition::REPEATED;
+    let value = |t: &Type| t.is_primitive() && t.get_basic_info().has_repetition() && !repeated(t);
+    for column in schema.get_fields() {
+        let name = column.name();
+        if !column.get_basic_info().has_repetition() {
+            return refuse(name);
+        }
+        if column.is_primitive() {
+            continue;
+        }
+        if column.get_basic_info().converted_type() != ConvertedType::LIST {
+            return refuse(name);
+        }
+        let fine = match column.get_fields() {
+            [item] if repeated(item) && item.is_primitive() => true,
+            [item] if repeated(item) && item.is_group() && item.get_basic_info().converted_type() == ConvertedType::NONE => {
+                matches!(item.get_fields(), [element] if value(element))
+            }
+            _ => false,
+        };
+        if !fine {
+            return refuse(name);
+        }
+    }
+    Ok(())
 }
 
 /// Every column chunk lies within the file. The reader asserts this (a panic, which would end

@@ -8,7 +8,9 @@ import { fetchBytes } from "./task_picker.js";
 
 export async function loadRegistry() {
   const registry = JSON.parse(new TextDecoder().decode(await fetchBytes("registry.json")));
-  state.registry = registry.models.map((m) => ({ ...m, bytes: Object.values(m.files).reduce((a, b) => a + b, 0) }));
+  // The page offers the models whose files it knows (the GPT-2 family); the others are the CLI's.
+  const offered = registry.models.filter((m) => m.files);
+  state.registry = offered.map((m) => ({ ...m, bytes: Object.values(m.files).reduce((a, b) => a + b, 0) }));
   renderModelList();
 }
 

@@ -13,14 +13,16 @@ pub fn fixtures() -> PathBuf {
 }
 
 /// Every fixture model: GPT-2 as published and with a config's other choices, GPT-NeoX parallel and
-/// sequential, OPT pre-LN and post-LN (with vocab.json + merges.txt tokenizers).
-pub const MODELS: [&str; 8] = [
+/// sequential, GPT-Neo with local attention, OPT pre-LN and post-LN (with vocab.json + merges.txt
+/// tokenizers).
+pub const MODELS: [&str; 9] = [
     "tiny-hub",
     "tiny-prefixed",
     "tiny-odd-heads",
     "tiny-gpt2-variant",
     "tiny-neox",
     "tiny-neox-sequential",
+    "tiny-neo",
     "tiny-opt",
     "tiny-opt-post-ln",
 ];

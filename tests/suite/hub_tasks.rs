@@ -330,3 +330,45 @@ fn training_steps_by_hub_revision_score_as_each_revision_alone() {
         }
     }
 }
+
+/// A registry name with a training step, as a newcomer types it (`--model pythia-160m@step3000`),
+/// is that Pythia repository's revision on the Hub (here a fixture GPT-NeoX stored as the step
+/// revisions are, pytorch_model.bin only); an unknown `--family` says which there are.
+#[test]
+fn registry_names_with_a_step_are_hub_revisions() {
+    let fixtures = common::fixtures();
+    let dir = fixtures.join("models/tiny-neox-sequential");
+    let mut routes = HashMap::new();
+    let mut listed = Vec::new();
+    for file in ["config.json", "tokenizer.json", "pytorch_model.bin"] {
+        let body = common::read(dir.join(file));
+        listed.push((file, body.len()));
+        routes.insert(format!("/EleutherAI/pythia-160m/resolve/step3000/{file}"), body);
+    }
+    routes.insert("/api/models/EleutherAI/pythia-160m/tree/step3000".to_string(), tree(&listed));
+    let (hub, _) = hub_server(routes);
+    let root = std::env::temp_dir().join(format!("invscale-hub-names-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (cache, out) = (root.join("cache"), root.join("out"));
+    let task = fixtures.join("tasks/sequence_prob.csv");
+    let output = Command::new(env!("CARGO_BIN_EXE_invscale"))
+        .args(["eval", "--task", p(&task), "--hub", &hub, "--out", p(&out), "--model", "pythia-160m@step3000"])
+        .env("INVSCALE_CACHE", &cache)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let csv = std::fs::read_to_string(out.join("pythia-160m@step3000.csv")).unwrap();
+    let reference: serde_json::Value = serde_json::from_slice(&common::read(fixtures.join("reference.json"))).unwrap();
+    let rows = reference["sequence_prob.csv"]["models"]["tiny-neox-sequential"]["keep-scored"].as_array().unwrap();
+    let records: Vec<_> = csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()).collect();
+    assert_eq!(records.len(), rows.len());
+    for (record, row) in records.iter().zip(rows) {
+        let loss: f64 = record[1].parse().unwrap();
+        assert!((loss - row["loss"].as_f64().unwrap()).abs() <= 1e-4, "{record:?} vs {row}");
+    }
+
+    let output = invscale(&["eval", "--task", p(&task), "--out", p(&out), "--family", "bloom"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("`--family bloom`: the registry has no such family; it lists gpt2, pythia, opt, gpt-neo"), "{stderr}");
+}

@@ -1,0 +1,137 @@
+//! `GptNeoConfig`: the fields of a GPT-Neo `config.json` that shape the network.
+
+use super::config::{ConfigError, Fields, Sizes};
+use super::layers::Activation;
+use super::weights::{Expected, Layout};
+
+/// GPT-Neo hyper-parameters, named as in the Hub's `config.json`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GptNeoConfig {
+    /// `num_layers`, `num_heads`, `hidden_size`, `max_position_embeddings`, `vocab_size`,
+    /// `intermediate_size` (absent: `4 * hidden_size`).
+    pub sizes: Sizes,
+    pub layer_norm_epsilon: f64,
+    pub activation: Activation,
+    /// Per layer, whether its attention is local: it sees only the `window_size` latest
+    /// positions (`attention_types`, e.g. `[[["global", "local"], 12]]`).
+    pub local: Vec<bool>,
+    pub window_size: usize,
+}
+
+impl GptNeoConfig {
+    pub(super) fn from_fields(f: &Fields) -> Result<Self, ConfigError> {
+        let n_embd = f.size("hidden_size", None)?;
+        let sizes = Sizes {
+            n_layer: f.size("num_layers", None)?,
+            n_head: f.size("num_heads", None)?,
+            n_embd,
+            n_positions: f.size("max_position_embeddings", Some(2048))?,
+            vocab_size: f.size("vocab_size", Some(50257))?,
+            inner_dim: f.optional_size("intermediate_size")?.unwrap_or(4 * n_embd),
+        }
+        .checked()?;
+        let activation = match f.text("activation_function")? {
+            None => Activation::GeluTanh,
+            Some(name) => Activation::from_name(name)
+                .ok_or_else(|| ConfigError::Invalid(format!("activation_function is `{name}`; supported: {}", Activation::NAMES)))?,
+        };
+        let local = attention_layers(f.value("attention_types"))?;
+        if local.len() != sizes.n_layer {
+            return Err(ConfigError::Invalid(format!(
+                "`attention_types` gives {} layers but `num_layers` is {}",
+                local.len(),
+                sizes.n_layer
+            )));
+        }
+        Ok(GptNeoConfig {
+            sizes,
+            layer_norm_epsilon: f.number("layer_norm_epsilon", 1e-5)?,
+            activation,
+            local,
+            window_size: f.size("window_size", Some(256))?,
+        })
+    }
+
+    /// Parameter count with the LM head tied to `wte`, as the Hub reports it.
+    pub fn parameter_count(&self) -> u64 {
+        let s = &self.sizes;
+        let (c, f) = (s.n_embd as u64, s.inner_dim as u64);
+        let block = 2 * 2 * c + 3 * c * c + (c * c + c) + (c * f + f) + (f * c + c);
+        (s.vocab_size as u64 + s.n_positions as u64) * c + s.n_layer as u64 * block + 2 * c
+    }
+
+    /// The checkpoint's tensors, keys without the `transformer.` prefix. Projections are
+    /// `nn.Linear`, stored `[out, in]`; queries, keys and values have no bias.
+    ///
+    /// | key                                                    | shape            |
+    /// |--------------------------------------------------------|------------------|
+    /// | `wte.weight`, `wpe.weight`                             | `[vocab, C]`, `[n_pos, C]` |
+    /// | `h.{i}.ln_1.{weight,bias}`, `h.{i}.ln_2.{weight,bias}` | `[C]`            |
+    /// | `h.{i}.attn.attention.{q,k,v}_proj.weight`             | `[C, C]`         |
+    /// | `h.{i}.attn.attention.out_proj.{weight,bias}`          | `[C, C]`,`[C]`   |
+    /// | `h.{i}.mlp.c_fc.{weight,bias}`                         | `[F, C]`,`[F]`   |
+    /// | `h.{i}.mlp.c_proj.{weight,bias}`                       | `[C, F]`,`[C]`   |
+    /// | `ln_f.{weight,bias}`; `lm_head.weight` (optional: tied) | `[C]`; `[vocab, C]` |
+    pub(super) fn tensors(&self) -> Vec<Expected> {
+        let s = &self.sizes;
+        let (c, f) = (s.n_embd, s.inner_dim);
+        let mut out = vec![Expected::vocab("wte.weight", s.vocab_size, c), Expected::table("wpe.weight", [s.n_positions, c])];
+        for i in 0..s.n_layer {
+            let p = format!("h.{i}.");
+            out.extend(Expected::norm(&format!("{p}ln_1"), c));
+            for projection in ["q_proj", "k_proj", "v_proj"] {
+                out.push(Expected::dense(&format!("{p}attn.attention.{projection}"), c, c, Layout::OutIn).swap_remove(0));
+            }
+            out.extend(Expected::dense(&format!("{p}attn.attention.out_proj"), c, c, Layout::OutIn));
+            out.extend(Expected::norm(&format!("{p}ln_2"), c));
+            out.extend(Expected::dense(&format!("{p}mlp.c_fc"), c, f, Layout::OutIn));
+            out.extend(Expected::dense(&format!("{p}mlp.c_proj"), f, c, Layout::OutIn));
+        }
+        out.extend(Expected::norm("ln_f", c));
+        out.push(Expected::vocab("lm_head.weight", s.vocab_size, c).optional());
+        out
+    }
+}
+
+/// `[[["global", "local"], 12]]` → per layer, whether it is local.
+fn attention_layers(types: Option<&serde_json::Value>) -> Result<Vec<bool>, ConfigError> {
+    let bad = || ConfigError::Invalid("`attention_types` must be a list of [[\"global\" | \"local\", …], repeats]".into());
+    let Some(types) = types else { return Err(ConfigError::Invalid("missing field `attention_types`".into())) };
+    let mut layers = Vec::new();
+    for item in types.as_array().ok_or_else(bad)? {
+        let (kinds, repeats) = match item.as_array().map(Vec::as_slice) {
+            Some([kinds, repeats]) => (kinds.as_array().ok_or_else(bad)?, repeats.as_u64().ok_or_else(bad)?),
+            _ => return Err(bad()),
+        };
+        for _ in 0..repeats.min(10_000) {
+            for kind in kinds {
+                layers.push(match kind.as_str() {
+                    Some("global") => false,
+                    Some("local") => true,
+                    _ => return Err(bad()),
+                });
+            }
+        }
+    }
+    Ok(layers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ModelConfig;
+
+    /// EleutherAI/gpt-neo-125M's `config.json`, the fields that matter.
+    const GPT_NEO_125M: &str = r#"{"model_type":"gpt_neo","hidden_size":768,"num_layers":12,"num_heads":12,
+        "attention_types":[[["global","local"],6]],"window_size":256,"max_position_embeddings":2048,
+        "vocab_size":50257,"activation_function":"gelu_new","intermediate_size":null}"#;
+
+    #[test]
+    fn gpt_neo_125m_counts_its_parameters_and_alternates_attention() {
+        let config = ModelConfig::from_json(GPT_NEO_125M.as_bytes()).unwrap();
+        assert_eq!(config.parameter_count(), 125_198_592);
+        let ModelConfig::GptNeo(c) = config else { panic!("not GPT-Neo") };
+        assert_eq!(&c.local[..4], [false, true, false, true]);
+        let e = ModelConfig::from_json(GPT_NEO_125M.replace("6]]", "5]]").as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("gives 10 layers but `num_layers` is 12"), "{e}");
+    }
+}
