@@ -51,6 +51,12 @@ impl CheckpointLoader {
         Ok(self.weights.push(chunk)?)
     }
 
+    /// The current weights file is complete; the next chunks are the next shard's (a sharded
+    /// checkpoint: `model-00001-of-00002.safetensors`, …).
+    pub fn next_shard(&mut self) -> Result<(), CheckpointError> {
+        Ok(self.weights.next_file()?)
+    }
+
     pub fn finish(self) -> Result<Checkpoint, CheckpointError> {
         let model = self.weights.finish()?;
         Ok(Checkpoint { config: self.config, model, tokenizer: self.tokenizer })

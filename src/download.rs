@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::checksum::{ChecksumMismatch, DownloadCheck, Verdict};
-use crate::hub::{lfs_sha256, listed_files, model_files, HubRef, PICKLE_WEIGHTS};
+use crate::hub::{lfs_sha256, listed_files, model_files, shard_files, HubRef, WEIGHTS_FILES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
@@ -22,6 +22,8 @@ pub enum DownloadError {
     TooLarge { url: String, limit: u64 },
     #[error(transparent)]
     Corrupt(#[from] ChecksumMismatch),
+    #[error("{file}: {message}")]
+    Index { file: String, message: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DownloadError + '_ {
@@ -68,12 +70,24 @@ pub fn model_folder(
     let mut listing = || listing.get_or_insert_with(|| get(&model.model_tree_url(hub), 16 << 20).ok()).clone();
     // A folder that already holds a tokenizer and weights says which files the model has.
     let here = |files: &[&str]| files.iter().any(|f| dir.join(f).exists() || dir.join(format!("{f}.part")).exists());
-    let complete = here(&["tokenizer.json", "vocab.json"]) && here(&["model.safetensors", PICKLE_WEIGHTS]);
+    let complete = here(&["tokenizer.json", "vocab.json"]) && here(&WEIGHTS_FILES);
     let files = if complete { model_files(Some(&present(&dir))) } else { model_files(listing().map(|t| listed_files(&t)).as_deref()) };
+    let mut files: std::collections::VecDeque<String> = files.into_iter().map(str::to_string).collect();
     let mut checksums = None;
-    for file in files {
+    while let Some(file) = files.pop_front() {
+        let file = file.as_str();
         let path = dir.join(file);
+        // A sharded checkpoint's index names the shards to fetch next.
+        let then_shards = |files: &mut std::collections::VecDeque<String>| -> Result<(), DownloadError> {
+            if file.ends_with(".index.json") {
+                let index = fs::read(&path).map_err(io(&path))?;
+                let shards = shard_files(&index).map_err(|e| DownloadError::Index { file: file.to_string(), message: e })?;
+                files.extend(shards);
+            }
+            Ok(())
+        };
         if path.exists() {
+            then_shards(&mut files)?;
             continue;
         }
         let checksums = checksums.get_or_insert_with(|| listing().map(|t| lfs_sha256(&t)).unwrap_or_default());
@@ -85,6 +99,7 @@ pub fn model_folder(
             match verdict {
                 Verdict::Keep => {
                     fs::rename(&part, &path).map_err(io(&path))?;
+                    then_shards(&mut files)?;
                     break;
                 }
                 Verdict::Again { notice } => {

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use invscale::checkpoint::{Checkpoint, CheckpointLoader};
 use invscale::download;
 use invscale::evaluation::{check_model_names, Evaluation};
-use invscale::hub::{pick_data_file, HubRef, DEFAULT_HUB, PICKLE_WEIGHTS};
+use invscale::hub::{pick_data_file, shard_files, HubRef, DEFAULT_HUB, WEIGHTS_FILES};
 use invscale::model::Precision;
 use invscale::report::{ModelSummary, RunSummary};
 use invscale::reproduce::{self, Comparison, Published};
@@ -193,8 +193,12 @@ fn eval(args: EvalArgs) -> Result<()> {
 
     let options = RunOptions { truncation, seed: args.seed, threads: threads(args.backend), ..RunOptions::default() };
     let mut evaluation = Evaluation::new(&task);
+    // Each model's family and Hub revision, for the summary.
+    let mut sources = Vec::new();
     for (spec, name) in models.iter().zip(names) {
         let checkpoint = load_model(spec, &args.hub, &device, args.precision)?;
+        let revision = HubRef::parse(spec).and_then(Result::ok).map(|m| m.revision).filter(|r| r != "main");
+        sources.push((checkpoint.config.family().name(), revision));
         let start = std::time::Instant::now();
         let csv = with_progress(&name, task.examples.len(), |progress| {
             pollster::block_on(evaluation.run(&name, &checkpoint, options.clone(), progress)).map(|scored| scored.csv(&task))
@@ -219,7 +223,9 @@ fn eval(args: EvalArgs) -> Result<()> {
         );
     }
 
-    let summary = RunSummary::new(&task_name, &task, truncation, shots, args.precision, evaluation.summaries(), evaluation.trend());
+    let summaries =
+        evaluation.summaries().into_iter().zip(&sources).map(|(s, (family, revision))| s.from_source(family, revision.as_deref()));
+    let summary = RunSummary::new(&task_name, &task, truncation, shots, args.precision, summaries.collect(), evaluation.trend());
     let summary_path = args.out.join("summary.json");
     std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("cannot write {}", summary_path.display()))?;
@@ -376,23 +382,37 @@ impl TokenizerBytes {
     }
 }
 
+/// The folder's weights: the first of [`WEIGHTS_FILES`] it has, a sharded checkpoint's index
+/// standing for the shards it names.
+fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let Some(found) = WEIGHTS_FILES.iter().map(|f| dir.join(f)).find(|p| p.exists()) else {
+        bail!("{}: no weights: expected one of {}", dir.display(), WEIGHTS_FILES.join(", "));
+    };
+    if !found.to_string_lossy().ends_with(".index.json") {
+        return Ok(vec![found]);
+    }
+    let shards = shard_files(&read(&found)?).map_err(|e| anyhow::anyhow!("{}: {e}", found.display()))?;
+    Ok(shards.into_iter().map(|s| dir.join(s)).collect())
+}
+
 /// Streams `model.safetensors` from disk, so only one tensor at a time is in memory.
 fn load_checkpoint(dir: &Path, device: &Device, precision: Precision) -> Result<Checkpoint> {
     let in_dir = || dir.display().to_string();
     let tokenizer = TokenizerBytes::read(dir)?;
     let mut loader = CheckpointLoader::new(&read(&dir.join("config.json"))?, tokenizer.files(), device, precision).with_context(in_dir)?;
-    let weights = match dir.join("model.safetensors") {
-        safetensors if !safetensors.exists() && dir.join(PICKLE_WEIGHTS).exists() => dir.join(PICKLE_WEIGHTS),
-        safetensors => safetensors,
-    };
-    let mut file = std::fs::File::open(&weights).with_context(|| format!("cannot read {}", weights.display()))?;
     let mut chunk = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut chunk).with_context(|| format!("cannot read {}", weights.display()))?;
-        if n == 0 {
-            break;
+    for (i, weights) in weight_files(dir)?.iter().enumerate() {
+        if i > 0 {
+            loader.next_shard().with_context(in_dir)?;
         }
-        loader.push(&chunk[..n]).with_context(in_dir)?;
+        let mut file = std::fs::File::open(weights).with_context(|| format!("cannot read {}", weights.display()))?;
+        loop {
+            let n = file.read(&mut chunk).with_context(|| format!("cannot read {}", weights.display()))?;
+            if n == 0 {
+                break;
+            }
+            loader.push(&chunk[..n]).with_context(|| weights.display().to_string())?;
+        }
     }
     loader.finish().with_context(in_dir)
 }

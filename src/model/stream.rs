@@ -128,7 +128,12 @@ impl SafetensorsStream {
 
     /// The loaded model, once the whole file has arrived.
     pub fn finish(self) -> Result<LanguageModel, WeightsError> {
-        self.0.finish()?.finish()
+        self.end_of_file()?.finish()
+    }
+
+    /// The loader, once the whole file has arrived, for the next file of a sharded checkpoint.
+    pub fn end_of_file(self) -> Result<WeightLoader, WeightsError> {
+        self.0.finish()
     }
 }
 

@@ -178,6 +178,11 @@ impl TorchZipStream {
 
     /// The loaded model, once the whole file has arrived.
     pub fn finish(self) -> Result<LanguageModel, WeightsError> {
+        self.end_of_file()?.finish()
+    }
+
+    /// The loader, once the whole file has arrived, for the next file of a sharded checkpoint.
+    pub fn end_of_file(self) -> Result<WeightLoader, WeightsError> {
         match self.stage {
             Stage::Done => {}
             Stage::Header if self.pending.is_empty() => {}
@@ -187,7 +192,7 @@ impl TorchZipStream {
         if let Some((name, _)) = waiting.values().flatten().next() {
             return Err(error(format!("the file ends before the storage of tensor `{name}`")));
         }
-        self.loader.finish()
+        Ok(self.loader)
     }
 }
 

@@ -34,6 +34,7 @@ impl WeightsStream {
                 first.extend_from_slice(chunk);
                 Ok(())
             }
+            State::Empty => Err(format_error("an earlier error ended this checkpoint's stream")),
             _ => {
                 let State::Sniffing(loader, mut first) = std::mem::replace(&mut self.0, State::Empty) else {
                     unreachable!("every other state is matched above")
@@ -55,11 +56,24 @@ impl WeightsStream {
         }
     }
 
+    /// The current file is complete; what follows is the next file of a sharded checkpoint,
+    /// whose tensors go to the same model.
+    pub fn next_file(&mut self) -> Result<(), WeightsError> {
+        let current = WeightsStream(std::mem::replace(&mut self.0, State::Empty));
+        self.0 = State::Sniffing(current.end_of_file()?, Vec::new());
+        Ok(())
+    }
+
     /// The loaded model, once the whole file has arrived.
     pub fn finish(self) -> Result<LanguageModel, WeightsError> {
+        self.end_of_file()?.finish()
+    }
+
+    /// The loader, once the whole file has arrived, for the next file of a sharded checkpoint.
+    pub fn end_of_file(self) -> Result<WeightLoader, WeightsError> {
         match self.0 {
-            State::Safetensors(s) => s.finish(),
-            State::TorchZip(z) => z.finish(),
+            State::Safetensors(s) => s.end_of_file(),
+            State::TorchZip(z) => z.end_of_file(),
             State::Sniffing(..) | State::Empty => Err(format_error("the file is empty or ends within its first bytes")),
         }
     }

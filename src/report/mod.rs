@@ -18,6 +18,15 @@ use crate::task::{FewShot, Task};
 pub struct ModelSummary {
     pub name: String,
     pub parameters: u64,
+    /// The model's family (`GPT-2`, `GPT-NeoX`, …), where the caller gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    /// The Hub revision it was scored at, when one was named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// The training step that revision names (`step3000`, `checkpoint-3000`: 3000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<u64>,
     #[serde(flatten)]
     pub stats: ModelStats,
 }
@@ -28,8 +37,23 @@ impl ModelSummary {
         let metrics: Vec<_> = results.iter().map(|r| r.metrics.clone()).collect();
         let class_counts: Vec<_> = results.iter().map(|r| task.examples[r.index].kind.classes().len()).collect();
         let truncated: Vec<_> = results.iter().map(|r| r.truncated).collect();
-        ModelSummary { name: name.to_string(), parameters, stats: model_stats(task.task_type, &metrics, &class_counts, &truncated) }
+        let stats = model_stats(task.task_type, &metrics, &class_counts, &truncated);
+        ModelSummary { name: name.to_string(), parameters, family: None, revision: None, step: None, stats }
     }
+
+    /// The same summary with where the model came from: its family and Hub revision (and the
+    /// training step the revision names, if any).
+    pub fn from_source(self, family: &str, revision: Option<&str>) -> Self {
+        let step = revision.and_then(training_step);
+        ModelSummary { family: Some(family.to_string()), revision: revision.map(str::to_string), step, ..self }
+    }
+}
+
+/// The training step a checkpoint revision names: Pythia's `step143000`, the CRFM runs'
+/// `checkpoint-400000`.
+pub fn training_step(revision: &str) -> Option<u64> {
+    let digits = revision.strip_prefix("step").or_else(|| revision.strip_prefix("checkpoint-"))?;
+    digits.parse().ok()
 }
 
 /// One model in the JSON bundle: its summary and one row per example, keyed by the

@@ -196,3 +196,49 @@ fn reproduce_sets_our_numbers_beside_the_published_ones() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("no published task is named `nope`"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A sharded checkpoint (`model.safetensors.index.json` and the shards its `weight_map`
+/// names, as transformers saves large models) scores exactly as the one file it was cut from;
+/// an index that names a file outside the folder is refused.
+#[test]
+fn sharded_checkpoints_score_as_the_whole_file() {
+    use safetensors::tensor::TensorView;
+    let fixtures = common::fixtures();
+    let whole_dir = fixtures.join("models/tiny-hub");
+    let dir = temp_dir("sharded").join("tiny-hub-sharded");
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["config.json", "tokenizer.json"] {
+        std::fs::write(dir.join(file), common::read(whole_dir.join(file))).unwrap();
+    }
+    let bytes = common::read(whole_dir.join("model.safetensors"));
+    let whole = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = whole.names().into_iter().map(str::to_string).collect();
+    names.sort();
+    let (first, second) = names.split_at(names.len() / 2);
+    let mut weight_map = serde_json::Map::new();
+    for (shard, names) in [("model-00001-of-00002.safetensors", first), ("model-00002-of-00002.safetensors", second)] {
+        let views: Vec<(String, TensorView)> = names.iter().map(|n| (n.clone(), whole.tensor(n).unwrap())).collect();
+        std::fs::write(dir.join(shard), safetensors::serialize(views, None).unwrap()).unwrap();
+        for n in names {
+            weight_map.insert(n.clone(), shard.into());
+        }
+    }
+    let index = serde_json::json!({ "metadata": { "total_size": bytes.len() }, "weight_map": weight_map });
+    std::fs::write(dir.join("model.safetensors.index.json"), index.to_string()).unwrap();
+
+    let task = fixtures.join("tasks/classification.csv");
+    let run = |model: &Path| {
+        let out = temp_dir("sharded-out").join(model.file_name().unwrap());
+        let output = invscale(&["eval", "--task", path(&task), "--model", path(model), "--out", path(&out)]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        std::fs::read_to_string(out.join(format!("{}.csv", model.file_name().unwrap().to_str().unwrap()))).unwrap()
+    };
+    assert_eq!(run(&dir), run(&whole_dir));
+
+    let escape = serde_json::json!({ "weight_map": { "wte.weight": "../tiny-hub/model.safetensors" } });
+    std::fs::write(dir.join("model.safetensors.index.json"), escape.to_string()).unwrap();
+    let output = invscale(&["eval", "--task", path(&task), "--model", path(&dir), "--out", path(&temp_dir("sharded-bad"))]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("is `../tiny-hub/model.safetensors`, not a file beside the index"), "{stderr}");
+}

@@ -329,6 +329,12 @@ fn training_steps_by_hub_revision_score_as_each_revision_alone() {
             assert!((loss - row["loss"].as_f64().unwrap()).abs() <= 1e-4, "{file}: {record:?} vs {row}");
         }
     }
+    // The summary says where each model came from.
+    let summary: serde_json::Value = serde_json::from_slice(&common::read(out.join("summary.json"))).unwrap();
+    let models = summary["models"].as_array().unwrap();
+    assert_eq!((models[0]["name"].as_str(), models[0]["family"].as_str()), (Some("opt-steps@step1"), Some("OPT")));
+    assert_eq!((models[0]["revision"].as_str(), models[0]["step"].as_u64()), (Some("step1"), Some(1)));
+    assert_eq!((models[1]["family"].as_str(), models[1].get("revision"), models[1].get("step")), (Some("OPT"), None, None));
 }
 
 /// A registry name with a training step, as a newcomer types it (`--model pythia-160m@step3000`),
