@@ -90,8 +90,15 @@ impl<'t> Evaluation<'t> {
     /// The main metric's shape across the models' sizes (see [`run_trend`]); `None` with fewer
     /// than two models, or for numeric tasks.
     pub fn trend(&self) -> Option<Trend> {
-        let runs: Vec<ModelResults> =
-            self.models.iter().map(|m| ModelResults { name: &m.name, parameters: m.parameters, results: &m.results }).collect();
+        self.trend_among(|_| true)
+    }
+
+    /// [`Self::trend`] among the models (by position) that `keep` keeps, e.g. one family's.
+    pub fn trend_among(&self, keep: impl Fn(usize) -> bool) -> Option<Trend> {
+        let runs: Vec<ModelResults> = (self.models.iter().enumerate())
+            .filter(|(i, _)| keep(*i))
+            .map(|(_, m)| ModelResults { name: &m.name, parameters: m.parameters, results: &m.results })
+            .collect();
         run_trend(&runs)
     }
 }

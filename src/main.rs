@@ -15,7 +15,7 @@ use invscale::download;
 use invscale::evaluation::{check_model_names, Evaluation};
 use invscale::hub::{pick_data_file, shard_files, HubRef, DEFAULT_HUB, WEIGHTS_FILES};
 use invscale::model::Precision;
-use invscale::report::{ModelSummary, RunSummary};
+use invscale::report::{FamilyTrend, ModelSummary, RunSummary};
 use invscale::reproduce::{self, Comparison, Published};
 use invscale::run::{self, run_task, Control, ExampleResult, RunOptions};
 use invscale::score::Truncation;
@@ -225,7 +225,20 @@ fn eval(args: EvalArgs) -> Result<()> {
 
     let summaries =
         evaluation.summaries().into_iter().zip(&sources).map(|(s, (family, revision))| s.from_source(family, revision.as_deref()));
-    let summary = RunSummary::new(&task_name, &task, truncation, shots, args.precision, summaries.collect(), evaluation.trend());
+    let mut families: Vec<&str> = Vec::new();
+    for (family, _) in &sources {
+        if !families.contains(family) {
+            families.push(family);
+        }
+    }
+    let family_trends = if families.len() > 1 {
+        let trend_of = |family: &str| evaluation.trend_among(|i| sources[i].0 == family);
+        families.iter().filter_map(|&f| Some(FamilyTrend { family: f.to_string(), trend: trend_of(f)? })).collect()
+    } else {
+        Vec::new()
+    };
+    let summary = RunSummary::new(&task_name, &task, truncation, shots, args.precision, summaries.collect(), evaluation.trend())
+        .with_family_trends(family_trends);
     let summary_path = args.out.join("summary.json");
     std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("cannot write {}", summary_path.display()))?;

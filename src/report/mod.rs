@@ -123,6 +123,16 @@ pub struct RunSummary {
     pub models: Vec<ModelSummary>,
     /// The metric's shape across model sizes; absent with fewer than two models or examples.
     pub trend: Option<Trend>,
+    /// With models of several families, the shape within each family that has two or more.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub family_trends: Vec<FamilyTrend>,
+}
+
+/// The trend among one family's models.
+#[derive(Clone, Debug, Serialize)]
+pub struct FamilyTrend {
+    pub family: String,
+    pub trend: Trend,
 }
 
 impl RunSummary {
@@ -145,7 +155,13 @@ impl RunSummary {
             warnings: task.warnings.iter().map(|w| w.to_string()).collect(),
             models,
             trend,
+            family_trends: Vec::new(),
         }
+    }
+
+    /// The summary with a verdict per family (see [`Self::family_trends`]).
+    pub fn with_family_trends(self, family_trends: Vec<FamilyTrend>) -> Self {
+        RunSummary { family_trends, ..self }
     }
 }
 

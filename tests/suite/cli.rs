@@ -73,7 +73,35 @@ fn eval_writes_pipeline_csvs_and_a_summary() {
         assert!((mean - summarised["value"]["mean"].as_f64().unwrap()).abs() < 1e-12);
     }
     assert!(stdout.contains(&format!("trend: {verdict} (in ")), "{stdout}");
+    assert!(summary.get("family_trends").is_none(), "one family: one verdict");
+    assert_eq!(models[0]["family"], "GPT-2");
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Models of two families get a verdict within each family beside the one over all, each the
+/// trend of that family's models alone.
+#[test]
+fn several_families_get_a_verdict_each() {
+    let fixtures = common::fixtures();
+    let task = fixtures.join("tasks/classification.csv");
+    let run = |name: &str, models: &[&str]| {
+        let out = temp_dir(name);
+        let mut args = vec!["eval".to_string(), "--task".into(), path(&task).into(), "--out".into(), path(&out).into()];
+        for m in models {
+            args.extend(["--model".to_string(), path(&fixtures.join("models").join(m)).to_string()]);
+        }
+        let output = Command::new(env!("CARGO_BIN_EXE_invscale")).args(&args).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<serde_json::Value>(&common::read(out.join("summary.json"))).unwrap()
+    };
+    let both = run("families", &["tiny-hub", "tiny-neox", "tiny-odd-heads", "tiny-neox-sequential"]);
+    let trends = both["family_trends"].as_array().unwrap();
+    let families: Vec<_> = trends.iter().map(|t| t["family"].as_str().unwrap()).collect();
+    assert_eq!(families, ["GPT-2", "GPT-NeoX"]);
+    for (trend, models) in trends.iter().zip([["tiny-hub", "tiny-odd-heads"], ["tiny-neox", "tiny-neox-sequential"]]) {
+        let alone = run(&format!("family-{}", models[0]), &models);
+        assert_eq!(trend["trend"], alone["trend"], "{}", trend["family"]);
+    }
 }
 
 #[test]
