@@ -423,15 +423,7 @@ def load_hf_neo(d: Path):
     saved = load_weights(d)
     state = {(k if k.startswith("transformer.") else "transformer." + k): v.to(torch.float32) for k, v in saved.items()}
     state["lm_head.weight"] = state["transformer.wte.weight"]
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        sys.exit(f"{d.name}: missing {missing}, unexpected {unexpected}")
-    n = 0
-    for k, p in model.named_parameters():
-        if not torch.equal(p.detach(), state[k]):
-            sys.exit(f"{d.name}: parameter {k} differs from the saved tensor")
-        n += 1
-    return model, {"missing_keys": [], "unexpected_keys": [], "params_checked": n}
+    return model, set_checked(model, state, d)
 
 
 def opt_config_dict(n_layer, hidden, n_head, **changes):
@@ -507,6 +499,20 @@ def write_opt_model(root: Path, name: str, spec, bpe_dir: Path) -> Path:
     return d
 
 
+def set_checked(model, state, d: Path):
+    """Sets the model's parameters from `state` (every one, nothing left over) and checks each
+    equals the saved tensor; returns the load note of the summary."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        sys.exit(f"{d.name}: missing {missing}, unexpected {unexpected}")
+    n = 0
+    for k, p in model.named_parameters():
+        if not torch.equal(p.detach(), state[k]):
+            sys.exit(f"{d.name}: parameter {k} differs from the saved tensor")
+        n += 1
+    return {"missing_keys": [], "unexpected_keys": [], "params_checked": n}
+
+
 def load_weights(d: Path):
     """The folder's tensors from model.safetensors, or from pytorch_model.bin (weights_only:
     the file is data, never code)."""
@@ -527,21 +533,14 @@ def load_hf_opt(d: Path, gpt2_fast):
     saved = load_weights(d)
     state = {(k if k.startswith("model.") else "model." + k): v.to(torch.float32) for k, v in saved.items()}
     state["lm_head.weight"] = state["model.decoder.embed_tokens.weight"]
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        sys.exit(f"{d.name}: missing {missing}, unexpected {unexpected}")
-    n = 0
-    for k, p in model.named_parameters():
-        if not torch.equal(p.detach(), state[k]):
-            sys.exit(f"{d.name}: parameter {k} differs from the saved tensor")
-        n += 1
+    note = set_checked(model, state, d)
     assert torch.equal(model.lm_head.weight, model.model.decoder.embed_tokens.weight), "lm_head not tied"
     slow = AutoTokenizer.from_pretrained(str(d), use_fast=False)
     assert type(slow).__name__ == "GPT2Tokenizer", type(slow)
     # <|endoftext|> is GPT-2's special token; OPT's tokenizer reads it as plain text.
     for text in (t for t in TOKENIZER_CASES if "<|endoftext|>" not in t):
         assert encode(slow, text) == [2] + [i + 4 for i in encode(gpt2_fast, text)], text
-    return model, slow, {"missing_keys": [], "unexpected_keys": [], "params_checked": n}
+    return model, slow, note
 
 
 def load_hf_neox(d: Path):
@@ -561,15 +560,7 @@ def load_hf_neox(d: Path):
         if k != "embed_out.weight" and not k.startswith("gpt_neox."):
             k = "gpt_neox." + k
         state[k] = v.to(torch.float32)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        sys.exit(f"{d.name}: missing {missing}, unexpected {unexpected}")
-    n = 0
-    for k, p in model.named_parameters():
-        if not torch.equal(p.detach(), state[k]):
-            sys.exit(f"{d.name}: parameter {k} differs from the saved tensor")
-        n += 1
-    return model, {"missing_keys": [], "unexpected_keys": [], "params_checked": n}
+    return model, set_checked(model, state, d)
 
 
 def load_hf_model(d: Path, spec):

@@ -2,6 +2,7 @@
 //! tells the rest of the crate (context length, sizes, parameter count, the tensors its
 //! checkpoint holds).
 
+use super::layers::Activation;
 use super::weights::Expected;
 use super::{Gpt2Config, GptNeoConfig, GptNeoXConfig, OptConfig};
 
@@ -207,6 +208,15 @@ impl Fields {
         match self.get(name) {
             Some(v) => v.as_str().map(Some).ok_or_else(|| ConfigError::Invalid(format!("`{name}` must be a string, found {v}"))),
             None => Ok(None),
+        }
+    }
+
+    /// The activation function `name` names, `default` when absent.
+    pub(super) fn activation(&self, name: &str, default: Activation) -> Result<Activation, ConfigError> {
+        match self.text(name)? {
+            None => Ok(default),
+            Some(value) => Activation::from_name(value)
+                .ok_or_else(|| ConfigError::Invalid(format!("{name} is `{value}`; supported: {}", Activation::NAMES))),
         }
     }
 

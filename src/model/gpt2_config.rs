@@ -48,11 +48,7 @@ impl Gpt2Config {
     /// computes in half precision; here every score is float32 already.
     pub(super) fn from_fields(f: &Fields) -> Result<Self, ConfigError> {
         let n_embd = f.size("n_embd", None)?;
-        let activation = match f.text("activation_function")? {
-            None => Activation::GeluTanh,
-            Some(name) => Activation::from_name(name)
-                .ok_or_else(|| ConfigError::Invalid(format!("activation_function is `{name}`; supported: {}", Activation::NAMES)))?,
-        };
+        let activation = f.activation("activation_function", Activation::GeluTanh)?;
         Ok(Gpt2Config {
             sizes: Sizes {
                 n_layer: f.size("n_layer", None)?,

@@ -30,11 +30,7 @@ impl GptNeoConfig {
             inner_dim: f.optional_size("intermediate_size")?.unwrap_or(4 * n_embd),
         }
         .checked()?;
-        let activation = match f.text("activation_function")? {
-            None => Activation::GeluTanh,
-            Some(name) => Activation::from_name(name)
-                .ok_or_else(|| ConfigError::Invalid(format!("activation_function is `{name}`; supported: {}", Activation::NAMES)))?,
-        };
+        let activation = f.activation("activation_function", Activation::GeluTanh)?;
         let local = attention_layers(f.value("attention_types"))?;
         if local.len() != sizes.n_layer {
             return Err(ConfigError::Invalid(format!(

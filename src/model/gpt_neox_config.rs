@@ -37,11 +37,7 @@ impl GptNeoXConfig {
             inner_dim: f.size("intermediate_size", Some(4 * n_embd))?,
         }
         .checked()?;
-        let activation = match f.text("hidden_act")? {
-            None => Activation::Gelu,
-            Some(name) => Activation::from_name(name)
-                .ok_or_else(|| ConfigError::Invalid(format!("hidden_act is `{name}`; supported: {}", Activation::NAMES)))?,
-        };
+        let activation = f.activation("hidden_act", Activation::Gelu)?;
         if f.has("rope_scaling") {
             return Err(ConfigError::Invalid("`rope_scaling` is set; only plain rotary embeddings are supported".into()));
         }

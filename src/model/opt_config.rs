@@ -37,11 +37,7 @@ impl OptConfig {
             inner_dim: f.size("ffn_dim", Some(4 * n_embd))?,
         }
         .checked()?;
-        let activation = match f.text("activation_function")? {
-            None => Activation::Relu,
-            Some(name) => Activation::from_name(name)
-                .ok_or_else(|| ConfigError::Invalid(format!("activation_function is `{name}`; supported: {}", Activation::NAMES)))?,
-        };
+        let activation = f.activation("activation_function", Activation::Relu)?;
         if !f.flag("layer_norm_elementwise_affine", true)? {
             return Err(ConfigError::Invalid(
                 "`layer_norm_elementwise_affine` is false; only LayerNorms with weights are supported".into(),
