@@ -64,6 +64,46 @@ pub fn model_files(listed: Option<&[String]>) -> Vec<&'static str> {
     files
 }
 
+/// The files of a model folder (`names` lists what it holds), as [`model_files`] picks them;
+/// an error saying what is missing when it is no model.
+pub fn folder_model_files(names: &[String]) -> Result<Vec<&'static str>, String> {
+    let files = model_files(Some(names));
+    match files.iter().find(|f| !names.iter().any(|n| n == *f)) {
+        None => Ok(files),
+        Some(missing) => Err(format!(
+            "it has no {missing}: a model folder holds config.json, a tokenizer (tokenizer.json, or vocab.json and merges.txt) \
+             and weights ({})",
+            WEIGHTS_FILES.join(", ")
+        )),
+    }
+}
+
+/// What a listing says of a model's weights: the file a run reads first (the weights, or the
+/// index of their shards), and their size in bytes (all shards counted).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct WeightsInfo {
+    pub file: String,
+    pub bytes: u64,
+    /// The SHA-256 of a single weights file, when the listing gives it.
+    pub sha256: Option<String>,
+}
+
+/// The weights [`model_files`] picks from `listing` (a tree listing's [`file_info`]), or
+/// `None` when it lists none.
+pub fn weights_info(listing: &std::collections::HashMap<String, FileInfo>) -> Option<WeightsInfo> {
+    let names: Vec<String> = listing.keys().cloned().collect();
+    let file = *model_files(Some(&names)).last()?;
+    let info = listing.get(file)?;
+    let Some(kind) = file.strip_suffix(".index.json") else {
+        return Some(WeightsInfo { file: file.to_string(), bytes: info.size, sha256: info.sha256.clone() });
+    };
+    // The shards are named after the kind of weights (`model-00001-of-00002.safetensors`).
+    let extension = kind.rsplit('.').next().unwrap_or(kind);
+    let shard = |path: &str| path.ends_with(&format!(".{extension}")) && path.contains("-of-");
+    let bytes = listing.iter().filter(|(path, _)| shard(path)).map(|(_, i)| i.size).sum();
+    Some(WeightsInfo { file: file.to_string(), bytes, sha256: None })
+}
+
 /// What `hub:` names: a model or dataset repository and a revision (branch, tag or commit;
 /// default `main`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -310,6 +350,23 @@ mod tests {
             listed(&["config.json", "vocab.json", "merges.txt", "pytorch_model.bin"]),
             ["config.json", "vocab.json", "merges.txt", "pytorch_model.bin"]
         );
+        let names = |files: &[&str]| files.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+        let opt = names(&["config.json", "vocab.json", "merges.txt", "pytorch_model.bin", "README.md"]);
+        assert_eq!(folder_model_files(&opt).unwrap(), ["config.json", "vocab.json", "merges.txt", "pytorch_model.bin"]);
+        assert!(folder_model_files(&names(&["config.json", "tokenizer.json"])).unwrap_err().contains("no model.safetensors"));
+        assert!(folder_model_files(&names(&["config.json", "model.safetensors"])).unwrap_err().contains("no tokenizer.json"));
+        let info = |size: u64, sha: Option<&str>| FileInfo { size, sha256: sha.map(str::to_string) };
+        let single: std::collections::HashMap<_, _> =
+            [("config.json".to_string(), info(9, None)), ("pytorch_model.bin".to_string(), info(500, Some("ab")))].into();
+        let w = weights_info(&single).unwrap();
+        assert_eq!((w.file.as_str(), w.bytes, w.sha256.as_deref()), ("pytorch_model.bin", 500, Some("ab")));
+        let sharded: std::collections::HashMap<_, _> = [
+            ("model.safetensors.index.json".to_string(), info(30, None)),
+            ("model-00001-of-00002.safetensors".to_string(), info(100, Some("a"))),
+            ("model-00002-of-00002.safetensors".to_string(), info(50, Some("b"))),
+        ]
+        .into();
+        assert_eq!(weights_info(&sharded).unwrap(), WeightsInfo { file: "model.safetensors.index.json".into(), bytes: 150, sha256: None });
         let step = HubRef::parse("hub:EleutherAI/pythia-160m@step3000").unwrap().unwrap();
         assert_eq!((step.result_name().as_str(), d.result_name().as_str()), ("pythia-160m@step3000", "NeQA"));
         let d = HubRef::parse("hub:owner/prize@v2:data/memo-trap.jsonl").unwrap().unwrap();

@@ -15,11 +15,11 @@ use invscale::download;
 use invscale::evaluation::{check_model_names, Evaluation};
 use invscale::hub::{pick_data_file, shard_files, HubRef, DEFAULT_HUB, WEIGHTS_FILES};
 use invscale::model::Precision;
-use invscale::report::{FamilyTrend, ModelSummary, RunSummary};
+use invscale::report::{ModelSource, ModelSummary, RunSummary};
 use invscale::reproduce::{self, Comparison, Published};
 use invscale::run::{self, run_task, Control, ExampleResult, RunOptions};
 use invscale::score::Truncation;
-use invscale::stats::trend::Shape;
+use invscale::stats::trend::{Shape, Trend};
 use invscale::task::{parse_task, FewShot, TaskSpec, TaskType, MAX_TASK_BYTES};
 use invscale::tokenizer::TokenizerFiles;
 
@@ -193,15 +193,15 @@ fn eval(args: EvalArgs) -> Result<()> {
 
     let options = RunOptions { truncation, seed: args.seed, threads: threads(args.backend), ..RunOptions::default() };
     let mut evaluation = Evaluation::new(&task);
-    // Each model's family and Hub revision, for the summary.
-    let mut sources = Vec::new();
     for (spec, name) in models.iter().zip(names) {
         let checkpoint = load_model(spec, &args.hub, &device, args.precision)?;
-        let revision = HubRef::parse(spec).and_then(Result::ok).map(|m| m.revision).filter(|r| r != "main");
-        sources.push((checkpoint.config.family().name(), revision));
+        // Where the model came from, for the summary and the trends through training.
+        let hub = HubRef::parse(spec).and_then(Result::ok);
+        let revision = hub.as_ref().map(|m| m.revision.clone()).filter(|r| r != "main");
+        let source = ModelSource { repo: hub.map(|m| m.id), revision, ..ModelSource::default() };
         let start = std::time::Instant::now();
         let csv = with_progress(&name, task.examples.len(), |progress| {
-            pollster::block_on(evaluation.run(&name, &checkpoint, options.clone(), progress)).map(|scored| scored.csv(&task))
+            pollster::block_on(evaluation.run(&name, source, &checkpoint, options.clone(), progress)).map(|scored| scored.csv(&task))
         })
         .with_context(|| format!("{name}: {task_name}"))?;
         let csv_path = args.out.join(format!("{name}.csv"));
@@ -223,22 +223,7 @@ fn eval(args: EvalArgs) -> Result<()> {
         );
     }
 
-    let summaries =
-        evaluation.summaries().into_iter().zip(&sources).map(|(s, (family, revision))| s.from_source(family, revision.as_deref()));
-    let mut families: Vec<&str> = Vec::new();
-    for (family, _) in &sources {
-        if !families.contains(family) {
-            families.push(family);
-        }
-    }
-    let family_trends = if families.len() > 1 {
-        let trend_of = |family: &str| evaluation.trend_among(|i| sources[i].0 == family);
-        families.iter().filter_map(|&f| Some(FamilyTrend { family: f.to_string(), trend: trend_of(f)? })).collect()
-    } else {
-        Vec::new()
-    };
-    let summary = RunSummary::new(&task_name, &task, truncation, shots, args.precision, summaries.collect(), evaluation.trend())
-        .with_family_trends(family_trends);
+    let summary = RunSummary::new(&task_name, &task, truncation, shots, args.precision, evaluation.summaries(), evaluation.trends());
     let summary_path = args.out.join("summary.json");
     std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("cannot write {}", summary_path.display()))?;
@@ -444,6 +429,17 @@ fn model_name(spec: &str) -> Result<String> {
     }
 }
 
+/// A verdict with how often the bootstrap reaches it and the others.
+fn describe(t: &Trend) -> String {
+    let support: Vec<String> = Shape::ALL
+        .iter()
+        .filter(|&&s| s != t.verdict && t.support.of(s) > 0.0)
+        .map(|&s| format!("{} {:.0}%", s.name(), 100.0 * t.support.of(s)))
+        .collect();
+    let others = if support.is_empty() { String::new() } else { format!("; other replicates: {}", support.join(", ")) };
+    format!("{} (in {:.0}% of {} bootstrap replicates{others})", t.verdict.name(), 100.0 * t.confidence, t.replicates)
+}
+
 fn print_table(summary: &RunSummary) {
     println!("{} ({}, {} examples, truncation {})", summary.task, summary.task_type, summary.examples, summary.truncation);
     let metric = summary.models.first().map_or("loss", |m| m.stats.metric);
@@ -472,14 +468,15 @@ fn print_table(summary: &RunSummary) {
         if !chance.is_empty() {
             println!("chance: {}", chance.join(", "));
         }
-        if let Some(t) = &summary.trend {
-            let support: Vec<String> = Shape::ALL
-                .iter()
-                .filter(|&&s| s != t.verdict && t.support.of(s) > 0.0)
-                .map(|&s| format!("{} {:.0}%", s.name(), 100.0 * t.support.of(s)))
-                .collect();
-            let others = if support.is_empty() { String::new() } else { format!("; other replicates: {}", support.join(", ")) };
-            println!("trend: {} (in {:.0}% of {} bootstrap replicates{others})", t.verdict.name(), 100.0 * t.confidence, t.replicates);
+        let trends = &summary.trends;
+        if let Some(t) = &trends.trend {
+            println!("trend: {}", describe(t));
+        }
+        for f in &trends.family_trends {
+            println!("trend among {}: {}", f.family, describe(&f.trend));
+        }
+        for t in &trends.training_trends {
+            println!("trend of {} over training steps: {}", t.model, describe(&t.trend));
         }
         for m in summary.models.iter().filter(|m| m.stats.without_estimate.is_some_and(|n| n > 0)) {
             let n = m.stats.without_estimate.unwrap_or(0);

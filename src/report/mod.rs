@@ -9,7 +9,7 @@ pub use pipeline_csv::{python_repr, results_csv};
 use crate::model::Precision;
 use crate::run::ExampleResult;
 use crate::score::{Metrics, Truncation};
-use crate::stats::trend::{trend, Curve, Trend, TrendSettings};
+use crate::stats::trend::{trend, Along, Curve, Trend, TrendSettings};
 use crate::stats::{model_stats, ModelStats};
 use crate::task::{FewShot, Task};
 
@@ -43,9 +43,29 @@ impl ModelSummary {
 
     /// The same summary with where the model came from: its family and Hub revision (and the
     /// training step the revision names, if any).
-    pub fn from_source(self, family: &str, revision: Option<&str>) -> Self {
-        let step = revision.and_then(training_step);
-        ModelSummary { family: Some(family.to_string()), revision: revision.map(str::to_string), step, ..self }
+    pub fn from_source(self, source: &ModelSource) -> Self {
+        ModelSummary { family: source.family.clone(), revision: source.revision.clone(), step: source.step(), ..self }
+    }
+}
+
+/// Where a scored model came from, as far as the caller knows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct ModelSource {
+    /// `GPT-2`, `OPT`, … (the config's [`Family`](crate::model::Family) name).
+    #[serde(default)]
+    pub family: Option<String>,
+    /// The Hub repository (`EleutherAI/pythia-160m`); none for a local folder.
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// The Hub revision, when one other than `main` was named.
+    #[serde(default)]
+    pub revision: Option<String>,
+}
+
+impl ModelSource {
+    /// The training step the revision names.
+    pub fn step(&self) -> Option<u64> {
+        self.revision.as_deref().and_then(training_step)
     }
 }
 
@@ -121,17 +141,39 @@ pub struct RunSummary {
     pub precision: &'static str,
     pub warnings: Vec<String>,
     pub models: Vec<ModelSummary>,
-    /// The metric's shape across model sizes; absent with fewer than two models or examples.
+    #[serde(flatten)]
+    pub trends: Trends,
+}
+
+/// The metric's shapes among a run's models.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Trends {
+    /// Across model sizes (checkpoints in a trend through training aside); absent with fewer
+    /// than two models or examples.
     pub trend: Option<Trend>,
     /// With models of several families, the shape within each family that has two or more.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub family_trends: Vec<FamilyTrend>,
+    /// Through training: for each Hub model scored at two or more training steps, the shape
+    /// over its steps.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub training_trends: Vec<TrainingTrend>,
 }
 
 /// The trend among one family's models.
 #[derive(Clone, Debug, Serialize)]
 pub struct FamilyTrend {
     pub family: String,
+    pub trend: Trend,
+}
+
+/// The trend over one model's checkpoints, in order of training step.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainingTrend {
+    /// The repository's name (`pythia-160m`).
+    pub model: String,
+    pub repo: String,
+    pub parameters: u64,
     pub trend: Trend,
 }
 
@@ -143,7 +185,7 @@ impl RunSummary {
         few_shot: Option<FewShot>,
         precision: Precision,
         models: Vec<ModelSummary>,
-        trend: Option<Trend>,
+        trends: Trends,
     ) -> Self {
         RunSummary {
             task: task_name.to_string(),
@@ -154,14 +196,8 @@ impl RunSummary {
             precision: precision.name(),
             warnings: task.warnings.iter().map(|w| w.to_string()).collect(),
             models,
-            trend,
-            family_trends: Vec::new(),
+            trends,
         }
-    }
-
-    /// The summary with a verdict per family (see [`Self::family_trends`]).
-    pub fn with_family_trends(self, family_trends: Vec<FamilyTrend>) -> Self {
-        RunSummary { family_trends, ..self }
     }
 }
 
@@ -169,13 +205,14 @@ impl RunSummary {
 pub struct ModelResults<'a> {
     pub name: &'a str,
     pub parameters: u64,
+    pub step: Option<u64>,
     pub results: &'a [ExampleResult],
 }
 
 /// The trend of the main metric over the examples every model scored (a cancelled or failed
 /// model may have scored fewer), with the default bootstrap settings. None for numeric tasks:
-/// an estimate has no better direction.
-pub fn run_trend(models: &[ModelResults]) -> Option<Trend> {
+/// an estimate has no better direction. `along` orders the models by size or by training step.
+pub fn run_trend(models: &[ModelResults], along: Along) -> Option<Trend> {
     if models.iter().flat_map(|m| m.results).any(|r| matches!(r.metrics, Metrics::Numeric { .. })) {
         return None;
     }
@@ -188,6 +225,7 @@ pub fn run_trend(models: &[ModelResults]) -> Option<Trend> {
             common.iter().map(|i| by_index[i]).collect()
         })
         .collect();
-    let curves: Vec<Curve> = models.iter().zip(&values).map(|(m, v)| Curve { name: m.name, parameters: m.parameters, values: v }).collect();
-    trend(&curves, TrendSettings::default())
+    let curves: Vec<Curve> =
+        models.iter().zip(&values).map(|(m, v)| Curve { name: m.name, parameters: m.parameters, step: m.step, values: v }).collect();
+    trend(&curves, TrendSettings { along, ..TrendSettings::default() })
 }

@@ -33,7 +33,19 @@ use crate::rng::Rng;
 pub struct Curve<'a> {
     pub name: &'a str,
     pub parameters: u64,
+    /// The training step of the checkpoint, for trends [`Along::Steps`].
+    pub step: Option<u64>,
     pub values: &'a [f64],
+}
+
+/// What a trend's models are ordered by: their size, or how long they were trained (the
+/// checkpoints of one model through training).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Along {
+    #[default]
+    Size,
+    Steps,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -67,11 +79,12 @@ pub struct TrendSettings {
     pub seed: u64,
     /// Family-wise level of the comparisons and the level of the per-model intervals.
     pub level: f64,
+    pub along: Along,
 }
 
 impl Default for TrendSettings {
     fn default() -> Self {
-        TrendSettings { replicates: 1000, seed: 2022, level: 0.95 }
+        TrendSettings { replicates: 1000, seed: 2022, level: 0.95, along: Along::Size }
     }
 }
 
@@ -80,6 +93,8 @@ impl Default for TrendSettings {
 pub struct ModelInterval {
     pub name: String,
     pub parameters: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<u64>,
     pub mean: f64,
     pub low: f64,
     pub high: f64,
@@ -122,15 +137,25 @@ pub struct Trend {
     pub replicates: usize,
     pub seed: u64,
     pub examples: usize,
-    /// In order of parameter count.
+    /// In order of parameter count (of training step along steps).
     pub models: Vec<ModelInterval>,
+    /// Present for a trend over training steps.
+    #[serde(skip_serializing_if = "along_size")]
+    pub along: Along,
+}
+
+fn along_size(along: &Along) -> bool {
+    *along == Along::Size
 }
 
 /// The trend of `curves` (any order; at least two models and two examples, else `None`).
 /// Panics if the curves hold different numbers of examples: callers align them first.
 pub fn trend(curves: &[Curve], settings: TrendSettings) -> Option<Trend> {
     let mut curves = curves.to_vec();
-    curves.sort_by_key(|c| c.parameters);
+    match settings.along {
+        Along::Size => curves.sort_by_key(|c| c.parameters),
+        Along::Steps => curves.sort_by_key(|c| (c.step, c.parameters)),
+    }
     let n = curves.first()?.values.len();
     assert!(curves.iter().all(|c| c.values.len() == n), "trend: curves must hold the same examples");
     if curves.len() < 2 || n < 2 {
@@ -173,6 +198,7 @@ pub fn trend(curves: &[Curve], settings: TrendSettings) -> Option<Trend> {
             ModelInterval {
                 name: c.name.to_string(),
                 parameters: c.parameters,
+                step: c.step,
                 mean,
                 low: percentile(reps, tail),
                 high: percentile(reps, 1.0 - tail),
@@ -189,6 +215,7 @@ pub fn trend(curves: &[Curve], settings: TrendSettings) -> Option<Trend> {
         seed: settings.seed,
         examples: n,
         models,
+        along: settings.along,
     })
 }
 
@@ -293,7 +320,7 @@ mod tests {
 
     fn verdict_of(means: &[f64], examples: usize, noise: f64, seed: u64) -> Trend {
         let values = synthetic(means, examples, noise, seed);
-        let curves: Vec<Curve> = values.iter().zip(SIZES).map(|(v, p)| Curve { name: "m", parameters: p, values: v }).collect();
+        let curves: Vec<Curve> = values.iter().zip(SIZES).map(|(v, p)| Curve { name: "m", parameters: p, step: None, values: v }).collect();
         trend(&curves, TrendSettings { replicates: 300, ..TrendSettings::default() }).unwrap()
     }
 
@@ -362,9 +389,9 @@ mod tests {
     fn same_seed_same_trend_and_order_by_size() {
         let values = synthetic(&[1.0, 1.3, 1.6], 80, 0.5, 9);
         let curves = [
-            Curve { name: "large", parameters: 774, values: &values[2] },
-            Curve { name: "small", parameters: 124, values: &values[0] },
-            Curve { name: "medium", parameters: 355, values: &values[1] },
+            Curve { name: "large", parameters: 774, step: None, values: &values[2] },
+            Curve { name: "small", parameters: 124, step: None, values: &values[0] },
+            Curve { name: "medium", parameters: 355, step: None, values: &values[1] },
         ];
         let a = trend(&curves, TrendSettings::default()).unwrap();
         let b = trend(&curves, TrendSettings::default()).unwrap();
@@ -377,11 +404,29 @@ mod tests {
     }
 
     #[test]
+    fn checkpoints_through_training_are_ordered_by_step() {
+        // One model's checkpoints: same size, later steps worse (inverse over training).
+        let values = synthetic(&[1.0, 1.3, 1.6], 80, 0.5, 9);
+        let curves = [
+            Curve { name: "m@step8000", parameters: 70, step: Some(8000), values: &values[2] },
+            Curve { name: "m@step1", parameters: 70, step: Some(1), values: &values[0] },
+            Curve { name: "m@step512", parameters: 70, step: Some(512), values: &values[1] },
+        ];
+        let t = trend(&curves, TrendSettings { along: Along::Steps, ..TrendSettings::default() }).unwrap();
+        assert_eq!(t.verdict, Shape::Inverse);
+        assert_eq!(t.models.iter().map(|m| m.step).collect::<Vec<_>>(), [Some(1), Some(512), Some(8000)]);
+        assert_eq!(serde_json::to_value(&t).unwrap()["along"], "steps");
+        let by_size = trend(&curves, TrendSettings::default()).unwrap();
+        assert!(serde_json::to_value(&by_size).unwrap().get("along").is_none(), "size trends keep summary.json's shape");
+    }
+
+    #[test]
     fn too_little_data_has_no_trend() {
         let v = [1.0, 2.0];
-        assert!(trend(&[Curve { name: "a", parameters: 1, values: &v }], TrendSettings::default()).is_none());
+        assert!(trend(&[Curve { name: "a", parameters: 1, step: None, values: &v }], TrendSettings::default()).is_none());
         let one = [1.0];
-        let two = [Curve { name: "a", parameters: 1, values: &one }, Curve { name: "b", parameters: 2, values: &one }];
+        let two =
+            [Curve { name: "a", parameters: 1, step: None, values: &one }, Curve { name: "b", parameters: 2, step: None, values: &one }];
         assert!(trend(&two, TrendSettings::default()).is_none());
     }
 }

@@ -1,7 +1,7 @@
 // The page's start: URL parameters, wiring of the controls. Everything a task or a user
 // supplies is inserted as text (textContent, createElement), never as HTML. Parsing and all
 // numbers come from the wasm module and the worker; the page only shows them.
-import { loadRegistry, pickFolder, refreshCacheMarks, selectRepo, updateRunButton } from "./model_picker.js";
+import { loadRegistry, pickFolder, refreshCacheMarks, selectRepo, tickTrainingSteps, updateRunButton } from "./model_picker.js";
 import { $, httpUrl, setState, showError, state, wasmBindings } from "./page.js";
 import { renderExamples } from "./results.js";
 import { cancelRun, failRun, offerResume, startRun } from "./run_control.js";
@@ -29,7 +29,7 @@ async function applyUrlParameters(params) {
     await loadHubTask(task);
   } else if (task) {
     const url = httpUrl(task);
-    setTask(decodeURIComponent(new URL(url).pathname.split("/").pop() || "task"), await fetchBytes(url));
+    setTask(decodeURIComponent(new URL(url).pathname.split("/").pop() || "task"), await fetchBytes(url), { link: { task } });
   }
   updateRunButton();
   if (params.get("run") === "1") {
@@ -50,7 +50,7 @@ async function main() {
   $("builtin-task").addEventListener("change", (e) => chooseBuiltin(e.target.value).catch((err) => showError(err.message)));
   $("task-file").addEventListener("change", (e) => e.target.files[0] && readFile(e.target.files[0]));
   for (const id of ["task-type", "shots", "seed"]) {
-    $(id).addEventListener("change", () => state.task && setTask(state.task.name, state.task.bytes, { published: state.task.published }));
+    $(id).addEventListener("change", () => state.task && setTask(state.task.name, state.task.bytes, { published: state.task.published, link: state.task.link }));
   }
   $("load-published").addEventListener("click", () => choosePublished($("published-task").value).catch(taskError));
   $("use-paste").addEventListener("click", () => setTask("pasted task", new TextEncoder().encode($("task-paste").value)));
@@ -63,6 +63,7 @@ async function main() {
     if (e.dataTransfer.files[0]) readFile(e.dataTransfer.files[0]);
   });
   $("model-folder").addEventListener("change", (e) => pickFolder(e.target.files));
+  $("tick-steps").addEventListener("click", tickTrainingSteps);
   $("hub").addEventListener("change", refreshCacheMarks);
   $("run").addEventListener("click", () => startRun().catch((e) => failRun(e.message ?? String(e))));
   $("forget-runs").addEventListener("click", async () => {

@@ -8,7 +8,9 @@ import { download, megabytes } from "./download.js";
 export const CACHE_NAME = "invscale-models-v1";
 
 // A Hub model's source is what the wasm module's `hub_model` gives: `{hub, repo, revision,
-// name, urls: {file: url}, tree}`. The Hub's rules (URL layout, listing format) live there.
+// name, tree}`. The Hub's rules (URL layout, listing format, which files a model has) live
+// there; the files a model was loaded from are kept with it (`filesKey`), so the picker can
+// tell whether all of them are cached.
 
 async function openCache() {
   try {
@@ -18,20 +20,32 @@ async function openCache() {
   }
 }
 
+/** Where the cache keeps the `{file: url}` a Hub model was loaded from. */
+function filesKey(source) {
+  return `${source.tree}?invscale-files`;
+}
+
 /**
- * How a Hub model is cached: "cached" (every file as downloaded), "cached as f16" (its weights
- * only as the f16 copy, which float32 runs cannot use), or "" (not all of it).
+ * How a Hub model is cached: "cached" (every file it was loaded from, as downloaded), "cached
+ * as f16" (its weights only as the f16 copy, which float32 runs cannot use), or "" (not all of
+ * it, or never loaded).
  */
 export async function cachedAs(source) {
   const cache = await openCache();
-  if (!cache) return "";
+  const kept = cache && (await cache.match(filesKey(source)));
+  if (!kept) return "";
   let asF16 = false;
-  for (const [file, url] of Object.entries(source.urls)) {
+  for (const [file, url] of Object.entries(await kept.json().catch(() => ({})))) {
     if (await cache.match(url)) continue;
-    if (file !== "model.safetensors" || !(await cache.match(halfCopyUrl(url)))) return "";
+    if (!isSafetensors(file) || !(await cache.match(halfCopyUrl(url)))) return "";
     asF16 = true;
   }
   return asF16 ? "cached as f16" : "cached";
+}
+
+/** Weights files whose f16 copy can be kept (the copy is safetensors too). */
+function isSafetensors(file) {
+  return file.endsWith(".safetensors");
 }
 
 /** Where the cache keeps the f16 copy of the weights at `url` (see `HalfCopyingReader`). */
@@ -95,17 +109,19 @@ class HalfCopyingReader {
 }
 
 /**
- * What the Hub says of a model's files (its listing, `source.tree`): `{path: {size, sha256}}`,
- * the SHA-256 for large (LFS) files. `readListing` is the wasm module's `hub_file_info`.
- * Empty when the server does not say.
+ * What the Hub says of a model's files (its listing, `source.tree`): `{files: {path: {size,
+ * sha256}}, weights}`, the SHA-256 for large (LFS) files, `weights` `{file, bytes, sha256}`
+ * of the weights a run reads. `readListing` is the wasm module's `hub_file_info`. `files`
+ * is empty (and `weights` null) when the server does not say.
  */
 export async function hubFileInfo(source, readListing) {
+  const none = { files: {}, weights: null };
   try {
     const response = await fetch(source.tree);
-    if (!response.ok) return {};
+    if (!response.ok) return none;
     return JSON.parse(readListing(new Uint8Array(await response.arrayBuffer())));
   } catch {
-    return {};
+    return none;
   }
 }
 
@@ -120,23 +136,42 @@ async function whyNotKept(file, size, error) {
 
 /**
  * The files of a job's models. `sources[i]` is a Hub model's source (see above) or
- * `{files: {"config.json": File, ...}}`; `readListing` reads the Hub's file listing; `onProgress({model, file, loaded, total, cached})`
- * reports downloads, `onNotice({model, message})` what the user should know, and
- * `newHasher()` gives a SHA-256 hasher (`update(bytes)`, `hex()`) and `newCheck(sha256)` the
- * policy on a mismatch (`DownloadCheck`), for checking downloads.
- * With `newHalfCopy` (runs with f16 weights: it gives a `HalfPrecisionCopy`), the cache keeps
- * the f16 copy of a Hub model's weights in place of the download: half the bytes.
+ * `{name, files: {"config.json": File, ...}}`. The options: `readListing` reads the Hub's
+ * file listing and `fileUrl(source, file)` gives a Hub file's URL (the wasm module's);
+ * `onProgress({model, file, loaded, total, cached})` reports downloads, `onNotice({model,
+ * message})` what the user should know; `newHasher()` gives a SHA-256 hasher (`update(bytes)`,
+ * `hex()`) and `newCheck(sha256)` the policy on a mismatch (`DownloadCheck`), for checking
+ * downloads. With `newHalfCopy` (runs with f16 weights: it gives a `HalfPrecisionCopy`), the
+ * cache keeps the f16 copy of a Hub model's safetensors weights in place of the download:
+ * half the bytes.
  */
 export class ModelFiles {
-  constructor(sources, readListing, onProgress, onNotice, newHasher, newCheck, newHalfCopy = null) {
-    this.sources = sources;
-    this.readListing = readListing;
-    this.onProgress = onProgress;
-    this.onNotice = onNotice;
-    this.newHasher = newHasher;
-    this.newCheck = newCheck;
-    this.newHalfCopy = newHalfCopy;
+  constructor(sources, { readListing, fileUrl, onProgress, onNotice, newHasher, newCheck, newHalfCopy = null }) {
+    Object.assign(this, { sources, readListing, fileUrl, onProgress, onNotice, newHasher, newCheck, newHalfCopy });
     this.info = new Map();
+  }
+
+  /** What the Hub's listing says of a Hub model's files (fetched once per job). */
+  async listing(model) {
+    if (!this.info.has(model)) this.info.set(model, await hubFileInfo(this.sources[model], this.readListing));
+    return this.info.get(model);
+  }
+
+  /** The names of the model's files: the folder's, or the Hub's listing (null without one). */
+  async listed(model) {
+    const source = this.sources[model];
+    if (source.files) return Object.keys(source.files);
+    const names = Object.keys((await this.listing(model)).files);
+    return names.length ? names : null;
+  }
+
+  /** Keeps which files a Hub model was loaded from, for the picker's cache marks. */
+  async loaded(model, files) {
+    const source = this.sources[model];
+    const cache = !source.files && (await openCache());
+    if (!cache) return;
+    const urls = Object.fromEntries(files.map((file) => [file, this.fileUrl(source, file)]));
+    await cache.put(filesKey(source), new Response(JSON.stringify(urls), { headers: { "content-type": "application/json" } })).catch(() => {});
   }
 
   async open(model, file) {
@@ -146,9 +181,8 @@ export class ModelFiles {
       if (!blob) throw new Error(`the model folder has no ${file}`);
       return new ChunkReader(blob.stream(), blob.size);
     }
-    if (!this.info.has(model)) this.info.set(model, await hubFileInfo(source, this.readListing));
-    const expected = this.info.get(model)[file] ?? {};
-    const url = source.urls[file];
+    const expected = (await this.listing(model)).files[file] ?? {};
+    const url = this.fileUrl(source, file);
     const report = (loaded, total, cached) => this.onProgress({ model, file, loaded, total, cached });
     const notice = (message) => this.onNotice({ model, message });
     // Workers that score shares of one run open the same files at once: one downloads and
@@ -164,7 +198,7 @@ export class ModelFiles {
   /** The Hub file at `url`: from the cache, else downloaded (and kept, or its f16 copy). */
   async openHub(url, file, expected, report, notice) {
     const cache = await openCache();
-    const half = file === "model.safetensors" && this.newHalfCopy && cache;
+    const half = isSafetensors(file) && this.newHalfCopy && cache;
     if (half) {
       const copy = `the cached f16 copy of ${file} is not of the Hub's current file`;
       const kept = await cachedReader(cache, halfCopyUrl(url), { stale: copy, expected, report, notice });

@@ -10,6 +10,13 @@ extern "C" {
     pub type ModelFiles;
     #[wasm_bindgen(method, catch)]
     async fn open(this: &ModelFiles, model: u32, name: &str) -> Result<JsValue, JsValue>;
+    /// The names of the files model `model` has (the Hub's listing, or the folder's), or
+    /// `null` when the server gives no listing.
+    #[wasm_bindgen(method, catch)]
+    async fn listed(this: &ModelFiles, model: u32) -> Result<JsValue, JsValue>;
+    /// Tells which files model `model` was loaded from (the cache marks the model complete).
+    #[wasm_bindgen(method, catch)]
+    async fn loaded(this: &ModelFiles, model: u32, files: Vec<String>) -> Result<JsValue, JsValue>;
 
     /// A file being read: `next()` gives the next `Uint8Array`, or `null` at the end.
     pub type ChunkReader;
@@ -23,6 +30,19 @@ extern "C" {
 impl ModelFiles {
     pub async fn open_file(&self, model: u32, name: &str) -> Result<ChunkReader, String> {
         self.open(model, name).await.map(JsCast::unchecked_into).map_err(js_message)
+    }
+
+    pub async fn listed_files(&self, model: u32) -> Result<Option<Vec<String>>, String> {
+        let value = self.listed(model).await.map_err(js_message)?;
+        if value.is_null() || value.is_undefined() {
+            return Ok(None);
+        }
+        let names: js_sys::Array = value.dyn_into().map_err(|_| "the file listing is not a list of names".to_string())?;
+        Ok(Some(names.iter().filter_map(|n| n.as_string()).collect()))
+    }
+
+    pub async fn loaded_from(&self, model: u32, files: Vec<String>) -> Result<(), String> {
+        self.loaded(model, files).await.map(drop).map_err(js_message)
     }
 }
 

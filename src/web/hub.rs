@@ -5,7 +5,7 @@
 use serde_json::json;
 use wasm_bindgen::prelude::*;
 
-use crate::hub::{file_info, pick_data_file, HubRef, DEFAULT_HUB, MODEL_FILES};
+use crate::hub::{file_info, folder_model_files, pick_data_file, weights_info, HubRef, DEFAULT_HUB};
 
 fn hub_ref(spec: &str) -> Result<HubRef, JsError> {
     match HubRef::parse(spec) {
@@ -20,29 +20,42 @@ pub fn default_hub() -> String {
     DEFAULT_HUB.to_string()
 }
 
-/// `{hub, repo, revision, name, urls: {file: url}, tree}` of a `hub:<owner>/<name>[@revision]`
-/// model on `hub`: the URL of each file a run reads and of the repository's file listing;
-/// `name` names its results. Throws if the spec is not a model repository.
+/// `{hub, repo, revision, name, tree}` of a `hub:<owner>/<name>[@revision]` model on `hub`:
+/// `tree` is the URL of the repository's file listing, `name` names its results
+/// (`pythia-160m@step3000`). Throws if the spec is not a model repository.
 #[wasm_bindgen]
 pub fn hub_model(spec: &str, hub: &str) -> Result<String, JsError> {
     let model = hub_ref(spec)?;
     if model.file.is_some() {
         return Err(JsError::new(&format!("`{spec}`: a model is a whole repository (owner/name[@revision])")));
     }
-    let urls: serde_json::Map<String, serde_json::Value> =
-        MODEL_FILES.iter().map(|file| (file.to_string(), model.model_file_url(hub, file).into())).collect();
     Ok(json!({
-        "hub": hub.trim_end_matches('/'), "repo": model.id, "revision": model.revision, "name": model.model_name(),
-        "urls": urls, "tree": model.model_tree_url(hub),
+        "hub": hub.trim_end_matches('/'), "repo": model.id, "revision": model.revision, "name": model.result_name(),
+        "tree": model.model_tree_url(hub),
     })
     .to_string())
 }
 
-/// What a model's file listing (the tree API's JSON) says of each file: `{path: {size, sha256}}`,
-/// empty when the listing is not one.
+/// The URL of `file` of the model `repo` at `revision` on `hub`.
+#[wasm_bindgen]
+pub fn hub_model_file_url(hub: &str, repo: &str, revision: &str, file: &str) -> String {
+    HubRef { id: repo.to_string(), revision: revision.to_string(), file: None }.model_file_url(hub, file)
+}
+
+/// What a model's file listing (the tree API's JSON) says: `{files: {path: {size, sha256}},
+/// weights: {file, bytes, sha256} | null}`, `files` empty when the listing is not one.
 #[wasm_bindgen]
 pub fn hub_file_info(tree_json: &[u8]) -> String {
-    serde_json::to_string(&file_info(tree_json)).expect("file info serialises")
+    let files = file_info(tree_json);
+    json!({ "weights": weights_info(&files), "files": files }).to_string()
+}
+
+/// The files a run reads of a folder holding the files `names` (a JSON array), the weights
+/// last; throws saying what is missing when it holds no model.
+#[wasm_bindgen]
+pub fn model_folder_files(names: &str) -> Result<Vec<String>, JsError> {
+    let names: Vec<String> = serde_json::from_str(names).map_err(|e| JsError::new(&format!("file names: {e}")))?;
+    Ok(folder_model_files(&names).map_err(|e| JsError::new(&e))?.into_iter().map(str::to_string).collect())
 }
 
 /// `{name, tree_url}` of a `hub:<id>[@revision][:<file>]` spec on `hub`; throws if the spec is malformed.

@@ -10,6 +10,7 @@ use super::files::ModelFiles;
 use super::protocol::{Backend, Event, JobRequest, Running, Timing};
 use crate::checkpoint::{Checkpoint, CheckpointLoader};
 use crate::evaluation::check_model_names;
+use crate::hub::{model_files, shard_files, VOCAB_MERGES_FILES};
 use crate::model::{ModelConfig, Precision, F16_DEVIATION_ON_FIXTURES};
 use crate::run::{kept_in_order, run_task, Control, ExampleResult, RunError, RunOptions, Share};
 use crate::task::Task;
@@ -75,7 +76,7 @@ async fn run(request: &str, share: &str, task_bytes: &[u8], files: &ModelFiles, 
         events.post(Event::ModelStart { model: i, name: &model.name });
         let kept = std::mem::take(&mut earlier[i]);
         match score_model(&task, files, i, &device, precision, &options, kept, events).await {
-            Ok((parameters, timing)) => events.post(Event::ModelScored { model: i, parameters, timing }),
+            Ok((parameters, family, timing)) => events.post(Event::ModelScored { model: i, parameters, family, timing }),
             Err(message) => events.post(Event::Error { model: Some(i), message: format!("{}: {message}", model.name) }),
         }
     }
@@ -84,7 +85,7 @@ async fn run(request: &str, share: &str, task_bytes: &[u8], files: &ModelFiles, 
 
 /// Scores this worker's share of `task` with model `i`: nothing when the kept results cover
 /// the task, else loading the weights and scoring what was not kept. Returns the model's
-/// parameter count and timing.
+/// parameter count, family and timing.
 #[allow(clippy::too_many_arguments)]
 async fn score_model(
     task: &Task,
@@ -95,14 +96,14 @@ async fn score_model(
     options: &RunOptions,
     kept: Vec<ExampleResult>,
     events: &Events,
-) -> Result<(u64, Timing), String> {
+) -> Result<(u64, &'static str, Timing), String> {
     let (restored, total) = (kept.len(), task.examples.len());
     if restored == total && kept_in_order(task, kept.clone()).is_ok() {
         // Every example was kept: the report needs the parameter count, not the weights.
         let config = files.open_file(i as u32, "config.json").await?.read_all().await?;
-        let parameters = ModelConfig::from_json(&config).map_err(|e| format!("config.json: {e}"))?.parameter_count();
+        let config = ModelConfig::from_json(&config).map_err(|e| format!("config.json: {e}"))?;
         events.post(Event::Restored { model: i, done: restored, total });
-        return Ok((parameters, Timing { restored_examples: restored, ..Timing::default() }));
+        return Ok((config.parameter_count(), config.family().name(), Timing { restored_examples: restored, ..Timing::default() }));
     }
     let (start, memory_before_load) = (js_sys::Date::now(), wasm_memory_bytes());
     let checkpoint = load(files, i, device, precision, events).await?;
@@ -131,7 +132,7 @@ async fn score_model(
         wasm_memory_before_load_bytes: Some(memory_before_load),
         restored_examples: restored,
     };
-    Ok((checkpoint.config.parameter_count(), timing))
+    Ok((checkpoint.config.parameter_count(), checkpoint.config.family().name(), timing))
 }
 
 /// WebGPU with the adapter's own limits when the browser has it, else Burn's CPU backend.
@@ -157,26 +158,60 @@ async fn pick_device(backend: Backend, events: &Events) -> Device {
     }
 }
 
-/// Reads config and tokenizer, then streams the weights chunk by chunk to the device.
+/// Reads config and tokenizer, then streams the weights chunk by chunk to the device: the
+/// files the model's listing says it has ([`model_files`]), shard after shard for a sharded
+/// checkpoint.
 async fn load(files: &ModelFiles, model: usize, device: &Device, precision: Precision, events: &Events) -> Result<Checkpoint, String> {
     let index = model as u32;
-    let config = files.open_file(index, "config.json").await?.read_all().await?;
-    let tokenizer = files.open_file(index, "tokenizer.json").await?.read_all().await?;
-    let mut loader = CheckpointLoader::new(&config, TokenizerFiles::Json(&tokenizer), device, precision).map_err(|e| e.to_string())?;
-    let weights = files.open_file(index, "model.safetensors").await?;
-    let total = weights.size_bytes();
-    let mut loaded = 0u64;
-    let mut reported = 0u64;
-    while let Some(chunk) = weights.next_chunk().await? {
-        loader.push(&chunk).map_err(|e| format!("model.safetensors: {e}"))?;
-        loaded += chunk.len() as u64;
-        if loaded - reported >= 8 << 20 {
-            reported = loaded;
-            events.post(Event::Loading { model, loaded, total });
+    let plan = model_files(files.listed_files(index).await?.as_deref());
+    let read = |file: &'static str| async move { files.open_file(index, file).await?.read_all().await.map_err(|e| format!("{file}: {e}")) };
+    let config = read("config.json").await?;
+    let tokenizer_bytes = if plan.contains(&"tokenizer.json") {
+        vec![read("tokenizer.json").await?]
+    } else {
+        let [vocab, merges, config] = VOCAB_MERGES_FILES;
+        let mut bytes = vec![read(vocab).await?, read(merges).await?];
+        if plan.contains(&config) {
+            bytes.push(read(config).await?);
+        }
+        bytes
+    };
+    let tokenizer = match tokenizer_bytes.as_slice() {
+        [json] => TokenizerFiles::Json(json),
+        [vocab, merges, rest @ ..] => TokenizerFiles::VocabMerges { vocab, merges, config: rest.first().map(Vec::as_slice) },
+        [] => unreachable!("a tokenizer is always read"),
+    };
+    let mut loader = CheckpointLoader::new(&config, tokenizer, device, precision).map_err(|e| e.to_string())?;
+    let weights_file = *plan.last().expect("model_files names the weights");
+    let mut weights: Vec<String> = vec![weights_file.to_string()];
+    let mut opened: Vec<String> = plan[..plan.len() - 1].iter().map(|f| f.to_string()).collect();
+    if weights_file.ends_with(".index.json") {
+        let index_json = read(weights_file).await?;
+        weights = shard_files(&index_json).map_err(|e| format!("{weights_file}: {e}"))?;
+        opened.push(weights_file.to_string());
+    }
+    for (n, file) in weights.iter().enumerate() {
+        if n > 0 {
+            loader.next_shard().map_err(|e| format!("{}: {e}", weights[n - 1]))?;
+        }
+        let reader = files.open_file(index, file).await?;
+        let total = reader.size_bytes();
+        let (mut loaded, mut reported) = (0u64, 0u64);
+        while let Some(chunk) = reader.next_chunk().await? {
+            loader.push(&chunk).map_err(|e| format!("{file}: {e}"))?;
+            loaded += chunk.len() as u64;
+            if loaded - reported >= 8 << 20 {
+                reported = loaded;
+                events.post(Event::Loading { model, file, loaded, total });
+            }
         }
     }
-    let checkpoint = loader.finish().map_err(|e| format!("model.safetensors: {e}"))?;
-    events.post(Event::Loaded { model, parameters: checkpoint.config.parameter_count(), wasm_memory_bytes: wasm_memory_bytes() });
+    let last = weights.last().expect("at least one weights file").clone();
+    let checkpoint = loader.finish().map_err(|e| format!("{last}: {e}"))?;
+    opened.extend(weights);
+    files.loaded_from(index, opened).await?;
+    let (parameters, family) = (checkpoint.config.parameter_count(), checkpoint.config.family().name());
+    events.post(Event::Loaded { model, parameters, family, wasm_memory_bytes: wasm_memory_bytes() });
     Ok(checkpoint)
 }
 

@@ -8,33 +8,107 @@ import { fetchBytes } from "./task_picker.js";
 
 export async function loadRegistry() {
   const registry = JSON.parse(new TextDecoder().decode(await fetchBytes("registry.json")));
-  // The page offers the models whose files it knows (the GPT-2 family); the others are the CLI's.
-  const offered = registry.models.filter((m) => m.files);
-  state.registry = offered.map((m) => ({ ...m, bytes: Object.values(m.files).reduce((a, b) => a + b, 0) }));
+  state.families = registry.families;
+  // Sizes the registry gives (the GPT-2 family); the others' come from the Hub's listing when a run starts.
+  state.registry = registry.models.map((m) => ({ ...m, bytes: m.files ? Object.values(m.files).reduce((a, b) => a + b, 0) : null }));
   renderModelList();
+  renderTrainingPicker();
 }
 
+/** How a registry entry is named in the page's lists and URLs: `repo`, or `repo@revision`. */
+export function entrySpec(m) {
+  return m.revision === "main" ? m.repo : `${m.repo}@${m.revision}`;
+}
+
+/** The registry's models grouped by family (in the registry's order), then models named by URL. */
 export function renderModelList() {
   const list = $("model-list");
   const checked = new Set([...list.querySelectorAll("input:checked")].map((i) => i.value));
   list.replaceChildren();
-  for (const m of state.registry) {
-    const box = node("input", undefined, { type: "checkbox", value: m.repo, "data-name": m.name });
-    box.checked = checked.has(m.repo);
-    box.addEventListener("change", updateRunButton);
-    const size = m.bytes ? ` · ≈${megabytes(m.bytes)}` : "";
-    const params = m.parameters ? ` · ${formatParams(m.parameters)} parameters` : "";
-    const label = node("label");
-    label.append(box, node("span", `${m.name}${params}${size}`), node("span", "", { class: "cached", "data-repo": m.repo }));
-    list.appendChild(node("li")).append(label);
+  const groups = [...state.families.map((f) => ({ id: f.id, name: f.name, note: f.note })), { id: null, name: "Other models" }];
+  for (const group of groups) {
+    const models = state.registry.filter((m) => (group.id == null ? !state.families.some((f) => f.id === m.family) : m.family === group.id));
+    if (models.length === 0) continue;
+    const fieldset = node("fieldset", undefined, { class: "family", "data-family": group.id ?? "other" });
+    const legend = node("legend", group.name);
+    if (group.note) legend.title = group.note;
+    const ul = node("ul");
+    fieldset.append(legend, ul);
+    for (const m of models) {
+      const spec = entrySpec(m);
+      const box = node("input", undefined, { type: "checkbox", value: spec, "data-name": m.name });
+      box.checked = checked.has(spec);
+      box.addEventListener("change", updateRunButton);
+      const size = m.bytes ? ` · ≈${megabytes(m.bytes)}` : "";
+      const params = m.parameters ? ` · ${formatParams(m.parameters)} parameters` : "";
+      const label = node("label");
+      label.append(box, node("span", `${m.name}${params}${size}`), node("span", "", { class: "cached", "data-repo": spec }));
+      ul.appendChild(node("li")).append(label);
+    }
+    list.append(fieldset);
   }
   refreshCacheMarks();
+}
+
+/**
+ * The through-training picker: the sizes of each family that publishes training steps, and
+ * the steps to tick (the family's suggestion to start with).
+ */
+export function renderTrainingPicker() {
+  const sizes = $("training-sizes");
+  sizes.replaceChildren();
+  const families = state.families.filter((f) => f.training_steps);
+  for (const family of families) {
+    for (const m of state.registry.filter((r) => r.family === family.id && r.revision === "main")) {
+      const box = node("input", undefined, { type: "checkbox", value: m.repo, "data-family": family.id });
+      const label = node("label");
+      label.append(box, node("span", `${m.name} · ${formatParams(m.parameters)} parameters`));
+      sizes.appendChild(node("li")).append(label);
+    }
+  }
+  const first = families[0]?.training_steps;
+  if (first && !$("training-steps").value) $("training-steps").value = first.suggested.join(", ");
+}
+
+/** The training steps a family publishes, in order. */
+function publishedSteps({ steps, every, last }) {
+  const all = [...steps];
+  for (let s = every; s <= last; s += every) all.push(s);
+  return all;
+}
+
+/**
+ * Ticks the chosen sizes at each typed training step (`repo@step{N}`, added to the list);
+ * says which steps the family does not publish.
+ */
+export function tickTrainingSteps() {
+  const status = $("training-status");
+  const boxes = [...$("training-sizes").querySelectorAll("input:checked")];
+  if (boxes.length === 0) return (status.textContent = "tick at least one size");
+  const typed = $("training-steps").value.split(/[\s,]+/).filter(Boolean);
+  let ticked = 0;
+  const unknown = new Set();
+  for (const box of boxes) {
+    const family = state.families.find((f) => f.id === box.dataset.family);
+    const published = new Set(publishedSteps(family.training_steps));
+    for (const step of typed) {
+      if (!/^\d+$/.test(step) || !published.has(Number(step))) {
+        unknown.add(step);
+        continue;
+      }
+      selectRepo(`${box.value}@${family.training_steps.revision.replace("{step}", String(Number(step)))}`);
+      ticked++;
+    }
+  }
+  const nameUnknown = unknown.size ? ` ${[...unknown].join(", ")}: not a published step (0, 1, 2, 4, … 512, then every 1000 to 143000)` : "";
+  status.textContent = `${ticked} checkpoints ticked.${nameUnknown}`;
+  updateRunButton();
 }
 
 export async function refreshCacheMarks() {
   const hub = currentHub();
   for (const m of state.registry) {
-    const mark = $("model-list").querySelector(`span.cached[data-repo="${CSS.escape(m.repo)}"]`);
+    const mark = $("model-list").querySelector(`span.cached[data-repo="${CSS.escape(entrySpec(m))}"]`);
     if (mark) mark.textContent = await cachedAs(hubSource(hub, `${m.repo}@${m.revision}`));
   }
 }
@@ -52,16 +126,22 @@ export function hubSource(hub, spec) {
   return JSON.parse(state.wasm.hub_model(`hub:${spec.trim()}`, hub));
 }
 
-/** `repo[@revision]` from the `models` URL parameter, ticked (and added when unknown). */
+/**
+ * `repo[@revision]` (or a registry name with one) from the `models` URL parameter or the
+ * through-training picker, ticked; added when the list does not have it (another revision of
+ * a registry model keeps its family and size).
+ */
 export function selectRepo(spec) {
-  const { repo, revision, name } = hubSource(currentHub(), spec);
-  let entry = state.registry.find((m) => m.repo === repo || m.name === repo);
-  if (!entry || entry.revision !== revision) {
-    entry = { name, repo, revision, parameters: null, bytes: null, extra: true };
+  const named = state.registry.find((m) => m.name === spec.split("@")[0] && !m.extra);
+  const { repo, revision, name } = hubSource(currentHub(), named ? spec.replace(named.name, named.repo) : spec);
+  let entry = state.registry.find((m) => m.repo === repo && m.revision === revision);
+  if (!entry) {
+    const known = state.registry.find((m) => m.repo === repo);
+    entry = { name, family: known?.family ?? null, repo, revision, parameters: known?.parameters ?? null, bytes: known?.bytes ?? null, extra: true };
     state.registry.push(entry);
     renderModelList();
   }
-  $("model-list").querySelector(`input[value="${CSS.escape(entry.repo)}"]`).checked = true;
+  $("model-list").querySelector(`input[value="${CSS.escape(entrySpec(entry))}"]`).checked = true;
 }
 
 export function pickFolder(fileList) {
@@ -72,12 +152,27 @@ export function pickFolder(fileList) {
     if (!dirs.has(dir)) dirs.set(dir, {});
     dirs.get(dir)[f.name] = f;
   }
-  const found = [...dirs].filter(([, files]) => files["config.json"] && files["model.safetensors"] && files["tokenizer.json"]);
+  // The core says which files make a model (the weights last), or what a folder lacks.
+  const found = [];
+  const problems = [];
+  for (const [dir, files] of dirs) {
+    try {
+      const needed = state.wasm.model_folder_files(JSON.stringify(Object.keys(files)));
+      found.push([dir, files, needed.at(-1)]);
+    } catch (e) {
+      problems.push(`${dir}: ${e.message}`);
+    }
+  }
   if (found.length === 0) {
-    showError("the chosen folder has no model: it needs config.json, model.safetensors and tokenizer.json side by side");
+    showError(`the chosen folder has no model: ${problems.join("; ")}`);
     return;
   }
-  for (const [dir, files] of found) state.locals.push({ name: dir.split("/").pop(), files, bytes: files["model.safetensors"].size });
+  for (const [dir, files, weights] of found) {
+    // A sharded checkpoint's size is its shards': every file of the weights' kind.
+    const kind = weights.replace(/\.index\.json$/, "").split(".").pop();
+    const bytes = Object.values(files).filter((f) => f.name.endsWith(`.${kind}`)).reduce((n, f) => n + f.size, 0);
+    state.locals.push({ name: dir.split("/").pop(), files, weights, bytes });
+  }
   renderLocals();
 }
 
@@ -99,12 +194,12 @@ export function renderLocals() {
 export function selectedModels() {
   const hub = currentHub();
   const models = [...$("model-list").querySelectorAll("input:checked")].map((box) => {
-    const m = state.registry.find((r) => r.repo === box.value);
+    const m = state.registry.find((r) => entrySpec(r) === box.value);
     return { name: m.name, source: hubSource(hub, `${m.repo}@${m.revision}`), bytes: m.bytes };
   });
   for (const box of $("local-models").querySelectorAll("input:checked")) {
     const m = state.locals[Number(box.dataset.local)];
-    models.push({ name: m.name, source: { name: m.name, files: m.files }, bytes: m.bytes });
+    models.push({ name: m.name, source: { name: m.name, files: m.files, weights: m.weights }, bytes: m.bytes });
   }
   return models;
 }

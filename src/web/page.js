@@ -13,9 +13,11 @@ export const state = {
   task: null,
   /** The task of the run whose results are shown. */
   shown: null,
-  /** `{name, repo, revision, parameters, bytes, extra}`: the Hub models offered. */
+  /** `{name, family, repo, revision, parameters, bytes, extra}`: the Hub models offered. */
   registry: [],
-  /** `{name, files, bytes}`: local model folders picked. */
+  /** `{id, name, training_steps?}` of each family the registry lists, in its order. */
+  families: [],
+  /** `{name, files, weights, bytes}`: local model folders picked. */
   locals: [],
   /** The built-in tasks (`www/tasks/index.json`). */
   builtins: [],
@@ -25,11 +27,13 @@ export const state = {
   published: null,
   /** The run in progress or last run: request, models, worker, per-model rows, recoveries. */
   run: null,
-  /** Finished models' reports, partial models' reports, each model's CSV, the trend. */
+  /** Finished models' reports, partial models' reports, each model's CSV, the trend across
+   * sizes, and every trend (`{trend, family_trends, training_trends}`). */
   reports: [],
   partials: [],
   csvs: {},
   trend: null,
+  trends: null,
   /** The page of the examples table shown. */
   page: 0,
 };

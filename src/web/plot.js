@@ -1,4 +1,5 @@
-// The results plot: the main metric against parameter count (log x), one point per model
+// The results plots: the main metric against parameter count (log x), one line per family,
+// or against training step (log x), one line per model; one point per model or checkpoint
 // with standard-error bars, and the chance baseline. Built with DOM calls only: model names
 // are text nodes, never markup.
 
@@ -26,16 +27,57 @@ export function formatParams(n) {
   return n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(0)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)}K` : String(n);
 }
 
+/** Steps on the training axis: 1.2k, 143k. */
+export function formatStep(n) {
+  return n >= 1e3 ? `${+(n / 1e3).toPrecision(3)}k` : String(n);
+}
+
+/** Parameter count on a log axis, ticks every half decade. */
+export const SIZE_AXIS = {
+  of: (p) => Math.log10(p.parameters),
+  label: "parameters (log scale)",
+  ticks(lo, hi) {
+    const ticks = [];
+    for (let e = Math.ceil(lo * 2) / 2; e <= hi; e += 0.5) ticks.push({ at: e, text: formatParams(10 ** e) });
+    return ticks;
+  },
+};
+
+/** Training step on a log axis that keeps step 0 (at log10(1 + step)), ticks every decade (and at 2 and 5 within a short span). */
+export const STEP_AXIS = {
+  of: (p) => Math.log10(1 + p.step),
+  label: "training step (log scale)",
+  ticks(lo, hi) {
+    const ticks = lo <= 0 ? [{ at: 0, text: "0" }] : [];
+    const within = hi - lo < 1.5 ? [1, 2, 5] : [1];
+    for (let e = 0; Math.log10(1 + 10 ** e) <= hi; e++) {
+      for (const m of within) {
+        const at = Math.log10(1 + m * 10 ** e);
+        if (at >= lo && at <= hi) ticks.push({ at, text: formatStep(m * 10 ** e) });
+      }
+    }
+    return ticks;
+  },
+};
+
 /**
- * Draws `points` = [{name, parameters, mean, sem}] into `svg`. `label` names the metric,
- * `lowerIsBetter` (true, false, or null for neither) goes in the legend, `chance` (or null) is drawn as a dashed line, `verdict`
- * (a short text, or null) is written in the top left corner.
+ * Draws `series` = [{name, verdict, points: [{name, parameters, step?, mean, sem}]}] into
+ * `svg`, each series a line of its own colour, along `axis` (`SIZE_AXIS` or `STEP_AXIS`).
+ * `label` names the metric, `lowerIsBetter` (true, false, or null for neither) goes in the
+ * legend, `chance` (or null) is drawn as a dashed line, `verdict` (a short text, or null) is
+ * written in the top left corner. With several series the legend names each, with its own
+ * verdict.
  */
-export function drawPlot(svg, { points, label, lowerIsBetter, chance, verdict }) {
+export function drawPlot(svg, { series, axis = SIZE_AXIS, label, lowerIsBetter, chance, verdict }) {
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  const points = series.flatMap((s) => s.points);
   if (points.length === 0) return;
-  const xs = points.map((p) => Math.log10(p.parameters));
+  const legendRows = series.length > 1 ? series.length : 0;
+  const bottom = M.bottom + 18 * legendRows;
+  const height = H + 18 * legendRows;
+  svg.setAttribute("viewBox", `0 0 ${W} ${height}`);
+  const xs = points.map(axis.of);
   let xlo = Math.min(...xs), xhi = Math.max(...xs);
   if (xhi - xlo < 0.2) { xlo -= 0.3; xhi += 0.3; }
   const pad = (xhi - xlo) * 0.08;
@@ -46,52 +88,63 @@ export function drawPlot(svg, { points, label, lowerIsBetter, chance, verdict })
   const ypad = (yhi - ylo) * 0.1 || Math.abs(yhi) * 0.1 || 1;
   ylo -= ypad; yhi += ypad;
   const px = (x) => M.left + ((x - xlo) / (xhi - xlo)) * (W - M.left - M.right);
-  const py = (y) => H - M.bottom - ((y - ylo) / (yhi - ylo)) * (H - M.top - M.bottom);
+  const py = (y) => height - bottom - ((y - ylo) / (yhi - ylo)) * (height - M.top - bottom);
+  const base = height - bottom;
 
   const axes = el("g", { class: "axes" });
-  axes.append(el("line", { x1: M.left, y1: H - M.bottom, x2: W - M.right, y2: H - M.bottom }));
-  axes.append(el("line", { x1: M.left, y1: M.top, x2: M.left, y2: H - M.bottom }));
-  for (let e = Math.ceil(xlo * 2) / 2; e <= xhi; e += 0.5) {
-    const x = px(e);
-    axes.append(el("line", { x1: x, y1: H - M.bottom, x2: x, y2: H - M.bottom + 5 }));
-    axes.append(el("text", { x, y: H - M.bottom + 18, "text-anchor": "middle" }, formatParams(10 ** e)));
+  axes.append(el("line", { x1: M.left, y1: base, x2: W - M.right, y2: base }));
+  axes.append(el("line", { x1: M.left, y1: M.top, x2: M.left, y2: base }));
+  for (const tick of axis.ticks(xlo, xhi)) {
+    const x = px(tick.at);
+    axes.append(el("line", { x1: x, y1: base, x2: x, y2: base + 5 }));
+    axes.append(el("text", { x, y: base + 18, "text-anchor": "middle" }, tick.text));
   }
   for (const t of niceTicks(ylo, yhi)) {
     const y = py(t);
     axes.append(el("line", { x1: M.left - 5, y1: y, x2: M.left, y2: y }));
     axes.append(el("text", { x: M.left - 8, y: y + 4, "text-anchor": "end" }, String(+t.toPrecision(4))));
   }
-  axes.append(el("text", { x: (M.left + W - M.right) / 2, y: H - M.bottom + 38, "text-anchor": "middle" }, "parameters (log scale)"));
-  axes.append(el("text", { x: 16, y: (M.top + H - M.bottom) / 2, "text-anchor": "middle", transform: `rotate(-90 16 ${(M.top + H - M.bottom) / 2})` }, label));
+  axes.append(el("text", { x: (M.left + W - M.right) / 2, y: base + 38, "text-anchor": "middle" }, axis.label));
+  axes.append(el("text", { x: 16, y: (M.top + base) / 2, "text-anchor": "middle", transform: `rotate(-90 16 ${(M.top + base) / 2})` }, label));
   svg.append(axes);
 
   if (chance != null) {
     svg.append(el("line", { class: "chance", x1: M.left, y1: py(chance), x2: W - M.right, y2: py(chance) }));
   }
-  const series = el("g", { class: "series" });
-  const sorted = [...points].sort((a, b) => a.parameters - b.parameters);
-  series.append(el("polyline", { points: sorted.map((p) => `${px(Math.log10(p.parameters))},${py(p.mean)}`).join(" ") }));
-  for (const p of sorted) {
-    const x = px(Math.log10(p.parameters));
-    const sem = p.sem || 0;
-    series.append(el("line", { class: "error-bar", x1: x, y1: py(p.mean - sem), x2: x, y2: py(p.mean + sem) }));
-    series.append(el("line", { class: "error-bar", x1: x - 5, y1: py(p.mean - sem), x2: x + 5, y2: py(p.mean - sem) }));
-    series.append(el("line", { class: "error-bar", x1: x - 5, y1: py(p.mean + sem), x2: x + 5, y2: py(p.mean + sem) }));
-    const dot = el("circle", { cx: x, cy: py(p.mean), r: 4 });
-    dot.append(el("title", {}, `${p.name}: ${p.mean.toFixed(4)} ± ${sem.toFixed(4)}`));
-    series.append(dot);
-    series.append(el("text", { x: x + 7, y: py(p.mean) - 7, class: "point-label" }, p.name));
-  }
-  svg.append(series);
+  series.forEach((s, i) => {
+    const g = el("g", { class: `series series-${i % 6}`, "data-series": s.name });
+    const sorted = [...s.points].sort((a, b) => axis.of(a) - axis.of(b));
+    g.append(el("polyline", { points: sorted.map((p) => `${px(axis.of(p))},${py(p.mean)}`).join(" ") }));
+    for (const p of sorted) {
+      const x = px(axis.of(p));
+      const sem = p.sem || 0;
+      g.append(el("line", { class: "error-bar", x1: x, y1: py(p.mean - sem), x2: x, y2: py(p.mean + sem) }));
+      g.append(el("line", { class: "error-bar", x1: x - 5, y1: py(p.mean - sem), x2: x + 5, y2: py(p.mean - sem) }));
+      g.append(el("line", { class: "error-bar", x1: x - 5, y1: py(p.mean + sem), x2: x + 5, y2: py(p.mean + sem) }));
+      const dot = el("circle", { cx: x, cy: py(p.mean), r: 4 });
+      dot.append(el("title", {}, `${p.name}: ${p.mean.toFixed(4)} ± ${sem.toFixed(4)}`));
+      g.append(dot);
+      // Along steps the line is the model: its points are labelled by step, not by name.
+      const text = axis === STEP_AXIS ? formatStep(p.step) : p.name;
+      g.append(el("text", { x: x + 7, y: py(p.mean) - 7, class: "point-label" }, text));
+    }
+    svg.append(g);
+  });
 
-  const legend = el("g", { class: "legend", transform: `translate(${M.left}, ${H - 26})` });
-  legend.append(el("circle", { cx: 6, cy: -4, r: 4 }));
+  const legend = el("g", { class: "legend", transform: `translate(${M.left}, ${height - 26 - 18 * legendRows})` });
   const direction = lowerIsBetter == null ? "" : ` (${lowerIsBetter ? "lower" : "higher"} is better)`;
-  legend.append(el("text", { x: 16, y: 0 }, `${label} ± standard error${direction}`));
+  if (legendRows === 0) legend.append(el("circle", { cx: 6, cy: -4, r: 4 }));
+  legend.append(el("text", { x: legendRows ? 0 : 16, y: 0 }, `${label} ± standard error${direction}`));
   if (chance != null) {
     legend.append(el("line", { class: "chance", x1: 330, y1: -4, x2: 360, y2: -4 }));
     legend.append(el("text", { x: 366, y: 0 }, "chance"));
   }
+  series.forEach((s, i) => {
+    if (!legendRows) return;
+    const row = el("g", { class: `series series-${i % 6}`, transform: `translate(0, ${18 * (i + 1)})` });
+    row.append(el("circle", { cx: 6, cy: -4, r: 4 }), el("text", { x: 16, y: 0 }, s.verdict ? `${s.name}: ${s.verdict}` : s.name));
+    legend.append(row);
+  });
   svg.append(legend);
   if (verdict) svg.append(el("text", { class: "verdict", x: M.left + 8, y: M.top + 14 }, verdict));
 }

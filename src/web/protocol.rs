@@ -79,12 +79,16 @@ pub enum Event<'a> {
     },
     Loading {
         model: usize,
+        /// The weights file (or shard) being read.
+        file: &'a str,
         loaded: u64,
         total: Option<u64>,
     },
     Loaded {
         model: usize,
         parameters: u64,
+        /// `GPT-2`, `OPT`, … (the config's family).
+        family: &'static str,
         wasm_memory_bytes: f64,
     },
     /// Examples taken from an interrupted run instead of being scored again.
@@ -106,6 +110,7 @@ pub enum Event<'a> {
     ModelScored {
         model: usize,
         parameters: u64,
+        family: &'static str,
         timing: Timing,
     },
     Notice {

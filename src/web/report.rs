@@ -9,19 +9,24 @@ use wasm_bindgen::prelude::*;
 
 use super::protocol::JobRequest;
 use crate::evaluation::Evaluation;
+use crate::report::ModelSource;
 use crate::run::{kept_in_order, ExampleResult};
 
 #[derive(Deserialize)]
 struct Scored {
     name: String,
     parameters: u64,
+    /// `{family, repo, revision}`, as far as the page knows.
+    #[serde(default)]
+    source: ModelSource,
     /// As `example` events' `result`s, in any order.
     results: Vec<ExampleResult>,
 }
 
 /// `request` and `task` as given to [`run_job`](super::run_job); `models` a JSON array of
-/// `{name, parameters, results}`. Returns JSON `{models: [{report, csv}], trend}`, the trend
-/// null with fewer than two models (and for numeric tasks).
+/// `{name, parameters, source, results}`. Returns JSON `{models: [{report, csv}], trend,
+/// family_trends, training_trends}` ([`Trends`](crate::report::Trends)), the trend null with
+/// fewer than two models (and for numeric tasks).
 #[wasm_bindgen]
 pub fn evaluation_report(request: &str, task: &[u8], models: &str) -> Result<String, JsError> {
     let request: JobRequest = serde_json::from_str(request).map_err(|e| JsError::new(&format!("bad job request: {e}")))?;
@@ -31,8 +36,10 @@ pub fn evaluation_report(request: &str, task: &[u8], models: &str) -> Result<Str
     let mut reports = Vec::new();
     for model in models {
         let results = kept_in_order(&task, model.results).map_err(|e| JsError::new(&format!("{}: {e}", model.name)))?;
-        let scored = evaluation.add(&model.name, model.parameters, results);
+        let scored = evaluation.add(&model.name, model.parameters, model.source, results);
         reports.push(json!({ "report": scored.report(&task), "csv": scored.csv(&task) }));
     }
-    Ok(json!({ "models": reports, "trend": evaluation.trend() }).to_string())
+    let mut out = serde_json::to_value(evaluation.trends()).expect("trends serialise");
+    out["models"] = reports.into();
+    Ok(out.to_string())
 }

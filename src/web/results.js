@@ -1,7 +1,7 @@
 // The results: plot, verdict, summary table and the examples, paged. Every number comes from
 // the worker's reports.
 import { $, PAGE_SIZE, node, state } from "./page.js";
-import { drawPlot, formatParams } from "./plot.js";
+import { STEP_AXIS, drawPlot, formatParams, formatStep } from "./plot.js";
 import { publishedFor } from "./task_picker.js";
 
 export function fmt(x, digits = 4) {
@@ -13,18 +13,44 @@ export function renderResults() {
   if (!first) return;
   $("results").hidden = false;
   const label = { loss: "mean loss", logodds_difference: "mean logodds difference", estimate: "mean estimate" }[first.metric];
-  drawPlot($("plot"), {
-    points: state.reports.map((r) => ({ name: r.name, parameters: r.parameters, mean: r.value.mean, sem: r.value.sem })),
-    label,
-    lowerIsBetter: first.metric === "estimate" ? null : true,
-    chance: first.chance_loss ?? null,
-    verdict: state.trend ? `${SHAPES[state.trend.verdict].title} (${percent(state.trend.confidence)})` : null,
+  const plotted = { label, lowerIsBetter: first.metric === "estimate" ? null : true, chance: first.chance_loss ?? null };
+  const chanceNote = first.chance_loss != null ? `The dashed line is the loss of guessing uniformly among the classes (${fmt(first.chance_loss)}).` : "";
+  const point = (r) => ({ name: r.name, parameters: r.parameters, mean: r.value.mean, sem: r.value.sem });
+  const training = state.trends?.training_trends ?? [];
+  const checkpoints = new Set(training.flatMap((t) => t.trend.models.map((m) => m.name)));
+
+  // Across sizes: the models that are not checkpoints of a model through training, a line per family.
+  const sized = state.reports.filter((r) => !checkpoints.has(r.name));
+  const families = [...new Set(sized.map((r) => r.family ?? "models"))];
+  const familyTrend = (family) => state.trends?.family_trends?.find((f) => f.family === family)?.trend;
+  const series = families.map((family) => {
+    const t = familyTrend(family);
+    return { name: family, verdict: t ? shortVerdict(t) : null, points: sized.filter((r) => (r.family ?? "models") === family).map(point) };
   });
-  $("plot-caption").textContent = `${label} of each model on ${state.shown.name}, against its parameter count. ` +
-    (first.chance_loss != null ? `The dashed line is the loss of guessing uniformly among the classes (${fmt(first.chance_loss)}).` : "");
+  $("size-figure").hidden = sized.length === 0;
+  drawPlot($("plot"), { ...plotted, series, verdict: state.trend && families.length === 1 ? shortVerdict(state.trend) : null });
+  const lines = families.length > 1 ? " One line per family." : "";
+  $("plot-caption").textContent = `${label} of each model on ${state.shown.name}, against its parameter count.${lines} ${chanceNote}`;
+
+  // Through training: a line per model, its checkpoints along the steps.
+  $("training-figure").hidden = training.length === 0;
+  if (training.length) {
+    const byName = new Map(state.reports.map((r) => [r.name, r]));
+    const steps = training.map((t) => ({
+      name: t.model,
+      verdict: shortVerdict(t.trend),
+      points: t.trend.models.map((m) => ({ ...point(byName.get(m.name)), step: m.step })),
+    }));
+    drawPlot($("training-plot"), { ...plotted, series: steps, axis: STEP_AXIS, verdict: training.length === 1 ? shortVerdict(training[0].trend) : null });
+    $("training-caption").textContent = `${label} on ${state.shown.name} against the training step, one line per model. ${chanceNote}`;
+  }
   renderVerdict();
   renderSummary(first);
   renderExamples();
+}
+
+function shortVerdict(t) {
+  return `${SHAPES[t.verdict].title} (${percent(t.confidence)})`;
 }
 
 /** Finished models, then those cut short (marked partial). */
@@ -49,19 +75,48 @@ export function percent(x) {
   return `${Math.round(100 * x)}%`;
 }
 
+/** The verdict across sizes, then one per family and one per model through training. */
 export function renderVerdict() {
   const t = state.trend;
   const p = $("verdict");
   p.hidden = !t;
-  if (!t) return;
+  if (t) {
+    p.textContent = describeTrend(t, "models");
+    p.dataset.verdict = t.verdict;
+  }
+  const families = $("family-verdicts");
+  families.replaceChildren();
+  for (const f of state.trends?.family_trends ?? []) {
+    families.append(node("p", `${f.family}: ${describeTrend(f.trend, `${f.family} models`)}`, { "data-family": f.family, "data-verdict": f.trend.verdict }));
+  }
+  const training = $("training-verdicts");
+  training.replaceChildren();
+  for (const m of state.trends?.training_trends ?? []) {
+    const steps = m.trend.models.map((c) => formatStep(c.step)).join(", ");
+    const text = `${m.model} through training (steps ${steps}): ${describeTrend(m.trend, "checkpoints")}`;
+    training.append(node("p", text, { "data-model": m.model, "data-verdict": m.trend.verdict }));
+  }
+}
+
+/** A trend in words: its verdict, what that means (along sizes or steps), how sure the bootstrap is. */
+function describeTrend(t, compared) {
   const others = Object.entries(t.support)
     .filter(([shape, share]) => shape !== t.verdict && share > 0)
     .map(([shape, share]) => `${SHAPES[shape].title.toLowerCase()} ${percent(share)}`);
-  p.textContent = `${SHAPES[t.verdict].title}: ${SHAPES[t.verdict].text}, comparing models on the same ${t.examples} examples. ` +
+  const meaning = t.along === "steps" ? STEP_MEANINGS[t.verdict] : SHAPES[t.verdict].text;
+  return `${SHAPES[t.verdict].title}: ${meaning}, comparing ${compared} on the same ${t.examples} examples. ` +
     `${percent(t.confidence)} of ${t.replicates} bootstrap resamples of the examples give this verdict` +
     (others.length ? ` (${others.join(", ")}).` : ".");
-  p.dataset.verdict = t.verdict;
 }
+
+// The same shapes read along training steps.
+const STEP_MEANINGS = {
+  "inverse": "the last checkpoint does worse than the first",
+  "positive": "the last checkpoint does better than the first",
+  "u-shaped": "a checkpoint midway through training does worse than both the first and the last",
+  "inverted-u": "a checkpoint midway through training does better than both the first and the last",
+  "flat": "no checkpoint differs from the others by more than chance would explain",
+};
 
 export function renderSummary(first) {
   const table = $("summary-table");
@@ -97,9 +152,10 @@ export function renderSummary(first) {
   }
 }
 
-/** The model's bootstrap interval from the trend, when there is one. */
+/** The model's bootstrap interval from its trend (across sizes, or through training), when there is one. */
 export function interval(name) {
-  const m = state.trend?.models.find((m) => m.name === name);
+  const trends = [state.trend, ...(state.trends?.training_trends ?? []).map((t) => t.trend)].filter(Boolean);
+  const m = trends.flatMap((t) => t.models).find((m) => m.name === name);
   return m ? `${fmt(m.low)} – ${fmt(m.high)}` : "–";
 }
 

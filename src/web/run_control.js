@@ -26,6 +26,7 @@ export async function startRun() {
   state.partials = [];
   state.csvs = {};
   state.trend = null;
+  state.trends = null;
   state.shown = state.task;
   state.page = 0;
   $("results").hidden = true;
@@ -141,6 +142,7 @@ export function recover(run, reason) {
   state.reports = [];
   state.partials = [];
   state.trend = null;
+  state.trends = null;
   run.errors = 0;
   run.backend = null;
   for (const row of run.rows) Object.assign(row, { finished: false, restored: 0, started: 0 });
@@ -155,15 +157,16 @@ export function recover(run, reason) {
  */
 export async function keepRun(task, request, models) {
   const run = await runKey(task.bytes, request);
-  const weights = await Promise.all(models.map((m) => (m.source.files ? null : hubFileInfo(m.source, state.wasm.hub_file_info).then((f) => f["model.safetensors"]))));
+  const weights = await Promise.all(models.map((m) => (m.source.files ? null : hubFileInfo(m.source, state.wasm.hub_file_info).then((f) => f.weights))));
   // The Hub's listing also tells the size of a model the registry does not know (for the workers' memory).
-  models.forEach((m, i) => (m.bytes ??= weights[i]?.size ?? null));
+  models.forEach((m, i) => (m.bytes ??= weights[i]?.bytes ?? null));
   const keys = await Promise.all(models.map((m, i) => modelKey(m.source, weights[i]?.sha256)));
   const record = {
     key: run,
     task: task.name,
     bytes: task.bytes,
     published: task.published ?? null,
+    link: task.link ?? null,
     settings: { ...request, hub: $("hub").value, shots: $("shots").value, seed: $("seed").value },
     models: models.map((m, i) => ({ name: m.name, key: keys[i], hub: m.source.files ? null : m.source })),
     total: task.view.examples.length,
@@ -223,7 +226,7 @@ export async function resumeRun(run) {
     if (m.hub) selectRepo(`${m.hub.repo}@${m.hub.revision}`);
     else if (!state.locals.some((l) => l.name === m.name)) missing.push(m.name);
   }
-  await setTask(run.task, run.bytes, run.published ? { published: run.published } : {});
+  await setTask(run.task, run.bytes, { ...(run.published ? { published: run.published } : {}), ...(run.link ? { link: run.link } : {}) });
   if (missing.length) {
     showError(`pick the local model folder(s) ${missing.join(", ")} again, then press Run: the browser does not keep access to local files`);
     return;
@@ -266,7 +269,7 @@ export const EVENT_HANDLERS = {
     }
   },
   loading(run, ev, row) {
-    row.label.textContent = `moving weights to the device: ${megabytes(ev.loaded)} of ${megabytes(ev.total)}`;
+    row.label.textContent = `moving weights to the device (${ev.file}): ${megabytes(ev.loaded)} of ${megabytes(ev.total)}`;
     if (ev.total) row.bar.value = ev.loaded / ev.total;
   },
   example(run, ev, row) {
@@ -286,6 +289,7 @@ export const EVENT_HANDLERS = {
   },
   loaded(run, ev, row) {
     row.parameters = ev.parameters;
+    row.family = ev.family;
     row.wasmMemory = Math.max(row.wasmMemory ?? 0, ev.wasm_memory_bytes);
     // The first worker to load starts the clock; the others are scoring their shares too.
     if (row.started) return;
@@ -295,6 +299,7 @@ export const EVENT_HANDLERS = {
   },
   model_scored(run, ev, row) {
     row.parameters = ev.parameters;
+    row.family = ev.family;
     const shares = run.shares[ev.model];
     shares.push(ev.timing);
     if (shares.length < run.workers.length) return;
@@ -370,12 +375,20 @@ function combinedTiming(timings, row) {
 /** The reports (and CSVs) of the models every worker has scored, and their trend, from the results. */
 function putReportsTogether(run) {
   const done = run.models.map((_, i) => i).filter((i) => run.assembled[i]);
-  const scored = done.map((i) => ({ name: run.models[i].name, parameters: run.rows[i].parameters, results: [...run.results[i].values()] }));
-  const { models, trend } = JSON.parse(state.wasm.evaluation_report(JSON.stringify(run.request), run.bytes, JSON.stringify(scored)));
-  state.reports = models.map(({ report }, j) => ({ ...report, timing: run.rows[done[j]].timing }));
+  const scored = done.map((i) => ({ ...scoredModel(run, i), results: [...run.results[i].values()] }));
+  const { models, ...trends } = JSON.parse(state.wasm.evaluation_report(JSON.stringify(run.request), run.bytes, JSON.stringify(scored)));
+  state.reports = models.map(({ report }, j) => ({ ...report, family: run.rows[done[j]].family ?? null, timing: run.rows[done[j]].timing }));
   state.csvs = Object.fromEntries(models.map(({ report, csv }) => [report.name, csv]));
-  state.trend = trend;
+  state.trend = trends.trend;
+  state.trends = trends;
   renderResults();
+}
+
+/** Model `i` of the run as the report wants it: name, size and where it came from. */
+function scoredModel(run, i) {
+  const m = run.models[i];
+  const hub = m.source.files ? {} : { repo: m.source.repo, revision: m.source.revision === "main" ? null : m.source.revision };
+  return { name: m.name, parameters: run.rows[i].parameters, source: { family: run.rows[i].family ?? null, ...hub } };
 }
 
 export function onEvent(ev) {
@@ -432,8 +445,9 @@ export async function partialReports(run) {
     const parameters = run.rows[i].parameters ?? state.registry.find((r) => r.repo === m.source.repo)?.parameters;
     if (results.length === 0 || parameters == null) continue;
     const request = JSON.stringify(run.request);
-    const [{ report, csv }] = JSON.parse(state.wasm.evaluation_report(request, run.bytes, JSON.stringify([{ name: m.name, parameters, results }]))).models;
-    reports.push({ ...report, csv });
+    const model = { ...scoredModel(run, i), parameters, results };
+    const [{ report, csv }] = JSON.parse(state.wasm.evaluation_report(request, run.bytes, JSON.stringify([model]))).models;
+    reports.push({ ...report, family: run.rows[i].family ?? null, csv });
   }
   return reports;
 }
@@ -454,6 +468,8 @@ export function bundle(run, cancelled) {
     // Models cut short: the examples they scored, summarised; not in the plot or the trend.
     partial_models: state.partials.map(({ csv, ...report }) => report),
     trend: state.trend,
+    family_trends: state.trends?.family_trends ?? [],
+    training_trends: state.trends?.training_trends ?? [],
   };
 }
 
@@ -465,6 +481,26 @@ export function publishBundle(run, cancelled) {
   exports.append(downloadLink("results.json", json, "application/json"));
   for (const [name, csv] of Object.entries(state.csvs)) exports.append(" ", downloadLink(`${name}.csv`, csv, "text/csv"));
   for (const p of state.partials) exports.append(" ", downloadLink(`${p.name}.partial.csv`, p.csv, "text/csv"));
+  const link = runLink(run);
+  const share = link ? node("a", "link to this run", { id: "run-link", href: link }) : node("span", "(a task or model from your files cannot be linked)", { class: "note" });
+  exports.append(" · ", share);
+}
+
+/**
+ * A URL that runs this run again (the same task, models and settings), for sharing; null when
+ * the task or a model came from the user's files.
+ */
+export function runLink(run) {
+  const task = state.shown?.link;
+  if (!task || run.models.some((m) => m.source.files)) return null;
+  const params = new URLSearchParams(task);
+  params.set("models", run.models.map((m) => (m.source.revision === "main" ? m.source.repo : `${m.source.repo}@${m.source.revision}`)).join(","));
+  if ($("hub").value !== state.wasm.default_hub()) params.set("hub", $("hub").value);
+  for (const [param, id] of [["type", "task-type"], ["truncation", "truncation"], ["precision", "precision"], ["backend", "backend"], ["shots", "shots"], ["seed", "seed"]]) {
+    if ($(id).value) params.set(param, $(id).value);
+  }
+  params.set("run", "1");
+  return `${location.origin}${location.pathname}?${params}`;
 }
 
 export function downloadLink(filename, text, type) {

@@ -66,7 +66,7 @@ export async function runKey(taskBytes, settings) {
  */
 export function modelKey(source, weightsSha256 = null) {
   if (source.files) {
-    const w = source.files["model.safetensors"];
+    const w = source.files[source.weights];
     return `local:${source.name}:${w?.size}:${w?.lastModified}`;
   }
   const sha = weightsSha256 ? `#${weightsSha256}` : "";

@@ -103,7 +103,7 @@ export async function choosePublished(name) {
   $("truncation").value = "pipeline";
   for (const m of entry.models) selectRepo(m.model.replace(/^hub:/, ""));
   const url = httpUrl(`${state.published.data.replace(/\/$/, "")}/${entry.file}`);
-  setTask(entry.file, await fetchBytes(url), { published: entry });
+  setTask(entry.file, await fetchBytes(url), { published: entry, link: { reproduce: name } });
   $("task-explanation").textContent = `${entry.name}: the prize's pipeline published GPT-2 results for this task; they appear beside ours in the results.`;
   updateRunButton();
 }
@@ -124,7 +124,7 @@ export function publishedFor(name) {
 export async function chooseBuiltin(id) {
   const task = state.builtins.find((t) => t.id === id);
   $("task-explanation").textContent = task ? `${task.cause}. ${task.explanation}` : "";
-  if (task) setTask(task.file, await fetchBytes(`tasks/${task.file}`));
+  if (task) setTask(task.file, await fetchBytes(`tasks/${task.file}`), { link: { task: `tasks/${task.file}` } });
 }
 
 /** Loads `hub:<dataset id>[@revision]` (the `hub:` may be left out) from the chosen Hub. */
@@ -140,7 +140,7 @@ export async function loadHubTask(spec) {
   const tree = await fetchBytes(dataset.tree_url);
   const file = JSON.parse(state.wasm.hub_data_file(spec, hub, tree));
   status.textContent = `${file.name}: downloading ${megabytes(file.size)}…`;
-  setTask(file.name, await fetchBytes(file.url));
+  setTask(file.name, await fetchBytes(file.url), { link: { task: spec } });
   const entry = state.prizeTasks?.find((t) => spec.startsWith(`hub:${t.id}`));
   $("task-explanation").textContent = entry ? describePrizeTask(entry) : "";
 }

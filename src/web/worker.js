@@ -3,7 +3,7 @@
 // job starts from the examples an interrupted run of it kept, which the page reads and gives
 // every worker alike; the page keeps each `example` event, since this worker's event loop is
 // busy while it scores. The page terminates the worker to cancel.
-import init, { run_job, hub_file_info, DownloadCheck, Sha256Stream, HalfPrecisionCopy } from "./invscale-web.js";
+import init, { run_job, hub_file_info, hub_model_file_url, DownloadCheck, Sha256Stream, HalfPrecisionCopy } from "./invscale-web.js";
 import { ModelFiles } from "./files.js";
 
 const ready = init();
@@ -26,15 +26,15 @@ self.onmessage = async ({ data }) => {
   const post = (json) => self.postMessage(json);
   try {
     await ready;
-    const files = new ModelFiles(
-      data.sources,
-      hub_file_info,
-      (p) => post(JSON.stringify({ event: "download", ...p })),
-      (n) => post(JSON.stringify({ event: "notice", ...n })),
-      () => new Sha256Stream(),
-      (sha256) => new DownloadCheck(sha256),
-      JSON.parse(data.request).precision === "f16" ? () => new HalfPrecisionCopy() : null,
-    );
+    const files = new ModelFiles(data.sources, {
+      readListing: hub_file_info,
+      fileUrl: (source, file) => hub_model_file_url(source.hub, source.repo, source.revision, file),
+      onProgress: (p) => post(JSON.stringify({ event: "download", ...p })),
+      onNotice: (n) => post(JSON.stringify({ event: "notice", ...n })),
+      newHasher: () => new Sha256Stream(),
+      newCheck: (sha256) => new DownloadCheck(sha256),
+      newHalfCopy: JSON.parse(data.request).precision === "f16" ? () => new HalfPrecisionCopy() : null,
+    });
     await run_job(data.request, JSON.stringify(data.share), data.task, files, JSON.stringify(data.earlier), post);
   } catch (e) {
     // The module failed to load or trapped (a Rust panic, an out-of-memory): the job cannot

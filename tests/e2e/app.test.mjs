@@ -36,7 +36,7 @@ before(async () => {
   // The same build under a sub-path, as GitHub Pages serves a project site.
   appUnderPath = await staticServer(DIST, "/some-user/invscale/");
   hub = await hubServer({ modelsDir: path.join(FIXTURES, "models"), tasksDir: path.join(FIXTURES, "tasks"), owner: "invscale-fixtures",
-    datasets: { "jsonl-task": "classification.jsonl" } });
+    datasets: { "jsonl-task": "classification.jsonl" }, revisions: { "opt-steps": { step1: "tiny-opt-post-ln", step8: "tiny-opt" } } });
 });
 
 after(() => {
@@ -71,20 +71,23 @@ async function waitForEnd(page) {
   return JSON.parse(await page.textContent("#results-json"));
 }
 
-function shareableUrl(task, site = app) {
-  const models = MODELS.map((m) => `invscale-fixtures/${m}`).join(",");
+function shareableUrl(task, site = app, modelNames = MODELS) {
+  const models = modelNames.map((m) => `invscale-fixtures/${m}`).join(",");
   const q = `task=${encodeURIComponent(`${hub.url}/tasks/${task}`)}&models=${encodeURIComponent(models)}&hub=${encodeURIComponent(hub.url)}&run=1`;
   return `${site.url}/?${q}`;
 }
 
-/** Every per-example number of every model against the reference, within 1e-4. */
-function assertMatchesReference(bundle, task) {
+/**
+ * Every per-example number of every model against the reference, within 1e-4. `fixtures`
+ * maps a model's name to the fixture it was served from, where they differ.
+ */
+function assertMatchesReference(bundle, task, modelNames = MODELS, fixtures = {}) {
   const expected = reference[task];
   assert.equal(bundle.task_type, expected.task_type);
-  assert.equal(bundle.models.length, MODELS.length);
+  assert.equal(bundle.models.length, modelNames.length);
   let worst = 0;
   for (const model of bundle.models) {
-    const rows = expected.models[model.name]?.["keep-scored"];
+    const rows = expected.models[fixtures[model.name] ?? model.name]?.["keep-scored"];
     assert.ok(rows, `no reference for model ${model.name}`);
     assert.equal(model.rows.length, rows.length, `${model.name}: number of rows`);
     for (const [i, want] of rows.entries()) {
@@ -168,6 +171,99 @@ test("without WebGPU the CPU fallback gives the same numbers (site under a sub-p
         }
       }
     }
+  });
+});
+
+// Two families beside GPT-2's: GPT-NeoX (safetensors, and pytorch_model.bin only) and OPT
+// (vocab.json + merges.txt without tokenizer.json, a BOS token, pytorch_model.bin only, and
+// post-LN with projections), as the Hub stores them.
+const FAMILIES = ["tiny-neox", "tiny-neox-sequential", "tiny-opt", "tiny-opt-post-ln"];
+
+/** The bundle and page of a run of FAMILIES: a line and a verdict per family. */
+async function assertFamilies(page, bundle) {
+  assert.deepEqual(bundle.models.map((m) => m.family), ["GPT-NeoX", "GPT-NeoX", "OPT", "OPT"]);
+  assert.deepEqual(bundle.family_trends.map((f) => f.family), ["GPT-NeoX", "OPT"]);
+  for (const f of bundle.family_trends) {
+    assert.deepEqual(f.trend.models.map((m) => m.name).sort(), bundle.models.filter((m) => m.family === f.family).map((m) => m.name).sort());
+    assert.equal(await page.getAttribute(`#family-verdicts p[data-family="${f.family}"]`, "data-verdict"), f.trend.verdict);
+  }
+  assert.equal(await page.locator("#plot g.series[data-series]").count(), 2, "one line per family");
+  assert.match(await page.textContent("#plot .legend"), /GPT-NeoX: .*\(\d+%\).*OPT: /);
+  // No model file was asked for that the repositories do not have.
+  const asked = hub.requests.filter((r) => r.includes("/resolve/") && FAMILIES.some((m) => r.includes(`/${m}/`)));
+  for (const r of asked) {
+    const [, model, file] = r.match(/\/invscale-fixtures\/([^/]+)\/resolve\/[^/]+\/(.+)$/);
+    assert.ok(fs.existsSync(path.join(FIXTURES, "models", model, file)), `asked for ${r}`);
+  }
+}
+
+test("models of other families (pickle checkpoints, vocab.json + merges.txt) on WebGPU match the reference, a line and verdict per family", async () => {
+  await withPage(WEBGPU, async (page) => {
+    await page.goto(shareableUrl("classification.csv", app, FAMILIES));
+    const bundle = await waitForEnd(page);
+    assert.equal(bundle.backend, "webgpu");
+    const worst = assertMatchesReference(bundle, "classification.csv", FAMILIES);
+    console.log(`WebGPU, GPT-NeoX and OPT: max |app − reference| = ${worst.toExponential(2)}`);
+    await assertFamilies(page, bundle);
+    await page.locator("#size-figure").screenshot({ path: path.join(OUT, "families.png") });
+  });
+});
+
+test("the same families on the CPU fallback match the reference", async () => {
+  await withPage([], async (page) => {
+    await page.goto(shareableUrl("classification.csv", app, FAMILIES));
+    const bundle = await waitForEnd(page);
+    assert.equal(bundle.backend, "cpu");
+    const worst = assertMatchesReference(bundle, "classification.csv", FAMILIES);
+    console.log(`CPU fallback, GPT-NeoX and OPT: max |app − reference| = ${worst.toExponential(2)}`);
+    await assertFamilies(page, bundle);
+  });
+});
+
+test("through training: checkpoints ticked by step are scored by Hub revision, each as that revision alone, plotted against the step", async () => {
+  await withPage([], async (page) => {
+    // A repository with two step revisions (each served from its own fixture) and its main branch.
+    await page.goto(`${app.url}/?hub=${encodeURIComponent(hub.url)}&task=${encodeURIComponent(`${hub.url}/tasks/classification.csv`)}`);
+    await page.waitForFunction(() => document.body.dataset.state === "idle");
+    await page.click("#training-picker summary");
+    await page.evaluate(() => {
+      // The picker's sizes are the registry's; the fixture repository takes a Pythia size's place.
+      const box = document.querySelector("#training-sizes input");
+      box.value = "invscale-fixtures/opt-steps";
+      box.checked = true;
+    });
+    await page.fill("#training-steps", "8, 1, 3");
+    await page.click("#tick-steps");
+    assert.match(await page.textContent("#training-status"), /^2 checkpoints ticked\. 3: not a published step/);
+    const ticked = await page.evaluate(() => [...document.querySelectorAll("#model-list input:checked")].map((b) => b.value));
+    assert.deepEqual(ticked, ["invscale-fixtures/opt-steps@step8", "invscale-fixtures/opt-steps@step1"]);
+    await page.click("#run");
+    const bundle = await waitForEnd(page);
+    const fixtures = { "opt-steps@step1": "tiny-opt-post-ln", "opt-steps@step8": "tiny-opt" };
+    const worst = assertMatchesReference(bundle, "classification.csv", Object.keys(fixtures), fixtures);
+    console.log(`through training (2 revisions): max |app − each revision alone| = ${worst.toExponential(2)}`);
+    assert.ok(hub.requests.includes("/invscale-fixtures/opt-steps/resolve/step1/model.safetensors"), hub.requests.join("\n"));
+    assert.ok(hub.requests.includes("/invscale-fixtures/opt-steps/resolve/step8/pytorch_model.bin"), hub.requests.join("\n"));
+    const [training] = bundle.training_trends;
+    assert.equal(bundle.training_trends.length, 1);
+    assert.equal(training.model, "opt-steps");
+    assert.deepEqual(training.trend.models.map((m) => [m.name, m.step]), [["opt-steps@step1", 1], ["opt-steps@step8", 8]]);
+    assert.equal(bundle.trend, null, "checkpoints through training are no trend across sizes");
+    assert.equal(await page.isHidden("#size-figure"), true);
+    assert.equal(await page.isVisible("#training-figure"), true);
+    assert.equal(await page.locator("#training-plot g.series circle").count(), 2);
+    assert.match(await page.textContent("#training-plot"), /training step \(log scale\)/);
+    assert.equal(await page.getAttribute('#training-verdicts p[data-model="opt-steps"]', "data-verdict"), training.trend.verdict);
+    assert.match(await page.textContent("#training-verdicts"), /opt-steps through training \(steps 1, 8\): .*checkpoint/);
+    await page.locator("#training-figure").screenshot({ path: path.join(OUT, "through-training.png") });
+
+    // The run's link runs it again from the URL alone, with the same numbers.
+    const link = await page.getAttribute("#run-link", "href");
+    assert.match(link, /models=invscale-fixtures%2Fopt-steps%40step8%2Cinvscale-fixtures%2Fopt-steps%40step1/);
+    await page.goto(link);
+    const again = await waitForEnd(page);
+    assert.deepEqual(again.models.map((m) => m.rows), bundle.models.map((m) => m.rows));
+    assert.deepEqual(again.training_trends, bundle.training_trends);
   });
 });
 

@@ -62,7 +62,7 @@ function modelListing(dir) {
     const file = path.join(dir, name);
     const size = fs.statSync(file).size;
     const entry = { type: "file", path: name, size, oid: "0".repeat(40) };
-    if (name.endsWith(".safetensors")) entry.lfs = { oid: sha256OfFile(file), size, pointerSize: 134 };
+    if (/\.(safetensors|bin)$/.test(name)) entry.lfs = { oid: sha256OfFile(file), size, pointerSize: 134 };
     return entry;
   });
 }
@@ -107,9 +107,13 @@ export async function staticServer(dir, prefix = "/", headers = {}) {
  * (path → list of statuses, or "cut" / "corrupt" for a model file's body) answers a path with
  * those, one per request, before serving it normally. `/api/models/{owner}/{name}/tree/{rev}`
  * lists a model's files with the weights' SHA-256 (or `server.claimedSha256[name]` instead).
- * Every request is logged, and each Range header in `server.ranges`.
+ * `revisions` maps a repository to its revisions' fixture folders (`{"opt-steps": {step1:
+ * "tiny-opt-post-ln"}}`), as a model published at several training steps; other
+ * repositories serve their folder at every revision. Every request is logged, and each Range
+ * header in `server.ranges`.
  */
-export async function hubServer({ modelsDir, tasksDir, owner, datasets = {} }) {
+export async function hubServer({ modelsDir, tasksDir, owner, datasets = {}, revisions = {} }) {
+  const folder = (name, revision) => path.join(modelsDir, Object.hasOwn(revisions, name) ? revisions[name][revision] ?? ".missing" : name);
   const server = await listen((req, res) => {
     const pathname = decodeURIComponent(new URL(req.url, "http://x").pathname);
     server.requests.push(pathname);
@@ -142,16 +146,16 @@ export async function hubServer({ modelsDir, tasksDir, owner, datasets = {} }) {
     }
     const data = pathname.match(/^\/datasets\/([^/]+)\/([^/]+)\/resolve\/[^/]+\/data\/([^/]+)$/);
     if (data && data[1] === owner && datasets[data[2]] === data[3]) return sendFile(res, path.join(tasksDir, data[3]));
-    const modelTree = pathname.match(/^\/api\/models\/([^/]+)\/([^/]+)\/tree\/[^/]+$/);
-    if (modelTree && modelTree[1] === owner && fs.existsSync(path.join(modelsDir, modelTree[2]))) {
+    const modelTree = pathname.match(/^\/api\/models\/([^/]+)\/([^/]+)\/tree\/([^/]+)$/);
+    if (modelTree && modelTree[1] === owner && fs.existsSync(folder(modelTree[2], modelTree[3]))) {
       res.writeHead(200, { "content-type": "application/json", ...CORS });
-      const listing = modelListing(path.join(modelsDir, modelTree[2]));
+      const listing = modelListing(folder(modelTree[2], modelTree[3]));
       const claimed = server.claimedSha256?.[modelTree[2]];
       for (const entry of listing) if (entry.lfs && claimed) entry.lfs.oid = claimed;
       return res.end(JSON.stringify(listing));
     }
     const hub = pathname.match(/^\/([^/]+)\/([^/]+)\/resolve\/([^/]+)\/([^/]+)$/);
-    if (hub && hub[1] === owner && !hub[2].startsWith(".")) return sendFile(res, path.join(modelsDir, hub[2], hub[4]), req.headers.range, bodyFault);
+    if (hub && hub[1] === owner && !hub[2].startsWith(".")) return sendFile(res, path.join(folder(hub[2], hub[3]), hub[4]), req.headers.range, bodyFault);
     const task = pathname.match(/^\/tasks\/([^/]+)$/);
     if (task && !task[1].startsWith(".")) return sendFile(res, path.join(tasksDir, task[1]));
     sendFile(res, "");

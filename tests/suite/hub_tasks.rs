@@ -285,12 +285,12 @@ fn hub_models_are_downloaded_once_into_the_cache_and_resume_a_partial_file() {
 /// them, here an OPT whose repository has vocab.json + merges.txt and no tokenizer.json, and
 /// at one step only pytorch_model.bin (so the listing decides what is downloaded): each gets
 /// its own result file, named after the revision, with that revision's numbers alone (the
-/// reference's).
+/// reference's), and the summary gives the trend over the steps.
 #[test]
 fn training_steps_by_hub_revision_score_as_each_revision_alone() {
     let fixtures = common::fixtures();
     let mut routes = HashMap::new();
-    for (revision, model) in [("main", "tiny-opt"), ("step1", "tiny-opt-post-ln")] {
+    for (revision, model) in [("main", "tiny-opt"), ("step1", "tiny-opt-post-ln"), ("step8", "tiny-opt")] {
         let dir = fixtures.join("models").join(model);
         let mut listed = Vec::new();
         // As the Hub lists them: what the folder has (tiny-opt: pytorch_model.bin only).
@@ -309,7 +309,8 @@ fn training_steps_by_hub_revision_score_as_each_revision_alone() {
     let task = fixtures.join("tasks/classification.csv");
     let output = Command::new(env!("CARGO_BIN_EXE_invscale"))
         .args(["eval", "--task", p(&task), "--hub", &hub, "--out", p(&out)])
-        .args(["--model", "hub:invscale-fixtures/opt-steps@step1", "--model", "hub:invscale-fixtures/opt-steps"])
+        .args(["--model", "hub:invscale-fixtures/opt-steps@step8", "--model", "hub:invscale-fixtures/opt-steps@step1"])
+        .args(["--model", "hub:invscale-fixtures/opt-steps"])
         .env("INVSCALE_CACHE", &cache)
         .output()
         .unwrap();
@@ -319,7 +320,11 @@ fn training_steps_by_hub_revision_score_as_each_revision_alone() {
     assert!(requests.iter().any(|r| r.ends_with("/resolve/main/pytorch_model.bin")), "{requests:?}");
 
     let reference: serde_json::Value = serde_json::from_slice(&common::read(fixtures.join("reference.json"))).unwrap();
-    for (file, model) in [("opt-steps@step1.csv", "tiny-opt-post-ln"), ("opt-steps.csv", "tiny-opt")] {
+    let mean_loss = |model: &str| {
+        let rows = reference["classification.csv"]["models"][model]["keep-scored"].as_array().unwrap();
+        rows.iter().map(|r| r["loss"].as_f64().unwrap()).sum::<f64>() / rows.len() as f64
+    };
+    for (file, model) in [("opt-steps@step1.csv", "tiny-opt-post-ln"), ("opt-steps@step8.csv", "tiny-opt"), ("opt-steps.csv", "tiny-opt")] {
         let csv = std::fs::read_to_string(out.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         let rows = reference["classification.csv"]["models"][model]["keep-scored"].as_array().unwrap();
         let records: Vec<_> = csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()).collect();
@@ -332,9 +337,25 @@ fn training_steps_by_hub_revision_score_as_each_revision_alone() {
     // The summary says where each model came from.
     let summary: serde_json::Value = serde_json::from_slice(&common::read(out.join("summary.json"))).unwrap();
     let models = summary["models"].as_array().unwrap();
-    assert_eq!((models[0]["name"].as_str(), models[0]["family"].as_str()), (Some("opt-steps@step1"), Some("OPT")));
-    assert_eq!((models[0]["revision"].as_str(), models[0]["step"].as_u64()), (Some("step1"), Some(1)));
-    assert_eq!((models[1]["family"].as_str(), models[1].get("revision"), models[1].get("step")), (Some("OPT"), None, None));
+    assert_eq!((models[1]["name"].as_str(), models[1]["family"].as_str()), (Some("opt-steps@step1"), Some("OPT")));
+    assert_eq!((models[1]["revision"].as_str(), models[1]["step"].as_u64()), (Some("step1"), Some(1)));
+    assert_eq!((models[2]["family"].as_str(), models[2].get("revision"), models[2].get("step")), (Some("OPT"), None, None));
+    // Through training: the two step revisions (main names no step), in order of step, each
+    // the reference's mean.
+    let training = summary["training_trends"].as_array().expect("a trend over training steps");
+    assert_eq!(training.len(), 1, "{training:?}");
+    assert_eq!((training[0]["model"].as_str(), training[0]["repo"].as_str()), (Some("opt-steps"), Some("invscale-fixtures/opt-steps")));
+    let trend = &training[0]["trend"];
+    assert_eq!(trend["along"], "steps");
+    let steps: Vec<_> =
+        trend["models"].as_array().unwrap().iter().map(|m| (m["name"].as_str().unwrap(), m["step"].as_u64().unwrap())).collect();
+    assert_eq!(steps, [("opt-steps@step1", 1), ("opt-steps@step8", 8)]);
+    for (m, model) in trend["models"].as_array().unwrap().iter().zip(["tiny-opt-post-ln", "tiny-opt"]) {
+        assert!((m["mean"].as_f64().unwrap() - mean_loss(model)).abs() <= 1e-4, "{m}");
+    }
+    assert!(summary["trend"].is_null(), "checkpoints through training are no trend across sizes: {}", summary["trend"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("trend of opt-steps over training steps: "), "{stdout}");
 }
 
 /// A registry name with a training step, as a newcomer types it (`--model pythia-160m@step3000`),

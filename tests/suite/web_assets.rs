@@ -52,17 +52,23 @@ fn prize_catalogue_names_hub_datasets() {
     }
 }
 
-/// The page offers the GPT-2 family (the models with `files`); the CLI's short names cover the
-/// other families, each with the config.json fields that size it.
+/// The page and the CLI's short names offer every family the registry describes, each model
+/// with the config.json fields that size it; Pythia lists its 154 training steps.
 #[test]
 fn registry_lists_the_families_with_consistent_sizes() {
     let registry = json("models/registry.json");
     let models = registry["models"].as_array().unwrap();
-    let offered: Vec<_> = models.iter().filter(|m| m.get("files").is_some()).map(|m| m["name"].as_str().unwrap()).collect();
-    assert_eq!(offered, ["distilgpt2", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"]);
+    let with_sizes: Vec<_> = models.iter().filter(|m| m.get("files").is_some()).map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(with_sizes, ["distilgpt2", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"]);
     let mut families: Vec<&str> = models.iter().map(|m| m["family"].as_str().unwrap()).collect();
     families.dedup();
-    assert_eq!(families, ["gpt2", "pythia", "opt", "gpt-neo"]);
+    assert_eq!(families, ["gpt2", "pythia", "opt", "gpt-neo", "cerebras-gpt"]);
+    let described: Vec<&str> = registry["families"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(described, ["gpt2", "opt", "gpt-neo", "pythia", "cerebras-gpt"]);
+    let steps = &registry["families"][3]["training_steps"];
+    let (early, every, last) =
+        (steps["steps"].as_array().unwrap().len() as u64, steps["every"].as_u64().unwrap(), steps["last"].as_u64().unwrap());
+    assert_eq!(early + last / every, 154, "Pythia publishes 154 checkpoints");
     for m in models {
         let name = m["name"].as_str().unwrap();
         let config = match m.get("config") {
