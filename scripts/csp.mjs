@@ -5,12 +5,21 @@
 // GitHub's raw files (the pipeline's published task files), the local machine (a Hub-layout
 // test server, `trunk serve`'s reload socket), and the hosts in INVSCALE_CONNECT (space
 // separated, e.g. a Hub mirror) — nothing a task or page parameter could point elsewhere.
+// Under `trunk serve` Trunk adds its live-reload script, whose placeholders it fills in per
+// request; they are filled in here instead (the page's own host, the reload socket's base),
+// so the script is served as hashed and runs. `trunk build` adds no such script: the built
+// site's policy allows only the loader.
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 
 const file = path.join(process.env.TRUNK_STAGING_DIR ?? "dist", "index.html");
 let html = fs.readFileSync(file, "utf8");
+const wsBase = (process.env.TRUNK_SERVE_WS_BASE ?? "/").replace(/\/?$/, "/");
+html = html.replace(/<script(?![^>]*\bsrc=)[^>]*>[\s\S]*?<\/script>/g, (script) =>
+  script.includes("{{__TRUNK_ADDRESS__}}")
+    ? script.replace(/(['`])\{\{__TRUNK_ADDRESS__\}\}\1/g, "window.location.host").replaceAll("{{__TRUNK_WS_BASE__}}", wsBase)
+    : script);
 const inline = [...html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/g)].map((m) => m[1]);
 const hashes = inline.map((text) => `'sha256-${crypto.createHash("sha256").update(text, "utf8").digest("base64")}'`);
 const local = ["http://localhost:*", "http://127.0.0.1:*", "ws://localhost:*", "ws://127.0.0.1:*"];

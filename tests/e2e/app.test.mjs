@@ -10,7 +10,9 @@
 //     and shows a trend verdict.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -321,16 +323,17 @@ test("by hand: upload a hostile task, pick a local model, run; markup stays text
     await page.waitForFunction(() => document.body.dataset.state === "idle");
     await page.setInputFiles("#task-file", path.join(FIXTURES, "tasks/hostile.csv"));
     await page.waitForFunction(() => /examples/.test(document.getElementById("task-status").textContent));
-    // A folder as a user has it (the fixture's tokenizer.json is a symlink, which uploads skip).
-    const folder = path.join(OUT, "tiny-odd-heads");
+    // A folder as a user has it (the fixture's tokenizer files are symlinks, which uploads
+    // skip): an OPT as its repository holds it, pytorch_model.bin and vocab.json + merges.txt.
+    const folder = path.join(OUT, "tiny-opt");
     fs.rmSync(folder, { recursive: true, force: true });
-    fs.cpSync(path.join(FIXTURES, "models/tiny-odd-heads"), folder, { recursive: true, dereference: true });
+    fs.cpSync(path.join(FIXTURES, "models/tiny-opt"), folder, { recursive: true, dereference: true });
     await page.setInputFiles("#model-folder", folder);
     await page.locator("#local-models input").first().check();
     await page.click("#run");
     const bundle = await waitForEnd(page);
     assert.equal(bundle.models.length, 1);
-    assert.equal(bundle.models[0].name, "tiny-odd-heads");
+    assert.deepEqual([bundle.models[0].name, bundle.models[0].family], ["tiny-opt", "OPT"]);
     const table = await page.textContent("#examples-table");
     assert.ok(table.includes('<img src=x onerror="window.__injected=1">'), "the prompt's markup is shown as text");
     assert.ok(table.includes("<script>window.__injected=2</script>"));
@@ -432,6 +435,52 @@ test("the page's Content Security Policy lets the app run and stops injected scr
     await page.waitForFunction(() => document.body.dataset.state === "error");
     assert.match(await page.textContent("#error"), /cannot load https:\/\/example\.org\/task\.csv: this page connects only to the Hub/);
   });
+  // The built site has no live-reload script: its policy allows Trunk's loader alone.
+  assert.doesNotMatch(fs.readFileSync(path.join(DIST, "index.html"), "utf8"), /trunk\/ws/);
+});
+
+/** A TCP port nobody listens on now. */
+function freePort() {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+test("development: `trunk serve` runs the page under its policy and live reload works", async () => {
+  const port = await freePort();
+  const dist = path.join(OUT, "serve-dist");
+  const args = ["serve", "--release", "--dist", dist, "--address", "127.0.0.1", "--port", String(port)];
+  const trunk = spawn("trunk", args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let log = "";
+  trunk.stdout.on("data", (d) => (log += d));
+  trunk.stderr.on("data", (d) => (log += d));
+  const url = `http://127.0.0.1:${port}/`;
+  try {
+    for (let waited = 0; !(await fetch(url).then((r) => r.ok, () => false)); waited += 1000) {
+      assert.ok(waited < 8 * 60 * 1000 && trunk.exitCode === null, `trunk serve did not come up:\n${log.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    await withPage([], async (page) => {
+      const refused = [];
+      page.on("console", (m) => /Content Security Policy/i.test(m.text()) && refused.push(m.text()));
+      const socket = page.waitForEvent("websocket", { predicate: (ws) => ws.url().includes("/.well-known/trunk/ws"), timeout: 60_000 });
+      await page.goto(url);
+      await page.waitForFunction(() => document.body.dataset.state === "idle");
+      await socket;
+      // A source file saved again: Trunk rebuilds and tells the page, which reloads itself.
+      const reloaded = page.waitForEvent("framenavigated", { timeout: 5 * 60_000 });
+      const style = path.join(ROOT, "www/style.css");
+      fs.writeFileSync(style, fs.readFileSync(style));
+      await reloaded;
+      await page.waitForFunction(() => document.body.dataset.state === "idle");
+      assert.deepEqual(refused, [], "the policy refused something under trunk serve");
+    });
+  } finally {
+    process.kill(-trunk.pid, "SIGTERM");
+  }
 });
 
 test("Cancel stops a long run; the page keeps responding", async () => {
