@@ -4,7 +4,10 @@
 //! only load the models and say what happened.
 
 use crate::checkpoint::Checkpoint;
-use crate::report::{results_csv, run_trend, FamilyTrend, ModelReport, ModelResults, ModelSource, ModelSummary, TrainingTrend, Trends};
+use crate::report::{
+    example_changes, results_csv, run_trend, ExampleChanges, FamilyTrend, ModelReport, ModelResults, ModelSource, ModelSummary,
+    TrainingTrend, Trends,
+};
 use crate::run::{run_task, Control, ExampleResult, RunError, RunOptions};
 use crate::stats::trend::{Along, Trend};
 use crate::task::Task;
@@ -102,6 +105,12 @@ impl<'t> Evaluation<'t> {
     fn trend_among(&self, keep: impl Fn(&ScoredModel) -> bool, along: Along) -> Option<Trend> {
         let runs: Vec<ModelResults> = self.models.iter().filter(|m| keep(m)).map(|m| m.results(along)).collect();
         run_trend(&runs, along)
+    }
+
+    /// How each example fares from the smallest model to the largest.
+    pub fn example_changes(&self) -> ExampleChanges {
+        let models: Vec<ModelResults> = self.models.iter().map(|m| m.results(Along::Steps)).collect();
+        example_changes(&models, self.task.examples.len())
     }
 
     /// Every shape the models show: over the training steps of each Hub model scored at two

@@ -1,9 +1,11 @@
 //! Results in the prize pipeline's CSV format, and the JSON summary and bundle of a run.
 
+mod example_changes;
 mod pipeline_csv;
 
 use serde::Serialize;
 
+pub use example_changes::{example_changes, ExampleChange, ExampleChanges};
 pub use pipeline_csv::{python_repr, results_csv};
 
 use crate::model::Precision;

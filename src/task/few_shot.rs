@@ -95,22 +95,13 @@ mod tests {
         parse_task(csv.as_bytes(), None).unwrap()
     }
 
-    fn prompt(kind: &ExampleKind) -> &str {
-        match kind {
-            ExampleKind::Classification { prompt, .. } | ExampleKind::SequenceProb { prompt, .. } | ExampleKind::Numeric { prompt, .. } => {
-                prompt
-            }
-            ExampleKind::Logodds { prompt, .. } => prompt,
-        }
-    }
-
     #[test]
     fn prompts_get_other_examples_with_their_answers_never_their_own() {
         let original = task(12);
         for seed in 0..20 {
             let shot = few_shot(&original, FewShot { shots: 3, seed }).unwrap();
             for (i, (before, after)) in original.examples.iter().zip(&shot.examples).enumerate() {
-                let p = prompt(&after.kind);
+                let p = after.kind.prompt();
                 assert!(p.ends_with(&format!("\n\nQ{i}: pick")), "{p:?}");
                 // Its own question appears once (at the end); its own answers never.
                 assert_eq!(p.matches(&format!("Q{i}:")).count(), 1, "{p:?}");

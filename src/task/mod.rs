@@ -138,6 +138,16 @@ impl ExampleKind {
             ExampleKind::SequenceProb { .. } | ExampleKind::Numeric { .. } => &[],
         }
     }
+
+    /// The prompt (for logodds, the first of its two).
+    pub fn prompt(&self) -> &str {
+        match self {
+            ExampleKind::Classification { prompt, .. }
+            | ExampleKind::SequenceProb { prompt, .. }
+            | ExampleKind::Numeric { prompt, .. }
+            | ExampleKind::Logodds { prompt, .. } => prompt,
+        }
+    }
 }
 
 /// A parsed task: its type, examples, and non-fatal remarks about the input.
@@ -146,6 +156,27 @@ pub struct Task {
     pub task_type: TaskType,
     pub examples: Vec<Example>,
     pub warnings: Vec<TaskWarning>,
+}
+
+impl Task {
+    /// The text every prompt starts with (an instruction, demonstrations a template repeats),
+    /// up to and including its last line break, so that what is each example's own starts a
+    /// line; empty with fewer than two examples.
+    pub fn shared_prompt(&self) -> &str {
+        let prompts: Vec<&str> = self.examples.iter().map(|e| e.kind.prompt()).collect();
+        shared_prompt(&prompts)
+    }
+}
+
+fn shared_prompt<'a>(prompts: &[&'a str]) -> &'a str {
+    let [first, rest @ ..] = prompts else { return "" };
+    if rest.is_empty() {
+        return "";
+    }
+    let common = rest.iter().fold(first.len(), |n, p| first.bytes().zip(p.bytes()).take(n).take_while(|(a, b)| a == b).count());
+    // The common bytes may end inside a character; a line break is one byte, so cutting
+    // after one keeps the text valid UTF-8.
+    first.as_bytes()[..common].iter().rposition(|&b| b == b'\n').map_or("", |end| &first[..=end])
 }
 
 /// A remark about the input that does not stop scoring (e.g. a class without a leading space).
@@ -191,5 +222,20 @@ impl TaskError {
     }
     pub(crate) fn at_row(row: usize, message: impl Into<String>) -> Self {
         TaskError { row: Some(row), column: None, message: message.into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shared_text_ends_at_a_line_break() {
+        let prompts = ["Answer the question.\nQ: 2+2?\nA:", "Answer the question.\nQ: 3+3?\nA:", "Answer the question.\nQ: é?"];
+        assert_eq!(shared_prompt(&prompts), "Answer the question.\n");
+        assert_eq!(shared_prompt(&["Q: 1\nA:", "Q: 2\nA:"]), "");
+        assert_eq!(shared_prompt(&["same\n"]), "", "one prompt shares nothing");
+        // Multi-byte text diverging inside a character still cuts at a line break.
+        assert_eq!(shared_prompt(&["x\né", "x\nè"]), "x\n");
     }
 }

@@ -3,13 +3,15 @@
 // numbers come from the wasm module and the worker; the page only shows them.
 import { loadRegistry, pickFolder, refreshCacheMarks, selectRepo, tickTrainingSteps, updateRunButton } from "./model_picker.js";
 import { $, httpUrl, setState, showError, state, wasmBindings } from "./page.js";
-import { renderExamples } from "./results.js";
+import { focusModel, renderExamples } from "./examples_view.js";
+import { watchPlotClicks } from "./results.js";
 import { cancelRun, failRun, offerResume, startRun } from "./run_control.js";
 import { forgetAll } from "./run_store.js";
+import { startComparison } from "./comparison.js";
 import { chooseBuiltin, choosePublished, fetchBytes, loadBuiltins, loadHubTask, loadPrizeCatalogue, loadPublished, readFile, setTask, taskError } from "./task_picker.js";
 
 async function applyUrlParameters(params) {
-  for (const [param, select] of [["type", "task-type"], ["backend", "backend"], ["workers", "workers"], ["truncation", "truncation"], ["precision", "precision"]]) {
+  for (const [param, select] of [["type", "task-type"], ["backend", "backend"], ["workers", "workers"], ["truncation", "truncation"], ["precision", "precision"], ["compare", "compare"]]) {
     const value = params.get(param);
     if (value === null) continue;
     if (![...$(select).options].some((o) => o.value === value)) throw new Error(`unknown ${param} \`${value}\` in the page's URL`);
@@ -34,7 +36,7 @@ async function applyUrlParameters(params) {
   updateRunButton();
   if (params.get("run") === "1") {
     if (!state.task) throw new Error("run=1 needs a task that parses (see the task status above)");
-    await startRun();
+    await startComparison(startRun, setTask);
   }
 }
 
@@ -65,13 +67,16 @@ async function main() {
   $("model-folder").addEventListener("change", (e) => pickFolder(e.target.files));
   $("tick-steps").addEventListener("click", tickTrainingSteps);
   $("hub").addEventListener("change", refreshCacheMarks);
-  $("run").addEventListener("click", () => startRun().catch((e) => failRun(e.message ?? String(e))));
+  $("run").addEventListener("click", () => startComparison(startRun, setTask).catch((e) => failRun(e.message ?? String(e))));
   $("forget-runs").addEventListener("click", async () => {
     await forgetAll();
     $("resume-offer").hidden = true;
     $("forget-status").textContent = "forgotten";
   });
   $("cancel").addEventListener("click", cancelRun);
+  for (const id of ["example-order", "example-class"]) $(id).addEventListener("change", () => { state.page = 0; renderExamples(); });
+  $("show-all-models").addEventListener("click", () => focusModel(null));
+  watchPlotClicks();
   $("page-prev").addEventListener("click", () => { state.page--; renderExamples(); });
   $("page-next").addEventListener("click", () => { state.page++; renderExamples(); });
   setState("idle");

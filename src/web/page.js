@@ -34,6 +34,12 @@ export const state = {
   csvs: {},
   trend: null,
   trends: null,
+  /** How each example moved from the smallest model to the largest (`evaluation_report`'s `examples`). */
+  examples: null,
+  /** The model whose column alone the examples table shows (a point clicked), or null. */
+  focusModel: null,
+  /** Settings compared side by side (`comparison.js`): the runs' layers, or null. */
+  comparison: null,
   /** The page of the examples table shown. */
   page: 0,
 };

@@ -121,12 +121,14 @@ export function drawPlot(svg, { series, axis = SIZE_AXIS, label, lowerIsBetter, 
       g.append(el("line", { class: "error-bar", x1: x, y1: py(p.mean - sem), x2: x, y2: py(p.mean + sem) }));
       g.append(el("line", { class: "error-bar", x1: x - 5, y1: py(p.mean - sem), x2: x + 5, y2: py(p.mean - sem) }));
       g.append(el("line", { class: "error-bar", x1: x - 5, y1: py(p.mean + sem), x2: x + 5, y2: py(p.mean + sem) }));
-      const dot = el("circle", { cx: x, cy: py(p.mean), r: 4 });
+      const dot = el("circle", { cx: x, cy: py(p.mean), r: 5, "data-model": p.name, class: "point" });
       dot.append(el("title", {}, `${p.name}: ${p.mean.toFixed(4)} ± ${sem.toFixed(4)}`));
       g.append(dot);
       // Along steps the line is the model: its points are labelled by step, not by name.
       const text = axis === STEP_AXIS ? formatStep(p.step) : p.name;
-      g.append(el("text", { x: x + 7, y: py(p.mean) - 7, class: "point-label" }, text));
+      // Near the right edge a label reads leftwards, so it stays inside the plot.
+      const leftwards = x > W - 140;
+      g.append(el("text", { x: leftwards ? x - 7 : x + 7, y: py(p.mean) - 7, class: "point-label", "text-anchor": leftwards ? "end" : "start" }, text));
     }
     svg.append(g);
   });

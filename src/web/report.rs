@@ -25,8 +25,9 @@ struct Scored {
 
 /// `request` and `task` as given to [`run_job`](super::run_job); `models` a JSON array of
 /// `{name, parameters, source, results}`. Returns JSON `{models: [{report, csv}], trend,
-/// family_trends, training_trends}` ([`Trends`](crate::report::Trends)), the trend null with
-/// fewer than two models (and for numeric tasks).
+/// family_trends, training_trends, examples}` ([`Trends`](crate::report::Trends), and
+/// [`ExampleChanges`](crate::report::ExampleChanges) for the examples view), the trend null
+/// with fewer than two models (and for numeric tasks).
 #[wasm_bindgen]
 pub fn evaluation_report(request: &str, task: &[u8], models: &str) -> Result<String, JsError> {
     let request: JobRequest = serde_json::from_str(request).map_err(|e| JsError::new(&format!("bad job request: {e}")))?;
@@ -41,5 +42,6 @@ pub fn evaluation_report(request: &str, task: &[u8], models: &str) -> Result<Str
     }
     let mut out = serde_json::to_value(evaluation.trends()).expect("trends serialise");
     out["models"] = reports.into();
+    out["examples"] = serde_json::to_value(evaluation.example_changes()).expect("examples serialise");
     Ok(out.to_string())
 }

@@ -1,6 +1,8 @@
 // The results: plot, verdict, summary table and the examples, paged. Every number comes from
 // the worker's reports.
-import { $, PAGE_SIZE, node, state } from "./page.js";
+import { comparisonLayers } from "./comparison.js";
+import { focusModel, renderClassFilter, renderExamples } from "./examples_view.js";
+import { $, node, state } from "./page.js";
 import { STEP_AXIS, drawPlot, formatParams, formatStep } from "./plot.js";
 import { publishedFor } from "./task_picker.js";
 
@@ -23,13 +25,16 @@ export function renderResults() {
   const sized = state.reports.filter((r) => !checkpoints.has(r.name));
   const families = [...new Set(sized.map((r) => r.family ?? "models"))];
   const familyTrend = (family) => state.trends?.family_trends?.find((f) => f.family === family)?.trend;
-  const series = families.map((family) => {
+  let series = families.map((family) => {
     const t = familyTrend(family);
     return { name: family, verdict: t ? shortVerdict(t) : null, points: sized.filter((r) => (r.family ?? "models") === family).map(point) };
   });
-  $("size-figure").hidden = sized.length === 0;
-  drawPlot($("plot"), { ...plotted, series, verdict: state.trend && families.length === 1 ? shortVerdict(state.trend) : null });
-  const lines = families.length > 1 ? " One line per family." : "";
+  // Settings compared: a line per setting instead, each with its own verdict.
+  const layers = comparisonLayers();
+  if (layers) series = layers.map((l) => ({ name: l.label, verdict: l.trend ? shortVerdict(l.trend) : null, points: l.reports.filter((r) => !checkpoints.has(r.name)).map(point) }));
+  $("size-figure").hidden = series.every((s) => s.points.length === 0);
+  drawPlot($("plot"), { ...plotted, series, verdict: state.trend && series.length === 1 ? shortVerdict(state.trend) : null });
+  const lines = layers ? " One line per setting." : families.length > 1 ? " One line per family." : "";
   $("plot-caption").textContent = `${label} of each model on ${state.shown.name}, against its parameter count.${lines} ${chanceNote}`;
 
   // Through training: a line per model, its checkpoints along the steps.
@@ -46,7 +51,18 @@ export function renderResults() {
   }
   renderVerdict();
   renderSummary(first);
+  renderClassFilter();
   renderExamples();
+}
+
+/** A click on a model's point shows only that model's numbers in the examples table. */
+export function watchPlotClicks() {
+  for (const id of ["plot", "training-plot"]) {
+    $(id).addEventListener("click", (e) => {
+      const point = e.target.closest?.("[data-model]");
+      if (point) focusModel(point.dataset.model);
+    });
+  }
 }
 
 function shortVerdict(t) {
@@ -77,7 +93,8 @@ export function percent(x) {
 
 /** The verdict across sizes, then one per family and one per model through training. */
 export function renderVerdict() {
-  const t = state.trend;
+  // Settings compared: each setting's verdict is given below instead.
+  const t = comparisonLayers() ? null : state.trend;
   const p = $("verdict");
   p.hidden = !t;
   if (t) {
@@ -88,6 +105,11 @@ export function renderVerdict() {
   families.replaceChildren();
   for (const f of state.trends?.family_trends ?? []) {
     families.append(node("p", `${f.family}: ${describeTrend(f.trend, `${f.family} models`)}`, { "data-family": f.family, "data-verdict": f.trend.verdict }));
+  }
+  const compared = $("comparison-verdicts");
+  compared.replaceChildren();
+  for (const l of comparisonLayers() ?? []) {
+    if (l.trend) compared.append(node("p", `${l.label}: ${describeTrend(l.trend, "models")}`, { "data-setting": l.label, "data-verdict": l.trend.verdict }));
   }
   const training = $("training-verdicts");
   training.replaceChildren();
@@ -157,59 +179,4 @@ export function interval(name) {
   const trends = [state.trend, ...(state.trends?.training_trends ?? []).map((t) => t.trend)].filter(Boolean);
   const m = trends.flatMap((t) => t.models).find((m) => m.name === name);
   return m ? `${fmt(m.low)} – ${fmt(m.high)}` : "–";
-}
-
-export function renderExamples() {
-  const view = state.shown.view;
-  const pages = Math.max(1, Math.ceil(view.examples.length / PAGE_SIZE));
-  state.page = Math.min(state.page, pages - 1);
-  $("page-label").textContent = `page ${state.page + 1} of ${pages}`;
-  $("page-prev").disabled = state.page === 0;
-  $("page-next").disabled = state.page >= pages - 1;
-  const table = $("examples-table");
-  table.replaceChildren();
-  const head = node("tr");
-  const type = view.task_type;
-  const inputs = {
-    sequence_prob: ["row", "prompt", "completion"],
-    classification: ["row", "prompt", "classes"],
-    numeric: ["row", "prompt", "true answer", "anchor"],
-  }[type] ?? ["row", "prompt", "other prompt", "classes"];
-  for (const h of inputs) head.append(node("th", h));
-  for (const r of shownReports()) head.append(node("th", type === "classification" ? `${modelLabel(r)}: P(class)` : modelLabel(r)));
-  table.appendChild(node("thead")).append(head);
-  const body = table.appendChild(node("tbody"));
-  const start = state.page * PAGE_SIZE;
-  view.examples.slice(start, start + PAGE_SIZE).forEach((ex, k) => {
-    const i = start + k;
-    const tr = body.appendChild(node("tr"));
-    tr.append(node("td", ex.row), node("td", ex.prompt, { class: "text" }));
-    if (type === "sequence_prob") tr.append(node("td", ex.completion, { class: "text" }));
-    if (type === "numeric") tr.append(node("td", String(ex.true_answer)), node("td", String(ex.anchor)));
-    if (ex.other_prompt !== undefined) tr.append(node("td", ex.other_prompt, { class: "text" }));
-    if (ex.classes) {
-      const list = node("ol", undefined, { start: "0" });
-      ex.classes.forEach((c, j) => list.append(node("li", JSON.stringify(c), j === ex.answer_index ? { class: "answer" } : {})));
-      tr.appendChild(node("td")).append(list);
-    }
-    for (const r of shownReports()) {
-      const row = r.rows.find((x) => x.index === i);
-      const cell = tr.appendChild(node("td", undefined, { class: "score" }));
-      if (!row) continue;
-      if (row.class_probabilities) {
-        const list = node("ol", undefined, { start: "0" });
-        row.class_probabilities.forEach((p) => list.append(node("li", p.toFixed(3))));
-        cell.append(list);
-      } else if (row.samples) {
-        cell.append(node("div", `estimate ${row.estimate == null ? "none" : fmt(row.estimate, 2)}`));
-        cell.append(node("div", row.samples.map((s) => JSON.stringify(s)).join(" · "), { class: "note" }));
-      } else if (row.logodds_difference !== undefined) {
-        cell.append(node("div", `Δ logodds ${fmt(row.logodds_difference)}`));
-      } else {
-        cell.append(node("div", `loss ${fmt(row.loss)}`));
-      }
-      if (row.correct !== undefined) cell.append(node("div", row.correct ? "✓ correct" : "✗ wrong", { class: row.correct ? "correct" : "wrong" }));
-      if (row.truncated) cell.append(node("div", "truncated", { class: "note" }));
-    }
-  });
 }

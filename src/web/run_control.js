@@ -2,6 +2,7 @@
 // every model's examples), recovery when the GPU fails, the results kept in the browser
 // (resume after a reload), one handler per worker event, the reports put together from what
 // the workers scored, and the exports.
+import { comparisonBundle, comparisonStep, runEnded } from "./comparison.js";
 import { hubFileInfo } from "./files.js";
 import { megabytes } from "./download.js";
 import { refreshCacheMarks, selectRepo, selectedModels, updateRunButton } from "./model_picker.js";
@@ -27,12 +28,16 @@ export async function startRun() {
   state.csvs = {};
   state.trend = null;
   state.trends = null;
+  state.examples = null;
+  state.focusModel = null;
   state.shown = state.task;
   state.page = 0;
   $("results").hidden = true;
   $("resume-offer").hidden = true;
   $("results-json").textContent = "";
   $("progress").replaceChildren();
+  const step = comparisonStep();
+  if (step) $("progress").append(step);
   $("precision-status").hidden = true;
   const rows = models.map((m) => {
     const row = node("div", undefined, { class: "progress-row" });
@@ -143,6 +148,8 @@ export function recover(run, reason) {
   state.partials = [];
   state.trend = null;
   state.trends = null;
+  state.examples = null;
+  state.focusModel = null;
   run.errors = 0;
   run.backend = null;
   for (const row of run.rows) Object.assign(row, { finished: false, restored: 0, started: 0 });
@@ -212,6 +219,7 @@ export async function offerResume() {
 /** Restores a kept run's task, models and settings, and runs it: only unscored examples are scored. */
 export async function resumeRun(run) {
   $("resume-offer").hidden = true;
+  state.comparison = null;
   const s = run.settings;
   $("task-type").value = s.task_type ?? "";
   $("truncation").value = s.truncation;
@@ -376,11 +384,12 @@ function combinedTiming(timings, row) {
 function putReportsTogether(run) {
   const done = run.models.map((_, i) => i).filter((i) => run.assembled[i]);
   const scored = done.map((i) => ({ ...scoredModel(run, i), results: [...run.results[i].values()] }));
-  const { models, ...trends } = JSON.parse(state.wasm.evaluation_report(JSON.stringify(run.request), run.bytes, JSON.stringify(scored)));
+  const { models, examples, ...trends } = JSON.parse(state.wasm.evaluation_report(JSON.stringify(run.request), run.bytes, JSON.stringify(scored)));
   state.reports = models.map(({ report }, j) => ({ ...report, family: run.rows[done[j]].family ?? null, timing: run.rows[done[j]].timing }));
   state.csvs = Object.fromEntries(models.map(({ report, csv }) => [report.name, csv]));
   state.trend = trends.trend;
   state.trends = trends;
+  state.examples = examples;
   renderResults();
 }
 
@@ -428,12 +437,15 @@ export async function finishRun(outcome) {
   state.run = null;
   updateRunButton();
   if (state.partials.length) renderResults();
-  publishBundle(run, outcome === "cancelled");
   const complete = outcome !== "cancelled" && run.errors === 0 && state.reports.length === run.models.length;
+  // A comparison of settings goes on with its next setting; its last run shows them all.
+  const another = await runEnded(outcome, complete, startRun, setTask);
+  if (state.comparison?.finished && complete) renderResults();
+  publishBundle(run, outcome === "cancelled");
   // A complete run is not offered for resuming; its results stay kept for a repeat.
   if (complete && run.store?.run) saveRun({ key: run.store.run, complete: true }).catch(() => {});
   refreshCacheMarks();
-  setState(outcome === "cancelled" ? "cancelled" : run.errors > 0 ? "error" : "done");
+  if (!another) setState(outcome === "cancelled" ? "cancelled" : run.errors > 0 ? "error" : "done");
 }
 
 /** Reports of the models the run did not finish, from the examples they scored, marked partial. */
@@ -468,6 +480,8 @@ export function bundle(run, cancelled) {
     // Models cut short: the examples they scored, summarised; not in the plot or the trend.
     partial_models: state.partials.map(({ csv, ...report }) => report),
     trend: state.trend,
+    // With settings compared: each setting's models and trend (the fields above are the last one's).
+    comparison: comparisonBundle(),
     family_trends: state.trends?.family_trends ?? [],
     training_trends: state.trends?.training_trends ?? [],
   };
@@ -496,7 +510,7 @@ export function runLink(run) {
   const params = new URLSearchParams(task);
   params.set("models", run.models.map((m) => (m.source.revision === "main" ? m.source.repo : `${m.source.repo}@${m.source.revision}`)).join(","));
   if ($("hub").value !== state.wasm.default_hub()) params.set("hub", $("hub").value);
-  for (const [param, id] of [["type", "task-type"], ["truncation", "truncation"], ["precision", "precision"], ["backend", "backend"], ["shots", "shots"], ["seed", "seed"]]) {
+  for (const [param, id] of [["type", "task-type"], ["truncation", "truncation"], ["precision", "precision"], ["backend", "backend"], ["shots", "shots"], ["seed", "seed"], ["compare", "compare"]]) {
     if ($(id).value) params.set(param, $(id).value);
   }
   params.set("run", "1");

@@ -7,9 +7,10 @@ use wasm_bindgen::prelude::*;
 use crate::task::{ExampleKind, FewShot, Task, TaskSpec, TaskType};
 
 /// Parses a task file's bytes with the CLI's parser and, with `shots` > 0, builds its few-shot
-/// prompts with `seed` as the worker will. Returns JSON
-/// `{task_type, metric, examples: [{row, prompt, …}], warnings}`; throws the parser's error
-/// (which names the row and column) as an `Error`.
+/// prompts with `seed` as the worker will. Returns JSON `{task_type, metric, shared_prompt,
+/// examples: [{row, prompt, own_prompt, …}], warnings}` (`shared_prompt` is the text every
+/// prompt starts with, `own_prompt` the rest of each); throws the parser's error (which names
+/// the row and column) as an `Error`.
 #[wasm_bindgen]
 pub fn parse_task(bytes: &[u8], type_name: Option<String>, shots: Option<u32>, seed: Option<f64>) -> Result<String, JsError> {
     let task_type = match type_name.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
@@ -22,7 +23,8 @@ pub fn parse_task(bytes: &[u8], type_name: Option<String>, shots: Option<u32>, s
 }
 
 fn view(task: &Task) -> Value {
-    let examples: Vec<Value> = task
+    let shared = task.shared_prompt();
+    let mut examples: Vec<Value> = task
         .examples
         .iter()
         .map(|e| match &e.kind {
@@ -41,9 +43,13 @@ fn view(task: &Task) -> Value {
             }),
         })
         .collect();
+    for (example, e) in examples.iter_mut().zip(&task.examples) {
+        example["own_prompt"] = e.kind.prompt()[shared.len()..].into();
+    }
     json!({
         "task_type": task.task_type.name(),
         "metric": task.task_type.metric(),
+        "shared_prompt": shared,
         "examples": examples,
         "warnings": task.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
     })

@@ -83,13 +83,13 @@ function shareableUrl(task, site = app, modelNames = MODELS) {
  * Every per-example number of every model against the reference, within 1e-4. `fixtures`
  * maps a model's name to the fixture it was served from, where they differ.
  */
-function assertMatchesReference(bundle, task, modelNames = MODELS, fixtures = {}) {
+function assertMatchesReference(bundle, task, modelNames = MODELS, fixtures = {}, truncation = "keep-scored") {
   const expected = reference[task];
   assert.equal(bundle.task_type, expected.task_type);
   assert.equal(bundle.models.length, modelNames.length);
   let worst = 0;
   for (const model of bundle.models) {
-    const rows = expected.models[fixtures[model.name] ?? model.name]?.["keep-scored"];
+    const rows = expected.models[fixtures[model.name] ?? model.name]?.[truncation];
     assert.ok(rows, `no reference for model ${model.name}`);
     assert.equal(model.rows.length, rows.length, `${model.name}: number of rows`);
     for (const [i, want] of rows.entries()) {
@@ -437,6 +437,84 @@ test("the page's Content Security Policy lets the app run and stops injected scr
   });
   // The built site has no live-reload script: its policy allows Trunk's loader alone.
   assert.doesNotMatch(fs.readFileSync(path.join(DIST, "index.html"), "utf8"), /trunk\/ws/);
+});
+
+// A task made like the prize's: one instruction every prompt repeats, then the question.
+const SHARED_TASK = ["prompt,classes,answer_index",
+  ...[["Is the sky blue?", 0], ["Is fire cold?", 1], ["Do fish swim?", 0], ["Is ice hot?", 1], ["Can birds fly?", 0], ["Is snow black?", 1]]
+    .map(([q, a]) => `"Answer yes or no.\nQ: ${q}\nA:","[' yes', ' no']",${a}`)].join("\n");
+
+/** axe-core's serious and critical findings on the page as it is. */
+async function accessibilityProblems(page) {
+  await page.evaluate(fs.readFileSync(path.join(ROOT, "tests/e2e/node_modules/axe-core/axe.min.js"), "utf8"));
+  const found = await page.evaluate(async () => (await globalThis.axe.run(document, { resultTypes: ["violations"] })).violations);
+  return found.filter((v) => ["serious", "critical"].includes(v.impact)).map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join("; ")})`);
+}
+
+test("the examples view: shared text once, sorted and filtered by how examples scale, one model by a click; accessible at every width", async () => {
+  hub.files ??= {};
+  hub.files["/tasks/shared.csv"] = SHARED_TASK;
+  await withPage([], async (page) => {
+    await page.goto(shareableUrl("shared.csv"));
+    const bundle = await waitForEnd(page);
+    assert.deepEqual(await accessibilityProblems(page), [], "axe-core on the results");
+    assert.equal(await page.isVisible("#shared-prompt"), true);
+    await page.click("#shared-prompt summary");
+    assert.equal(await page.textContent("#shared-prompt-text"), "Answer yes or no.\n");
+    const own = await page.locator("#examples-table tbody tr td.text > span").allTextContents();
+    assert.deepEqual(own.slice(0, 2), ["Q: Is the sky blue?\nA:", "Q: Is fire cold?\nA:"]);
+    assert.equal(await page.locator("#examples-table tbody tr td.spark svg").count(), 6, "a sparkline per example");
+
+    // The orders, checked against the bundle's numbers: models by size, largest minus smallest.
+    const [small, large] = [...bundle.models].sort((a, b) => a.parameters - b.parameters);
+    const change = (i) => large.rows[i].loss - small.rows[i].loss;
+    const shown = () => page.locator("#examples-table tbody tr").evaluateAll((rows) => rows.map((r) => Number(r.dataset.index)));
+    const all = [0, 1, 2, 3, 4, 5];
+    await page.selectOption("#example-order", "worse");
+    assert.deepEqual(await shown(), all.filter((i) => change(i) > 0).sort((a, b) => change(b) - change(a)));
+    await page.selectOption("#example-order", "better");
+    assert.deepEqual(await shown(), all.filter((i) => change(i) < 0).sort((a, b) => change(a) - change(b)));
+    await page.selectOption("#example-order", "wrong");
+    assert.deepEqual(await shown(), all.filter((i) => !small.rows[i].correct && !large.rows[i].correct));
+    await page.selectOption("#example-order", "disagree");
+    assert.deepEqual(await shown(), all.filter((i) => small.rows[i].correct !== large.rows[i].correct));
+    await page.selectOption("#example-order", "all");
+    await page.selectOption("#example-class", " no");
+    assert.deepEqual(await shown(), [1, 3, 5]);
+    await page.selectOption("#example-class", "");
+
+    // A click on a model's point leaves its column alone; the button brings the others back.
+    await page.click(`#plot circle[data-model="${large.name}"]`);
+    const headers = () => page.locator("#examples-table thead th").allTextContents();
+    assert.deepEqual((await headers()).filter((h) => h.includes("P(class)")), [`${large.name}: P(class)`]);
+    assert.match(await page.textContent("#focus-text"), new RegExp(`Showing ${large.name} only`));
+    await page.locator("#examples-table").screenshot({ path: path.join(OUT, "examples.png") });
+    await page.click("#show-all-models");
+    assert.equal((await headers()).filter((h) => h.includes("P(class)")).length, 2);
+
+    // A phone's width and the system's dark mode: the same page, still without serious findings.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.emulateMedia({ colorScheme: "dark" });
+    assert.deepEqual(await accessibilityProblems(page), [], "axe-core at a phone's width, dark");
+    await page.screenshot({ path: path.join(OUT, "phone-dark.png"), fullPage: true });
+  });
+});
+
+test("settings compared side by side: one run per setting, each matching the reference, a line and a verdict each, shareable", async () => {
+  await withPage([], async (page) => {
+    await page.goto(`${shareableUrl("long_prompt.csv")}&compare=truncation`);
+    const bundle = await waitForEnd(page);
+    assert.deepEqual(bundle.comparison.map((l) => l.label), ["pipeline truncation", "keep-scored truncation"]);
+    for (const [layer, truncation] of [[bundle.comparison[0], "pipeline"], [bundle.comparison[1], "keep-scored"]]) {
+      const worst = assertMatchesReference({ task_type: bundle.task_type, models: layer.models }, "long_prompt.csv", MODELS, {}, truncation);
+      console.log(`compared, ${truncation}: max |app − reference| = ${worst.toExponential(2)}`);
+      assert.equal(await page.getAttribute(`#comparison-verdicts p[data-setting="${layer.label}"]`, "data-verdict"), layer.trend.verdict);
+    }
+    assert.deepEqual(await page.locator("#plot g.series[data-series]").evaluateAll((g) => g.map((e) => e.dataset.series)), ["pipeline truncation", "keep-scored truncation"]);
+    assert.equal(await page.inputValue("#truncation"), "keep-scored", "the settings are put back");
+    await page.locator("#size-figure").screenshot({ path: path.join(OUT, "comparison.png") });
+    assert.match(await page.getAttribute("#run-link", "href"), /compare=truncation/);
+  });
 });
 
 /** A TCP port nobody listens on now. */
