@@ -1,19 +1,26 @@
 //! The Inverse Scaling Prize task formats: task types, examples and parse errors.
 //!
-//! Pure Rust: nothing here knows about models, tensors or browsers.
+//! Pure Rust: nothing here knows about models, tensors or browsers (a tokenizer counts the
+//! classes' tokens for the task editor).
 
+mod class_tokens;
 pub mod few_shot;
+mod jsonl;
 mod parquet;
 mod parse;
 mod pylist;
 mod spec;
+mod template;
 
 use std::fmt;
 
+pub use class_tokens::{class_tokens, ClassTokens};
 pub use few_shot::{few_shot, FewShot};
+pub use jsonl::to_jsonl;
 pub use parse::{parse_task, MAX_TASK_BYTES};
 pub use pylist::parse_class_list;
 pub use spec::TaskSpec;
+pub use template::fill_template;
 
 /// A task type name that is none of the pipeline's.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

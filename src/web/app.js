@@ -8,6 +8,7 @@ import { watchPlotClicks } from "./results.js";
 import { cancelRun, failRun, offerResume, startRun } from "./run_control.js";
 import { forgetAll } from "./run_store.js";
 import { startComparison } from "./comparison.js";
+import { unpackTask, watchEditor } from "./task_editor.js";
 import { chooseBuiltin, choosePublished, fetchBytes, loadBuiltins, loadHubTask, loadPrizeCatalogue, loadPublished, readFile, setTask, taskError } from "./task_picker.js";
 
 async function applyUrlParameters(params) {
@@ -26,7 +27,10 @@ async function applyUrlParameters(params) {
   if (params.get("reproduce")) await choosePublished(params.get("reproduce"));
   if (params.get("models")) for (const spec of params.get("models").split(",").filter(Boolean)) selectRepo(spec);
   const task = params.get("task");
-  if (task?.startsWith("hub:")) {
+  if (params.get("task-data")) {
+    // A link from the task editor holds the task itself.
+    setTask("linked task", await unpackTask(params.get("task-data")), { link: { "task-data": params.get("task-data") } });
+  } else if (task?.startsWith("hub:")) {
     $("hub-task").value = task.slice(4);
     await loadHubTask(task);
   } else if (task) {
@@ -77,6 +81,7 @@ async function main() {
   for (const id of ["example-order", "example-class"]) $(id).addEventListener("change", () => { state.page = 0; renderExamples(); });
   $("show-all-models").addEventListener("click", () => focusModel(null));
   watchPlotClicks();
+  watchEditor();
   $("page-prev").addEventListener("click", () => { state.page--; renderExamples(); });
   $("page-next").addEventListener("click", () => { state.page++; renderExamples(); });
   setState("idle");

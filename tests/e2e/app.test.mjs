@@ -517,6 +517,52 @@ test("settings compared side by side: one run per setting, each matching the ref
   });
 });
 
+test("the task editor: a template and fillers checked as typed (a mistake's row and column), the prize's rule, token counts, exports and a link holding the task", async () => {
+  await withPage([], async (page) => {
+    const hubParam = `hub=${encodeURIComponent(hub.url)}&models=invscale-fixtures/tiny-hub`;
+    await page.goto(`${app.url}/?${hubParam}`);
+    await page.waitForFunction(() => document.body.dataset.state === "idle");
+    await page.click("#task-editor summary");
+    await page.fill("#editor-template", "Q: Is {thing} {quality}?\nA:");
+    const fillers = (last) => `thing,quality,classes,answer_index\nthe sky,blue,"[' yes', ' no']",0\nfire,cold,"[' yes', ' no']",${last}\n`;
+    await page.fill("#editor-rows", fillers(7));
+    await page.waitForFunction(() => /answer_index/.test(document.getElementById("editor-status").textContent));
+    assert.match(await page.textContent("#editor-status"), /^row 3, column `answer_index`: .*\(rows are the fillers table's/);
+    assert.equal(await page.getAttribute("#editor-rows", "aria-invalid"), "true");
+    // A class glued to the prompt is warned of, with its row.
+    await page.fill("#editor-rows", fillers(1).replace("' no']\",1", "'no']\",1"));
+    await page.waitForFunction(() => /no leading space/.test(document.getElementById("editor-warnings").textContent));
+    assert.match(await page.textContent("#editor-warnings"), /row 3.*class "no" has no leading space/);
+    await page.fill("#editor-rows", fillers(1));
+    await page.waitForFunction(() => /2 classification examples/.test(document.getElementById("editor-status").textContent));
+    assert.match(await page.textContent("#editor-warnings"), /at least 300 examples \(about 1000 recommended\): this task has 2/);
+
+    // Token counts under the ticked model's tokenizer (GPT-2's): one token per class here.
+    await page.click("#editor-tokens");
+    await page.waitForFunction(() => document.querySelectorAll("#editor-token-table tbody tr").length === 2);
+    assert.deepEqual(await page.locator("#editor-token-table tbody td:nth-child(2)").allTextContents(), ["1, 1", "1, 1"]);
+    await page.locator("#task-editor").screenshot({ path: path.join(OUT, "editor.png") });
+
+    // The JSONL export reads back as the task.
+    const download = page.waitForEvent("download");
+    await page.click('#editor-exports a[download="task.jsonl"]');
+    const lines = fs.readFileSync(await (await download).path(), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(lines, [
+      { prompt: "Q: Is the sky blue?\nA:", classes: [" yes", " no"], answer_index: 0 },
+      { prompt: "Q: Is fire cold?\nA:", classes: [" yes", " no"], answer_index: 1 },
+    ]);
+    await page.click("#editor-use");
+    assert.match(await page.textContent("#task-status"), /^written task: 2 classification examples/);
+
+    // The link holds the task: opened elsewhere, it runs with no file anywhere.
+    const link = await page.getAttribute("#editor-link", "href");
+    await page.goto(`${link}&${hubParam}&run=1`);
+    const bundle = await waitForEnd(page);
+    assert.deepEqual([bundle.task, bundle.examples], ["linked task", 2]);
+    assert.match(await page.getAttribute("#run-link", "href"), /task-data=/);
+  });
+});
+
 /** A TCP port nobody listens on now. */
 function freePort() {
   return new Promise((resolve) => {
@@ -574,6 +620,9 @@ test("Cancel stops a long run; the page keeps responding", async () => {
       requestAnimationFrame(tick);
     }));
     assert.ok(frames >= 10, `only ${frames} animation frames in 500 ms while scoring`);
+    // Each model's rate and time left stay in view while the page scrolls.
+    assert.match(await page.textContent("#progress"), /\/s · \d+ s left/);
+    assert.equal(await page.evaluate(() => getComputedStyle(document.getElementById("run-section")).position), "sticky");
     await page.click("#cancel");
     await page.waitForFunction(() => document.body.dataset.state === "cancelled");
     assert.match(await page.textContent("#progress"), /cancelled/);
