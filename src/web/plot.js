@@ -128,7 +128,7 @@ export function drawPlot(svg, { series, axis = SIZE_AXIS, label, lowerIsBetter, 
       const text = axis === STEP_AXIS ? formatStep(p.step) : p.name;
       // Near the right edge a label reads leftwards, so it stays inside the plot.
       const leftwards = x > W - 140;
-      g.append(el("text", { x: leftwards ? x - 7 : x + 7, y: py(p.mean) - 7, class: "point-label", "text-anchor": leftwards ? "end" : "start" }, text));
+      g.append(el("text", { x: leftwards ? x - 7 : x + 7, y: py(p.mean) - 7, class: "point-label", "data-model": p.name, "text-anchor": leftwards ? "end" : "start" }, text));
     }
     svg.append(g);
   });
