@@ -110,16 +110,31 @@ export function renderExamples() {
   }
 }
 
-/** The example's own text; with a shared text, the whole prompt behind a disclosure. */
+/** How much of an example's own text is shown before the rest folds away (its full prompt a click away). */
+const SHOWN_LINES = 8;
+const SHOWN_CHARACTERS = 480;
+
+/** The end of `text` that fits what is shown, or null when all of it does. */
+function shownEnd(text) {
+  const lines = text.split("\n");
+  let end = lines.length > SHOWN_LINES ? lines.slice(-SHOWN_LINES).join("\n") : text;
+  const characters = Array.from(end);
+  if (characters.length > SHOWN_CHARACTERS) end = characters.slice(-SHOWN_CHARACTERS).join("");
+  return end === text ? null : end;
+}
+
+/** The example's own text (its end when long: where examples differ); the full prompt behind a disclosure. */
 function promptCell(ex, shared) {
   const cell = node("td", undefined, { class: "text" });
-  if (!shared) {
+  const own = shared ? ex.own_prompt : ex.prompt;
+  const end = shownEnd(own);
+  if (!shared && end === null) {
     cell.textContent = ex.prompt;
     return cell;
   }
-  cell.append(node("span", ex.own_prompt));
+  cell.append(node("span", end === null ? own : `… ${end}`));
   const full = node("details");
-  full.append(node("summary", "full prompt"), node("div", ex.prompt, { class: "full-prompt" }));
+  full.append(node("summary", `full prompt (${Array.from(ex.prompt).length} characters)`), node("div", ex.prompt, { class: "full-prompt" }));
   cell.append(full);
   return cell;
 }

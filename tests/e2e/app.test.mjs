@@ -512,6 +512,11 @@ test("settings compared side by side: one run per setting, each matching the ref
     }
     assert.deepEqual(await page.locator("#plot g.series[data-series]").evaluateAll((g) => g.map((e) => e.dataset.series)), ["pipeline truncation", "keep-scored truncation"]);
     assert.equal(await page.inputValue("#truncation"), "keep-scored", "the settings are put back");
+    // Long prompts show their end (where examples differ), the whole a click away.
+    const first = page.locator("#examples-table tbody tr").first();
+    const end = await first.locator("td.text > span").textContent();
+    assert.ok(end.startsWith("… ") && end.length === 482 && end.endsWith("A:"), end);
+    assert.match(await first.locator("td.text summary").textContent(), /^full prompt \(\d+ characters\)$/);
     await page.locator("#size-figure").screenshot({ path: path.join(OUT, "comparison.png") });
     assert.match(await page.getAttribute("#run-link", "href"), /compare=truncation/);
   });
