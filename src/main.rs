@@ -21,7 +21,7 @@ use invscale::run::{self, run_task, Control, ExampleResult, RunOptions};
 use invscale::score::Truncation;
 use invscale::stats::trend::{Shape, Trend};
 use invscale::task::{parse_task, FewShot, TaskSpec, TaskType, MAX_TASK_BYTES};
-use invscale::tokenizer::TokenizerFiles;
+use invscale::tokenizer::TokenizerBytes;
 
 #[derive(Parser)]
 #[command(name = "invscale", version, about = "Score Inverse Scaling Prize tasks on GPT-2 models")]
@@ -356,28 +356,14 @@ fn model_folder(spec: &str, hub: &str) -> Result<PathBuf> {
 
 /// A folder's tokenizer files: `tokenizer.json`, else `vocab.json` + `merges.txt` (and
 /// `tokenizer_config.json` when there).
-enum TokenizerBytes {
-    Json(Vec<u8>),
-    VocabMerges(Vec<u8>, Vec<u8>, Option<Vec<u8>>),
-}
-
-impl TokenizerBytes {
-    fn read(dir: &Path) -> Result<Self> {
-        let json = dir.join("tokenizer.json");
-        if json.exists() || !dir.join("vocab.json").exists() {
-            return Ok(TokenizerBytes::Json(read(&json)?));
-        }
-        let config = dir.join("tokenizer_config.json");
-        let config = if config.exists() { Some(read(&config)?) } else { None };
-        Ok(TokenizerBytes::VocabMerges(read(&dir.join("vocab.json"))?, read(&dir.join("merges.txt"))?, config))
+fn read_tokenizer(dir: &Path) -> Result<TokenizerBytes> {
+    let json = dir.join("tokenizer.json");
+    if json.exists() || !dir.join("vocab.json").exists() {
+        return Ok(TokenizerBytes::Json(read(&json)?));
     }
-
-    fn files(&self) -> TokenizerFiles<'_> {
-        match self {
-            TokenizerBytes::Json(bytes) => TokenizerFiles::Json(bytes),
-            TokenizerBytes::VocabMerges(vocab, merges, config) => TokenizerFiles::VocabMerges { vocab, merges, config: config.as_deref() },
-        }
-    }
+    let config = dir.join("tokenizer_config.json");
+    let config = if config.exists() { Some(read(&config)?) } else { None };
+    Ok(TokenizerBytes::VocabMerges(read(&dir.join("vocab.json"))?, read(&dir.join("merges.txt"))?, config))
 }
 
 /// The folder's weights: the first of [`WEIGHTS_FILES`] it has, a sharded checkpoint's index
@@ -396,7 +382,7 @@ fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// Streams `model.safetensors` from disk, so only one tensor at a time is in memory.
 fn load_checkpoint(dir: &Path, device: &Device, precision: Precision) -> Result<Checkpoint> {
     let in_dir = || dir.display().to_string();
-    let tokenizer = TokenizerBytes::read(dir)?;
+    let tokenizer = read_tokenizer(dir)?;
     let mut loader = CheckpointLoader::new(&read(&dir.join("config.json"))?, tokenizer.files(), device, precision).with_context(in_dir)?;
     let mut chunk = vec![0u8; 1 << 20];
     for (i, weights) in weight_files(dir)?.iter().enumerate() {

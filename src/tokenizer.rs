@@ -18,6 +18,24 @@ pub enum TokenizerFiles<'a> {
     VocabMerges { vocab: &'a [u8], merges: &'a [u8], config: Option<&'a [u8]> },
 }
 
+/// The bytes of a model's tokenizer files, as read from a folder or downloaded.
+#[derive(Clone, Debug)]
+pub enum TokenizerBytes {
+    /// `tokenizer.json`.
+    Json(Vec<u8>),
+    /// `vocab.json`, `merges.txt` and `tokenizer_config.json` when there is one.
+    VocabMerges(Vec<u8>, Vec<u8>, Option<Vec<u8>>),
+}
+
+impl TokenizerBytes {
+    pub fn files(&self) -> TokenizerFiles<'_> {
+        match self {
+            TokenizerBytes::Json(bytes) => TokenizerFiles::Json(bytes),
+            TokenizerBytes::VocabMerges(vocab, merges, config) => TokenizerFiles::VocabMerges { vocab, merges, config: config.as_deref() },
+        }
+    }
+}
+
 /// A tokenizer, and the token it puts before every sequence, if any.
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,

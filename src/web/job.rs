@@ -14,7 +14,7 @@ use crate::hub::{model_files, shard_files, VOCAB_MERGES_FILES};
 use crate::model::{ModelConfig, Precision, F16_DEVIATION_ON_FIXTURES};
 use crate::run::{kept_in_order, run_task, Control, ExampleResult, RunError, RunOptions, Share};
 use crate::task::Task;
-use crate::tokenizer::TokenizerFiles;
+use crate::tokenizer::TokenizerBytes;
 
 /// Posts events to the page.
 struct Events(js_sys::Function);
@@ -166,22 +166,14 @@ async fn load(files: &ModelFiles, model: usize, device: &Device, precision: Prec
     let plan = model_files(files.listed_files(index).await?.as_deref());
     let read = |file: &'static str| async move { files.open_file(index, file).await?.read_all().await.map_err(|e| format!("{file}: {e}")) };
     let config = read("config.json").await?;
-    let tokenizer_bytes = if plan.contains(&"tokenizer.json") {
-        vec![read("tokenizer.json").await?]
+    let tokenizer = if plan.contains(&"tokenizer.json") {
+        TokenizerBytes::Json(read("tokenizer.json").await?)
     } else {
         let [vocab, merges, config] = VOCAB_MERGES_FILES;
-        let mut bytes = vec![read(vocab).await?, read(merges).await?];
-        if plan.contains(&config) {
-            bytes.push(read(config).await?);
-        }
-        bytes
+        let config = if plan.contains(&config) { Some(read(config).await?) } else { None };
+        TokenizerBytes::VocabMerges(read(vocab).await?, read(merges).await?, config)
     };
-    let tokenizer = match tokenizer_bytes.as_slice() {
-        [json] => TokenizerFiles::Json(json),
-        [vocab, merges, rest @ ..] => TokenizerFiles::VocabMerges { vocab, merges, config: rest.first().map(Vec::as_slice) },
-        [] => unreachable!("a tokenizer is always read"),
-    };
-    let mut loader = CheckpointLoader::new(&config, tokenizer, device, precision).map_err(|e| e.to_string())?;
+    let mut loader = CheckpointLoader::new(&config, tokenizer.files(), device, precision).map_err(|e| e.to_string())?;
     let weights_file = *plan.last().expect("model_files names the weights");
     let mut weights: Vec<String> = vec![weights_file.to_string()];
     let mut opened: Vec<String> = plan[..plan.len() - 1].iter().map(|f| f.to_string()).collect();

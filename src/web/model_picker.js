@@ -100,7 +100,8 @@ export function tickTrainingSteps() {
       ticked++;
     }
   }
-  const nameUnknown = unknown.size ? ` ${[...unknown].join(", ")}: not a published step (0, 1, 2, 4, … 512, then every 1000 to 143000)` : "";
+  const { steps, every, last } = state.families.find((f) => f.id === boxes[0].dataset.family).training_steps;
+  const nameUnknown = unknown.size ? ` ${[...unknown].join(", ")}: not a published step (${steps.join(", ")}, then every ${every} to ${last})` : "";
   status.textContent = `${ticked} checkpoints ticked.${nameUnknown}`;
   updateRunButton();
 }
