@@ -19,7 +19,8 @@ done
 task="$bench/task-$examples.csv"
 template_task="$bench/template-$examples.csv"
 # The same examples as JSON ([{prompt, classes}]), for the transformers.js baseline.
-"$py" - "$task" "$bench/task-$examples.json" <<'PY'
+for name in task template; do
+  "$py" - "$bench/$name-$examples.csv" "$bench/$name-$examples.json" <<'PY'
 import json, sys
 from pathlib import Path
 sys.path.insert(0, "scripts")
@@ -27,3 +28,4 @@ from pipeline_reference import read_task
 _, rows = read_task(Path(sys.argv[1]))
 json.dump([{"prompt": r["prompt"], "classes": r["classes"]} for r in rows], open(sys.argv[2], "w"))
 PY
+done

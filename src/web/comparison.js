@@ -70,6 +70,12 @@ export async function runEnded(outcome, complete, startRun, setTask) {
   return false;
 }
 
+/** What a kept run records of the comparison it is part of (to resume it whole), or null. */
+export function comparisonKept() {
+  const c = state.comparison;
+  return c && !c.finished ? { kind: c.kind, index: c.index, runs: c.variants.length, original: c.original } : null;
+}
+
 /** The layers to plot: each finished setting, and the one running, with their trends. */
 export function comparisonLayers() {
   const c = state.comparison;

@@ -2,7 +2,7 @@
 // every model's examples), recovery when the GPU fails, the results kept in the browser
 // (resume after a reload), one handler per worker event, the reports put together from what
 // the workers scored, and the exports.
-import { comparisonBundle, comparisonStep, runEnded } from "./comparison.js";
+import { comparisonBundle, comparisonKept, comparisonStep, runEnded, startComparison } from "./comparison.js";
 import { hubFileInfo } from "./files.js";
 import { megabytes } from "./download.js";
 import { refreshCacheMarks, selectRepo, selectedModels, updateRunButton } from "./model_picker.js";
@@ -174,7 +174,7 @@ export async function keepRun(task, request, models) {
     bytes: task.bytes,
     published: task.published ?? null,
     link: task.link ?? null,
-    settings: { ...request, hub: $("hub").value, shots: $("shots").value, seed: $("seed").value },
+    settings: { ...request, hub: $("hub").value, shots: $("shots").value, seed: $("seed").value, compare: comparisonKept() },
     models: models.map((m, i) => ({ name: m.name, key: keys[i], hub: m.source.files ? null : m.source })),
     total: task.view.examples.length,
     started: Date.now(),
@@ -206,7 +206,9 @@ export async function offerResume() {
   if (!run) return;
   const kept = run.kept.reduce((a, b) => a + b, 0);
   const names = run.models.map((m) => m.name).join(", ");
-  $("resume-text").textContent = `${run.task} with ${names}, started ${new Date(run.started).toLocaleString()}: ` +
+  const compare = run.settings.compare;
+  const step = compare ? ` (comparing settings: run ${compare.index + 1} of ${compare.runs})` : "";
+  $("resume-text").textContent = `${run.task} with ${names}${step}, started ${new Date(run.started).toLocaleString()}: ` +
     `${kept} of ${run.total * run.models.length} examples were scored and kept. Resuming scores only the others.`;
   $("resume-offer").hidden = false;
   $("resume-run").onclick = () => resumeRun(run).catch((e) => showError(e.message));
@@ -235,11 +237,17 @@ export async function resumeRun(run) {
     else if (!state.locals.some((l) => l.name === m.name)) missing.push(m.name);
   }
   await setTask(run.task, run.bytes, { ...(run.published ? { published: run.published } : {}), ...(run.link ? { link: run.link } : {}) });
+  // A comparison starts over with the settings the user had: the settings already run find
+  // all their examples kept, so only the interrupted one scores anything.
+  if (s.compare) {
+    for (const [id, value] of Object.entries(s.compare.original)) $(id).value = value;
+    $("compare").value = s.compare.kind;
+  }
   if (missing.length) {
     showError(`pick the local model folder(s) ${missing.join(", ")} again, then press Run: the browser does not keep access to local files`);
     return;
   }
-  await startRun();
+  await (s.compare ? startComparison(startRun, setTask) : startRun());
 }
 
 /** The few-shot settings, or null for zero-shot. */

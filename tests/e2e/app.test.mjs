@@ -792,6 +792,45 @@ test("a run cut short by a reload resumes from the kept examples and ends as an 
   console.log(`resumed after ${kept} of ${total} examples; max |resumed − uninterrupted| ${worst.toExponential(2)}`);
 });
 
+test("a comparison cut short by a reload resumes whole: the settings already run are restored, not scored again", async () => {
+  const query = `task=tasks/proverb-endings.csv&models=invscale-fixtures/tiny-hub&hub=${encodeURIComponent(hub.url)}&backend=cpu&compare=truncation`;
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_FLAGS });
+  let resumed, kept;
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${app.url}/?${query}&run=1`);
+    // Reload in the middle of the second setting's run.
+    await page.waitForFunction(
+      () => /run 2 of 2/.test(document.querySelector("#progress .comparison-step")?.textContent ?? "") && Number(document.querySelector("#progress .progress-row")?.dataset.kept) >= 10,
+      null,
+      { timeout: RUN_TIMEOUT, polling: 10 },
+    );
+    await page.goto(app.url);
+    await page.waitForSelector("#resume-offer:not([hidden])");
+    const offer = await page.textContent("#resume-text");
+    assert.match(offer, /^proverb-endings\.csv with tiny-hub \(comparing settings: run 2 of 2\), started /);
+    [, kept] = offer.match(/(\d+) of \d+ examples were scored and kept/).map(Number);
+    assert.ok(kept >= 10 && kept < 300, `the reload came mid-run: ${kept} kept`);
+    await page.click("#resume-run");
+    resumed = await waitForEnd(page);
+    assert.equal(await page.inputValue("#truncation"), "keep-scored", "the settings are put back");
+    assert.deepEqual(await page.locator("#plot g.series[data-series]").evaluateAll((g) => g.map((e) => e.dataset.series)), ["pipeline truncation", "keep-scored truncation"]);
+  } finally {
+    await browser.close();
+  }
+  assert.deepEqual(resumed.comparison.map((l) => l.label), ["pipeline truncation", "keep-scored truncation"]);
+  // The first setting came back whole from the browser's storage; the second scored only what the reload lost.
+  assert.deepEqual(resumed.comparison.map((l) => l.models[0].timing.restored_examples), [300, kept]);
+
+  const uninterrupted = await withPage([], async (page) => {
+    await page.goto(`${app.url}/?${query}&run=1`);
+    return waitForEnd(page);
+  });
+  const strip = (layers) => layers.map(({ models, ...l }) => ({ ...l, models: models.map(({ timing, ...m }) => m) }));
+  const worst = assertSameResults(strip(resumed.comparison), strip(uninterrupted.comparison), 1e-6, "comparison");
+  console.log(`comparison resumed after ${kept} of the second setting's 300 examples; max |resumed − uninterrupted| ${worst.toExponential(2)}`);
+});
+
 test("a download cut mid-file resumes with Range; a corrupted byte fails the SHA-256 and is fetched again", async () => {
   const weights = "/invscale-fixtures/tiny-hub/resolve/main/model.safetensors";
   hub.faults = { [weights]: ["cut", "corrupt"] };
