@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser benchmark: the web app against transformers.js in headless Chromium, on the same
 # random checkpoint (gpt2-small-shaped unless MODEL says) and classification task: the app on
-# WebGPU (SwiftShader here) vs transformers.js on WebGPU, and the app's CPU fallback vs transformers.js on WASM.
+# WebGPU (SwiftShader here) vs transformers.js on WebGPU, and the app's CPU fallback vs
+# transformers.js on WASM.
 # Repetitions interleave the two; prints each run (scoring and load times, memory), the median
 # examples/s, the ratio app / transformers.js and how far their class log-probs differ
 # (tests/e2e/bench_app.mjs says what each number is). It runs on two tasks, as
