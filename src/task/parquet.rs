@@ -2,13 +2,16 @@
 //! rows as a JSON array, so one parser checks every format.
 //!
 //! The `parquet` crate asserts some of its invariants instead of returning errors; those a
-//! damaged footer can break are checked first (`tests/suite/parser_fuzz.rs`). Damage inside the
+//! damaged footer can break (list shapes, chunk bounds, dictionaries, levels beyond the
+//! schema's) are checked first (`tests/suite/parser_fuzz.rs`). Damage inside the
 //! compressed pages can still trip an assertion in its value decoders: the page then says the
 //! file could not be read.
 
 use bytes::Bytes;
 use parquet::basic::{ConvertedType, Encoding, Repetition};
 use parquet::column::page::Page;
+use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
+use parquet::data_type::DataType;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::schema::types::Type;
 
@@ -25,6 +28,7 @@ pub fn parquet_rows(bytes: &[u8]) -> Result<Vec<(usize, serde_json::Value)>, Tas
     check_schema(reader.metadata().file_metadata().schema())?;
     check_column_chunks(&reader, bytes.len())?;
     check_pages(&reader)?;
+    check_levels(&reader)?;
     let rows = reader.get_row_iter(None).map_err(|e| TaskError::file(format!("cannot read the Parquet rows: {e}")))?;
     rows.enumerate()
         .map(|(i, row)| {
@@ -111,4 +115,42 @@ fn check_pages(reader: &SerializedFileReader<Bytes>) -> Result<(), TaskError> {
         }
     }
     Ok(())
+}
+
+/// Every definition and repetition level is within what the schema allows: the row reader
+/// asserts that (a panic) when a damaged footer makes a column's levels lower than its pages'.
+fn check_levels(reader: &SerializedFileReader<Bytes>) -> Result<(), TaskError> {
+    let damaged = |e: String| TaskError::file(format!("the file is not a readable Parquet file: {e}"));
+    for g in 0..reader.num_row_groups() {
+        let group = reader.get_row_group(g).map_err(|e| damaged(e.to_string()))?;
+        for c in 0..group.num_columns() {
+            let column = group.metadata().column(c).column_descr();
+            let (max_def, max_rep) = (column.max_def_level(), column.max_rep_level());
+            let (def, rep) = match group.get_column_reader(c).map_err(|e| damaged(e.to_string()))? {
+                ColumnReader::BoolColumnReader(r) => levels(r),
+                ColumnReader::Int32ColumnReader(r) => levels(r),
+                ColumnReader::Int64ColumnReader(r) => levels(r),
+                ColumnReader::Int96ColumnReader(r) => levels(r),
+                ColumnReader::FloatColumnReader(r) => levels(r),
+                ColumnReader::DoubleColumnReader(r) => levels(r),
+                ColumnReader::ByteArrayColumnReader(r) => levels(r),
+                ColumnReader::FixedLenByteArrayColumnReader(r) => levels(r),
+            }
+            .map_err(|e| damaged(e.to_string()))?;
+            if def.iter().any(|&l| l > max_def) || rep.iter().any(|&l| l > max_rep) {
+                return Err(damaged(format!(
+                    "row group {g}, column `{}`: its pages' levels exceed the schema's ({max_def} definition, {max_rep} repetition)",
+                    column.path()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A column's definition and repetition levels, all of them.
+fn levels<T: DataType>(mut reader: ColumnReaderImpl<T>) -> parquet::errors::Result<(Vec<i16>, Vec<i16>)> {
+    let (mut def, mut rep, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    while reader.read_records(1024, Some(&mut def), Some(&mut rep), &mut values)?.0 > 0 {}
+    Ok((def, rep))
 }
