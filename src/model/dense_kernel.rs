@@ -4,7 +4,7 @@
 //! the browser; x86 engines have 16 vector registers and keep one for themselves, so that tile
 //! spills on every step and the product took 78% of a pass. This one keeps 8 accumulators
 //! (a 4×8 tile of `c`), which fit, and reads `b` from an 8-column panel copied once per block
-//! of 256 rows of `b`, so every row of a block of `a` reuses it from the L1 cache. On wasm32 the lanes are
+//! of 256 rows of `b`, so every row of `a` reuses it from the L1 cache. On wasm32 the lanes are
 //! SIMD128; elsewhere they are plain arrays with the same arithmetic and order (where the tests
 //! run).
 
@@ -58,10 +58,6 @@ const ROWS: usize = 4;
 const COLS: usize = 8;
 /// Rows of `b` (terms of each sum) one panel holds: 256 × 8 floats, 8 KiB.
 const DEPTH: usize = 256;
-/// Rows of `a` that meet each panel before the next: 128 × 256 floats, 128 KiB, stay in the
-/// L2 cache while every panel passes (a pass of 4096 tokens would stream `a` from memory once
-/// per panel).
-const BLOCK_ROWS: usize = 128;
 
 /// `c = a · b + bias`, all row-major and contiguous: `a` is `[m, k]`, `b` `[k, n]`, `bias`
 /// `[n]`, the result `[m, n]`. Each sum is taken in order of `k`, from the bias (or zero).
@@ -77,31 +73,28 @@ pub fn matmul_bias(a: &[f32], b: &[f32], bias: Option<&[f32]>, m: usize, k: usiz
     let mut panel = vec![0.0f32; DEPTH * COLS];
     for k0 in (0..k).step_by(DEPTH) {
         let depth = DEPTH.min(k - k0);
-        for i_block in (0..m).step_by(BLOCK_ROWS) {
-            let block_rows = BLOCK_ROWS.min(m - i_block);
-            for j0 in (0..n).step_by(COLS) {
-                let cols = COLS.min(n - j0);
-                // The panel: b[k0.., j0..j0+cols], zero beyond the last column.
-                for (kk, row) in panel.chunks_exact_mut(COLS).take(depth).enumerate() {
-                    let from = (k0 + kk) * n + j0;
-                    row[..cols].copy_from_slice(&b[from..from + cols]);
-                    row[cols..].fill(0.0);
-                }
-                for i0 in (i_block..i_block + block_rows).step_by(ROWS) {
-                    let rows = ROWS.min(i_block + block_rows - i0);
-                    let a_at = &a[i0 * k + k0..];
-                    if cols == COLS {
-                        tile_rows(rows, a_at, k, &panel[..depth * COLS], &mut c[i0 * n + j0..], n);
-                    } else {
-                        // The last panel: through a full-width copy of its part of `c`.
-                        let mut part = [0.0f32; ROWS * COLS];
-                        for r in 0..rows {
-                            part[r * COLS..r * COLS + cols].copy_from_slice(&c[(i0 + r) * n + j0..][..cols]);
-                        }
-                        tile_rows(rows, a_at, k, &panel[..depth * COLS], &mut part, COLS);
-                        for r in 0..rows {
-                            c[(i0 + r) * n + j0..][..cols].copy_from_slice(&part[r * COLS..r * COLS + cols]);
-                        }
+        for j0 in (0..n).step_by(COLS) {
+            let cols = COLS.min(n - j0);
+            // The panel: b[k0.., j0..j0+cols], zero beyond the last column.
+            for (kk, row) in panel.chunks_exact_mut(COLS).take(depth).enumerate() {
+                let from = (k0 + kk) * n + j0;
+                row[..cols].copy_from_slice(&b[from..from + cols]);
+                row[cols..].fill(0.0);
+            }
+            for i0 in (0..m).step_by(ROWS) {
+                let rows = ROWS.min(m - i0);
+                let a_at = &a[i0 * k + k0..];
+                if cols == COLS {
+                    tile_rows(rows, a_at, k, &panel[..depth * COLS], &mut c[i0 * n + j0..], n);
+                } else {
+                    // The last panel: through a full-width copy of its part of `c`.
+                    let mut part = [0.0f32; ROWS * COLS];
+                    for r in 0..rows {
+                        part[r * COLS..r * COLS + cols].copy_from_slice(&c[(i0 + r) * n + j0..][..cols]);
+                    }
+                    tile_rows(rows, a_at, k, &panel[..depth * COLS], &mut part, COLS);
+                    for r in 0..rows {
+                        c[(i0 + r) * n + j0..][..cols].copy_from_slice(&part[r * COLS..r * COLS + cols]);
                     }
                 }
             }
@@ -252,9 +245,7 @@ mod tests {
     #[test]
     fn equals_the_sums_in_order_on_every_edge_of_the_tiles() {
         // Rows below, at and past a tile; columns short of, at and past a panel; depths past a block.
-        for (m, k, n) in
-            [(1, 1, 1), (3, 5, 7), (4, 8, 8), (5, 9, 9), (9, 256, 17), (13, 257, 23), (8, 600, 16), (2, 513, 3), (130, 20, 9), (259, 3, 8)]
-        {
+        for (m, k, n) in [(1, 1, 1), (3, 5, 7), (4, 8, 8), (5, 9, 9), (9, 256, 17), (13, 257, 23), (8, 600, 16), (2, 513, 3)] {
             let (a, b, bias) = (values(m * k, 1), values(k * n, 2), values(n, 3));
             for bias in [None, Some(&bias[..])] {
                 let got = matmul_bias(&a, &b, bias, m, k, n);
