@@ -129,7 +129,14 @@ impl Plan {
         let config = &checkpoint.config;
         // Buckets on GPUs only: the CPU backend compiles nothing and pays for every padded token.
         let on_gpu = checkpoint.model.device() != burn::tensor::Device::flex();
-        let batching = batching.unwrap_or_else(|| Batching { buckets: on_gpu, ..Batching::for_model(config) });
+        let batching = batching.unwrap_or_else(|| {
+            let gpu = Batching { buckets: true, ..Batching::for_model(config) };
+            if on_gpu {
+                gpu
+            } else {
+                Batching { buckets: false, max_padding: 0.0, ..gpu }
+            }
+        });
         let prepared = task
             .examples
             .iter()

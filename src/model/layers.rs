@@ -24,7 +24,13 @@ impl LayerNorm {
 /// `x · weight + bias` in float32 whatever the weight's storage precision (see
 /// [`super::Precision`]): an f16 weight is widened for this product only. Weights are held
 /// `[in, out]`, Burn's layout (checkpoints in `nn.Linear`'s `[out, in]` are turned at load).
+/// In the browser the CPU backend's product gives way to [`super::dense_kernel`], which runs
+/// a pass there in a fraction of the time (see its comment).
 pub fn dense<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
+    #[cfg(target_arch = "wasm32")]
+    if let Some(y) = super::dense_kernel::dense_on_host(layer, &x) {
+        return y;
+    }
     let weight = layer.weight.val().cast(FloatDType::F32); // no-op for float32
     linear(x, weight, layer.bias.as_ref().map(|b| b.val()))
 }

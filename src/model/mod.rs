@@ -3,6 +3,9 @@
 
 mod config;
 mod decoder;
+// Used by the browser build only; its tests run natively.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod dense_kernel;
 mod gpt2;
 mod gpt2_config;
 mod gpt_neo;
