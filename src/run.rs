@@ -63,7 +63,7 @@ pub struct RunOptions {
     /// Draws numeric tasks' samples: example `i` from its own generator, so its samples do not
     /// depend on the others.
     pub seed: u64,
-    /// How examples are packed into passes; `None` is [`Batching::for_model`].
+    /// How examples are packed into passes; `None` is [`Batching::for_device`].
     pub batching: Option<Batching>,
     /// Results an interrupted run of the same task kept, in any order: only the other examples
     /// are scored. The plan of the remaining examples is the tail of the full plan when these
@@ -127,16 +127,8 @@ struct Plan {
 impl Plan {
     fn new(checkpoint: &Checkpoint, task: &Task, truncation: Truncation, batching: Option<Batching>) -> Result<Self, TaskError> {
         let config = &checkpoint.config;
-        // Buckets on GPUs only: the CPU backend compiles nothing and pays for every padded token.
         let on_gpu = checkpoint.model.device() != burn::tensor::Device::flex();
-        let batching = batching.unwrap_or_else(|| {
-            let gpu = Batching { buckets: true, ..Batching::for_model(config) };
-            if on_gpu {
-                gpu
-            } else {
-                Batching { buckets: false, max_padding: 0.0, ..gpu }
-            }
-        });
+        let batching = batching.unwrap_or_else(|| Batching::for_device(config, on_gpu));
         let prepared = task
             .examples
             .iter()

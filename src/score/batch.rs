@@ -19,8 +19,9 @@ const MAX_TOKENS: usize = 4096;
 /// storage and the wasm heap hold the model too.
 pub const CACHE_BYTES: usize = 256 << 20;
 
-/// Padding a pass may add, as a fraction of its real tokens: padding is computed like any
-/// token, so packing examples of unlike lengths cost the CPU backend more than it saved.
+/// Padding a pass may add on a GPU, as a fraction of its real tokens. The CPU backend
+/// computes padding like any token: packing sequences of unlike lengths cost it more than it
+/// saved, natively and in the browser, so there it packs only sequences of one length.
 const MAX_PADDING: f64 = 0.2;
 
 /// How scoring packs its work. Results do not depend on it (within float rounding).
@@ -71,6 +72,18 @@ impl Batching {
             head_rows: (floats / s.vocab_size).max(1),
             max_padding: MAX_PADDING,
             buckets: false,
+        }
+    }
+
+    /// What runs get on a GPU (`on_gpu`) or the CPU backend: buckets and some padding on a
+    /// GPU, which compiles kernels for each shape and runs wide passes cheaply; no padding at
+    /// all on the CPU, which compiles nothing and pays for every padded token.
+    pub fn for_device(config: &ModelConfig, on_gpu: bool) -> Self {
+        let budget = Self::for_model(config);
+        if on_gpu {
+            Batching { buckets: true, ..budget }
+        } else {
+            Batching { buckets: false, max_padding: 0.0, ..budget }
         }
     }
 
@@ -234,5 +247,8 @@ mod tests {
         assert_eq!(small.max_tokens, MAX_TOKENS);
         assert!(xl.max_tokens <= BUFFER_BYTES / 4 / 6400);
         assert_eq!(small.head_rows, BUFFER_BYTES / 4 / 50257);
+        let config = ModelConfig::Gpt2(crate::model::Gpt2Config::new(12, 12, 768));
+        let (gpu, cpu) = (Batching::for_device(&config, true), Batching::for_device(&config, false));
+        assert!(gpu.buckets && gpu.max_padding > 0.0 && !cpu.buckets && cpu.max_padding == 0.0);
     }
 }

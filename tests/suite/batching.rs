@@ -94,8 +94,8 @@ fn batching_changes_nothing_on(device: &Device, models: &[&str], tasks: &[(&str,
     let mut worst = 0f64;
     for name in models {
         let checkpoint = common::checkpoint(name, device);
-        // As runs get it: in buckets on the GPU.
-        let default = Batching { buckets: backend == "wgpu", ..Batching::for_model(&checkpoint.config) };
+        // As runs get it.
+        let default = Batching::for_device(&checkpoint.config, backend == "wgpu");
         let plain = Batching { share_prefixes: false, max_tokens: 1, ..default };
         let mut variants = vec![("shared, default batches", default)];
         if all_variants {
