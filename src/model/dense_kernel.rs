@@ -6,12 +6,15 @@
 //! (a 4×8 tile of `c`), which fit, and reads `b` from an 8-column panel copied once per block
 //! of 256 rows of `b`, so every row of a block of `a` reuses it from the L1 cache. On wasm32 the lanes are
 //! SIMD128; elsewhere they are plain arrays with the same arithmetic and order (where the tests
-//! run).
+//! run). Where the browser has relaxed SIMD, the page lends this kernel the same tile with
+//! fused multiply-adds (`dense_tiles_fma.wat`, by [`use_fused_tiles`]): half the arithmetic
+//! instructions of a step.
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
 use burn::nn::Linear;
 use burn::tensor::{DType, Device, Tensor, TensorData};
+use std::sync::OnceLock;
 
 /// `x · weight + bias` by [`matmul_bias`] where `x` and the layer are float32 tensors of the CPU
 /// backend; `None` otherwise (another device, f16 weights), for the backend's product.
@@ -63,9 +66,59 @@ const DEPTH: usize = 256;
 /// per panel).
 const BLOCK_ROWS: usize = 128;
 
+/// Whole tiles of four rows and a full panel, one below the other: for each of `count` tiles,
+/// `c[r][0..8] += Σ_kk a[r·lda + kk] · panel[kk·8 .. kk·8 + 8]` for `r < 4`, `kk < depth`, the
+/// next tile starting four rows further down `a` and `c`. Each sum in order of `kk`.
+///
+/// # Safety
+/// `a` must be readable at `r·lda + kk`, `panel` at `kk·8 .. kk·8 + 8` and `c` read- and
+/// writable at `r·ldc .. r·ldc + 8`, for every `r < 4·count` and `kk < depth`.
+pub type Tiles = unsafe fn(count: usize, a: *const f32, lda: usize, panel: *const f32, depth: usize, c: *mut f32, ldc: usize);
+
+/// The tiles lent by [`use_fused_tiles`], once they gave the plain tiles' sums.
+static FUSED_TILES: OnceLock<Tiles> = OnceLock::new();
+
+/// Lends the kernel `tiles` for its whole tiles (fused multiply-adds, in the browser) if
+/// they give the plain tiles' sums on a product with every kind of edge, within what
+/// rounding once instead of twice per term can move; else says by how much they differ.
+pub fn use_fused_tiles(tiles: Tiles) -> Result<(), String> {
+    check_tiles(tiles)?;
+    let _ = FUSED_TILES.set(tiles);
+    Ok(())
+}
+
+/// Whether `tiles` give the plain tiles' sums within rounding, on a product with rows past
+/// whole tiles, a depth past a block and not a multiple of four, and a partial panel.
+fn check_tiles(tiles: Tiles) -> Result<(), String> {
+    let (m, k, n) = (9, 263, 20);
+    let (a, b, bias) = (values(m * k, 1), values(k * n, 2), values(n, 3));
+    let plain = product(plain_tiles, &a, &b, Some(&bias), m, k, n);
+    let given = product(tiles, &a, &b, Some(&bias), m, k, n);
+    let worst = plain.iter().zip(&given).map(|(p, g)| (p - g).abs()).fold(0.0f32, f32::max);
+    // Sums of 263 terms of about 0.1: rounding moves them by about 1e-6.
+    if worst.is_nan() || worst > 1e-4 {
+        return Err(format!("on a [{m}, {k}] · [{k}, {n}] product they differ from the plain tiles by {worst:e}"));
+    }
+    Ok(())
+}
+
+/// Numbers in [-0.5, 0.5), the same for the same length and seed.
+fn values(len: usize, seed: u32) -> Vec<f32> {
+    (0..len).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / (1u32 << 24) as f32 - 0.5).collect()
+}
+
 /// `c = a · b + bias`, all row-major and contiguous: `a` is `[m, k]`, `b` `[k, n]`, `bias`
 /// `[n]`, the result `[m, n]`. Each sum is taken in order of `k`, from the bias (or zero).
 pub fn matmul_bias(a: &[f32], b: &[f32], bias: Option<&[f32]>, m: usize, k: usize, n: usize) -> Vec<f32> {
+    product(FUSED_TILES.get().copied().unwrap_or(plain_tiles), a, b, bias, m, k, n)
+}
+
+/// [`matmul_bias`] with `tiles` for every tile. Every row of `c` goes through `tiles`, the
+/// rows past a block's whole tiles and the columns of a last partial panel through copies of a
+/// whole tile: the same arithmetic for every row wherever it sits in a pass, so a token's
+/// numbers do not depend on the pass it was batched in (a resumed run equals an uninterrupted
+/// one bit for bit, also where fused tiles round differently from the plain ones).
+fn product(tiles: Tiles, a: &[f32], b: &[f32], bias: Option<&[f32]>, m: usize, k: usize, n: usize) -> Vec<f32> {
     assert!(a.len() == m * k && b.len() == k * n, "matmul_bias: a is {} long for [{m}, {k}], b {} for [{k}, {n}]", a.len(), b.len());
     let mut c = match bias {
         Some(bias) => {
@@ -75,10 +128,21 @@ pub fn matmul_bias(a: &[f32], b: &[f32], bias: Option<&[f32]>, m: usize, k: usiz
         None => vec![0.0; m * n],
     };
     let mut panel = vec![0.0f32; DEPTH * COLS];
+    // A block's rows past its whole tiles, zero below them: one whole tile of `a`.
+    let mut rest_of_a = vec![0.0f32; ROWS * DEPTH];
     for k0 in (0..k).step_by(DEPTH) {
         let depth = DEPTH.min(k - k0);
         for i_block in (0..m).step_by(BLOCK_ROWS) {
             let block_rows = BLOCK_ROWS.min(m - i_block);
+            let whole = block_rows / ROWS;
+            let (rest_at, rest) = (i_block + whole * ROWS, block_rows % ROWS);
+            let rest_of_a = &mut rest_of_a[..ROWS * depth];
+            if rest > 0 {
+                rest_of_a.fill(0.0);
+                for (r, row) in rest_of_a.chunks_exact_mut(depth).take(rest).enumerate() {
+                    row.copy_from_slice(&a[(rest_at + r) * k + k0..][..depth]);
+                }
+            }
             for j0 in (0..n).step_by(COLS) {
                 let cols = COLS.min(n - j0);
                 // The panel: b[k0.., j0..j0+cols], zero beyond the last column.
@@ -93,22 +157,16 @@ pub fn matmul_bias(a: &[f32], b: &[f32], bias: Option<&[f32]>, m: usize, k: usiz
                         row[cols..].fill(0.0);
                     }
                 }
-                for i0 in (i_block..i_block + block_rows).step_by(ROWS) {
-                    let rows = ROWS.min(i_block + block_rows - i0);
-                    let a_at = &a[i0 * k + k0..];
-                    if cols == COLS {
-                        tile_rows(rows, a_at, k, &panel[..depth * COLS], &mut c[i0 * n + j0..], n);
-                    } else {
-                        // The last panel: through a full-width copy of its part of `c`.
-                        let mut part = [0.0f32; ROWS * COLS];
-                        for r in 0..rows {
-                            part[r * COLS..r * COLS + cols].copy_from_slice(&c[(i0 + r) * n + j0..][..cols]);
-                        }
-                        tile_rows(rows, a_at, k, &panel[..depth * COLS], &mut part, COLS);
-                        for r in 0..rows {
-                            c[(i0 + r) * n + j0..][..cols].copy_from_slice(&part[r * COLS..r * COLS + cols]);
-                        }
+                let panel = &panel[..depth * COLS];
+                if cols == COLS {
+                    run_tiles(tiles, whole, &a[i_block * k + k0..], k, panel, &mut c[i_block * n + j0..], n);
+                } else {
+                    for i0 in (i_block..rest_at).step_by(ROWS) {
+                        tile_through_copy(tiles, &a[i0 * k + k0..], k, panel, &mut c[i0 * n + j0..], n, ROWS, cols);
                     }
+                }
+                if rest > 0 {
+                    tile_through_copy(tiles, rest_of_a, depth, panel, &mut c[rest_at * n + j0..], n, rest, cols);
                 }
             }
         }
@@ -116,32 +174,60 @@ pub fn matmul_bias(a: &[f32], b: &[f32], bias: Option<&[f32]>, m: usize, k: usiz
     c
 }
 
-/// One tile of `rows` (1 to 4) rows: `c[r][0..8] += Σ_kk a[r·lda + kk] · panel[kk][0..8]`.
-fn tile_rows(rows: usize, a: &[f32], lda: usize, panel: &[f32], c: &mut [f32], ldc: usize) {
-    let depth = panel.len() / COLS;
-    // Everything the tile reads and writes is in bounds; the tile itself checks nothing.
-    assert!((1..=ROWS).contains(&rows) && (rows - 1) * lda + depth <= a.len() && (rows - 1) * ldc + COLS <= c.len());
-    // SAFETY: the bounds were checked just above.
-    unsafe {
-        match rows {
-            4 => tile::<4>(a.as_ptr(), lda, panel.as_ptr(), depth, c.as_mut_ptr(), ldc),
-            3 => tile::<3>(a.as_ptr(), lda, panel.as_ptr(), depth, c.as_mut_ptr(), ldc),
-            2 => tile::<2>(a.as_ptr(), lda, panel.as_ptr(), depth, c.as_mut_ptr(), ldc),
-            _ => tile::<1>(a.as_ptr(), lda, panel.as_ptr(), depth, c.as_mut_ptr(), ldc),
+/// One tile by `tiles` whose first `rows` rows and `cols` columns are those of `c`, through a
+/// copy of a whole tile of `c`.
+#[allow(clippy::too_many_arguments)]
+fn tile_through_copy(tiles: Tiles, a: &[f32], lda: usize, panel: &[f32], c: &mut [f32], ldc: usize, rows: usize, cols: usize) {
+    let mut part = [0.0f32; ROWS * COLS];
+    // Fixed-length copies for a whole panel (see the panel's).
+    for (r, part) in part.chunks_exact_mut(COLS).take(rows).enumerate() {
+        if cols == COLS {
+            part.copy_from_slice(&c[r * ldc..][..COLS]);
+        } else {
+            part[..cols].copy_from_slice(&c[r * ldc..][..cols]);
+        }
+    }
+    run_tiles(tiles, 1, a, lda, panel, &mut part, COLS);
+    for (r, part) in part.chunks_exact(COLS).take(rows).enumerate() {
+        if cols == COLS {
+            c[r * ldc..][..COLS].copy_from_slice(part);
+        } else {
+            c[r * ldc..][..cols].copy_from_slice(&part[..cols]);
         }
     }
 }
 
-/// The tile proper: `R` rows of `c` in `2R` lanes for the whole depth. Not inlined, so that
+/// `count` whole tiles by `tiles`, their bounds checked.
+fn run_tiles(tiles: Tiles, count: usize, a: &[f32], lda: usize, panel: &[f32], c: &mut [f32], ldc: usize) {
+    if count == 0 {
+        return;
+    }
+    let (depth, rows) = (panel.len() / COLS, count * ROWS);
+    assert!((rows - 1) * lda + depth <= a.len() && (rows - 1) * ldc + COLS <= c.len(), "tiles out of bounds");
+    // SAFETY: the bounds were checked just above.
+    unsafe { tiles(count, a.as_ptr(), lda, panel.as_ptr(), depth, c.as_mut_ptr(), ldc) }
+}
+
+/// [`Tiles`] by [`tile`], the SIMD128 one.
+///
+/// # Safety
+/// As for [`Tiles`].
+unsafe fn plain_tiles(count: usize, a: *const f32, lda: usize, panel: *const f32, depth: usize, c: *mut f32, ldc: usize) {
+    for t in 0..count {
+        unsafe { tile(a.add(t * ROWS * lda), lda, panel, depth, c.add(t * ROWS * ldc), ldc) }
+    }
+}
+
+/// The tile proper: four rows of `c` in eight lanes for the whole depth. Not inlined, so that
 /// the engine allocates its registers for this loop alone.
 ///
 /// # Safety
 /// `a` must be readable at `r·lda + kk`, `panel` at `kk·8 .. kk·8 + 8` and `c` read- and
-/// writable at `r·ldc .. r·ldc + 8`, for every `r < R` and `kk < depth`.
+/// writable at `r·ldc .. r·ldc + 8`, for every `r < 4` and `kk < depth`.
 #[inline(never)]
-unsafe fn tile<const R: usize>(a: *const f32, lda: usize, panel: *const f32, depth: usize, c: *mut f32, ldc: usize) {
+unsafe fn tile(a: *const f32, lda: usize, panel: *const f32, depth: usize, c: *mut f32, ldc: usize) {
     unsafe {
-        let mut acc = [[lanes::ZERO; 2]; R];
+        let mut acc = [[lanes::ZERO; 2]; ROWS];
         for (r, acc) in acc.iter_mut().enumerate() {
             *acc = [lanes::load(c.add(r * ldc)), lanes::load(c.add(r * ldc + 4))];
         }
@@ -251,10 +337,6 @@ mod tests {
         c
     }
 
-    fn values(len: usize, seed: u32) -> Vec<f32> {
-        (0..len).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / (1u32 << 24) as f32 - 0.5).collect()
-    }
-
     #[test]
     fn equals_the_sums_in_order_on_every_edge_of_the_tiles() {
         // Rows below, at and past a tile; columns short of, at and past a panel; depths past a block.
@@ -266,6 +348,54 @@ mod tests {
                 let got = matmul_bias(&a, &b, bias, m, k, n);
                 // Bit for bit: the tile adds the same products in the same order.
                 assert_eq!(got, in_order(&a, &b, bias, m, k, n), "m={m} k={k} n={n} bias={}", bias.is_some());
+            }
+        }
+    }
+
+    /// Tiles with one rounding per term (as relaxed SIMD's fused multiply-add on x86 and ARM).
+    unsafe fn fused(count: usize, a: *const f32, lda: usize, panel: *const f32, depth: usize, c: *mut f32, ldc: usize) {
+        for r in 0..count * ROWS {
+            for j in 0..COLS {
+                unsafe {
+                    let mut sum = *c.add(r * ldc + j);
+                    for kk in 0..depth {
+                        sum = (*a.add(r * lda + kk)).mul_add(*panel.add(kk * COLS + j), sum);
+                    }
+                    *c.add(r * ldc + j) = sum;
+                }
+            }
+        }
+    }
+
+    /// Tiles that leave out the last term of each sum.
+    unsafe fn one_term_short(count: usize, a: *const f32, lda: usize, panel: *const f32, depth: usize, c: *mut f32, ldc: usize) {
+        unsafe { plain_tiles(count, a, lda, panel, depth.saturating_sub(1), c, ldc) }
+    }
+
+    #[test]
+    fn tiles_that_round_once_are_taken_and_wrong_ones_refused() {
+        check_tiles(fused).expect("fused multiply-adds");
+        let refused = check_tiles(one_term_short).expect_err("a term short");
+        assert!(refused.contains("[9, 263] · [263, 20]"), "{refused}");
+        // The whole tiles by another kernel: the rows left over and the last panel still by the plain ones.
+        let (m, k, n) = (11, 300, 21);
+        let (a, b) = (values(m * k, 8), values(k * n, 9));
+        let plain = product(plain_tiles, &a, &b, None, m, k, n);
+        let mixed = product(fused, &a, &b, None, m, k, n);
+        let worst = plain.iter().zip(&mixed).map(|(p, f)| (p - f).abs()).fold(0.0, f32::max);
+        assert!(worst > 0.0 && worst < 1e-5, "fused vs plain {worst:e}");
+    }
+
+    #[test]
+    fn a_rows_numbers_do_not_depend_on_where_it_sits_in_the_pass() {
+        // Rows 3.. of a pass of 11 alone: whole tiles become rows left over and back, and the
+        // rows past the block of 128 move into it.
+        for (m, k, n, from) in [(11, 300, 21, 3), (133, 40, 16, 6)] {
+            let (a, b, bias) = (values(m * k, 10), values(k * n, 11), values(n, 12));
+            for tiles in [plain_tiles as Tiles, fused] {
+                let all = product(tiles, &a, &b, Some(&bias), m, k, n);
+                let later = product(tiles, &a[from * k..], &b, Some(&bias), m - from, k, n);
+                assert_eq!(later, all[from * n..], "m={m} from row {from}");
             }
         }
     }

@@ -26,6 +26,7 @@ mod weights;
 mod weights_stream;
 
 pub use config::{ConfigError, Family, ModelConfig, Sizes};
+pub use dense_kernel::{use_fused_tiles, Tiles};
 pub use gpt2::Gpt2;
 pub use gpt2_config::Gpt2Config;
 pub use gpt_neo::GptNeo;

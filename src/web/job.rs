@@ -7,6 +7,7 @@ use burn::tensor::Device;
 use wasm_bindgen::prelude::*;
 
 use super::files::ModelFiles;
+use super::fused_tiles;
 use super::protocol::{Backend, Event, JobRequest, Running, Timing};
 use crate::checkpoint::{Checkpoint, CheckpointLoader};
 use crate::evaluation::check_model_names;
@@ -138,7 +139,7 @@ async fn score_model(
 /// WebGPU with the adapter's own limits when the browser has it, else Burn's CPU backend.
 async fn pick_device(backend: Backend, events: &Events) -> Device {
     if backend == Backend::Cpu {
-        events.post(Event::Backend { backend: Running::Cpu, detail: "CPU (chosen)".into() });
+        events.post(Event::Backend { backend: Running::Cpu, detail: format!("CPU (chosen), {}", fused_tiles::install()) });
         return Device::flex();
     }
     match Device::wgpu_options().init_with_setup_async().await {
@@ -151,7 +152,7 @@ async fn pick_device(backend: Backend, events: &Events) -> Device {
             device
         }
         Err(e) => {
-            let detail = format!("WebGPU is not available ({e}); scoring on the CPU, which is slower");
+            let detail = format!("WebGPU is not available ({e}); scoring on the CPU, which is slower, {}", fused_tiles::install());
             events.post(Event::Backend { backend: Running::Cpu, detail });
             Device::flex()
         }

@@ -14,6 +14,8 @@ mod checksum;
 #[cfg(target_family = "wasm")]
 mod files;
 #[cfg(target_family = "wasm")]
+mod fused_tiles;
+#[cfg(target_family = "wasm")]
 mod half_copy;
 #[cfg(target_family = "wasm")]
 mod hub;
