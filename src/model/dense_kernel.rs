@@ -78,9 +78,9 @@ pub type Tiles = unsafe fn(count: usize, a: *const f32, lda: usize, panel: *cons
 /// The tiles lent by [`use_fused_tiles`], once they gave the plain tiles' sums.
 static FUSED_TILES: OnceLock<Tiles> = OnceLock::new();
 
-/// Lends the kernel `tiles` for its whole tiles (fused multiply-adds, in the browser) if
-/// they give the plain tiles' sums on a product with every kind of edge, within what
-/// rounding once instead of twice per term can move; else says by how much they differ.
+/// Lends the kernel `tiles` for every tile (fused multiply-adds, in the browser) if they give
+/// the plain tiles' sums on a product with every kind of edge, within what rounding once
+/// instead of twice per term can move; else says by how much they differ.
 pub fn use_fused_tiles(tiles: Tiles) -> Result<(), String> {
     check_tiles(tiles)?;
     let _ = FUSED_TILES.set(tiles);
@@ -377,7 +377,7 @@ mod tests {
         check_tiles(fused).expect("fused multiply-adds");
         let refused = check_tiles(one_term_short).expect_err("a term short");
         assert!(refused.contains("[9, 263] · [263, 20]"), "{refused}");
-        // The whole tiles by another kernel: the rows left over and the last panel still by the plain ones.
+        // Rows left over and a last partial panel go through the given tiles too: close, not equal.
         let (m, k, n) = (11, 300, 21);
         let (a, b) = (values(m * k, 8), values(k * n, 9));
         let plain = product(plain_tiles, &a, &b, None, m, k, n);

@@ -1,4 +1,4 @@
-;; The 4x8 tile of the dense layers' product (`tile::<4>` in src/model/dense_kernel.rs) with
+;; The 4x8 tile of the dense layers' product (`tile` in src/model/dense_kernel.rs) with
 ;; fused multiply-adds, an instruction of relaxed SIMD. It is a module of its own because one
 ;; relaxed-SIMD instruction in the app's module would keep the whole app from loading in a
 ;; browser without them; src/web/fused_tiles.rs loads it beside the app's module, where the
