@@ -10,24 +10,22 @@
 //! fused multiply-adds (`dense_tiles_fma.wat`, by [`use_fused_tiles`]): half the arithmetic
 //! instructions of a step.
 
-use burn::backend::flex::FlexTensor;
-use burn::backend::Flex;
-use burn::nn::Linear;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use std::sync::OnceLock;
 
-/// `x · weight + bias` by [`matmul_bias`] where `x` and the layer are float32 tensors of the CPU
-/// backend; `None` otherwise (another device, f16 weights), for the backend's product.
-pub fn dense_on_host<const D: usize>(layer: &Linear, x: &Tensor<D>) -> Option<Tensor<D>> {
+use super::dense::{f32s, on_host};
+
+/// `x · weight + bias` by [`matmul_bias`] where `x`, `weight` (`[in, out]`) and `bias` are
+/// float32 tensors of the CPU backend; `None` otherwise (another device, f16 weights), for the
+/// backend's product.
+pub fn dense_on_host<const D: usize>(weight: &Tensor<2>, bias: Option<&Tensor<1>>, x: &Tensor<D>) -> Option<Tensor<D>> {
     let device = x.device();
-    let weight = layer.weight.val();
-    let bias = layer.bias.as_ref().map(|b| b.val());
-    let all_f32 = [x.dtype(), weight.dtype()].into_iter().chain(bias.as_ref().map(Tensor::dtype)).all(|d| d == DType::F32);
+    let all_f32 = [x.dtype(), weight.dtype()].into_iter().chain(bias.map(Tensor::dtype)).all(|d| d == DType::F32);
     if device != Device::flex() || !all_f32 {
         return None;
     }
     let (dims, [k, n]) = (x.dims(), weight.dims());
-    let (x_host, weight, bias) = (on_host(x.clone()), on_host(weight), bias.map(on_host));
+    let (x_host, weight, bias) = (on_host(x.clone()), on_host(weight.clone()), bias.cloned().map(on_host));
     let (Some(a), Some(b)) = (x_host.as_ref().and_then(f32s), weight.as_ref().and_then(f32s)) else {
         return None;
     };
@@ -42,17 +40,6 @@ pub fn dense_on_host<const D: usize>(layer: &Linear, x: &Tensor<D>) -> Option<Te
     let mut shape = dims;
     shape[D - 1] = n;
     Some(Tensor::from_data(TensorData::new(matmul_bias(a, b, bias, m, k, n), shape), &device))
-}
-
-/// The CPU backend's tensor, its elements in row-major order from its start (a copy where
-/// they were not: a transposed or sliced view).
-fn on_host<const D: usize>(t: Tensor<D>) -> Option<FlexTensor> {
-    let t = t.try_into_primitive::<Flex>().ok()?;
-    Some(if t.is_contiguous() { t } else { t.to_contiguous() })
-}
-
-fn f32s(t: &FlexTensor) -> Option<&[f32]> {
-    t.as_slice::<f32>()
 }
 
 /// Rows of `c` one tile computes.
@@ -318,7 +305,6 @@ mod lanes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::module::Param;
     use burn::tensor::module::linear;
     use burn::tensor::{FloatDType, Tolerance};
 
@@ -400,39 +386,36 @@ mod tests {
         }
     }
 
-    fn layer(k: usize, n: usize, device: &Device) -> Linear {
+    fn layer(k: usize, n: usize, device: &Device) -> (Tensor<2>, Tensor<1>) {
         let weight = Tensor::<2>::from_data(TensorData::new(values(k * n, 4), [k, n]), device);
-        let bias = Tensor::<1>::from_data(TensorData::new(values(n, 5), [n]), device);
-        Linear { weight: Param::from_tensor(weight), bias: Some(Param::from_tensor(bias)) }
+        (weight, Tensor::<1>::from_data(TensorData::new(values(n, 5), [n]), device))
     }
 
     #[test]
     fn a_dense_layer_on_the_host_equals_the_backends_product() {
         let device = Device::flex();
         let (k, n) = (300, 37);
-        let layer = layer(k, n, &device);
+        let (weight, bias) = layer(k, n, &device);
         // A batch of sequences, and the same batch seen through a transpose (not contiguous).
         let x = Tensor::<3>::from_data(TensorData::new(values(2 * 7 * k, 6), [2, 7, k]), &device);
         let x_turned = Tensor::<3>::from_data(TensorData::new(values(7 * 2 * k, 6), [7, 2, k]), &device).swap_dims(0, 1);
         for x in [x, x_turned] {
-            let expected = linear(x.clone(), layer.weight.val(), layer.bias.as_ref().map(|b| b.val())).into_data();
-            let got = dense_on_host(&layer, &x).expect("float32 on the CPU backend").into_data();
+            let expected = linear(x.clone(), weight.clone(), Some(bias.clone())).into_data();
+            let got = dense_on_host(&weight, Some(&bias), &x).expect("float32 on the CPU backend").into_data();
             assert_eq!(got.shape(), expected.shape());
             got.assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-5));
         }
-        let no_bias = Linear { bias: None, ..layer.clone() };
         let x = Tensor::<2>::from_data(TensorData::new(values(3 * k, 7), [3, k]), &device);
-        let expected = linear(x.clone(), no_bias.weight.val(), None).into_data();
-        dense_on_host(&no_bias, &x).expect("no bias").into_data().assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-5));
+        let expected = linear(x.clone(), weight.clone(), None).into_data();
+        dense_on_host(&weight, None, &x).expect("no bias").into_data().assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-5));
     }
 
     #[test]
     fn half_precision_weights_are_left_to_the_backend() {
         let device = Device::flex();
-        let layer = layer(8, 4, &device);
-        let half = Linear { weight: Param::from_tensor(layer.weight.val().cast(FloatDType::F16)), ..layer };
+        let (weight, bias) = layer(8, 4, &device);
         let x = Tensor::<2>::from_data(TensorData::new(values(16, 8), [2, 8]), &device);
-        assert!(dense_on_host(&half, &x).is_none(), "f16 weights");
+        assert!(dense_on_host(&weight.cast(FloatDType::F16), Some(&bias), &x).is_none(), "f16 weights");
     }
 
     #[test]

@@ -2,23 +2,23 @@
 //!
 //! Reads top to bottom, smallest part first. Field names follow the Hub checkpoint's keys
 //! (`h.{i}.attn.c_attn.weight`, …). GPT-2's Conv1D stores weights as `[in, out]`, which is
-//! exactly Burn's `Linear` layout.
+//! exactly [`Dense`]'s layout.
 
-use burn::module::Module;
-use burn::nn::{Embedding, Linear};
+use burn::nn::Embedding;
 use burn::tensor::{Bool, Int, Tensor};
 
 use super::decoder::{Decoder, Positions};
+use super::dense::Dense;
 use super::layers::{dense, self_attention, split_heads, Activation, KeyValues, LayerNorm, Past};
 use super::weights::{Weights, WeightsError};
 use super::{Gpt2Config, VocabMatrix};
 
 /// Multi-head causal self-attention.
-#[derive(Module, Debug)]
+#[derive(Debug)]
 pub struct Attention {
     /// Query, key and value projections side by side: `[n_embd, 3 * n_embd]`.
-    pub c_attn: Linear,
-    pub c_proj: Linear,
+    pub c_attn: Dense,
+    pub c_proj: Dense,
     pub n_head: usize,
     /// What the scores are divided by: √(head dim), times the layer's number where the config
     /// scales by it.
@@ -42,11 +42,10 @@ impl Attention {
 }
 
 /// The position-wise feed-forward network.
-#[derive(Module, Debug)]
+#[derive(Debug)]
 pub struct Mlp {
-    pub c_fc: Linear,
-    pub c_proj: Linear,
-    #[module(skip)]
+    pub c_fc: Dense,
+    pub c_proj: Dense,
     pub activation: Activation,
 }
 
@@ -57,7 +56,7 @@ impl Mlp {
 }
 
 /// One pre-norm transformer block.
-#[derive(Module, Debug)]
+#[derive(Debug)]
 pub struct Block {
     pub ln_1: LayerNorm,
     pub attn: Attention,
@@ -74,7 +73,7 @@ impl Block {
 }
 
 /// The GPT-2 language model.
-#[derive(Module, Debug)]
+#[derive(Debug)]
 pub struct Gpt2 {
     /// Token embedding `[vocab_size, n_embd]`, also the LM head (tied) unless `lm_head` is set.
     pub wte: VocabMatrix,

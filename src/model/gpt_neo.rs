@@ -3,10 +3,11 @@
 //! global attention and local attention, which sees only the `window_size` latest positions.
 //! Field names follow the checkpoint's keys (`h.{i}.attn.attention.q_proj`, …).
 
-use burn::nn::{Embedding, Linear};
+use burn::nn::Embedding;
 use burn::tensor::{Bool, Device, Int, Tensor};
 
 use super::decoder::{Decoder, Positions};
+use super::dense::Dense;
 use super::layers::{dense, self_attention_within, split_heads, Activation, KeyValues, LayerNorm, Past};
 use super::weights::{Weights, WeightsError};
 use super::{GptNeoConfig, VocabMatrix};
@@ -14,10 +15,10 @@ use super::{GptNeoConfig, VocabMatrix};
 /// Multi-head causal self-attention, global or within a window.
 #[derive(Debug)]
 pub struct Attention {
-    pub q_proj: Linear,
-    pub k_proj: Linear,
-    pub v_proj: Linear,
-    pub out_proj: Linear,
+    pub q_proj: Dense,
+    pub k_proj: Dense,
+    pub v_proj: Dense,
+    pub out_proj: Dense,
     pub n_head: usize,
     /// Local attention's window: a position sees the keys of the `window` latest positions,
     /// its own included.
@@ -72,8 +73,8 @@ pub struct Block {
     pub ln_1: LayerNorm,
     pub attn: Attention,
     pub ln_2: LayerNorm,
-    pub c_fc: Linear,
-    pub c_proj: Linear,
+    pub c_fc: Dense,
+    pub c_proj: Dense,
     pub activation: Activation,
 }
 

@@ -6,10 +6,10 @@
 //! residual, unless the config says otherwise), and the LM head `embed_out` is its own matrix.
 //! Field names follow the Hub checkpoint's keys (`layers.{i}.attention.query_key_value`, …).
 
-use burn::nn::Linear;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::decoder::{Decoder, Positions};
+use super::dense::Dense;
 use super::layers::{dense, self_attention, Activation, KeyValues, LayerNorm, Past};
 use super::weights::{Weights, WeightsError};
 use super::{GptNeoXConfig, VocabMatrix};
@@ -76,8 +76,8 @@ fn rotate(x: Tensor<4>, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<4> {
 #[derive(Debug)]
 pub struct Attention {
     /// Per head, its query, key and value rows side by side: `[C, 3C]` once turned to `[in, out]`.
-    pub query_key_value: Linear,
-    pub dense: Linear,
+    pub query_key_value: Dense,
+    pub dense: Dense,
     pub n_head: usize,
 }
 
@@ -106,8 +106,8 @@ impl Attention {
 /// The position-wise feed-forward network.
 #[derive(Debug)]
 pub struct Mlp {
-    pub dense_h_to_4h: Linear,
-    pub dense_4h_to_h: Linear,
+    pub dense_h_to_4h: Dense,
+    pub dense_4h_to_h: Dense,
     pub activation: Activation,
 }
 

@@ -2,10 +2,12 @@
 //! self-attention over earlier keys and values, and what those earlier positions are.
 
 use burn::module::{Module, Param};
-use burn::nn::Linear;
 use burn::tensor::activation::{gelu, relu, sigmoid, softmax};
-use burn::tensor::module::{layer_norm, linear};
-use burn::tensor::{Bool, Device, FloatDType, Int, Tensor};
+use burn::tensor::module::layer_norm;
+use burn::tensor::{Bool, Device, Int, Tensor};
+
+use super::cpu_activations;
+use super::dense::Dense;
 
 /// LayerNorm with the checkpoint's names (`weight`, `bias`) and the config's epsilon.
 #[derive(Module, Debug)]
@@ -21,18 +23,9 @@ impl LayerNorm {
     }
 }
 
-/// `x · weight + bias` in float32 whatever the weight's storage precision (see
-/// [`super::Precision`]): an f16 weight is widened for this product only. Weights are held
-/// `[in, out]`, Burn's layout (checkpoints in `nn.Linear`'s `[out, in]` are turned at load).
-/// In the browser the CPU backend's product gives way to [`super::dense_kernel`], which runs
-/// a pass there in a fraction of the time (see its comment).
-pub fn dense<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
-    #[cfg(target_arch = "wasm32")]
-    if let Some(y) = super::dense_kernel::dense_on_host(layer, &x) {
-        return y;
-    }
-    let weight = layer.weight.val().cast(FloatDType::F32); // no-op for float32
-    linear(x, weight, layer.bias.as_ref().map(|b| b.val()))
+/// `x · weight + bias` (see [`Dense::forward`]).
+pub fn dense<const D: usize>(layer: &Dense, x: Tensor<D>) -> Tensor<D> {
+    layer.forward(x)
 }
 
 /// The position-wise nonlinearity of an MLP, named as in `config.json`.
@@ -76,8 +69,12 @@ impl Activation {
 
 /// `0.5·x·(1 + tanh(u))`, `u = √(2/π)·(x + 0.044715·x³)`, computed as its equal
 /// `x / (1 + exp(-2u))`: the CPU backend's `tanh` is scalar libm and took a sixth of the
-/// time, `exp` is cheaper. The cube is two multiplies: a general `powf` took a tenth.
+/// time, `exp` is cheaper. The cube is two multiplies: a general `powf` took a tenth. On the
+/// CPU backend, in one sweep ([`cpu_activations`]).
 fn gelu_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if let Some(y) = cpu_activations::gelu_tanh(&x) {
+        return y;
+    }
     const MINUS_TWO_SQRT_2_OVER_PI: f64 = -2.0 * 0.797_884_560_802_865_4;
     let cube = x.clone() * x.clone() * x.clone();
     let minus_2u = (x.clone() + cube * 0.044715) * MINUS_TWO_SQRT_2_OVER_PI;
@@ -193,7 +190,7 @@ fn attend(
 ) -> Tensor<4> {
     let att = (q.clone().matmul(k.swap_dims(2, 3)) / scale).mask_fill(hidden, f32::MIN); // (B, nh, T, keys)
     let Some(common) = common else {
-        return softmax(att, 3).matmul(v);
+        return softmax_last(att).matmul(v);
     };
     let e = common.k.dims()[2];
     let keys = att.dims()[3];
@@ -202,9 +199,14 @@ fn attend(
         Some(hidden) => seen.mask_fill(hidden, f32::MIN),
         None => seen,
     };
-    let weights = softmax(Tensor::cat(vec![seen, att], 3), 3);
+    let weights = softmax_last(Tensor::cat(vec![seen, att], 3));
     let on_common = weights.clone().narrow(3, 0, e);
     weights.narrow(3, e, keys).matmul(v) + per_head(on_common, |w| w.matmul(common.v.clone()))
+}
+
+/// Softmax over the keys (see [`cpu_activations::softmax_last`]).
+fn softmax_last(scores: Tensor<4>) -> Tensor<4> {
+    cpu_activations::softmax_last(&scores).unwrap_or_else(|| softmax(scores, 3))
 }
 
 /// `f` over `x` `[b, nh, t, d]` with every row's positions side by side, `[1, nh, b·t, d]`, so

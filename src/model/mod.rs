@@ -2,10 +2,14 @@
 //! tasks, metrics or browsers.
 
 mod config;
+mod cpu_activations;
 mod decoder;
+mod dense;
 // Used by the browser build only; its tests run natively.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod dense_kernel;
+#[cfg(not(target_family = "wasm"))]
+mod dense_panels;
 mod gpt2;
 mod gpt2_config;
 mod gpt_neo;

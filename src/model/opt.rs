@@ -6,10 +6,11 @@
 //! blocks without one, between `project_in`/`project_out` that map a narrower embedding to the
 //! model's width. The head is tied to the embedding. Field names follow the checkpoint's keys.
 
-use burn::nn::{Embedding, Linear};
+use burn::nn::Embedding;
 use burn::tensor::{Bool, Int, Tensor};
 
 use super::decoder::{Decoder, Positions};
+use super::dense::Dense;
 use super::layers::{dense, self_attention, split_heads, Activation, KeyValues, LayerNorm, Past};
 use super::opt_config::POSITION_OFFSET;
 use super::weights::{Weights, WeightsError};
@@ -18,10 +19,10 @@ use super::{OptConfig, VocabMatrix};
 /// Multi-head causal self-attention.
 #[derive(Debug)]
 pub struct Attention {
-    pub q_proj: Linear,
-    pub k_proj: Linear,
-    pub v_proj: Linear,
-    pub out_proj: Linear,
+    pub q_proj: Dense,
+    pub k_proj: Dense,
+    pub v_proj: Dense,
+    pub out_proj: Dense,
     pub n_head: usize,
 }
 
@@ -43,8 +44,8 @@ impl Attention {
 pub struct Layer {
     pub self_attn: Attention,
     pub self_attn_layer_norm: LayerNorm,
-    pub fc1: Linear,
-    pub fc2: Linear,
+    pub fc1: Dense,
+    pub fc2: Dense,
     pub final_layer_norm: LayerNorm,
     pub activation: Activation,
     /// Pre-LN (`x + f(ln(x))`); else post-LN (`ln(x + f(x))`).
@@ -82,8 +83,8 @@ pub struct Opt {
     /// `[n_positions + 2, C]`; position p reads row p + 2.
     pub embed_positions: Embedding,
     /// `E → C` and `C → E` where the embedding is narrower than the model.
-    pub project_in: Option<Linear>,
-    pub project_out: Option<Linear>,
+    pub project_in: Option<Dense>,
+    pub project_out: Option<Dense>,
     pub layers: Vec<Layer>,
     /// Pre-LN models only.
     pub final_layer_norm: Option<LayerNorm>,

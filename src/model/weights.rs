@@ -10,11 +10,11 @@
 use std::collections::HashMap;
 
 use burn::module::Param;
-use burn::nn::Linear;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use safetensors::tensor::{Metadata, TensorInfo};
 use safetensors::Dtype;
 
+use super::dense::Dense;
 use super::layers::LayerNorm;
 use super::precision::{narrow_to_f16, widen_to_f32};
 use super::stream::TensorSink;
@@ -162,11 +162,11 @@ impl Weights {
     }
 
     /// `{prefix}.weight` and, when present, `{prefix}.bias`.
-    pub(super) fn linear(&mut self, prefix: &str) -> Result<Linear, WeightsError> {
+    pub(super) fn linear(&mut self, prefix: &str) -> Result<Dense, WeightsError> {
         let weight = self.matrix(&format!("{prefix}.weight"))?;
         let bias = format!("{prefix}.bias");
         let bias = if self.0.contains_key(&bias) { Some(self.vector(&bias)?) } else { None };
-        Ok(Linear { weight, bias })
+        Ok(Dense::new(weight, bias))
     }
 
     pub(super) fn norm(&mut self, prefix: &str, eps: f64) -> Result<LayerNorm, WeightsError> {

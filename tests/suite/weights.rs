@@ -269,10 +269,10 @@ fn half_precision_stores_the_matrices_in_f16_rounded_to_nearest() {
         let half = gpt2(&loaded);
         let block = &half.h[1];
         for (what, dtype) in [
-            ("c_attn", block.attn.c_attn.weight.val().dtype()),
-            ("attn c_proj", block.attn.c_proj.weight.val().dtype()),
-            ("c_fc", block.mlp.c_fc.weight.val().dtype()),
-            ("mlp c_proj", block.mlp.c_proj.weight.val().dtype()),
+            ("c_attn", block.attn.c_attn.dtype()),
+            ("attn c_proj", block.attn.c_proj.dtype()),
+            ("c_fc", block.mlp.c_fc.dtype()),
+            ("mlp c_proj", block.mlp.c_proj.dtype()),
             ("wte", half.wte.blocks[3].val().dtype()),
         ] {
             assert_eq!(dtype, DType::F16, "{what}");

@@ -1,0 +1,169 @@
+//! The native CPU backend's dense layers: `a · weight + bias` by gemm, over a weight held in
+//! column panels since load.
+//!
+//! gemm's micro-kernels read the weight (the left operand of the product it computes,
+//! `cᵀ = weightᵀ · aᵀ`) 64 output columns at a time, one depth after the other; a weight held
+//! `[in, out]` is copied into that order for every product, and on passes of a few hundred
+//! tokens those copies took an eighth of a pass (see DEVELOPERS.md, "Profiling"). Held in
+//! that order from load, each panel is a column-major matrix gemm reads where it lies; the
+//! products are the same, panel by panel, on all cores.
+
+use rayon::prelude::{IntoParallelIterator, ParallelIterator};
+
+/// Output columns per panel: gemm's widest micro-kernel (four AVX-512 vectors; eight AVX2
+/// vectors make two of its tiles).
+const WIDTH: usize = 64;
+
+/// Rows of `a` per gemm call: gemm copies a column-major left operand all the same where a
+/// call has more than 8 times its micro-kernel's 6 columns of `aᵀ` (its single-thread
+/// threshold).
+const ROWS_PER_CALL: usize = 48;
+
+/// Multiply-adds below which a product stays on the caller's thread (as the CPU backend does).
+const PARALLEL_WORK: usize = 192 * 192 * 192;
+
+/// A `[k, n]` float32 matrix in panels of [`WIDTH`] columns, each `[k, WIDTH]` row-major (the
+/// last padded with zeros), one after the other.
+#[derive(Clone, Debug)]
+pub struct Panels {
+    values: Vec<f32>,
+    k: usize,
+    n: usize,
+}
+
+impl Panels {
+    /// The panels of `weight`, `[k, n]` row-major.
+    pub fn new(weight: &[f32], k: usize, n: usize) -> Self {
+        assert_eq!(weight.len(), k * n, "a [{k}, {n}] weight of {} values", weight.len());
+        let count = n.div_ceil(WIDTH);
+        let mut values = vec![0.0f32; count * k * WIDTH];
+        for (j, panel) in values.chunks_exact_mut(k.max(1) * WIDTH).enumerate() {
+            let cols = WIDTH.min(n - j * WIDTH);
+            for (kk, row) in panel.chunks_exact_mut(WIDTH).enumerate() {
+                row[..cols].copy_from_slice(&weight[kk * n + j * WIDTH..][..cols]);
+            }
+        }
+        Panels { values, k, n }
+    }
+
+    /// Columns of the matrix: outputs of the layer.
+    pub fn outputs(&self) -> usize {
+        self.n
+    }
+
+    /// `a · self + bias`, `a` `[m, k]` and the result `[m, n]` row-major; each sum starts from
+    /// the bias.
+    pub fn matmul_bias(&self, a: &[f32], m: usize, bias: Option<&[f32]>) -> Vec<f32> {
+        let (k, n) = (self.k, self.n);
+        assert_eq!(a.len(), m * k, "a [{m}, {k}] input of {} values", a.len());
+        let mut c = match bias {
+            Some(bias) => {
+                assert_eq!(bias.len(), n, "a bias of {} for {n} outputs", bias.len());
+                bias.repeat(m)
+            }
+            None => vec![0.0; m * n],
+        };
+        if m == 0 || k == 0 || n == 0 {
+            return c;
+        }
+        let c_at = Shared(c.as_mut_ptr());
+        let panel = |j: usize| {
+            let cols = WIDTH.min(n - j * WIDTH);
+            let weight = &self.values[j * k * WIDTH..][..k * WIDTH];
+            for r0 in (0..m).step_by(ROWS_PER_CALL) {
+                let rows = ROWS_PER_CALL.min(m - r0);
+                // SAFETY: gemm reads `rows` rows of `a` from `r0` (k apart) and `cols` columns of
+                // `k` rows of the panel (WIDTH apart), and writes rows `r0..r0 + rows`, columns
+                // `j·WIDTH..j·WIDTH + cols` of `c` (n apart): all within their lengths, checked
+                // above. Each panel writes columns no other panel does.
+                unsafe {
+                    gemm::gemm(
+                        rows,
+                        cols,
+                        k,
+                        c_at.at(r0 * n + j * WIDTH),
+                        1,
+                        n as isize,
+                        true,
+                        a.as_ptr().add(r0 * k),
+                        1,
+                        k as isize,
+                        weight.as_ptr(),
+                        1,
+                        WIDTH as isize,
+                        1.0f32,
+                        1.0f32,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            }
+        };
+        let count = n.div_ceil(WIDTH);
+        if m * k * n < PARALLEL_WORK {
+            (0..count).for_each(panel);
+        } else {
+            (0..count).into_par_iter().for_each(panel);
+        }
+        c
+    }
+}
+
+/// The result's start, for the threads that write disjoint columns of it.
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+
+// SAFETY: every thread writes its own columns (see `matmul_bias`).
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    fn at(self, offset: usize) -> *mut f32 {
+        self.0.wrapping_add(offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Numbers in [-0.5, 0.5), the same for the same length and seed.
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / (1u32 << 24) as f32 - 0.5).collect()
+    }
+
+    /// Each sum in float64, from the bias.
+    fn exact(a: &[f32], b: &[f32], bias: Option<&[f32]>, m: usize, k: usize, n: usize) -> Vec<f64> {
+        (0..m * n)
+            .map(|ij| {
+                let (i, j) = (ij / n, ij % n);
+                bias.map_or(0.0, |b| b[j] as f64) + (0..k).map(|kk| a[i * k + kk] as f64 * b[kk * n + j] as f64).sum::<f64>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn equals_the_product_on_every_edge_of_the_panels_and_calls() {
+        // Columns short of, at and past a panel; rows short of, at and past a call; products
+        // on one thread and on all; depths of one and past gemm's blocks.
+        for (m, k, n) in [(1, 1, 1), (3, 5, 7), (48, 8, 64), (49, 9, 65), (97, 300, 130), (200, 768, 192), (7, 1030, 70)] {
+            let (a, b, bias) = (values(m * k, 1), values(k * n, 2), values(n, 3));
+            let panels = Panels::new(&b, k, n);
+            for bias in [None, Some(&bias[..])] {
+                let got = panels.matmul_bias(&a, m, bias);
+                let want = exact(&a, &b, bias, m, k, n);
+                let worst = got.iter().zip(&want).map(|(g, w)| (*g as f64 - w).abs()).fold(0.0, f64::max);
+                // Sums of k terms of at most 0.25: float32 rounding moves them by about k·1e-8.
+                assert!(worst < 1e-6 * k as f64, "m={m} k={k} n={n} bias={}: off by {worst:e}", bias.is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn empty_shapes_give_the_bias_or_nothing() {
+        assert_eq!(Panels::new(&[], 0, 2).matmul_bias(&[], 1, Some(&[1.0, 2.0])), vec![1.0, 2.0]);
+        assert_eq!(Panels::new(&[0.5, 1.0], 1, 2).matmul_bias(&[], 0, None), Vec::<f32>::new());
+    }
+}
