@@ -77,6 +77,7 @@ enum Sweep {
 
 impl Sweep {
     /// Elements that go together: a sweep is cut between them only.
+    #[cfg(not(target_family = "wasm"))]
     fn row(self) -> usize {
         match self {
             Sweep::GeluTanh => 1,
