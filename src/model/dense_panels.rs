@@ -24,7 +24,7 @@ const PARALLEL_WORK: usize = 192 * 192 * 192;
 
 /// A `[k, n]` float32 matrix in panels of [`WIDTH`] columns, each `[k, WIDTH]` row-major (the
 /// last padded with zeros), one after the other.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Panels {
     values: Vec<f32>,
     k: usize,
@@ -108,6 +108,13 @@ impl Panels {
             (0..count).into_par_iter().for_each(panel);
         }
         c
+    }
+}
+
+impl std::fmt::Debug for Panels {
+    /// The shape, not the millions of values.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Panels([{}, {}] in panels of {WIDTH} columns)", self.k, self.n)
     }
 }
 
