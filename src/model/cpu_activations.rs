@@ -15,7 +15,8 @@ use super::dense::{f32s, on_host};
 const PARALLEL_ELEMENTS: usize = 1 << 16;
 
 /// `e^x` within 2 ulp of the exact value for normal results; 0 where `e^x` is below float32's
-/// smallest normal (`x` < −87.3), infinity above `e^88.37`, NaN for NaN. Cody and Waite's
+/// smallest normal (`x` < −87.3), infinity above `x` = 88.37 (a little early: float32
+/// overflows at 88.72), NaN for NaN. Cody and Waite's
 /// reduction `x = n·ln 2 + r`, `|r| ≤ ln 2 / 2`, then Cephes' degree-7 polynomial for `e^r`,
 /// scaled by `2^n` built from its bits: no branch, no table, so loops over slices vectorise.
 #[inline(always)]
@@ -57,7 +58,8 @@ pub fn gelu_tanh<const D: usize>(x: &Tensor<D>) -> Option<Tensor<D>> {
 
 /// Softmax over the last dimension, `e^(x − max) / Σ e^(x − max)`, where `x` is a float32
 /// tensor of the CPU backend; `None` otherwise. A score of float32's minimum (a masked one)
-/// gets exactly 0.
+/// gets exactly 0 in a row where any score is above it (a row of masked scores only, as a
+/// padding query's, gets equal weights, as with the backend's softmax).
 pub fn softmax_last<const D: usize>(x: &Tensor<D>) -> Option<Tensor<D>> {
     match x.dims()[D - 1] {
         0 => None,

@@ -2,21 +2,23 @@
 //! column panels since load.
 //!
 //! gemm's micro-kernels read the weight (the left operand of the product it computes,
-//! `cᵀ = weightᵀ · aᵀ`) 64 output columns at a time, one depth after the other; a weight held
-//! `[in, out]` is copied into that order for every product, and on passes of a few hundred
-//! tokens those copies took an eighth of a pass (see DEVELOPERS.md, "Profiling"). Held in
-//! that order from load, each panel is a column-major matrix gemm reads where it lies; the
-//! products are the same, panel by panel, on all cores.
+//! `cᵀ = weightᵀ · aᵀ`) a few dozen output columns at a time (64 with AVX-512), one depth
+//! after the other; a weight held `[in, out]` is copied into that order for every product, and
+//! on passes of a few hundred tokens those copies took an eighth of a pass (see DEVELOPERS.md,
+//! "Benchmarks and profiles"). Held in that order from load (each panel `[in, 64]` row-major,
+//! which is `weightᵀ`'s panel column-major, as gemm reads it), gemm reads each panel where it
+//! lies; the products are the same, panel by panel, on all cores.
 
 use rayon::prelude::{IntoParallelIterator, ParallelIterator};
 
-/// Output columns per panel: gemm's widest micro-kernel (four AVX-512 vectors; eight AVX2
-/// vectors make two of its tiles).
+/// Output columns per panel: gemm's widest micro-kernel, four AVX-512 vectors (four of its
+/// AVX2 tiles of two vectors).
 const WIDTH: usize = 64;
 
 /// Rows of `a` per gemm call: gemm copies a column-major left operand all the same where a
 /// call has more than 8 times its micro-kernel's 6 columns of `aᵀ` (its single-thread
-/// threshold).
+/// threshold). At most 64 rows also keep gemm's blocking of the depth the same for every call,
+/// so a row's sums do not depend on the rows beside it.
 const ROWS_PER_CALL: usize = 48;
 
 /// Multiply-adds below which a product stays on the caller's thread (as the CPU backend does).
@@ -66,12 +68,20 @@ impl Panels {
         if m == 0 || k == 0 || n == 0 {
             return c;
         }
+        if m == 1 {
+            // gemm takes a matrix-vector path for one row, which sums in another order than
+            // its tiles: a row alone gets the bits it gets among others through two rows.
+            let mut two = a.to_vec();
+            two.resize(2 * k, 0.0);
+            let mut c = self.matmul_bias(&two, 2, bias);
+            c.truncate(n);
+            return c;
+        }
         let c_at = Shared(c.as_mut_ptr());
         let panel = |j: usize| {
             let cols = WIDTH.min(n - j * WIDTH);
             let weight = &self.values[j * k * WIDTH..][..k * WIDTH];
-            for r0 in (0..m).step_by(ROWS_PER_CALL) {
-                let rows = ROWS_PER_CALL.min(m - r0);
+            for (r0, rows) in calls(m) {
                 // SAFETY: gemm reads `rows` rows of `a` from `r0` (k apart) and `cols` columns of
                 // `k` rows of the panel (WIDTH apart), and writes rows `r0..r0 + rows`, columns
                 // `j·WIDTH..j·WIDTH + cols` of `c` (n apart): all within their lengths, checked
@@ -116,6 +126,24 @@ impl std::fmt::Debug for Panels {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Panels([{}, {}] in panels of {WIDTH} columns)", self.k, self.n)
     }
+}
+
+/// The rows `(first, count)` of each gemm call for `m` > 1 rows: [`ROWS_PER_CALL`] each, none
+/// of one row (see [`Panels::matmul_bias`]).
+fn calls(m: usize) -> impl Iterator<Item = (usize, usize)> {
+    let mut first = 0;
+    std::iter::from_fn(move || {
+        let left = m - first;
+        if left == 0 {
+            return None;
+        }
+        let mut rows = ROWS_PER_CALL.min(left);
+        if left - rows == 1 {
+            rows -= 1;
+        }
+        first += rows;
+        Some((first - rows, rows))
+    })
 }
 
 /// The result's start, for the threads that write disjoint columns of it.
@@ -165,6 +193,31 @@ mod tests {
                 // Sums of k terms of at most 0.25: float32 rounding moves them by about k·1e-8.
                 assert!(worst < 1e-6 * k as f64, "m={m} k={k} n={n} bias={}: off by {worst:e}", bias.is_some());
             }
+        }
+    }
+
+    #[test]
+    fn a_rows_numbers_do_not_depend_on_the_rows_beside_it() {
+        // Every number of rows from 1 to 100, so that calls end on every row count, with a
+        // depth past gemm's blocks of 512.
+        let (m, k, n) = (100, 768, 70);
+        let (a, b, bias) = (values(m * k, 4), values(k * n, 5), values(n, 6));
+        let panels = Panels::new(&b, k, n);
+        let all = panels.matmul_bias(&a, m, Some(&bias));
+        for rows in 1..=m {
+            let first = m - rows;
+            let part = panels.matmul_bias(&a[first * k..], rows, Some(&bias));
+            assert_eq!(part, all[first * n..], "the last {rows} rows");
+        }
+    }
+
+    #[test]
+    fn every_call_has_two_rows_or_more() {
+        for m in 2..200 {
+            let calls: Vec<(usize, usize)> = calls(m).collect();
+            assert!(calls.iter().all(|&(_, rows)| (2..=ROWS_PER_CALL).contains(&rows)), "m={m}: {calls:?}");
+            assert!(calls.windows(2).all(|w| w[0].0 + w[0].1 == w[1].0) && calls[0].0 == 0, "m={m}: {calls:?}");
+            assert_eq!(calls.iter().map(|c| c.1).sum::<usize>(), m);
         }
     }
 
