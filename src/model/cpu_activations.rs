@@ -236,10 +236,9 @@ mod tests {
         Tensor::from_data(TensorData::new(values, shape), &Device::flex())
     }
 
+    /// [`values`](crate::model::dense_kernel) in [-scale/2, scale/2).
     fn values(len: usize, seed: u32, scale: f32) -> Vec<f32> {
-        (0..len)
-            .map(|i| (((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * scale)
-            .collect()
+        crate::model::dense_kernel::values(len, seed).into_iter().map(|x| x * scale).collect()
     }
 
     #[test]

@@ -89,8 +89,9 @@ fn check_tiles(tiles: Tiles) -> Result<(), String> {
     Ok(())
 }
 
-/// Numbers in [-0.5, 0.5), the same for the same length and seed.
-fn values(len: usize, seed: u32) -> Vec<f32> {
+/// Numbers in [-0.5, 0.5), the same for the same length and seed (also the other CPU kernels'
+/// test inputs).
+pub(super) fn values(len: usize, seed: u32) -> Vec<f32> {
     (0..len).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / (1u32 << 24) as f32 - 0.5).collect()
 }
 

@@ -164,10 +164,7 @@ impl Shared {
 mod tests {
     use super::*;
 
-    /// Numbers in [-0.5, 0.5), the same for the same length and seed.
-    fn values(len: usize, seed: u32) -> Vec<f32> {
-        (0..len).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / (1u32 << 24) as f32 - 0.5).collect()
-    }
+    use crate::model::dense_kernel::values;
 
     /// Each sum in float64, from the bias.
     fn exact(a: &[f32], b: &[f32], bias: Option<&[f32]>, m: usize, k: usize, n: usize) -> Vec<f64> {
