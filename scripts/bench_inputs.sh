@@ -1,10 +1,10 @@
-# Sourced by the bench scripts: makes the gpt2-small-shaped random checkpoint and the
+# Sourced by the bench scripts (PY: the python to use, .venv's by default): makes the gpt2-small-shaped random checkpoint and the
 # classification tasks under $BENCH_DIR (default /tmp/invscale-bench) when missing, and sets
 # `bench`, `py`, `task` (the first $examples examples of the task) and `template_task` (the
 # same with one instruction and three demonstrations before every prompt, as the prize's
 # template-made tasks are).
 bench="${BENCH_DIR:-/tmp/invscale-bench}"
-py=.venv/bin/python
+py="${PY:-.venv/bin/python}"
 [ -f "$bench/gpt2/model.safetensors" ] || "$py" scripts/make_bench_model.py "$bench/gpt2" --shape gpt2
 [ -f "$bench/task.csv" ] || "$py" scripts/make_bench_task.py "$bench/task.csv" --examples 200
 [ -f "$bench/template.csv" ] || "$py" scripts/make_bench_task.py "$bench/template.csv" --examples 200 --template
