@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: the gates (rustfmt, clippy with warnings denied, the JS checker), the Rust
-# tests (unit, parity against the reference on CPU and wgpu, the official pipeline's file
-# format, tokenizer, parser errors and fuzzing, CLI), then the web app end to end in headless
-# Chromium with WebGPU.
+# Runs every test: the gates (rustfmt, clippy with warnings denied, the JS checker, no import
+# cycle among the page's modules), the Rust tests (unit, parity against the reference on CPU and
+# wgpu, the official pipeline's file format, tokenizer, parser errors and fuzzing, CLI), then the
+# web app end to end in headless Chromium with WebGPU.
 # Installs what they need first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,9 +23,10 @@ step() { echo "== $1 ($(date +%T))"; }
 export RUSTC_WORKSPACE_WRAPPER="${RUSTC_WORKSPACE_WRAPPER-clippy-driver}"
 export CLIPPY_ARGS="${CLIPPY_ARGS--D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__}"
 
-step "gates: rustfmt, the JS checker"
+step "gates: rustfmt, the JS checker, no import cycle among the page's modules"
 cargo fmt --check
 tests/e2e/node_modules/.bin/eslint -c tests/e2e/eslint.config.mjs src/web/*.js scripts/*.mjs tests/e2e/*.mjs tests/e2e/transformersjs/*.mjs
+node scripts/import_cycles.mjs src/web
 
 step "Rust tests (and clippy on the native targets)"
 # --nocapture shows the parity tests' max errors.

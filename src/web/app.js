@@ -2,14 +2,14 @@
 // supplies is inserted as text (textContent, createElement), never as HTML. Parsing and all
 // numbers come from the wasm module and the worker; the page only shows them.
 import { loadRegistry, pickFolder, refreshCacheMarks, selectRepo, tickTrainingSteps, updateRunButton } from "./model_picker.js";
-import { $, httpUrl, setState, showError, state, wasmBindings } from "./page.js";
+import { $, fetchBytes, httpUrl, setState, showError, state, wasmBindings } from "./page.js";
 import { focusModel, renderExamples } from "./examples_view.js";
 import { watchPlotClicks } from "./results.js";
 import { cancelRun, failRun, offerResume, startRun } from "./run_control.js";
 import { forgetAll } from "./run_store.js";
 import { startComparison } from "./comparison.js";
 import { unpackTask, watchEditor } from "./task_editor.js";
-import { chooseBuiltin, choosePublished, fetchBytes, loadBuiltins, loadHubTask, loadPrizeCatalogue, loadPublished, readFile, setTask, taskError } from "./task_picker.js";
+import { chooseBuiltin, choosePublished, loadBuiltins, loadHubTask, loadPrizeCatalogue, loadPublished, readFile, setTask, taskError } from "./task_picker.js";
 
 async function applyUrlParameters(params) {
   for (const [param, select] of [["type", "task-type"], ["backend", "backend"], ["workers", "workers"], ["truncation", "truncation"], ["precision", "precision"], ["compare", "compare"]]) {

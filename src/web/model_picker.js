@@ -2,9 +2,8 @@
 // run gets of each (its source: see files.js).
 import { megabytes } from "./download.js";
 import { cachedAs } from "./files.js";
-import { $, httpUrl, node, showError, state } from "./page.js";
+import { $, fetchBytes, httpUrl, node, showError, state } from "./page.js";
 import { formatParams } from "./plot.js";
-import { fetchBytes } from "./task_picker.js";
 
 export async function loadRegistry() {
   const registry = JSON.parse(new TextDecoder().decode(await fetchBytes("registry.json")));

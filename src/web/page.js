@@ -1,5 +1,6 @@
 // What every part of the page shares: its state, element lookup, the wasm module (replaced
-// after a trap), and the small helpers that insert text (never HTML).
+// after a trap), fetching a file, and the small helpers that write numbers and insert text
+// (never HTML).
 
 export const $ = (id) => document.getElementById(id);
 export const PAGE_SIZE = 20;
@@ -59,6 +60,37 @@ export function node(tag, text, attrs = {}) {
   if (text !== undefined && text !== null) e.textContent = String(text);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
   return e;
+}
+
+/** A number as the tables show it (a dash where there is none). */
+export function fmt(x, digits = 4) {
+  return x == null || Number.isNaN(x) ? "–" : Number(x).toFixed(digits);
+}
+
+/** Finished models, then those cut short (marked partial). */
+export function shownReports() {
+  return [...state.reports, ...(state.partials ?? [])];
+}
+
+export function modelLabel(r) {
+  return r.partial ? `${r.name} (partial: ${r.partial.scored} of ${r.partial.examples} examples)` : r.name;
+}
+
+/** URLs the page's Content Security Policy refused to connect to. */
+const refusedByPolicy = new Set();
+addEventListener("securitypolicyviolation", (e) => e.effectiveDirective === "connect-src" && refusedByPolicy.add(e.blockedURI));
+
+/** The bytes at `url`; an error says why not (the page's policy refused it, HTTP status). */
+export async function fetchBytes(url) {
+  const response = await fetch(url).catch(async (e) => {
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the violation event comes apart
+    if (refusedByPolicy.has(new URL(url, location.href).href)) {
+      throw new Error(`cannot load ${url}: this page connects only to the Hub, GitHub's raw files and the machine it runs on (its Content Security Policy); load the file from your disk instead`);
+    }
+    throw new Error(`cannot load ${url}: ${e.message}`);
+  });
+  if (!response.ok) throw new Error(`cannot load ${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
 }
 
 /** An http(s) URL from a user or URL parameter; anything else (javascript:, data:) is refused. */

@@ -2,13 +2,9 @@
 // the worker's reports.
 import { comparisonLayers } from "./comparison.js";
 import { focusModel, renderClassFilter, renderExamples } from "./examples_view.js";
-import { $, node, state } from "./page.js";
+import { $, fmt, modelLabel, node, shownReports, state } from "./page.js";
 import { STEP_AXIS, drawPlot, formatParams, formatStep } from "./plot.js";
 import { publishedFor } from "./task_picker.js";
-
-export function fmt(x, digits = 4) {
-  return x == null || Number.isNaN(x) ? "–" : Number(x).toFixed(digits);
-}
 
 export function renderResults() {
   const first = state.reports[0] ?? state.partials?.[0];
@@ -67,15 +63,6 @@ export function watchPlotClicks() {
 
 function shortVerdict(t) {
   return `${SHAPES[t.verdict].title} (${percent(t.confidence)})`;
-}
-
-/** Finished models, then those cut short (marked partial). */
-export function shownReports() {
-  return [...state.reports, ...(state.partials ?? [])];
-}
-
-export function modelLabel(r) {
-  return r.partial ? `${r.name} (partial: ${r.partial.scored} of ${r.partial.examples} examples)` : r.name;
 }
 
 // What each verdict means, in the words of the rule in src/stats/trend.rs.

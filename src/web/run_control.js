@@ -10,7 +10,7 @@ import { $, node, setState, showError, state } from "./page.js";
 import { formatParams } from "./plot.js";
 import { renderResults } from "./results.js";
 import { forgetRun, keepResult, keptResults, lastUnfinishedRun, modelKey, runKey, saveRun } from "./run_store.js";
-import { setTask } from "./task_picker.js";
+import { fewShot, setTask } from "./task_picker.js";
 
 export async function startRun() {
   $("error").replaceChildren();
@@ -248,12 +248,6 @@ export async function resumeRun(run) {
     return;
   }
   await (s.compare ? startComparison(startRun, setTask) : startRun());
-}
-
-/** The few-shot settings, or null for zero-shot. */
-export function fewShot() {
-  const shots = Number($("shots").value) || 0;
-  return shots > 0 ? { shots, seed: Number($("seed").value) || 0 } : null;
 }
 
 export function failRun(message) {

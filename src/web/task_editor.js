@@ -5,9 +5,9 @@
 // A checked task is used for a run, exported as CSV or JSONL, or shared as a link that holds
 // the task itself, compressed.
 import { selectedModels } from "./model_picker.js";
-import { $, node, state } from "./page.js";
+import { $, fetchBytes, node, state } from "./page.js";
 import { downloadLink } from "./run_control.js";
-import { fetchBytes, setTask } from "./task_picker.js";
+import { setTask } from "./task_picker.js";
 
 /** The prize asked for at least this many examples, and recommended about a thousand. */
 const PRIZE_MINIMUM = 300;

@@ -2,8 +2,7 @@
 // files (pick, drop, paste). Parsing is the wasm module's; this shows its verdict.
 import { megabytes } from "./download.js";
 import { selectRepo, updateRunButton } from "./model_picker.js";
-import { $, httpUrl, node, showError, state } from "./page.js";
-import { fewShot } from "./run_control.js";
+import { $, fetchBytes, httpUrl, node, showError, state } from "./page.js";
 
 /** A task that could not be loaded: said where the task's status goes. */
 export function taskError(e) {
@@ -55,20 +54,10 @@ export function setTask(name, bytes, extra = {}) {
   updateRunButton();
 }
 
-/** URLs the page's Content Security Policy refused to connect to. */
-export const refusedByPolicy = new Set();
-addEventListener("securitypolicyviolation", (e) => e.effectiveDirective === "connect-src" && refusedByPolicy.add(e.blockedURI));
-
-export async function fetchBytes(url) {
-  const response = await fetch(url).catch(async (e) => {
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the violation event comes apart
-    if (refusedByPolicy.has(new URL(url, location.href).href)) {
-      throw new Error(`cannot load ${url}: this page connects only to the Hub, GitHub's raw files and the machine it runs on (its Content Security Policy); load the file from your disk instead`);
-    }
-    throw new Error(`cannot load ${url}: ${e.message}`);
-  });
-  if (!response.ok) throw new Error(`cannot load ${url}: HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
+/** The few-shot settings, or null for zero-shot. */
+export function fewShot() {
+  const shots = Number($("shots").value) || 0;
+  return shots > 0 ? { shots, seed: Number($("seed").value) || 0 } : null;
 }
 
 export async function loadBuiltins() {
