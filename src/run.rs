@@ -214,7 +214,7 @@ pub async fn run_task(
             .collect()
     };
     let jobs = share_of(&plan, jobs, share);
-    let scorer = Scorer { checkpoint, task, plan: &plan, seed, cache: Mutex::new(PrefixCache::new(plan.prefixes.clone())) };
+    let scorer = Scorer { checkpoint, task, plan: &plan, seed, cache: Mutex::new(PrefixCache::new(&plan.prefixes)) };
 
     // Results go out in task order, whichever thread scored them.
     let mut done = total - pending.len();
@@ -283,7 +283,7 @@ struct Scorer<'a> {
     task: &'a Task,
     plan: &'a Plan,
     seed: u64,
-    cache: Mutex<PrefixCache>,
+    cache: Mutex<PrefixCache<'a>>,
 }
 
 impl Scorer<'_> {

@@ -142,13 +142,13 @@ impl PrefixPlan {
 }
 
 /// The keys and values of a [`PrefixPlan`]'s prefixes while a run needs them.
-pub struct PrefixCache {
-    plan: PrefixPlan,
+pub struct PrefixCache<'a> {
+    plan: &'a PrefixPlan,
     kept: Vec<Option<PastKeyValues>>,
 }
 
-impl PrefixCache {
-    pub fn new(plan: PrefixPlan) -> Self {
+impl<'a> PrefixCache<'a> {
+    pub fn new(plan: &'a PrefixPlan) -> Self {
         let kept = vec![None; plan.entries.len()];
         PrefixCache { plan, kept }
     }
