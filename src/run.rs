@@ -185,9 +185,9 @@ pub fn work(checkpoint: &Checkpoint, task: &Task, options: &RunOptions) -> Resul
 }
 
 /// Scores every example of `task` with `checkpoint` and returns all results in task order.
-/// `on_result` sees each result as soon as it exists, in task order (with the number done so
-/// far, kept ones included) and may cancel the run (after the passes in progress, whose
-/// results are all reported).
+/// `on_result` sees each result in task order, as soon as it and every one before it exist
+/// (with the number done so far, kept ones included), and may cancel the run: after the passes
+/// in progress, whose results are all reported, in task order, also those after one missing.
 pub async fn run_task(
     checkpoint: &Checkpoint,
     task: &Task,
@@ -210,22 +210,38 @@ pub async fn run_task(
         plan.batching
             .plan(&groups, &bases, checkpoint.config.sizes().n_head)
             .into_iter()
-            .map(|pass| Job::Pass(pending[pass].to_vec()))
+            .map(|pass| Job::Pass(pass.into_iter().map(|i| pending[i]).collect()))
             .collect()
     };
     let jobs = share_of(&plan, jobs, share);
     let scorer = Scorer { checkpoint, task, plan: &plan, seed, cache: Mutex::new(PrefixCache::new(&plan.prefixes)) };
 
-    // Results go out in task order, whichever thread scored them.
+    // Results go out in task order, whichever thread or pass scored them; a run that stops
+    // (cancelled, or a job failed) first reports every result it holds.
     let mut done = total - pending.len();
-    let mut deliver = |results: Vec<ExampleResult>| -> Result<(), RunError> {
-        let mut cancelled = false;
-        for result in results {
-            done += 1;
-            cancelled |= on_result(&result, done) == Control::Cancel;
-            scorer.cache.lock().unwrap_or_else(|e| e.into_inner()).done_with(result.index);
-            let index = result.index;
-            slots[index] = Some(result);
+    let mut in_order = InOrder::new(&jobs);
+    let mut deliver = |scored: Result<Vec<ExampleResult>, RunError>| -> Result<(), RunError> {
+        let mut report = |results: Vec<ExampleResult>| {
+            let mut cancelled = false;
+            for result in results {
+                done += 1;
+                cancelled |= on_result(&result, done) == Control::Cancel;
+                scorer.cache.lock().unwrap_or_else(|e| e.into_inner()).done_with(result.index);
+                let index = result.index;
+                slots[index] = Some(result);
+            }
+            cancelled
+        };
+        let results = match scored {
+            Ok(results) => results,
+            Err(e) => {
+                report(in_order.held());
+                return Err(e);
+            }
+        };
+        let cancelled = report(in_order.add(results));
+        if cancelled {
+            report(in_order.held());
         }
         match cancelled && done < total {
             true => Err(RunError::Cancelled { done, total }),
@@ -239,7 +255,7 @@ pub async fn run_task(
     }
     let _ = threads; // one thread in the browser
     for job in &jobs {
-        deliver(scorer.score(job).await?)?;
+        deliver(scorer.score(job).await)?;
     }
     Ok(slots.into_iter().flatten().collect())
 }
@@ -260,6 +276,38 @@ fn share_of(plan: &Plan, jobs: Vec<Job>, share: Share) -> Vec<Job> {
         before += cost;
     }
     mine
+}
+
+/// Results that come in out of task order (a pass holds examples of one shape from a window of
+/// the task), held until every example before them is in.
+struct InOrder {
+    /// The examples still to come, in task order.
+    due: std::collections::VecDeque<usize>,
+    held: std::collections::BTreeMap<usize, ExampleResult>,
+}
+
+impl InOrder {
+    fn new(jobs: &[Job]) -> Self {
+        let mut due: Vec<usize> = jobs.iter().flat_map(|job| job.indices().iter().copied()).collect();
+        due.sort_unstable();
+        InOrder { due: due.into(), held: Default::default() }
+    }
+
+    /// Takes `results`; returns those whose turn has come, in task order.
+    fn add(&mut self, results: Vec<ExampleResult>) -> Vec<ExampleResult> {
+        self.held.extend(results.into_iter().map(|r| (r.index, r)));
+        let mut ready = Vec::new();
+        while let Some(result) = self.due.front().and_then(|next| self.held.remove(next)) {
+            self.due.pop_front();
+            ready.push(result);
+        }
+        ready
+    }
+
+    /// Every result held, in task order, whatever is still missing before it.
+    fn held(&mut self) -> Vec<ExampleResult> {
+        std::mem::take(&mut self.held).into_values().collect()
+    }
 }
 
 /// One unit of scoring: one pass over examples (task indices), or one numeric example's samples.
@@ -320,14 +368,14 @@ impl Scorer<'_> {
 }
 
 /// Scores `jobs` on `threads` threads, each taking the next job as it finishes one, and
-/// delivers their results in task order. An error or a cancel stops the threads after the
+/// delivers their results in the jobs' order. An error or a cancel stops the threads after the
 /// jobs they hold.
 #[cfg(not(target_family = "wasm"))]
 fn on_threads(
     scorer: &Scorer<'_>,
     jobs: &[Job],
     threads: usize,
-    deliver: &mut impl FnMut(Vec<ExampleResult>) -> Result<(), RunError>,
+    deliver: &mut impl FnMut(Result<Vec<ExampleResult>, RunError>) -> Result<(), RunError>,
 ) -> Result<(), RunError> {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let (next, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
@@ -354,7 +402,7 @@ fn on_threads(
             waiting.insert(job, results);
             while let Some(results) = waiting.remove(&due) {
                 due += 1;
-                if let Err(e) = results.and_then(&mut *deliver) {
+                if let Err(e) = deliver(results) {
                     stop.store(true, Ordering::Relaxed);
                     return Err(e);
                 }

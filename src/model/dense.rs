@@ -67,7 +67,12 @@ impl Dense {
         if let Some(y) = super::dense_kernel::dense_on_host(&weight, bias.as_ref(), &x) {
             return y;
         }
-        linear(x, weight.cast(FloatDType::F32), bias) // the cast is a no-op for float32
+        let weight = weight.cast(FloatDType::F32); // a no-op for float32
+                                                   // A single row goes with a copy of itself, as in [`super::layers::matmul_rows`].
+        if D >= 2 && x.dims()[..D - 1].iter().product::<usize>() == 1 {
+            return linear(Tensor::cat(vec![x.clone(), x], D - 2), weight, bias).narrow(D - 2, 0, 1);
+        }
+        linear(x, weight, bias)
     }
 }
 

@@ -194,14 +194,14 @@ fn attend(
     };
     let e = common.k.dims()[2];
     let keys = att.dims()[3];
-    let seen = per_head(q, |q| q.matmul(common.k.clone().swap_dims(2, 3))) / scale; // (B, nh, T, e)
+    let seen = per_head(q, |q| matmul_rows(q, common.k.clone().swap_dims(2, 3))) / scale; // (B, nh, T, e)
     let seen = match common_hidden {
         Some(hidden) => seen.mask_fill(hidden, f32::MIN),
         None => seen,
     };
     let weights = softmax_last(Tensor::cat(vec![seen, att], 3));
     let on_common = weights.clone().narrow(3, 0, e);
-    weights.narrow(3, e, keys).matmul(v) + per_head(on_common, |w| w.matmul(common.v.clone()))
+    weights.narrow(3, e, keys).matmul(v) + per_head(on_common, |w| matmul_rows(w, common.v.clone()))
 }
 
 /// Softmax over the keys (see [`cpu_activations::softmax_last`]).
@@ -219,6 +219,18 @@ fn per_head(x: Tensor<4>, f: impl FnOnce(Tensor<4>) -> Tensor<4>) -> Tensor<4> {
     y.reshape([nh, b, t, out]).swap_dims(0, 1)
 }
 
+/// `a · b` (over the last two dimensions), where a row of `a` gets the same numbers whatever
+/// rows are beside it. The CPU backend's product of a single row is a matrix-vector product,
+/// which sums in another order than the matrix product of several (its last bits differ once
+/// the sums are a few hundred terms long), so a single row goes with a copy of itself: a
+/// token's numbers then do not depend on how many others its pass holds.
+pub fn matmul_rows<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
+    if a.dims()[D - 2] != 1 {
+        return a.matmul(b);
+    }
+    Tensor::cat(vec![a.clone(), a], D - 2).matmul(b).narrow(D - 2, 0, 1)
+}
+
 /// `[b, t, nh·hs]` → `[b, nh, t, hs]`.
 pub fn split_heads(x: Tensor<3>, n_head: usize) -> Tensor<4> {
     let [b, t, c] = x.dims();
@@ -229,4 +241,31 @@ pub fn split_heads(x: Tensor<3>, n_head: usize) -> Tensor<4> {
 /// `[1, 1, t, p + t]`, true where it may not.
 pub fn causal_mask(t: usize, p: usize, device: &Device) -> Tensor<4, Bool> {
     Tensor::<2, Bool>::tril_mask([t, p + t], p as i64, device).unsqueeze::<4>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    fn tensor(shape: [usize; 4], seed: u32) -> Tensor<4> {
+        let values = crate::model::dense_kernel::values(shape.iter().product(), seed);
+        Tensor::from_data(TensorData::new(values, shape), &Device::flex())
+    }
+
+    #[test]
+    fn a_rows_product_does_not_depend_on_the_rows_beside_it() {
+        // Attention weights over a long common prefix (1024 keys) times its values, per head.
+        let values = tensor([1, 3, 1024, 64], 1);
+        let weights = tensor([1, 3, 6, 1024], 2);
+        let together = matmul_rows(weights.clone(), values.clone()).into_data().try_into_vec::<f32>().unwrap();
+        for row in 0..6 {
+            let alone = matmul_rows(weights.clone().narrow(2, row, 1), values.clone()).into_data().try_into_vec::<f32>().unwrap();
+            for head in 0..3 {
+                let want = &together[(head * 6 + row) * 64..][..64];
+                let got = &alone[head * 64..][..64];
+                assert!(got.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits()), "row {row}, head {head}");
+            }
+        }
+    }
 }

@@ -7,6 +7,8 @@ use burn::module::{Module, Param};
 use burn::nn::Initializer;
 use burn::tensor::{Device, FloatDType, Int, Tensor};
 
+use super::layers::matmul_rows;
+
 /// Largest block: half the guaranteed binding, so one block's host copy stays small too.
 pub const BLOCK_BYTES: usize = 64 << 20;
 
@@ -66,7 +68,7 @@ impl VocabMatrix {
     /// `hidden · matrixᵀ`: `[n, n_embd]` → `[n, vocab_size]`.
     pub fn logits(&self, hidden: Tensor<2>) -> Tensor<2> {
         let parts: Vec<Tensor<2>> =
-            self.blocks.iter().map(|block| hidden.clone().matmul(block.val().cast(FloatDType::F32).transpose())).collect();
+            self.blocks.iter().map(|block| matmul_rows(hidden.clone(), block.val().cast(FloatDType::F32).transpose())).collect();
         if parts.len() == 1 {
             parts.into_iter().next().expect("one block")
         } else {
@@ -109,6 +111,22 @@ mod tests {
         let a = whole.logits(hidden.clone()).into_data().try_into_vec::<f32>().unwrap();
         let b = split.logits(hidden).into_data().try_into_vec::<f32>().unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_rows_logits_do_not_depend_on_the_rows_beside_it() {
+        // gpt2's width and a few thousand tokens: long enough sums for a one-row product's
+        // other order of summing to show in the last bits.
+        let device = Device::flex();
+        let (vocab, width) = (3000, 768);
+        let head = matrix(vocab, width, vocab, &device);
+        let values = crate::model::dense_kernel::values(5 * width, 9);
+        let hidden = Tensor::<2>::from_data(TensorData::new(values, [5, width]), &device);
+        let together = head.logits(hidden.clone()).into_data().try_into_vec::<f32>().unwrap();
+        for row in 0..5 {
+            let alone = head.logits(hidden.clone().narrow(0, row, 1)).into_data().try_into_vec::<f32>().unwrap();
+            assert!(alone.iter().zip(&together[row * vocab..]).all(|(a, b)| a.to_bits() == b.to_bits()), "row {row}");
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! How examples are packed into forward passes: as many as fit a budget derived from the
-//! model's shape and WebGPU's guaranteed limits, in task order (so progress is monotone), all
-//! of a pass after the same cached prefix.
+//! model's shape and WebGPU's guaranteed limits, all of a pass after the same cached prefix.
+//! Examples are taken in windows of the task's order (so progress moves on window by window),
+//! and within a window those of one shape go together: a task whose prompts differ in length
+//! is not cut into a pass per example.
 
 use std::ops::Range;
 
@@ -87,23 +89,66 @@ impl Batching {
         }
     }
 
-    /// Splits `groups` (one per example, each after its `bases` prefix), in order, into passes
-    /// within budget whose groups continue the same prefix; a group that alone exceeds the
-    /// budget still gets a pass of its own.
-    pub fn plan(&self, groups: &[Group], bases: &[Option<Base>], n_head: usize) -> Vec<Range<usize>> {
+    /// Splits `groups` (one per example, each after its `bases` prefix) into passes within
+    /// budget whose groups continue the same prefix, as indices into `groups`, each pass in
+    /// increasing order. Groups are taken in windows of consecutive ones after one prefix, of
+    /// about a pass's tokens ([`Self::max_tokens`]), and within a window those of one shape
+    /// (lengths after the prefix) are packed together, shorter first: a task whose prompts
+    /// differ in length is not cut into a pass per example. A window's last pass, cut short by
+    /// the window's end, joins the next window (once), so that windows of one shape make
+    /// passes as full as without them. A group that alone exceeds the budget still gets a pass
+    /// of its own.
+    pub fn plan(&self, groups: &[Group], bases: &[Option<Base>], n_head: usize) -> Vec<Vec<usize>> {
         let mut out = Vec::new();
-        let mut start = 0;
-        let mut pass = PassShape::default();
-        for (i, group) in groups.iter().enumerate() {
-            let base = bases[i];
-            let grown = pass.with(group, base);
-            if i > start && (base != bases[start] || !grown.fits(self, n_head)) {
-                out.push(start..i);
-                start = i;
-                pass = PassShape::default().with(group, base);
-            } else {
-                pass = grown;
+        let windows = self.windows(groups, bases);
+        // The last pass of the window before, when it may join this one.
+        let mut carried: Vec<usize> = Vec::new();
+        for (w, window) in windows.iter().enumerate() {
+            let base = bases[window.start];
+            let e = base.map_or(0, |b| b.len);
+            let shape = |i: usize| (groups[i].prefix_after(e).len(), groups[i].suffix_len_after(e), groups[i].tokens_after(e));
+            let came = std::mem::take(&mut carried);
+            let mut order: Vec<usize> = came.iter().copied().chain(window.clone()).collect();
+            order.sort_by_key(|&i| (shape(i), i));
+            let mut passes: Vec<Vec<usize>> = vec![Vec::new()];
+            let mut pass_shape = PassShape::default();
+            for i in order {
+                let grown = pass_shape.with(&groups[i], base);
+                let pass = passes.last_mut().expect("one pass at least");
+                if !pass.is_empty() && !grown.fits(self, n_head) {
+                    passes.push(vec![i]);
+                    pass_shape = PassShape::default().with(&groups[i], base);
+                } else {
+                    pass.push(i);
+                    pass_shape = grown;
+                }
             }
+            // Short of the token budget, not carried before, and the next window continues it.
+            let last = passes.last().expect("one pass at least");
+            let next_continues = windows.get(w + 1).is_some_and(|next| bases[next.start] == base);
+            if next_continues && pass_shape.real_tokens < self.max_tokens && !last.iter().any(|i| came.contains(i)) {
+                carried = passes.pop().expect("one pass at least");
+            }
+            for mut pass in passes {
+                pass.sort_unstable();
+                out.push(pass);
+            }
+        }
+        out
+    }
+
+    /// Runs of consecutive groups after one prefix, each of at most [`Self::max_tokens`] real
+    /// tokens (or one group).
+    fn windows(&self, groups: &[Group], bases: &[Option<Base>]) -> Vec<Range<usize>> {
+        let mut out = Vec::new();
+        let (mut start, mut tokens) = (0, 0);
+        for (i, group) in groups.iter().enumerate() {
+            let own = group.tokens_after(bases[i].map_or(0, |b| b.len));
+            if i > start && (bases[i] != bases[start] || tokens + own > self.max_tokens) {
+                out.push(start..i);
+                (start, tokens) = (i, 0);
+            }
+            tokens += own;
         }
         if start < groups.len() {
             out.push(start..groups.len());
@@ -196,10 +241,10 @@ mod tests {
         let b = Batching { max_tokens: 100, ..unlimited() };
         // Each: prefix 9 (shared), 2 rows × 2 tokens = 13 tokens; 7 fit in 100.
         let groups: Vec<Group> = (0..10).map(|_| group(10, 2)).collect();
-        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), vec![0..7, 7..10]);
+        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), passes(&[0..7, 7..10]));
         // One group over budget still runs, alone.
         let groups = vec![group(10, 2), group(200, 2), group(10, 2)];
-        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), vec![0..1, 1..2, 2..3]);
+        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), passes(&[0..1, 1..2, 2..3]));
         assert!(b.plan(&[], &[], 1).is_empty());
     }
 
@@ -207,15 +252,55 @@ mod tests {
     fn passes_respect_the_attention_budget() {
         let b = Batching { max_attention: 2 * 9 * 9 * 12, ..unlimited() };
         let groups: Vec<Group> = (0..5).map(|_| group(10, 2)).collect();
-        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 12), vec![0..2, 2..4, 4..5]);
+        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 12), passes(&[0..2, 2..4, 4..5]));
+    }
+
+    /// Passes as the ranges of groups they hold.
+    fn passes(ranges: &[Range<usize>]) -> Vec<Vec<usize>> {
+        ranges.iter().map(|r| r.clone().collect()).collect()
     }
 
     #[test]
-    fn passes_limit_padding() {
+    fn passes_limit_padding_and_hold_examples_of_one_shape() {
         let b = Batching { max_padding: 0.25, ..unlimited() };
-        // 13 real tokens each; a 40-token prompt pads the 10-token ones far beyond a quarter.
+        // 13 real tokens each; a 40-token prompt pads the 10-token ones far beyond a quarter,
+        // so the 10-token ones go together, the 40- and 41-token ones apart.
         let groups = vec![group(10, 2), group(10, 2), group(40, 2), group(41, 2), group(10, 2)];
-        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), vec![0..2, 2..4, 4..5]);
+        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), vec![vec![0, 1, 4], vec![2, 3]]);
+        // Without padding (the CPU), prompts of two lengths alternating: one pass per length.
+        let b = Batching { max_padding: 0.0, ..unlimited() };
+        let groups: Vec<Group> = (0..8).map(|i| group(10 + i % 2, 2)).collect();
+        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), vec![vec![0, 2, 4, 6], vec![1, 3, 5, 7]]);
+    }
+
+    #[test]
+    fn shapes_are_gathered_within_windows_of_the_task() {
+        // Windows of about 100 tokens (13 per group): shapes gather within one, never from
+        // further on, so results come in task order window by window.
+        let b = Batching { max_tokens: 100, ..unlimited() };
+        let groups: Vec<Group> = (0..20).map(|i| group(10 + i % 2, 2)).collect();
+        let passes = b.plan(&groups, &vec![None; groups.len()], 1);
+        let mut all: Vec<usize> = passes.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..20).collect::<Vec<_>>(), "each group once: {passes:?}");
+        for pass in &passes {
+            assert!(pass.windows(2).all(|w| w[0] < w[1]), "in increasing order: {pass:?}");
+            assert!(pass.iter().all(|&i| i % 2 == pass[0] % 2), "one shape per pass: {pass:?}");
+            assert!(pass.last().unwrap() - pass[0] < 16, "from neighbouring windows only: {pass:?}");
+        }
+        // Never two passes where one would do on a task of one shape: the windows' last passes
+        // join the next window.
+        let groups: Vec<Group> = (0..20).map(|_| group(10, 2)).collect();
+        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), self::passes(&[0..7, 7..14, 14..20]));
+    }
+
+    #[test]
+    fn a_pass_continues_one_prefix() {
+        let b = unlimited();
+        let groups: Vec<Group> = (0..6).map(|_| group(30, 2)).collect();
+        let base = |entry| Some(Base { entry, len: 20 });
+        let bases = vec![base(0), base(0), None, base(1), base(0), base(0)];
+        assert_eq!(b.plan(&groups, &bases, 1), vec![vec![0, 1], vec![2], vec![3], vec![4, 5]]);
     }
 
     #[test]
@@ -237,7 +322,7 @@ mod tests {
         // 3 or 4 run as 4 prefixes of 16 and 8 rows of 2 (80 tokens), 5 as 8 × 16 + 16 × 2.
         let groups: Vec<Group> = (0..10).map(|_| group(10, 2)).collect();
         let passes = b.plan(&groups, &vec![None; groups.len()], 1);
-        assert_eq!(passes, vec![0..4, 4..8, 8..10]);
+        assert_eq!(passes, self::passes(&[0..4, 4..8, 8..10]));
     }
 
     #[test]
