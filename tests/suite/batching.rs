@@ -311,3 +311,33 @@ fn scoring_in_shares_changes_nothing() {
     let refused = pollster::block_on(run_task(&checkpoint, &tasks[0], beyond, |_, _| Control::Continue));
     assert!(refused.unwrap_err().to_string().contains("share 2 of 2 does not exist"));
 }
+
+/// A task whose prompts alternate between two lengths is packed a shape at a time from
+/// windows of the task, not a pass per example, reported in task order, and every number
+/// equals the example scored in a pass of its own, bit for bit (a row's numbers on the CPU do
+/// not depend on what its pass holds).
+#[test]
+fn examples_of_one_shape_share_passes_across_the_task_order() {
+    let checkpoint = common::checkpoint("tiny-odd-heads", &Device::flex());
+    let mut csv = String::from("prompt,classes,answer_index\n");
+    for i in 0..12 {
+        let prompt = if i % 2 == 0 { format!("Q: Is {i} even?") } else { format!("Q: Is the number {i} an even one, would you say?") };
+        csv += &format!("\"{prompt}\nA:\",\"[' yes', ' no']\",{}\n", i % 2);
+    }
+    let task = parse_task(csv.as_bytes(), None).unwrap();
+    let default = Batching::for_device(&checkpoint.config, false);
+    let alone = Batching { max_tokens: 1, ..default };
+    let work =
+        |batching: Batching| run::work(&checkpoint, &task, &RunOptions { batching: Some(batching), ..RunOptions::default() }).unwrap();
+    assert_eq!(work(alone).passes, 12);
+    assert_eq!(work(default).passes, 2, "one pass per prompt length");
+    let mut seen = Vec::new();
+    let options = RunOptions { batching: Some(default), ..RunOptions::default() };
+    let packed = pollster::block_on(run_task(&checkpoint, &task, options, |r, done| {
+        seen.push((r.index, done));
+        Control::Continue
+    }))
+    .unwrap();
+    assert_eq!(seen, (0..12).map(|i| (i, i + 1)).collect::<Vec<_>>(), "reported in task order");
+    assert_eq!(packed, run(&checkpoint, &task, Truncation::KeepScored, &alone));
+}
