@@ -137,7 +137,7 @@ impl Plan {
         let share = batching.share_prefixes;
         let groups: Vec<Group> = prepared.iter().map(|p| score::group(&p.input, share)).collect();
         let heads: Vec<&[u32]> = prepared.iter().zip(&groups).map(|(p, g)| score::head(&p.input, g, share)).collect();
-        let prefixes = PrefixPlan::new(&heads, config.past_bytes_per_token(), batching.cache_bytes);
+        let prefixes = PrefixPlan::new(&heads, config.past_bytes_per_token(), batching.cache_bytes, batching.min_prefix_saving);
         Ok(Plan { prepared, groups, prefixes, batching })
     }
 

@@ -21,6 +21,14 @@ const MAX_TOKENS: usize = 4096;
 /// storage and the wasm heap hold the model too.
 pub const CACHE_BYTES: usize = 256 << 20;
 
+/// Tokens a shared prefix must save on the CPU: about what two passes cost beyond their
+/// tokens (a gpt2-shaped pass of one example took twice the time per token of a full one).
+const MIN_PREFIX_SAVING: usize = 64;
+
+/// The same on a GPU, where a pass costs its launches (over a thousand for gpt2) and its
+/// tokens little: a guess, for `scripts/bench_gpu.sh` to tune on real hardware.
+const MIN_PREFIX_SAVING_GPU: usize = 512;
+
 /// Padding a pass may add on a GPU, as a fraction of its real tokens. The CPU backend
 /// computes padding like any token: packing sequences of unlike lengths cost it more than it
 /// saved, natively and in the browser, so there it packs only sequences of one length.
@@ -34,6 +42,11 @@ pub struct Batching {
     pub share_prefixes: bool,
     /// Most bytes of prefix keys and values kept across passes.
     pub cache_bytes: usize,
+    /// Fewest tokens a prefix shared across examples must save to be kept: it is read in a
+    /// pass of its own, and examples after different prefixes never share a pass, so a short
+    /// one shared by a few examples (a premise and its three hypotheses) costs more passes
+    /// than it saves tokens.
+    pub min_prefix_saving: usize,
     /// Most tokens (prefixes and continuations, padded) per pass.
     pub max_tokens: usize,
     /// Most attention weights (`heads × queries × keys`) per pass, for the larger of the two
@@ -69,6 +82,7 @@ impl Batching {
         Batching {
             share_prefixes: true,
             cache_bytes: CACHE_BYTES,
+            min_prefix_saving: MIN_PREFIX_SAVING,
             max_tokens: MAX_TOKENS.min(floats / s.inner_dim.max(3 * s.n_embd)),
             max_attention: floats,
             head_rows: (floats / s.vocab_size).max(1),
@@ -83,7 +97,7 @@ impl Batching {
     pub fn for_device(config: &ModelConfig, on_gpu: bool) -> Self {
         let budget = Self::for_model(config);
         if on_gpu {
-            Batching { buckets: true, ..budget }
+            Batching { buckets: true, min_prefix_saving: MIN_PREFIX_SAVING_GPU, ..budget }
         } else {
             Batching { buckets: false, max_padding: 0.0, ..budget }
         }
@@ -228,6 +242,7 @@ mod tests {
         Batching {
             share_prefixes: true,
             cache_bytes: 0,
+            min_prefix_saving: 0,
             max_tokens: usize::MAX,
             max_attention: usize::MAX,
             head_rows: 10,

@@ -45,8 +45,10 @@ struct Entry {
 impl PrefixPlan {
     /// A plan for examples that start with `heads` (in task order, what each reads before its
     /// first scored position). `bytes_per_token` is what one position's keys and values take
-    /// in every layer; the prefixes kept at once never take more than `budget` bytes.
-    pub fn new(heads: &[&[u32]], bytes_per_token: usize, budget: usize) -> Self {
+    /// in every layer; the prefixes kept at once never take more than `budget` bytes. A prefix
+    /// is kept only if it saves `min_saving` tokens or more (its own tokens, read once instead
+    /// of once per example that continues it).
+    pub fn new(heads: &[&[u32]], bytes_per_token: usize, budget: usize, min_saving: usize) -> Self {
         let with_next: Vec<usize> = heads.windows(2).map(|w| common_prefix(w[0], w[1])).collect();
         let wanted: Vec<&[u32]> = (0..heads.len())
             .map(|i| {
@@ -75,6 +77,27 @@ impl PrefixPlan {
             entry_of.insert(ids, entry);
         }
         let wanted: Vec<Option<usize>> = wanted.iter().map(|ids| entry_of.get(ids).copied()).collect();
+        // Examples that continue each entry, directly or through one extending it. One whose
+        // entry saves too little continues the nearest one it extends that saves enough.
+        let mut users = vec![0usize; entries.len()];
+        for &k in wanted.iter().flatten() {
+            let mut entry = Some(k);
+            while let Some(j) = entry {
+                users[j] += 1;
+                entry = entries[j].parent;
+            }
+        }
+        let own_len = |k: usize| entries[k].ids.len() - entries[k].parent.map_or(0, |p| entries[p].ids.len());
+        let saves: Vec<bool> = (0..entries.len()).map(|k| users[k].saturating_sub(1) * own_len(k) >= min_saving).collect();
+        let wanted: Vec<Option<usize>> = wanted
+            .into_iter()
+            .map(|mut entry| {
+                while let Some(k) = entry.filter(|&k| !saves[k]) {
+                    entry = entries[k].parent;
+                }
+                entry
+            })
+            .collect();
         for (i, entry) in wanted.iter().enumerate() {
             if let Some(&k) = entry.as_ref() {
                 entries[k].first_use = entries[k].first_use.min(i);
@@ -201,7 +224,7 @@ mod tests {
     fn a_template_is_one_entry_continued_by_every_example() {
         let heads: Vec<Vec<u32>> = (0..5).map(|i| ids(1, 20, 100 + 10 * i)).collect();
         let views: Vec<&[u32]> = heads.iter().map(Vec::as_slice).collect();
-        let plan = PrefixPlan::new(&views, 1, usize::MAX);
+        let plan = PrefixPlan::new(&views, 1, usize::MAX, 0);
         assert_eq!(plan.entries.len(), 1);
         assert!((0..5).all(|i| plan.base(i) == Some(Base { entry: 0, len: 20 })));
         assert_eq!((plan.entries[0].first_use, plan.entries[0].last_use), (0, 4));
@@ -213,7 +236,7 @@ mod tests {
     fn short_shared_prefixes_and_loners_continue_nothing() {
         let heads = [ids(1, 20, 100), ids(2, 20, 100), ids(3, MIN_TOKENS - 1, 7), ids(3, MIN_TOKENS - 1, 9)];
         let views: Vec<&[u32]> = heads.iter().map(Vec::as_slice).collect();
-        let plan = PrefixPlan::new(&views, 1, usize::MAX);
+        let plan = PrefixPlan::new(&views, 1, usize::MAX, 0);
         assert!((0..4).all(|i| plan.base(i).is_none()));
     }
 
@@ -225,7 +248,7 @@ mod tests {
         let heads =
             [ids(1, 20, 100), [a_long.clone(), vec![5]].concat(), [a_long, vec![6]].concat(), ids(2, 20, 1), ids(2, 20, 3), ids(1, 20, 7)];
         let views: Vec<&[u32]> = heads.iter().map(Vec::as_slice).collect();
-        let plan = PrefixPlan::new(&views, 1, usize::MAX);
+        let plan = PrefixPlan::new(&views, 1, usize::MAX, 0);
         let lens: Vec<Option<usize>> = (0..6).map(|i| plan.base(i).map(|b| b.len)).collect();
         assert_eq!(lens, vec![Some(20), Some(40), Some(40), Some(20), Some(20), None]);
         assert_ne!(plan.base(0).unwrap().entry, plan.base(3).unwrap().entry);
@@ -245,7 +268,7 @@ mod tests {
             [&a[..], &[7, 8, 9]].concat(),
         ];
         let views: Vec<&[u32]> = heads.iter().map(Vec::as_slice).collect();
-        let plan = PrefixPlan::new(&views, 1, usize::MAX);
+        let plan = PrefixPlan::new(&views, 1, usize::MAX, 0);
         let lens: Vec<Option<usize>> = (0..6).map(|i| plan.base(i).map(|b| b.len)).collect();
         // 4 and 5 add two tokens to A: too few for an entry of their own.
         assert_eq!(lens, vec![Some(20), Some(20), Some(40), Some(40), Some(20), Some(20)]);
@@ -262,10 +285,31 @@ mod tests {
         let heads = [ids(1, 20, 10), ids(1, 20, 20), ids(2, 25, 10), ids(2, 25, 20), ids(3, 30, 10), ids(3, 30, 20)];
         let views: Vec<&[u32]> = heads.iter().map(Vec::as_slice).collect();
         // A is dropped after example 1, so B and then C fit one at a time in 30 bytes.
-        let plan = PrefixPlan::new(&views, 1, 30);
+        let plan = PrefixPlan::new(&views, 1, 30, 0);
         assert!((0..6).all(|i| plan.base(i).is_some()));
         // C alone exceeds 29 bytes: its examples continue nothing.
-        let plan = PrefixPlan::new(&views, 1, 29);
+        let plan = PrefixPlan::new(&views, 1, 29, 0);
         assert_eq!((0..6).map(|i| plan.base(i).is_some()).collect::<Vec<_>>(), vec![true, true, true, true, false, false]);
+    }
+
+    #[test]
+    fn a_prefix_that_saves_too_little_is_not_kept() {
+        // A premise of 20 tokens for three examples (saves 40), a template of 30 for five
+        // (saves 120); with more appended to the template for its last four (saves 3 × 20).
+        let more: Vec<u32> = (500..520).collect();
+        let template = ids(2, 30, 7)[..30].to_vec();
+        let mut heads = vec![ids(1, 20, 10), ids(1, 20, 20), ids(1, 20, 30), [&template[..], &[1]].concat()];
+        heads.extend((0..4).map(|i| [&template[..], &more, &[i]].concat()));
+        let views: Vec<&[u32]> = heads.iter().map(Vec::as_slice).collect();
+        let lens = |min_saving| {
+            let plan = PrefixPlan::new(&views, 1, usize::MAX, min_saving);
+            (0..8).map(|i| plan.base(i).map(|b| b.len)).collect::<Vec<_>>()
+        };
+        let all = vec![Some(20), Some(20), Some(20), Some(30), Some(50), Some(50), Some(50), Some(50)];
+        assert_eq!(lens(40), all);
+        assert_eq!(lens(41), [vec![None; 3], all[3..].to_vec()].concat());
+        // The extension saves 60: its examples continue the template alone.
+        assert_eq!(lens(61), [vec![None; 3], vec![Some(30); 5]].concat());
+        assert_eq!(lens(121), vec![None; 8]);
     }
 }
