@@ -185,9 +185,10 @@ pub fn work(checkpoint: &Checkpoint, task: &Task, options: &RunOptions) -> Resul
 }
 
 /// Scores every example of `task` with `checkpoint` and returns all results in task order.
-/// `on_result` sees each result in task order, as soon as it and every one before it exist
-/// (with the number done so far, kept ones included), and may cancel the run: after the passes
-/// in progress, whose results are all reported, in task order, also those after one missing.
+/// `on_result` sees each result as soon as it exists (with the number done so far, kept ones
+/// included): in task order but where a pass holds examples from further on in the task
+/// (examples of one shape go together), and may cancel the run (after the passes in progress,
+/// whose results are all reported).
 pub async fn run_task(
     checkpoint: &Checkpoint,
     task: &Task,
@@ -216,32 +217,21 @@ pub async fn run_task(
     let jobs = share_of(&plan, jobs, share);
     let scorer = Scorer { checkpoint, task, plan: &plan, seed, cache: Mutex::new(PrefixCache::new(&plan.prefixes)) };
 
-    // Results go out in task order, whichever thread or pass scored them; a run that stops
-    // (cancelled, or a job failed) first reports every result it holds.
+    // Each result goes out as soon as its pass is done (a pass may hold examples from further
+    // on in the task: see `Batching::plan`); a prefix is dropped once every example up to its
+    // last is done.
     let mut done = total - pending.len();
-    let mut in_order = InOrder::new(&jobs);
-    let mut deliver = |scored: Result<Vec<ExampleResult>, RunError>| -> Result<(), RunError> {
-        let mut report = |results: Vec<ExampleResult>| {
-            let mut cancelled = false;
-            for result in results {
-                done += 1;
-                cancelled |= on_result(&result, done) == Control::Cancel;
-                scorer.cache.lock().unwrap_or_else(|e| e.into_inner()).done_with(result.index);
-                let index = result.index;
-                slots[index] = Some(result);
+    let mut finished = Finished::new(&jobs);
+    let mut deliver = |results: Vec<ExampleResult>| -> Result<(), RunError> {
+        let mut cancelled = false;
+        for result in results {
+            done += 1;
+            cancelled |= on_result(&result, done) == Control::Cancel;
+            if let Some(through) = finished.add(result.index) {
+                scorer.cache.lock().unwrap_or_else(|e| e.into_inner()).done_with(through);
             }
-            cancelled
-        };
-        let results = match scored {
-            Ok(results) => results,
-            Err(e) => {
-                report(in_order.held());
-                return Err(e);
-            }
-        };
-        let cancelled = report(in_order.add(results));
-        if cancelled {
-            report(in_order.held());
+            let index = result.index;
+            slots[index] = Some(result);
         }
         match cancelled && done < total {
             true => Err(RunError::Cancelled { done, total }),
@@ -255,7 +245,7 @@ pub async fn run_task(
     }
     let _ = threads; // one thread in the browser
     for job in &jobs {
-        deliver(scorer.score(job).await)?;
+        deliver(scorer.score(job).await?)?;
     }
     Ok(slots.into_iter().flatten().collect())
 }
@@ -278,35 +268,32 @@ fn share_of(plan: &Plan, jobs: Vec<Job>, share: Share) -> Vec<Job> {
     mine
 }
 
-/// Results that come in out of task order (a pass holds examples of one shape from a window of
-/// the task), held until every example before them is in.
-struct InOrder {
-    /// The examples still to come, in task order.
+/// Which of a run's examples are done, to tell how far from the start of the task every one
+/// is (passes may finish out of task order).
+struct Finished {
+    /// The examples not done yet, in task order.
     due: std::collections::VecDeque<usize>,
-    held: std::collections::BTreeMap<usize, ExampleResult>,
+    /// Done ahead of one still due.
+    ahead: std::collections::BTreeSet<usize>,
 }
 
-impl InOrder {
+impl Finished {
     fn new(jobs: &[Job]) -> Self {
         let mut due: Vec<usize> = jobs.iter().flat_map(|job| job.indices().iter().copied()).collect();
         due.sort_unstable();
-        InOrder { due: due.into(), held: Default::default() }
+        Finished { due: due.into(), ahead: Default::default() }
     }
 
-    /// Takes `results`; returns those whose turn has come, in task order.
-    fn add(&mut self, results: Vec<ExampleResult>) -> Vec<ExampleResult> {
-        self.held.extend(results.into_iter().map(|r| (r.index, r)));
-        let mut ready = Vec::new();
-        while let Some(result) = self.due.front().and_then(|next| self.held.remove(next)) {
+    /// Marks `index` done; returns the last example of the run done with every one before it,
+    /// when that moved on.
+    fn add(&mut self, index: usize) -> Option<usize> {
+        self.ahead.insert(index);
+        let mut through = None;
+        while let Some(&next) = self.due.front().filter(|next| self.ahead.remove(next)) {
             self.due.pop_front();
-            ready.push(result);
+            through = Some(next);
         }
-        ready
-    }
-
-    /// Every result held, in task order, whatever is still missing before it.
-    fn held(&mut self) -> Vec<ExampleResult> {
-        std::mem::take(&mut self.held).into_values().collect()
+        through
     }
 }
 
@@ -375,7 +362,7 @@ fn on_threads(
     scorer: &Scorer<'_>,
     jobs: &[Job],
     threads: usize,
-    deliver: &mut impl FnMut(Result<Vec<ExampleResult>, RunError>) -> Result<(), RunError>,
+    deliver: &mut impl FnMut(Vec<ExampleResult>) -> Result<(), RunError>,
 ) -> Result<(), RunError> {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let (next, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
@@ -402,7 +389,7 @@ fn on_threads(
             waiting.insert(job, results);
             while let Some(results) = waiting.remove(&due) {
                 due += 1;
-                if let Err(e) = deliver(results) {
+                if let Err(e) = results.and_then(&mut *deliver) {
                     stop.store(true, Ordering::Relaxed);
                     return Err(e);
                 }
@@ -442,4 +429,21 @@ fn restore(task: &Task, earlier: Vec<ExampleResult>) -> Result<Vec<Option<Exampl
         }
     }
     Ok(slots)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_examples_done_from_the_start_move_on_only_without_a_gap() {
+        // A run of examples 2, 3, 5, 6, 9 (the others kept), in passes out of task order.
+        let jobs = [Job::Pass(vec![3, 6]), Job::Pass(vec![2, 9]), Job::Sample(5)];
+        let mut finished = Finished::new(&jobs);
+        assert_eq!(finished.add(3), None);
+        assert_eq!(finished.add(6), None);
+        assert_eq!(finished.add(2), Some(3));
+        assert_eq!(finished.add(9), None);
+        assert_eq!(finished.add(5), Some(9));
+    }
 }

@@ -1,8 +1,7 @@
 //! How examples are packed into forward passes: as many as fit a budget derived from the
 //! model's shape and WebGPU's guaranteed limits, all of a pass after the same cached prefix.
-//! Examples are taken in windows of the task's order (so progress moves on window by window),
-//! and within a window those of one shape go together: a task whose prompts differ in length
-//! is not cut into a pass per example.
+//! Examples are taken in windows of the task's order, and within a window those of one shape
+//! go together: a task whose prompts differ in length is not cut into a pass per example.
 
 use std::ops::Range;
 

@@ -243,8 +243,16 @@ fn reading_in_parts_equals_reading_whole() {
     assert!(worst < 1e-5, "max |parts - whole| = {worst:e}");
 }
 
-/// Scoring passes on several threads gives the numbers of one thread, bit for bit, reported in
-/// task order; a cancel stops it after the passes in progress.
+/// Each example reported once, as the count of those done rises by one.
+fn assert_reported_once_each(seen: &[(usize, usize)], total: usize, what: &str) {
+    let mut indices: Vec<usize> = seen.iter().map(|s| s.0).collect();
+    indices.sort_unstable();
+    assert_eq!(indices, (0..total).collect::<Vec<_>>(), "{what}: each example once");
+    assert_eq!(seen.iter().map(|s| s.1).collect::<Vec<_>>(), (1..=total).collect::<Vec<_>>(), "{what}: done counts");
+}
+
+/// Scoring passes on several threads gives the numbers of one thread, bit for bit, each
+/// reported once; a cancel stops it after the passes in progress.
 #[test]
 fn scoring_on_threads_changes_nothing() {
     let checkpoint = common::checkpoint("tiny-odd-heads", &Device::flex());
@@ -268,7 +276,7 @@ fn scoring_on_threads_changes_nothing() {
         let (one, _) = on(1);
         let (three, seen) = on(3);
         assert_eq!(three, one, "{}", task.task_type);
-        assert_eq!(seen, (0..one.len()).map(|i| (i, i + 1)).collect::<Vec<_>>(), "{}: reported in task order", task.task_type);
+        assert_reported_once_each(&seen, one.len(), &task.task_type.to_string());
     }
     let options = RunOptions { batching: Some(small), threads: 2, ..RunOptions::default() };
     let cancelled =
@@ -313,7 +321,7 @@ fn scoring_in_shares_changes_nothing() {
 }
 
 /// A task whose prompts alternate between two lengths is packed a shape at a time from
-/// windows of the task, not a pass per example, reported in task order, and every number
+/// windows of the task, not a pass per example, each reported once, and every number
 /// equals the example scored in a pass of its own, bit for bit (a row's numbers on the CPU do
 /// not depend on what its pass holds).
 #[test]
@@ -338,6 +346,6 @@ fn examples_of_one_shape_share_passes_across_the_task_order() {
         Control::Continue
     }))
     .unwrap();
-    assert_eq!(seen, (0..12).map(|i| (i, i + 1)).collect::<Vec<_>>(), "reported in task order");
+    assert_reported_once_each(&seen, 12, "alternating lengths");
     assert_eq!(packed, run(&checkpoint, &task, Truncation::KeepScored, &alone));
 }
