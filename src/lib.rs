@@ -3,10 +3,9 @@
 
 pub mod checkpoint;
 pub mod checksum;
-#[cfg(not(target_family = "wasm"))]
-pub mod download;
 pub mod evaluation;
 pub mod hub;
+pub mod kernels;
 pub mod model;
 pub mod report;
 pub mod reproduce;

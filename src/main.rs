@@ -10,10 +10,11 @@ use burn::tensor::Device;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use invscale::checkpoint::files::{shard_files, WEIGHTS_FILES};
 use invscale::checkpoint::{Checkpoint, CheckpointLoader};
-use invscale::download;
 use invscale::evaluation::{check_model_names, Evaluation};
-use invscale::hub::{pick_data_file, shard_files, HubRef, DEFAULT_HUB, WEIGHTS_FILES};
+use invscale::hub::download;
+use invscale::hub::{pick_data_file, HubRef, DEFAULT_HUB};
 use invscale::model::Precision;
 use invscale::report::{ModelSource, ModelSummary, RunSummary};
 use invscale::reproduce::{self, Comparison, Published};

@@ -2,8 +2,8 @@
 //! tells the rest of the crate (context length, sizes, parameter count, the tensors its
 //! checkpoint holds).
 
-use super::layers::Activation;
-use super::weights::Expected;
+use super::layout::Expected;
+use super::nn::Activation;
 use super::{Gpt2Config, GptNeoConfig, GptNeoXConfig, OptConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +92,7 @@ impl ModelConfig {
     }
 
     /// The prefix the family's checkpoints may put before their keys.
-    pub(super) fn key_prefix(&self) -> &'static str {
+    pub(crate) fn key_prefix(&self) -> &'static str {
         match self {
             ModelConfig::Gpt2(_) | ModelConfig::GptNeo(_) => "transformer.",
             ModelConfig::GptNeoX(_) => "gpt_neox.",
@@ -101,7 +101,7 @@ impl ModelConfig {
     }
 
     /// The tensors the family's checkpoints hold, keys without [`Self::key_prefix`].
-    pub(super) fn tensors(&self) -> Vec<Expected> {
+    pub(crate) fn tensors(&self) -> Vec<Expected> {
         match self {
             ModelConfig::Gpt2(c) => c.tensors(),
             ModelConfig::GptNeo(c) => c.tensors(),

@@ -5,8 +5,7 @@
 
 use burn::tensor::{Bool, Device, Int, Tensor};
 
-use super::layers::{causal_mask, KeyValues, Past, PastKeyValues, SharedPrefix};
-use super::VocabMatrix;
+use super::nn::{causal_mask, KeyValues, Past, PastKeyValues, SharedPrefix, VocabMatrix};
 
 /// Where a pass's positions are: their indices `[b or 1, t]`, and what a family derives from
 /// them once per pass (rotary angles).

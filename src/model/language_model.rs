@@ -4,9 +4,10 @@
 use burn::tensor::{Device, Int, Tensor};
 
 use super::decoder::{self, Decoder};
-use super::layers::{PastKeyValues, SharedPrefix};
-use super::weights::{Weights, WeightsError};
+use super::layout::Weights;
+use super::nn::{PastKeyValues, SharedPrefix};
 use super::{Gpt2, GptNeo, GptNeoX, ModelConfig, Opt, VocabMatrix};
+use crate::checkpoint::WeightsError;
 
 /// A loaded network (boxed: the variants differ in size, and a model is held once).
 #[derive(Debug)]
@@ -43,7 +44,7 @@ macro_rules! each {
 
 impl LanguageModel {
     /// The family's network from its loaded tensors.
-    pub(super) fn from_weights(config: &ModelConfig, weights: Weights, device: &Device) -> Result<Self, WeightsError> {
+    pub(crate) fn from_weights(config: &ModelConfig, weights: Weights, device: &Device) -> Result<Self, WeightsError> {
         Ok(match config {
             ModelConfig::Gpt2(c) => LanguageModel::Gpt2(Box::new(Gpt2::from_weights(c, weights)?)),
             ModelConfig::GptNeo(c) => LanguageModel::GptNeo(Box::new(GptNeo::from_weights(c, weights)?)),

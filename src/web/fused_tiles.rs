@@ -1,9 +1,9 @@
 //! The dense layers' tiles with fused multiply-adds, where the browser has relaxed SIMD: the
-//! module `src/model/dense_tiles_fma.wat` (assembled by `build.rs`) is compiled beside the
+//! module `src/kernels/dense_tiles_fma.wat` (assembled by `build.rs`) is compiled beside the
 //! app's module, given the app's memory, and lent to the model's dense kernel once it gives the
 //! plain tiles' sums ([`use_fused_tiles`]).
 
-use crate::model::use_fused_tiles;
+use crate::kernels::use_fused_tiles;
 use std::sync::OnceLock;
 use wasm_bindgen::prelude::*;
 
@@ -29,10 +29,10 @@ extern "C" {
     fn fused_tiles(count: u32, a: u32, lda: u32, panel: u32, depth: u32, c: u32, ldc: u32);
 }
 
-/// [`crate::model::Tiles`] by the module: wasm32 addresses and counts are 32 bits.
+/// [`crate::kernels::Tiles`] by the module: wasm32 addresses and counts are 32 bits.
 ///
 /// # Safety
-/// As for [`crate::model::Tiles`]: the module reads and writes the app's memory there.
+/// As for [`crate::kernels::Tiles`]: the module reads and writes the app's memory there.
 unsafe fn tiles(count: usize, a: *const f32, lda: usize, panel: *const f32, depth: usize, c: *mut f32, ldc: usize) {
     fused_tiles(count as u32, a as u32, lda as u32, panel as u32, depth as u32, c as u32, ldc as u32);
 }

@@ -3,7 +3,7 @@
 
 use wasm_bindgen::prelude::*;
 
-use crate::model::F16Rewrite;
+use crate::checkpoint::F16Rewrite;
 
 #[wasm_bindgen]
 pub struct HalfPrecisionCopy(F16Rewrite);

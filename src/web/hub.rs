@@ -5,7 +5,8 @@
 use serde_json::json;
 use wasm_bindgen::prelude::*;
 
-use crate::hub::{file_info, folder_model_files, pick_data_file, weights_info, HubRef, DEFAULT_HUB};
+use crate::checkpoint::files::folder_model_files;
+use crate::hub::{file_info, pick_data_file, weights_info, HubRef, DEFAULT_HUB};
 
 fn hub_ref(spec: &str) -> Result<HubRef, JsError> {
     match HubRef::parse(spec) {

@@ -7,7 +7,8 @@
 use crate::common;
 
 use burn::tensor::Device;
-use invscale::model::{LanguageModel, ModelConfig, WeightLoader, WeightsStream};
+use invscale::checkpoint::{WeightLoader, WeightsStream};
+use invscale::model::{LanguageModel, ModelConfig};
 use proptest::prelude::*;
 
 /// The fixture OPT as published: only pytorch_model.bin.

@@ -2,7 +2,8 @@
 //! is an error naming it and the expected shape. Uses small in-memory safetensors files.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use invscale::model::{load_safetensors, Gpt2, LanguageModel, ModelConfig, Sizes};
+use invscale::checkpoint::load_safetensors;
+use invscale::model::{Gpt2, LanguageModel, ModelConfig, Sizes};
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 
@@ -180,7 +181,7 @@ fn unsupported_dtype_and_garbage() {
 
 #[test]
 fn streamed_in_any_chunks_equals_whole_file() {
-    use invscale::model::{SafetensorsStream, WeightLoader};
+    use invscale::checkpoint::{SafetensorsStream, WeightLoader};
     let c = config();
     let device = Device::flex();
     let bytes = checkpoint(Variant { buffers: true, ..PLAIN }, |_| {});
@@ -197,7 +198,7 @@ fn streamed_in_any_chunks_equals_whole_file() {
 
 #[test]
 fn vocabulary_matrices_streamed_in_row_blocks_equal_whole_ones() {
-    use invscale::model::{SafetensorsStream, WeightLoader};
+    use invscale::checkpoint::{SafetensorsStream, WeightLoader};
     let c = config();
     let device = Device::flex();
     for variant in [PLAIN, Variant { lm_head: true, ..PLAIN }, Variant { f16: true, ..PLAIN }] {
@@ -231,7 +232,7 @@ fn vocabulary_matrices_streamed_in_row_blocks_equal_whole_ones() {
 
 #[test]
 fn a_stream_cut_short_or_running_on_is_an_error() {
-    use invscale::model::{SafetensorsStream, WeightLoader};
+    use invscale::checkpoint::{SafetensorsStream, WeightLoader};
     let c = config();
     let bytes = checkpoint(PLAIN, |_| {});
     let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &Device::flex()));
@@ -248,7 +249,7 @@ fn a_stream_cut_short_or_running_on_is_an_error() {
 
 /// Loads `bytes` with the weight matrices stored in `precision`, vocabulary blocks of 3 rows.
 fn load_in(bytes: &[u8], precision: invscale::model::Precision) -> LanguageModel {
-    use invscale::model::{SafetensorsStream, WeightLoader};
+    use invscale::checkpoint::{SafetensorsStream, WeightLoader};
     let loader = WeightLoader::new(&config(), &Device::flex()).with_block_rows(3).with_precision(precision).unwrap();
     let mut stream = SafetensorsStream::new(loader);
     stream.push(bytes).unwrap();
@@ -317,9 +318,9 @@ fn an_f16_checkpoint_in_half_precision_computes_what_it_does_in_float32() {
     assert_eq!(next_token_logprobs(&load_in(&bytes, Precision::F16)), next_token_logprobs(&load_in(&bytes, Precision::F32)));
 }
 
-/// `bytes` through [`invscale::model::F16Rewrite`] in chunks of `chunk` bytes.
+/// `bytes` through [`invscale::checkpoint::F16Rewrite`] in chunks of `chunk` bytes.
 fn rewritten(bytes: &[u8], chunk: usize) -> Vec<u8> {
-    let mut rewrite = invscale::model::F16Rewrite::new();
+    let mut rewrite = invscale::checkpoint::F16Rewrite::new();
     let mut out = Vec::new();
     for piece in bytes.chunks(chunk) {
         out.extend(rewrite.push(piece).unwrap());
@@ -370,10 +371,10 @@ fn the_f16_rewrite_of_a_checkpoint_loads_to_exactly_its_half_precision_model() {
     }
     // A file cut short, or running on, is an error, not a shorter copy.
     let bytes = checkpoint(PLAIN, |_| {});
-    let mut rewrite = invscale::model::F16Rewrite::new();
+    let mut rewrite = invscale::checkpoint::F16Rewrite::new();
     rewrite.push(&bytes[..bytes.len() - 3]).unwrap();
     assert!(rewrite.finish().err().unwrap().to_string().contains("ends in the middle of tensor"));
     let mut longer = bytes.clone();
     longer.push(0);
-    assert!(invscale::model::F16Rewrite::new().push(&longer).err().unwrap().to_string().contains("goes on after its last tensor"));
+    assert!(invscale::checkpoint::F16Rewrite::new().push(&longer).err().unwrap().to_string().contains("goes on after its last tensor"));
 }

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::checkpoint::files::{model_files, shard_files, WEIGHTS_FILES};
 use crate::checksum::{ChecksumMismatch, DownloadCheck, Verdict};
-use crate::hub::{lfs_sha256, listed_files, model_files, shard_files, HubRef, WEIGHTS_FILES};
+use crate::hub::{lfs_sha256, listed_files, HubRef};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {

@@ -10,10 +10,11 @@ use std::collections::HashMap;
 use safetensors::tensor::{Metadata, TensorInfo};
 use safetensors::Dtype;
 
-use super::precision::{narrow_to_f16, widen_to_f32};
-use super::stream::{format_error, SafetensorsReader, TensorSink};
-use super::weights::{is_ignored, is_matrix};
-use super::{Precision, WeightsError};
+use super::safetensors::{format_error, SafetensorsReader, TensorSink};
+use super::WeightsError;
+use crate::model::layout::{is_ignored, is_matrix};
+use crate::model::precision::{narrow_to_f16, widen_to_f32};
+use crate::model::Precision;
 
 /// Bytes handed over at once: a multiple of every element width.
 const PIECE_BYTES: usize = 1 << 20;

@@ -6,15 +6,18 @@
 //! blocks without one, between `project_in`/`project_out` that map a narrower embedding to the
 //! model's width. The head is tied to the embedding. Field names follow the checkpoint's keys.
 
+pub(crate) mod config;
+
 use burn::nn::Embedding;
 use burn::tensor::{Bool, Int, Tensor};
 
-use super::decoder::{Decoder, Positions};
-use super::dense::Dense;
-use super::layers::{dense, self_attention, split_heads, Activation, KeyValues, LayerNorm, Past};
-use super::opt_config::POSITION_OFFSET;
-use super::weights::{Weights, WeightsError};
-use super::{OptConfig, VocabMatrix};
+use crate::checkpoint::WeightsError;
+use crate::model::decoder::{Decoder, Positions};
+use crate::model::layout::Weights;
+use crate::model::nn::{dense, self_attention, split_heads, Activation, Dense, KeyValues, LayerNorm, Past};
+use crate::model::VocabMatrix;
+use config::OptConfig;
+use config::POSITION_OFFSET;
 
 /// Multi-head causal self-attention.
 #[derive(Debug)]
@@ -93,7 +96,7 @@ pub struct Opt {
 
 impl Opt {
     /// The network from its checkpoint's tensors (keys as in [`OptConfig::tensors`]).
-    pub(super) fn from_weights(config: &OptConfig, mut w: Weights) -> Result<Self, WeightsError> {
+    pub(crate) fn from_weights(config: &OptConfig, mut w: Weights) -> Result<Self, WeightsError> {
         let s = &config.sizes;
         const EPS: f64 = 1e-5; // nn.LayerNorm's default, which OPT keeps
         let projected = config.word_embed_proj_dim != s.n_embd;

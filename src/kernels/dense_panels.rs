@@ -164,7 +164,7 @@ impl Shared {
 mod tests {
     use super::*;
 
-    use crate::model::dense_kernel::values;
+    use crate::kernels::dense_kernel::values;
 
     /// Each sum in float64, from the bias.
     fn exact(a: &[f32], b: &[f32], bias: Option<&[f32]>, m: usize, k: usize, n: usize) -> Vec<f64> {

@@ -120,7 +120,7 @@ mod tests {
         let device = Device::flex();
         let (vocab, width) = (3000, 768);
         let head = matrix(vocab, width, vocab, &device);
-        let values = crate::model::dense_kernel::values(5 * width, 9);
+        let values = crate::kernels::dense_kernel::values(5 * width, 9);
         let hidden = Tensor::<2>::from_data(TensorData::new(values, [5, width]), &device);
         let together = head.logits(hidden.clone()).into_data().try_into_vec::<f32>().unwrap();
         for row in 0..5 {

@@ -10,7 +10,7 @@
 use burn::tensor::{Device, FloatDType};
 use safetensors::Dtype;
 
-use super::WeightsError;
+use crate::checkpoint::WeightsError;
 
 /// Storage precision of the weight matrices, named `f32` and `f16`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -78,7 +78,7 @@ impl Precision {
 pub struct UnsupportedPrecision(pub Precision);
 
 /// Float32 little-endian bytes → f16 (round to nearest even, as PyTorch's `.half()`).
-pub(super) fn narrow_to_f16(data: &[u8]) -> Vec<u8> {
+pub(crate) fn narrow_to_f16(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() / 2);
     for b in data.chunks_exact(4) {
         out.extend_from_slice(&half::f16::from_f32(f32::from_le_bytes([b[0], b[1], b[2], b[3]])).to_le_bytes());
@@ -87,7 +87,7 @@ pub(super) fn narrow_to_f16(data: &[u8]) -> Vec<u8> {
 }
 
 /// F16 or BF16 bytes → float32 little-endian bytes (one allocation of the exact size).
-pub(super) fn widen_to_f32(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<u8>, WeightsError> {
+pub(crate) fn widen_to_f32(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<u8>, WeightsError> {
     let widen: fn([u8; 2]) -> f32 = match dtype {
         Dtype::F16 => |b| half::f16::from_le_bytes(b).to_f32(),
         Dtype::BF16 => |b| half::bf16::from_le_bytes(b).to_f32(),

@@ -1,8 +1,8 @@
 //! `Gpt2Config`: the fields of a Hugging Face GPT-2 `config.json` that shape the network.
 
-use super::config::{ConfigError, Fields, Sizes};
-use super::layers::Activation;
-use super::weights::{Expected, Layout};
+use crate::model::config::{ConfigError, Fields, Sizes};
+use crate::model::layout::{Expected, Layout};
+use crate::model::nn::Activation;
 
 /// The values `config.json` may leave out: GPT-2's.
 mod defaults {
@@ -46,7 +46,7 @@ impl Gpt2Config {
 
     /// Reads a GPT-2 `config.json`. `reorder_and_upcast_attn` changes only where transformers
     /// computes in half precision; here every score is float32 already.
-    pub(super) fn from_fields(f: &Fields) -> Result<Self, ConfigError> {
+    pub(in crate::model) fn from_fields(f: &Fields) -> Result<Self, ConfigError> {
         let n_embd = f.size("n_embd", None)?;
         let activation = f.activation("activation_function", Activation::GeluTanh)?;
         Ok(Gpt2Config {
@@ -92,7 +92,7 @@ impl Gpt2Config {
     /// Conv1D weights are stored `[in, out]`, already Burn's layout: they are copied as they
     /// are. A square `c_proj` transposed by mistake would load without complaint and give wrong
     /// numbers, so nothing of GPT-2's is ever turned.
-    pub(super) fn tensors(&self) -> Vec<Expected> {
+    pub(crate) fn tensors(&self) -> Vec<Expected> {
         let s = &self.sizes;
         let (c, f) = (s.n_embd, s.inner_dim);
         let mut out = vec![Expected::vocab("wte.weight", s.vocab_size, c), Expected::table("wpe.weight", [s.n_positions, c])];
@@ -113,8 +113,8 @@ impl Gpt2Config {
 
 #[cfg(test)]
 mod tests {
-    use super::super::ModelConfig;
     use super::*;
+    use crate::model::ModelConfig;
 
     fn gpt2(json: &str) -> Result<Gpt2Config, ConfigError> {
         Gpt2Config::from_fields(&Fields::from_str(json))

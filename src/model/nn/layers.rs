@@ -6,8 +6,8 @@ use burn::tensor::activation::{gelu, relu, sigmoid, softmax};
 use burn::tensor::module::layer_norm;
 use burn::tensor::{Bool, Device, Int, Tensor};
 
-use super::cpu_activations;
 use super::dense::Dense;
+use crate::kernels::cpu_activations;
 
 /// LayerNorm with the checkpoint's names (`weight`, `bias`) and the config's epsilon.
 #[derive(Module, Debug)]
@@ -249,7 +249,7 @@ mod tests {
     use burn::tensor::TensorData;
 
     fn tensor(shape: [usize; 4], seed: u32) -> Tensor<4> {
-        let values = crate::model::dense_kernel::values(shape.iter().product(), seed);
+        let values = crate::kernels::dense_kernel::values(shape.iter().product(), seed);
         Tensor::from_data(TensorData::new(values, shape), &Device::flex())
     }
 

@@ -1,8 +1,9 @@
 //! A checkpoint's weights as a stream of chunks, whichever format they are in: safetensors,
 //! or PyTorch's zip (`pytorch_model.bin`), told apart by the first bytes.
 
-use super::stream::format_error;
-use super::{LanguageModel, SafetensorsStream, TorchZipStream, WeightLoader, WeightsError};
+use super::safetensors::format_error;
+use super::{SafetensorsStream, TorchZipStream, WeightLoader, WeightsError};
+use crate::model::LanguageModel;
 
 /// Bytes that tell the formats apart.
 const SNIFF_BYTES: usize = 4;

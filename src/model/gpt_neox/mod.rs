@@ -6,13 +6,16 @@
 //! residual, unless the config says otherwise), and the LM head `embed_out` is its own matrix.
 //! Field names follow the Hub checkpoint's keys (`layers.{i}.attention.query_key_value`, …).
 
+pub(crate) mod config;
+
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
-use super::decoder::{Decoder, Positions};
-use super::dense::Dense;
-use super::layers::{dense, self_attention, Activation, KeyValues, LayerNorm, Past};
-use super::weights::{Weights, WeightsError};
-use super::{GptNeoXConfig, VocabMatrix};
+use crate::checkpoint::WeightsError;
+use crate::model::decoder::{Decoder, Positions};
+use crate::model::layout::Weights;
+use crate::model::nn::{dense, self_attention, Activation, Dense, KeyValues, LayerNorm, Past};
+use crate::model::VocabMatrix;
+use config::GptNeoXConfig;
 
 /// The rotary angles of every position the model reads, computed once on the host.
 #[derive(Debug)]
@@ -158,7 +161,7 @@ pub struct GptNeoX {
 
 impl GptNeoX {
     /// The network from its checkpoint's tensors (keys as in [`GptNeoXConfig::tensors`]).
-    pub(super) fn from_weights(config: &GptNeoXConfig, mut w: Weights, device: &Device) -> Result<Self, WeightsError> {
+    pub(crate) fn from_weights(config: &GptNeoXConfig, mut w: Weights, device: &Device) -> Result<Self, WeightsError> {
         let (s, eps) = (&config.sizes, config.layer_norm_eps);
         let mut layers = Vec::with_capacity(s.n_layer);
         for i in 0..s.n_layer {

@@ -3,14 +3,17 @@
 //! global attention and local attention, which sees only the `window_size` latest positions.
 //! Field names follow the checkpoint's keys (`h.{i}.attn.attention.q_proj`, …).
 
+pub(crate) mod config;
+
 use burn::nn::Embedding;
 use burn::tensor::{Bool, Device, Int, Tensor};
 
-use super::decoder::{Decoder, Positions};
-use super::dense::Dense;
-use super::layers::{dense, self_attention_within, split_heads, Activation, KeyValues, LayerNorm, Past};
-use super::weights::{Weights, WeightsError};
-use super::{GptNeoConfig, VocabMatrix};
+use crate::checkpoint::WeightsError;
+use crate::model::decoder::{Decoder, Positions};
+use crate::model::layout::Weights;
+use crate::model::nn::{dense, self_attention_within, split_heads, Activation, Dense, KeyValues, LayerNorm, Past};
+use crate::model::VocabMatrix;
+use config::GptNeoConfig;
 
 /// Multi-head causal self-attention, global or within a window.
 #[derive(Debug)]
@@ -99,7 +102,7 @@ pub struct GptNeo {
 
 impl GptNeo {
     /// The network from its checkpoint's tensors (keys as in [`GptNeoConfig::tensors`]).
-    pub(super) fn from_weights(config: &GptNeoConfig, mut w: Weights) -> Result<Self, WeightsError> {
+    pub(crate) fn from_weights(config: &GptNeoConfig, mut w: Weights) -> Result<Self, WeightsError> {
         let (s, eps) = (&config.sizes, config.layer_norm_epsilon);
         let mut h = Vec::with_capacity(s.n_layer);
         for (i, &local) in config.local.iter().enumerate() {

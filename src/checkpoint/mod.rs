@@ -2,10 +2,29 @@
 //! `vocab.json` + `merges.txt`) — so the
 //! CLI (files) and the browser (downloads) load models the same way. The weights arrive as a
 //! stream of chunks and go to the device tensor by tensor.
+//!
+//! The formats: `safetensors.rs`, PyTorch's zip and its pickle (`torch/`), told apart by
+//! `format.rs`; `loader.rs` puts their tensors on the device; `f16_rewrite.rs` writes the
+//! half-precision copy a cache keeps.
+
+mod error;
+mod f16_rewrite;
+pub mod files;
+mod format;
+mod loader;
+mod safetensors;
+mod torch;
+
+pub use error::WeightsError;
+pub use f16_rewrite::F16Rewrite;
+pub use format::WeightsStream;
+pub use loader::{load_safetensors, WeightLoader};
+pub use safetensors::SafetensorsStream;
+pub use torch::{PickleError, TorchZipStream};
 
 use burn::tensor::Device;
 
-use crate::model::{ConfigError, LanguageModel, ModelConfig, Precision, WeightLoader, WeightsError, WeightsStream};
+use crate::model::{ConfigError, LanguageModel, ModelConfig, Precision};
 use crate::tokenizer::{Tokenizer, TokenizerError, TokenizerFiles};
 
 /// A model ready to score: network, its config and its tokenizer.

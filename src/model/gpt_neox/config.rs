@@ -1,8 +1,8 @@
 //! `GptNeoXConfig`: the fields of a GPT-NeoX `config.json` (Pythia) that shape the network.
 
-use super::config::{ConfigError, Fields, Sizes};
-use super::layers::Activation;
-use super::weights::{Expected, Layout};
+use crate::model::config::{ConfigError, Fields, Sizes};
+use crate::model::layout::{Expected, Layout};
+use crate::model::nn::Activation;
 
 /// GPT-NeoX hyper-parameters, named as in the Hub's `config.json`.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,7 +26,7 @@ pub struct GptNeoXConfig {
 }
 
 impl GptNeoXConfig {
-    pub(super) fn from_fields(f: &Fields) -> Result<Self, ConfigError> {
+    pub(in crate::model) fn from_fields(f: &Fields) -> Result<Self, ConfigError> {
         let n_embd = f.size("hidden_size", None)?;
         let sizes = Sizes {
             n_layer: f.size("num_hidden_layers", None)?,
@@ -87,7 +87,7 @@ impl GptNeoXConfig {
     /// | `layers.{i}.mlp.dense_4h_to_h.{weight,bias}`         | `[C, F]`,`[C]`     |
     /// | `final_layer_norm.{weight,bias}`                     | `[C]`              |
     /// | `embed_out.weight` (not when tied)                   | `[vocab, C]`       |
-    pub(super) fn tensors(&self) -> Vec<Expected> {
+    pub(crate) fn tensors(&self) -> Vec<Expected> {
         let s = &self.sizes;
         let (c, f) = (s.n_embd, s.inner_dim);
         let mut out = vec![Expected::vocab("embed_in.weight", s.vocab_size, c)];
@@ -116,8 +116,8 @@ impl GptNeoXConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::super::ModelConfig;
     use super::*;
+    use crate::model::ModelConfig;
 
     /// Pythia-160m's `config.json` as published.
     const PYTHIA_160M: &str = r#"{"architectures":["GPTNeoXForCausalLM"],"bos_token_id":0,"eos_token_id":0,

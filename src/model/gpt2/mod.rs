@@ -4,14 +4,17 @@
 //! (`h.{i}.attn.c_attn.weight`, …). GPT-2's Conv1D stores weights as `[in, out]`, which is
 //! exactly [`Dense`]'s layout.
 
+pub(crate) mod config;
+
 use burn::nn::Embedding;
 use burn::tensor::{Bool, Int, Tensor};
 
-use super::decoder::{Decoder, Positions};
-use super::dense::Dense;
-use super::layers::{dense, self_attention, split_heads, Activation, KeyValues, LayerNorm, Past};
-use super::weights::{Weights, WeightsError};
-use super::{Gpt2Config, VocabMatrix};
+use crate::checkpoint::WeightsError;
+use crate::model::decoder::{Decoder, Positions};
+use crate::model::layout::Weights;
+use crate::model::nn::{dense, self_attention, split_heads, Activation, Dense, KeyValues, LayerNorm, Past};
+use crate::model::VocabMatrix;
+use config::Gpt2Config;
 
 /// Multi-head causal self-attention.
 #[derive(Debug)]
@@ -87,7 +90,7 @@ pub struct Gpt2 {
 
 impl Gpt2 {
     /// The network from its checkpoint's tensors (keys as in [`Gpt2Config::tensors`]).
-    pub(super) fn from_weights(config: &Gpt2Config, mut w: Weights) -> Result<Self, WeightsError> {
+    pub(crate) fn from_weights(config: &Gpt2Config, mut w: Weights) -> Result<Self, WeightsError> {
         let (s, eps) = (&config.sizes, config.layer_norm_epsilon);
         let mut h = Vec::with_capacity(s.n_layer);
         for i in 0..s.n_layer {

@@ -2,13 +2,14 @@
 //! the 8-byte header length, the JSON header, then each tensor's bytes in file order, handed
 //! to a [`TensorSink`] in pieces of the size it asks for. So at most one piece is held in
 //! memory, never the whole checkpoint. Two sinks: [`WeightLoader`] (each tensor to the
-//! device, the vocabulary matrices in row blocks) and the f16 rewrite (`narrow.rs`).
+//! device, the vocabulary matrices in row blocks) and the f16 rewrite (`f16_rewrite.rs`).
 
 use std::collections::VecDeque;
 
 use safetensors::tensor::{Metadata, TensorInfo};
 
-use super::{LanguageModel, WeightLoader, WeightsError};
+use super::{WeightLoader, WeightsError};
+use crate::model::LanguageModel;
 
 /// The 8-byte little-endian header length that opens every safetensors file.
 const LEN_BYTES: usize = 8;

@@ -1,8 +1,8 @@
 //! `OptConfig`: the fields of an OPT `config.json` that shape the network.
 
-use super::config::{ConfigError, Fields, Sizes};
-use super::layers::Activation;
-use super::weights::{Expected, Layout};
+use crate::model::config::{ConfigError, Fields, Sizes};
+use crate::model::layout::{Expected, Layout};
+use crate::model::nn::Activation;
 
 /// OPT's learned positions start at this row: rows 0 and 1 are never read.
 pub const POSITION_OFFSET: usize = 2;
@@ -26,7 +26,7 @@ pub struct OptConfig {
 }
 
 impl OptConfig {
-    pub(super) fn from_fields(f: &Fields) -> Result<Self, ConfigError> {
+    pub(in crate::model) fn from_fields(f: &Fields) -> Result<Self, ConfigError> {
         let n_embd = f.size("hidden_size", None)?;
         let sizes = Sizes {
             n_layer: f.size("num_hidden_layers", None)?,
@@ -86,7 +86,7 @@ impl OptConfig {
     /// | `decoder.layers.{i}.final_layer_norm.{weight,bias}`      | `[C]`                  |
     /// | `decoder.final_layer_norm.{weight,bias}` (pre-LN)        | `[C]`                  |
     /// | `lm_head.weight` (optional: tied)                        | `[vocab, E]`           |
-    pub(super) fn tensors(&self) -> Vec<Expected> {
+    pub(crate) fn tensors(&self) -> Vec<Expected> {
         let s = &self.sizes;
         let (c, f, e) = (s.n_embd, s.inner_dim, self.word_embed_proj_dim);
         let dense = |name: &str, d_in, d_out, bias: bool| {
@@ -124,7 +124,7 @@ impl OptConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::super::ModelConfig;
+    use crate::model::ModelConfig;
 
     /// facebook/opt-125m's and opt-350m's `config.json`, the fields that matter.
     const OPT_125M: &str = r#"{"model_type":"opt","hidden_size":768,"num_hidden_layers":12,"num_attention_heads":12,

@@ -8,7 +8,7 @@
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
-use super::dense::{f32s, on_host};
+use super::host::{f32s, on_host};
 
 /// Elements below which a sweep stays on the caller's thread.
 #[cfg(not(target_family = "wasm"))]
@@ -51,7 +51,7 @@ pub fn exp(x: f32) -> f32 {
 }
 
 /// GPT-2's GELU, `x / (1 + e^(−2u))`, `u = √(2/π)·(x + 0.044715·x³)` (see
-/// [`super::layers`]), where `x` is a float32 tensor of the CPU backend; `None` otherwise.
+/// [`crate::model::nn`]), where `x` is a float32 tensor of the CPU backend; `None` otherwise.
 pub fn gelu_tanh<const D: usize>(x: &Tensor<D>) -> Option<Tensor<D>> {
     on_cpu(x, Sweep::GeluTanh)
 }
@@ -236,9 +236,9 @@ mod tests {
         Tensor::from_data(TensorData::new(values, shape), &Device::flex())
     }
 
-    /// [`values`](crate::model::dense_kernel) in [-scale/2, scale/2).
+    /// [`values`](super::dense_kernel) in [-scale/2, scale/2).
     fn values(len: usize, seed: u32, scale: f32) -> Vec<f32> {
-        crate::model::dense_kernel::values(len, seed).into_iter().map(|x| x * scale).collect()
+        crate::kernels::dense_kernel::values(len, seed).into_iter().map(|x| x * scale).collect()
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! `GptNeoConfig`: the fields of a GPT-Neo `config.json` that shape the network.
 
-use super::config::{ConfigError, Fields, Sizes};
-use super::layers::Activation;
-use super::weights::{Expected, Layout};
+use crate::model::config::{ConfigError, Fields, Sizes};
+use crate::model::layout::{Expected, Layout};
+use crate::model::nn::Activation;
 
 /// GPT-Neo hyper-parameters, named as in the Hub's `config.json`.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,7 +19,7 @@ pub struct GptNeoConfig {
 }
 
 impl GptNeoConfig {
-    pub(super) fn from_fields(f: &Fields) -> Result<Self, ConfigError> {
+    pub(in crate::model) fn from_fields(f: &Fields) -> Result<Self, ConfigError> {
         let n_embd = f.size("hidden_size", None)?;
         let sizes = Sizes {
             n_layer: f.size("num_layers", None)?,
@@ -68,7 +68,7 @@ impl GptNeoConfig {
     /// | `h.{i}.mlp.c_fc.{weight,bias}`                         | `[F, C]`,`[F]`   |
     /// | `h.{i}.mlp.c_proj.{weight,bias}`                       | `[C, F]`,`[C]`   |
     /// | `ln_f.{weight,bias}`; `lm_head.weight` (optional: tied) | `[C]`; `[vocab, C]` |
-    pub(super) fn tensors(&self) -> Vec<Expected> {
+    pub(crate) fn tensors(&self) -> Vec<Expected> {
         let s = &self.sizes;
         let (c, f) = (s.n_embd, s.inner_dim);
         let mut out = vec![Expected::vocab("wte.weight", s.vocab_size, c), Expected::table("wpe.weight", [s.n_positions, c])];
@@ -114,7 +114,7 @@ fn attention_layers(types: Option<&serde_json::Value>) -> Result<Vec<bool>, Conf
 
 #[cfg(test)]
 mod tests {
-    use super::super::ModelConfig;
+    use crate::model::ModelConfig;
 
     /// EleutherAI/gpt-neo-125M's `config.json`, the fields that matter.
     const GPT_NEO_125M: &str = r#"{"model_type":"gpt_neo","hidden_size":768,"num_layers":12,"num_heads":12,

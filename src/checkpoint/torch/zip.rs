@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use safetensors::Dtype;
 
 use super::pickle::{state_dict, StorageDtype, TensorRef};
-use super::{LanguageModel, WeightLoader, WeightsError};
+use crate::checkpoint::{WeightLoader, WeightsError};
+use crate::model::LanguageModel;
 
 const LOCAL_HEADER: u32 = 0x0403_4b50;
 const CENTRAL_HEADER: u32 = 0x0201_4b50;

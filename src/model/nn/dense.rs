@@ -1,9 +1,7 @@
 //! A dense layer, `x · weight + bias`, and how its weight is held: a Burn tensor `[in, out]`
 //! on a GPU, in f16 and in the browser; column panels of the host's memory where the native CPU
-//! backend computes it in float32 ([`super::dense_panels`]).
+//! backend computes it in float32 ([`crate::kernels::dense_panels`]).
 
-use burn::backend::flex::FlexTensor;
-use burn::backend::Flex;
 use burn::module::Param;
 use burn::tensor::module::linear;
 use burn::tensor::{DType, FloatDType, Tensor};
@@ -11,7 +9,9 @@ use burn::tensor::{DType, FloatDType, Tensor};
 use burn::tensor::{Device, TensorData};
 
 #[cfg(not(target_family = "wasm"))]
-use super::dense_panels::Panels;
+use crate::kernels::dense_panels::Panels;
+#[cfg(not(target_family = "wasm"))]
+use crate::kernels::host::{f32s, on_host};
 
 #[derive(Debug)]
 pub struct Dense {
@@ -61,10 +61,10 @@ impl Dense {
             #[cfg(not(target_family = "wasm"))]
             Weight::Panels(panels) => return on_panels(panels, x, bias),
         };
-        // In the browser the CPU backend's product gives way to [`super::dense_kernel`], which
+        // In the browser the CPU backend's product gives way to [`crate::kernels::dense_kernel`], which
         // runs a pass there in a fraction of the time (see its comment).
         #[cfg(target_arch = "wasm32")]
-        if let Some(y) = super::dense_kernel::dense_on_host(&weight, bias.as_ref(), &x) {
+        if let Some(y) = crate::kernels::dense_kernel::dense_on_host(&weight, bias.as_ref(), &x) {
             return y;
         }
         let weight = weight.cast(FloatDType::F32); // a no-op for float32
@@ -87,16 +87,4 @@ fn on_panels<const D: usize>(panels: &Panels, x: Tensor<D>, bias: Option<Tensor<
     let mut shape = dims;
     shape[D - 1] = panels.outputs();
     Tensor::from_data(TensorData::new(panels.matmul_bias(a, m, bias), shape), &device)
-}
-
-/// The CPU backend's tensor, its elements in row-major order from its start (a copy where
-/// they were not: a transposed or sliced view); `None` on another device.
-pub(super) fn on_host<const D: usize>(t: Tensor<D>) -> Option<FlexTensor> {
-    let t = t.try_into_primitive::<Flex>().ok()?;
-    Some(if t.is_contiguous() { t } else { t.to_contiguous() })
-}
-
-/// Its elements, where they are float32.
-pub(super) fn f32s(t: &FlexTensor) -> Option<&[f32]> {
-    t.as_slice::<f32>()
 }

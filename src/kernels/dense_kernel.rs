@@ -13,7 +13,7 @@
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use std::sync::OnceLock;
 
-use super::dense::{f32s, on_host};
+use super::host::{f32s, on_host};
 
 /// `x · weight + bias` by [`matmul_bias`] where `x`, `weight` (`[in, out]`) and `bias` are
 /// float32 tensors of the CPU backend; `None` otherwise (another device, f16 weights), for the
@@ -91,7 +91,7 @@ fn check_tiles(tiles: Tiles) -> Result<(), String> {
 
 /// Numbers in [-0.5, 0.5), the same for the same length and seed (also the other CPU kernels'
 /// test inputs).
-pub(super) fn values(len: usize, seed: u32) -> Vec<f32> {
+pub(crate) fn values(len: usize, seed: u32) -> Vec<f32> {
     (0..len).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / (1u32 << 24) as f32 - 0.5).collect()
 }
 

@@ -1,0 +1,19 @@
+//! Why a checkpoint's weights could not be loaded.
+
+use crate::model::UnsupportedPrecision;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("model.safetensors is not a valid safetensors file: {0}")]
+    Format(String),
+    #[error("tensor `{name}` has shape {found:?}, expected {expected:?} for this config.json")]
+    Shape { name: String, found: Vec<usize>, expected: Vec<usize> },
+    #[error("tensor `{name}` has dtype {dtype}; supported: F32, F16, BF16")]
+    Dtype { name: String, dtype: String },
+    #[error("tensor `{0}` is not part of a {1} checkpoint")]
+    Unexpected(String, &'static str),
+    #[error("model.safetensors lacks {} tensor(s): {}", .0.len(), .0.join(", "))]
+    Missing(Vec<String>),
+    #[error(transparent)]
+    Precision(#[from] UnsupportedPrecision),
+}
