@@ -4,7 +4,9 @@ use crate::model::UnsupportedPrecision;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
-    #[error("model.safetensors is not a valid safetensors file: {0}")]
+    /// The file is not what its format says (the message names the format), or a tensor is not
+    /// what the family needs.
+    #[error("{0}")]
     Format(String),
     #[error("tensor `{name}` has shape {found:?}, expected {expected:?} for this config.json")]
     Shape { name: String, found: Vec<usize>, expected: Vec<usize> },
@@ -12,7 +14,7 @@ pub enum WeightsError {
     Dtype { name: String, dtype: String },
     #[error("tensor `{0}` is not part of a {1} checkpoint")]
     Unexpected(String, &'static str),
-    #[error("model.safetensors lacks {} tensor(s): {}", .0.len(), .0.join(", "))]
+    #[error("the checkpoint lacks {} tensor(s): {}", .0.len(), .0.join(", "))]
     Missing(Vec<String>),
     #[error(transparent)]
     Precision(#[from] UnsupportedPrecision),

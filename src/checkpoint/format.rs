@@ -1,7 +1,6 @@
 //! A checkpoint's weights as a stream of chunks, whichever format they are in: safetensors,
 //! or PyTorch's zip (`pytorch_model.bin`), told apart by the first bytes.
 
-use super::safetensors::format_error;
 use super::{SafetensorsStream, TorchZipStream, WeightLoader, WeightsError};
 use crate::model::LanguageModel;
 
@@ -35,7 +34,7 @@ impl WeightsStream {
                 first.extend_from_slice(chunk);
                 Ok(())
             }
-            State::Empty => Err(format_error("an earlier error ended this checkpoint's stream")),
+            State::Empty => Err(WeightsError::Format("an earlier error ended this checkpoint's stream".into())),
             _ => {
                 let State::Sniffing(loader, mut first) = std::mem::replace(&mut self.0, State::Empty) else {
                     unreachable!("every other state is matched above")
@@ -45,9 +44,10 @@ impl WeightsStream {
                     magic if magic == ZIP_MAGIC => State::TorchZip(Box::new(TorchZipStream::new(loader))),
                     // A pickle (protocol 2) opens the legacy format, before torch 1.6.
                     [0x80, 0x02, ..] => {
-                        return Err(format_error(
+                        return Err(WeightsError::Format(
                             "this is a PyTorch checkpoint in the legacy format (torch < 1.6), which is not supported: \
-                             save it again with a recent torch.save, or convert it to safetensors",
+                             save it again with a recent torch.save, or convert it to safetensors"
+                                .into(),
                         ))
                     }
                     _ => State::Safetensors(SafetensorsStream::new(loader)),
@@ -75,7 +75,7 @@ impl WeightsStream {
         match self.0 {
             State::Safetensors(s) => s.end_of_file(),
             State::TorchZip(z) => z.end_of_file(),
-            State::Sniffing(..) | State::Empty => Err(format_error("the file is empty or ends within its first bytes")),
+            State::Sniffing(..) | State::Empty => Err(WeightsError::Format("the file is empty or ends within its first bytes".into())),
         }
     }
 }

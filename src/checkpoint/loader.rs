@@ -37,6 +37,8 @@ fn transposed(data: &[u8], rows: usize, cols: usize, width: usize) -> Vec<u8> {
 pub struct WeightLoader {
     config: ModelConfig,
     expected: HashMap<String, Expected>,
+    /// Other keys of expected tensors → their own.
+    aliases: HashMap<String, String>,
     /// Keys in the family's order, for the list of missing tensors.
     order: Vec<String>,
     loaded: HashMap<String, Loaded>,
@@ -56,6 +58,7 @@ impl WeightLoader {
         WeightLoader {
             config: config.clone(),
             order: tensors.iter().map(|t| t.name.clone()).collect(),
+            aliases: tensors.iter().flat_map(|t| t.aliases.iter().map(|a| (a.clone(), t.name.clone()))).collect(),
             expected: tensors.into_iter().map(|t| (t.name.clone(), t)).collect(),
             loaded: HashMap::new(),
             device: device.clone(),
@@ -84,6 +87,7 @@ impl WeightLoader {
     /// What checkpoint key `name` is, its family prefix taken off: `None` for an ignored buffer.
     fn lookup(&self, name: &str) -> Result<Option<&Expected>, WeightsError> {
         let key = name.strip_prefix(self.config.key_prefix()).unwrap_or(name);
+        let key = self.aliases.get(key).map_or(key, String::as_str);
         match self.expected.get(key) {
             Some(expected) => Ok(Some(expected)),
             None if is_ignored(key) => Ok(None),
@@ -95,6 +99,9 @@ impl WeightLoader {
         let Some(expected) = self.lookup(name)? else { return Ok(None) };
         if shape != expected.shape.as_slice() {
             return Err(WeightsError::Shape { name: name.to_string(), found: shape.to_vec(), expected: expected.shape.clone() });
+        }
+        if self.loaded.contains_key(&expected.name) {
+            return Err(WeightsError::Format(format!("tensor `{name}` is a second copy of `{}`", expected.name)));
         }
         Ok(Some(expected.clone()))
     }

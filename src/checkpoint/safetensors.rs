@@ -148,5 +148,5 @@ fn header_len(first: &[u8]) -> Result<usize, WeightsError> {
 }
 
 pub(super) fn format_error(message: &str) -> WeightsError {
-    WeightsError::Format(message.to_string())
+    WeightsError::Format(format!("not a valid safetensors file: {message}"))
 }

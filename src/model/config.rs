@@ -110,14 +110,10 @@ impl ModelConfig {
         }
     }
 
-    /// Parameter count as the Hub reports it (a tied head counted once).
+    /// Parameter count as the Hub reports it: the elements of the tensors the checkpoint must
+    /// hold ([`Self::tensors`]), so a tied head is counted once.
     pub fn parameter_count(&self) -> u64 {
-        match self {
-            ModelConfig::Gpt2(c) => c.parameter_count(),
-            ModelConfig::GptNeo(c) => c.parameter_count(),
-            ModelConfig::GptNeoX(c) => c.parameter_count(),
-            ModelConfig::Opt(c) => c.parameter_count(),
-        }
+        self.tensors().iter().filter(|t| t.required).map(|t| t.shape.iter().map(|&d| d as u64).product::<u64>()).sum()
     }
 }
 

@@ -44,13 +44,18 @@ macro_rules! each {
 
 impl LanguageModel {
     /// The family's network from its loaded tensors.
-    pub(crate) fn from_weights(config: &ModelConfig, weights: Weights, device: &Device) -> Result<Self, WeightsError> {
-        Ok(match config {
-            ModelConfig::Gpt2(c) => LanguageModel::Gpt2(Box::new(Gpt2::from_weights(c, weights)?)),
-            ModelConfig::GptNeo(c) => LanguageModel::GptNeo(Box::new(GptNeo::from_weights(c, weights)?)),
-            ModelConfig::GptNeoX(c) => LanguageModel::GptNeoX(Box::new(GptNeoX::from_weights(c, weights, device)?)),
-            ModelConfig::Opt(c) => LanguageModel::Opt(Box::new(Opt::from_weights(c, weights)?)),
-        })
+    /// The family's network from the tensors its layout lists ([`ModelConfig::tensors`]), every
+    /// one of which it must read.
+    pub(crate) fn from_weights(config: &ModelConfig, mut weights: Weights, device: &Device) -> Result<Self, WeightsError> {
+        let w = &mut weights;
+        let model = match config {
+            ModelConfig::Gpt2(c) => LanguageModel::Gpt2(Box::new(Gpt2::from_weights(c, w)?)),
+            ModelConfig::GptNeo(c) => LanguageModel::GptNeo(Box::new(GptNeo::from_weights(c, w)?)),
+            ModelConfig::GptNeoX(c) => LanguageModel::GptNeoX(Box::new(GptNeoX::from_weights(c, w, device)?)),
+            ModelConfig::Opt(c) => LanguageModel::Opt(Box::new(Opt::from_weights(c, w)?)),
+        };
+        weights.all_read()?;
+        Ok(model)
     }
 
     /// Where the weights live.

@@ -34,21 +34,29 @@ pub(crate) struct Expected {
     pub(crate) shape: Vec<usize>,
     pub(crate) kind: Kind,
     pub(crate) required: bool,
+    /// Other keys transformers loads it from.
+    pub(crate) aliases: Vec<String>,
 }
 
 impl Expected {
     pub(crate) fn vocab(name: &str, rows: usize, cols: usize) -> Self {
-        Expected { name: name.into(), shape: vec![rows, cols], kind: Kind::Vocab, required: true }
+        Expected { name: name.into(), shape: vec![rows, cols], kind: Kind::Vocab, required: true, aliases: Vec::new() }
     }
 
     /// A learned table (position embeddings): two dimensions, float32 whatever the precision.
     pub(crate) fn table(name: &str, shape: [usize; 2]) -> Self {
-        Expected { name: name.into(), shape: shape.to_vec(), kind: Kind::Matrix(Layout::InOut), required: true }
+        Expected { name: name.into(), shape: shape.to_vec(), kind: Kind::Matrix(Layout::InOut), required: true, aliases: Vec::new() }
     }
 
     /// `{prefix}.weight` and `{prefix}.bias` of a LayerNorm.
     pub(crate) fn norm(prefix: &str, dim: usize) -> [Self; 2] {
-        ["weight", "bias"].map(|half| Expected { name: format!("{prefix}.{half}"), shape: vec![dim], kind: Kind::Vector, required: true })
+        ["weight", "bias"].map(|half| Expected {
+            name: format!("{prefix}.{half}"),
+            shape: vec![dim],
+            kind: Kind::Vector,
+            required: true,
+            aliases: Vec::new(),
+        })
     }
 
     /// `{prefix}.weight` (in `layout`) and `{prefix}.bias` of a projection `d_in` → `d_out`.
@@ -58,14 +66,20 @@ impl Expected {
             Layout::OutIn => vec![d_out, d_in],
         };
         vec![
-            Expected { name: format!("{prefix}.weight"), shape, kind: Kind::Matrix(layout), required: true },
-            Expected { name: format!("{prefix}.bias"), shape: vec![d_out], kind: Kind::Vector, required: true },
+            Expected { name: format!("{prefix}.weight"), shape, kind: Kind::Matrix(layout), required: true, aliases: Vec::new() },
+            Expected { name: format!("{prefix}.bias"), shape: vec![d_out], kind: Kind::Vector, required: true, aliases: Vec::new() },
         ]
     }
 
     /// Present or not (an untied head).
     pub(crate) fn optional(self) -> Self {
         Expected { required: false, ..self }
+    }
+
+    /// Also read from key `alias`, as transformers reads it.
+    pub(crate) fn also_named(mut self, alias: &str) -> Self {
+        self.aliases.push(alias.into());
+        self
     }
 }
 
@@ -134,6 +148,17 @@ impl Weights {
         }
     }
 
+    /// Fails if a tensor was loaded that the network did not read: the layout and the network
+    /// disagree.
+    pub(crate) fn all_read(&self) -> Result<(), WeightsError> {
+        let mut unread: Vec<&String> = self.0.keys().collect();
+        unread.sort();
+        match unread.is_empty() {
+            true => Ok(()),
+            false => Err(WeightsError::Format(format!("the network did not read the tensors {unread:?} its layout lists"))),
+        }
+    }
+
     /// `{prefix}.weight` and, when present, `{prefix}.bias`.
     pub(crate) fn linear(&mut self, prefix: &str) -> Result<Dense, WeightsError> {
         let weight = self.matrix(&format!("{prefix}.weight"))?;
@@ -144,5 +169,21 @@ impl Weights {
 
     pub(crate) fn norm(&mut self, prefix: &str, eps: f64) -> Result<LayerNorm, WeightsError> {
         Ok(LayerNorm { weight: self.vector(&format!("{prefix}.weight"))?, bias: self.vector(&format!("{prefix}.bias"))?, eps })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+
+    #[test]
+    fn a_tensor_the_network_did_not_read_is_an_error() {
+        let vector = || Loaded::Vector(Param::from_tensor(Tensor::<1>::zeros([2], &Device::flex())));
+        let mut weights = Weights([("ln_f.weight".to_string(), vector()), ("ln_f.bias".to_string(), vector())].into_iter().collect());
+        weights.vector("ln_f.weight").unwrap();
+        assert_eq!(weights.all_read().unwrap_err().to_string(), "the network did not read the tensors [\"ln_f.bias\"] its layout lists");
+        weights.vector("ln_f.bias").unwrap();
+        assert!(weights.all_read().is_ok());
     }
 }

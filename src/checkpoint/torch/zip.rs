@@ -22,7 +22,7 @@ const HEADER_BYTES: usize = 30;
 const MAX_SCANNED_BYTES: usize = 64 << 20;
 
 fn error(message: impl std::fmt::Display) -> WeightsError {
-    WeightsError::Format(format!("pytorch_model.bin: {message}"))
+    WeightsError::Format(format!("not a valid PyTorch checkpoint: {message}"))
 }
 
 /// How an entry's end is known. `torch.save` writes every entry with a data descriptor after

@@ -90,7 +90,7 @@ pub struct Gpt2 {
 
 impl Gpt2 {
     /// The network from its checkpoint's tensors (keys as in [`Gpt2Config::tensors`]).
-    pub(crate) fn from_weights(config: &Gpt2Config, mut w: Weights) -> Result<Self, WeightsError> {
+    pub(crate) fn from_weights(config: &Gpt2Config, w: &mut Weights) -> Result<Self, WeightsError> {
         let (s, eps) = (&config.sizes, config.layer_norm_epsilon);
         let mut h = Vec::with_capacity(s.n_layer);
         for i in 0..s.n_layer {

@@ -48,14 +48,6 @@ impl GptNeoConfig {
         })
     }
 
-    /// Parameter count with the LM head tied to `wte`, as the Hub reports it.
-    pub fn parameter_count(&self) -> u64 {
-        let s = &self.sizes;
-        let (c, f) = (s.n_embd as u64, s.inner_dim as u64);
-        let block = 2 * 2 * c + 3 * c * c + (c * c + c) + (c * f + f) + (f * c + c);
-        (s.vocab_size as u64 + s.n_positions as u64) * c + s.n_layer as u64 * block + 2 * c
-    }
-
     /// The checkpoint's tensors, keys without the `transformer.` prefix. Projections are
     /// `nn.Linear`, stored `[out, in]`; queries, keys and values have no bias.
     ///

@@ -102,7 +102,7 @@ pub struct GptNeo {
 
 impl GptNeo {
     /// The network from its checkpoint's tensors (keys as in [`GptNeoConfig::tensors`]).
-    pub(crate) fn from_weights(config: &GptNeoConfig, mut w: Weights) -> Result<Self, WeightsError> {
+    pub(crate) fn from_weights(config: &GptNeoConfig, w: &mut Weights) -> Result<Self, WeightsError> {
         let (s, eps) = (&config.sizes, config.layer_norm_epsilon);
         let mut h = Vec::with_capacity(s.n_layer);
         for (i, &local) in config.local.iter().enumerate() {
@@ -111,10 +111,10 @@ impl GptNeo {
             h.push(Block {
                 ln_1: w.norm(&format!("{p}ln_1"), eps)?,
                 attn: Attention {
-                    q_proj: attention(&mut w, "q_proj")?,
-                    k_proj: attention(&mut w, "k_proj")?,
-                    v_proj: attention(&mut w, "v_proj")?,
-                    out_proj: attention(&mut w, "out_proj")?,
+                    q_proj: attention(w, "q_proj")?,
+                    k_proj: attention(w, "k_proj")?,
+                    v_proj: attention(w, "v_proj")?,
+                    out_proj: attention(w, "out_proj")?,
                     n_head: s.n_head,
                     window: local.then_some(config.window_size),
                 },

@@ -62,16 +62,6 @@ impl GptNeoXConfig {
         })
     }
 
-    /// Parameter count as the Hub reports it (`embed_out` counted when untied).
-    pub fn parameter_count(&self) -> u64 {
-        let s = &self.sizes;
-        let (c, f, v) = (s.n_embd as u64, s.inner_dim as u64, s.vocab_size as u64);
-        let attention_bias = if self.attention_bias { 4 * c } else { 0 };
-        let block = 2 * 2 * c + 3 * c * c + c * c + attention_bias + (c * f + f) + (f * c + c);
-        let heads = if self.tied_head { 1 } else { 2 };
-        heads * v * c + s.n_layer as u64 * block + 2 * c
-    }
-
     /// The checkpoint's tensors, keys without the `gpt_neox.` prefix. Every projection is an
     /// `nn.Linear`, stored `[out, in]`. `query_key_value`'s rows are per head: each head's
     /// query, key and value rows side by side.
@@ -86,7 +76,7 @@ impl GptNeoXConfig {
     /// | `layers.{i}.mlp.dense_h_to_4h.{weight,bias}`         | `[F, C]`,`[F]`     |
     /// | `layers.{i}.mlp.dense_4h_to_h.{weight,bias}`         | `[C, F]`,`[C]`     |
     /// | `final_layer_norm.{weight,bias}`                     | `[C]`              |
-    /// | `embed_out.weight` (not when tied)                   | `[vocab, C]`       |
+    /// | `embed_out.weight` or `lm_head.weight` (not when tied) | `[vocab, C]`     |
     pub(crate) fn tensors(&self) -> Vec<Expected> {
         let s = &self.sizes;
         let (c, f) = (s.n_embd, s.inner_dim);
@@ -108,7 +98,8 @@ impl GptNeoXConfig {
             out.extend(Expected::dense(&format!("{p}mlp.dense_4h_to_h"), f, c, Layout::OutIn));
         }
         out.extend(Expected::norm("final_layer_norm", c));
-        let head = Expected::vocab("embed_out.weight", s.vocab_size, c);
+        // transformers 5 holds the head as `lm_head` in memory, so a state dict saved from it says so.
+        let head = Expected::vocab("embed_out.weight", s.vocab_size, c).also_named("lm_head.weight");
         out.push(if self.tied_head { head.optional() } else { head });
         out
     }

@@ -161,7 +161,7 @@ pub struct GptNeoX {
 
 impl GptNeoX {
     /// The network from its checkpoint's tensors (keys as in [`GptNeoXConfig::tensors`]).
-    pub(crate) fn from_weights(config: &GptNeoXConfig, mut w: Weights, device: &Device) -> Result<Self, WeightsError> {
+    pub(crate) fn from_weights(config: &GptNeoXConfig, w: &mut Weights, device: &Device) -> Result<Self, WeightsError> {
         let (s, eps) = (&config.sizes, config.layer_norm_eps);
         let mut layers = Vec::with_capacity(s.n_layer);
         for i in 0..s.n_layer {

@@ -60,17 +60,6 @@ impl OptConfig {
         self.word_embed_proj_dim != self.sizes.n_embd
     }
 
-    /// Parameter count as the Hub reports it (the head tied to `embed_tokens`).
-    pub fn parameter_count(&self) -> u64 {
-        let s = &self.sizes;
-        let (c, f, e) = (s.n_embd as u64, s.inner_dim as u64, self.word_embed_proj_dim as u64);
-        let bias = |n: u64| if self.bias { n } else { 0 };
-        let block = 4 * (c * c + bias(c)) + 2 * 2 * c + (c * f + bias(f)) + (f * c + bias(c));
-        let projections = if self.projected() { 2 * e * c } else { 0 };
-        let final_norm = if self.layer_norm_before { 2 * c } else { 0 };
-        s.vocab_size as u64 * e + (s.n_positions + POSITION_OFFSET) as u64 * c + projections + s.n_layer as u64 * block + final_norm
-    }
-
     /// The checkpoint's tensors, keys without the `model.` prefix (E: `word_embed_proj_dim`).
     /// Every projection is an `nn.Linear`, stored `[out, in]`.
     ///

@@ -96,7 +96,7 @@ pub struct Opt {
 
 impl Opt {
     /// The network from its checkpoint's tensors (keys as in [`OptConfig::tensors`]).
-    pub(crate) fn from_weights(config: &OptConfig, mut w: Weights) -> Result<Self, WeightsError> {
+    pub(crate) fn from_weights(config: &OptConfig, w: &mut Weights) -> Result<Self, WeightsError> {
         let s = &config.sizes;
         const EPS: f64 = 1e-5; // nn.LayerNorm's default, which OPT keeps
         let projected = config.word_embed_proj_dim != s.n_embd;
@@ -106,10 +106,10 @@ impl Opt {
             let attention = |w: &mut Weights, name: &str| w.linear(&format!("{p}self_attn.{name}"));
             layers.push(Layer {
                 self_attn: Attention {
-                    q_proj: attention(&mut w, "q_proj")?,
-                    k_proj: attention(&mut w, "k_proj")?,
-                    v_proj: attention(&mut w, "v_proj")?,
-                    out_proj: attention(&mut w, "out_proj")?,
+                    q_proj: attention(w, "q_proj")?,
+                    k_proj: attention(w, "k_proj")?,
+                    v_proj: attention(w, "v_proj")?,
+                    out_proj: attention(w, "out_proj")?,
                     n_head: s.n_head,
                 },
                 self_attn_layer_norm: w.norm(&format!("{p}self_attn_layer_norm"), EPS)?,
