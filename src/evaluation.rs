@@ -5,7 +5,7 @@
 
 use crate::checkpoint::Checkpoint;
 use crate::report::{
-    example_changes, results_csv, run_trend, ExampleChanges, FamilyTrend, ModelReport, ModelResults, ModelSource, ModelSummary,
+    example_changes, results_csv, run_trend, ExampleChanges, FamilyTrend, ModelOrigin, ModelReport, ModelResults, ModelSummary,
     TrainingTrend, Trends,
 };
 use crate::run::{run_task, Control, ExampleResult, RunError, RunOptions};
@@ -33,7 +33,7 @@ pub fn check_model_names<S: AsRef<str>>(names: &[S]) -> Result<(), DuplicateMode
 pub struct ScoredModel {
     pub name: String,
     pub parameters: u64,
-    pub source: ModelSource,
+    pub source: ModelOrigin,
     /// In task order; fewer than the task's examples for a partial model.
     pub results: Vec<ExampleResult>,
 }
@@ -74,19 +74,19 @@ impl<'t> Evaluation<'t> {
     pub async fn run(
         &mut self,
         name: &str,
-        source: ModelSource,
+        source: ModelOrigin,
         checkpoint: &Checkpoint,
         options: RunOptions,
         on_result: impl FnMut(&ExampleResult, usize) -> Control,
     ) -> Result<&ScoredModel, RunError> {
         let results = run_task(checkpoint, self.task, options, on_result).await?;
-        let source = ModelSource { family: Some(checkpoint.config.family().name().to_string()), ..source };
+        let source = ModelOrigin { family: Some(checkpoint.config.family().name().to_string()), ..source };
         Ok(self.add(name, checkpoint.config.parameter_count(), source, results))
     }
 
     /// Keeps results scored elsewhere: a model whose every example an earlier run kept, or
     /// the shares of the page's workers.
-    pub fn add(&mut self, name: &str, parameters: u64, source: ModelSource, results: Vec<ExampleResult>) -> &ScoredModel {
+    pub fn add(&mut self, name: &str, parameters: u64, source: ModelOrigin, results: Vec<ExampleResult>) -> &ScoredModel {
         self.models.push(ScoredModel { name: name.to_string(), parameters, source, results });
         self.models.last().expect("just pushed")
     }

@@ -1,7 +1,6 @@
 //! `invscale`: the native command-line evaluator. A thin shell over the library: arguments
 //! become a typed configuration, errors are printed once, on one line, with a non-zero exit.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -10,19 +9,17 @@ use burn::tensor::Device;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use invscale::checkpoint::files::{shard_files, WEIGHTS_FILES};
-use invscale::checkpoint::{Checkpoint, CheckpointLoader};
+use invscale::checkpoint::{self, Checkpoint, Folder};
 use invscale::evaluation::{check_model_names, Evaluation};
 use invscale::hub::download;
 use invscale::hub::{pick_data_file, HubRef, DEFAULT_HUB};
 use invscale::model::Precision;
-use invscale::report::{ModelSource, ModelSummary, RunSummary};
+use invscale::report::{ModelOrigin, ModelSummary, RunSummary};
 use invscale::reproduce::{self, Comparison, Published};
 use invscale::run::{self, run_task, Control, ExampleResult, RunOptions};
 use invscale::score::Truncation;
 use invscale::stats::trend::{Shape, Trend};
-use invscale::task::{parse_task, FewShot, TaskSpec, TaskType, MAX_TASK_BYTES};
-use invscale::tokenizer::TokenizerBytes;
+use invscale::task::{logodds_class_warnings, parse_task, FewShot, TaskSpec, TaskType, MAX_TASK_BYTES};
 
 #[derive(Parser)]
 #[command(name = "invscale", version, about = "Score Inverse Scaling Prize tasks on GPT-2 models")]
@@ -196,10 +193,17 @@ fn eval(args: EvalArgs) -> Result<()> {
     let mut evaluation = Evaluation::new(&task);
     for (spec, name) in models.iter().zip(names) {
         let checkpoint = load_model(spec, &args.hub, &device, args.precision)?;
+        let class_warnings = logodds_class_warnings(&task, &checkpoint.tokenizer).with_context(|| format!("{name}: {task_name}"))?;
+        for warning in class_warnings.iter().take(5) {
+            eprintln!("warning: {name}: {warning}");
+        }
+        if class_warnings.len() > 5 {
+            eprintln!("warning: {name}: … and {} more classes of several tokens", class_warnings.len() - 5);
+        }
         // Where the model came from, for the summary and the trends through training.
         let hub = HubRef::parse(spec).and_then(Result::ok);
         let revision = hub.as_ref().map(|m| m.revision.clone()).filter(|r| r != "main");
-        let source = ModelSource { repo: hub.map(|m| m.id), revision, ..ModelSource::default() };
+        let source = ModelOrigin { repo: hub.map(|m| m.id), revision, ..ModelOrigin::default() };
         let start = std::time::Instant::now();
         let csv = with_progress(&name, task.examples.len(), |progress| {
             pollster::block_on(evaluation.run(&name, source, &checkpoint, options.clone(), progress)).map(|scored| scored.csv(&task))
@@ -355,51 +359,10 @@ fn model_folder(spec: &str, hub: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// A folder's tokenizer files: `tokenizer.json`, else `vocab.json` + `merges.txt` (and
-/// `tokenizer_config.json` when there).
-fn read_tokenizer(dir: &Path) -> Result<TokenizerBytes> {
-    let json = dir.join("tokenizer.json");
-    if json.exists() || !dir.join("vocab.json").exists() {
-        return Ok(TokenizerBytes::Json(read(&json)?));
-    }
-    let config = dir.join("tokenizer_config.json");
-    let config = if config.exists() { Some(read(&config)?) } else { None };
-    Ok(TokenizerBytes::VocabMerges(read(&dir.join("vocab.json"))?, read(&dir.join("merges.txt"))?, config))
-}
-
-/// The folder's weights: the first of [`WEIGHTS_FILES`] it has, a sharded checkpoint's index
-/// standing for the shards it names.
-fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let Some(found) = WEIGHTS_FILES.iter().map(|f| dir.join(f)).find(|p| p.exists()) else {
-        bail!("{}: no weights: expected one of {}", dir.display(), WEIGHTS_FILES.join(", "));
-    };
-    if !found.to_string_lossy().ends_with(".index.json") {
-        return Ok(vec![found]);
-    }
-    let shards = shard_files(&read(&found)?).map_err(|e| anyhow::anyhow!("{}: {e}", found.display()))?;
-    Ok(shards.into_iter().map(|s| dir.join(s)).collect())
-}
-
-/// Streams `model.safetensors` from disk, so only one tensor at a time is in memory.
+/// Streams the folder's weights from disk, so only one tensor at a time is in memory.
 fn load_checkpoint(dir: &Path, device: &Device, precision: Precision) -> Result<Checkpoint> {
-    let in_dir = || dir.display().to_string();
-    let tokenizer = read_tokenizer(dir)?;
-    let mut loader = CheckpointLoader::new(&read(&dir.join("config.json"))?, tokenizer.files(), device, precision).with_context(in_dir)?;
-    let mut chunk = vec![0u8; 1 << 20];
-    for (i, weights) in weight_files(dir)?.iter().enumerate() {
-        if i > 0 {
-            loader.next_shard().with_context(in_dir)?;
-        }
-        let mut file = std::fs::File::open(weights).with_context(|| format!("cannot read {}", weights.display()))?;
-        loop {
-            let n = file.read(&mut chunk).with_context(|| format!("cannot read {}", weights.display()))?;
-            if n == 0 {
-                break;
-            }
-            loader.push(&chunk[..n]).with_context(|| weights.display().to_string())?;
-        }
-    }
-    loader.finish().with_context(in_dir)
+    let loaded = pollster::block_on(checkpoint::load(&Folder::new(dir), device, precision, |_| {}));
+    loaded.with_context(|| format!("cannot load the model in {}", dir.display()))
 }
 
 /// The last path component of a model folder (or of a Hub id) names its result file.

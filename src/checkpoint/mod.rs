@@ -13,6 +13,7 @@ pub mod files;
 mod format;
 mod loader;
 mod safetensors;
+mod source;
 mod torch;
 
 pub use error::WeightsError;
@@ -20,18 +21,24 @@ pub use f16_rewrite::F16Rewrite;
 pub use format::WeightsStream;
 pub use loader::{load_safetensors, WeightLoader};
 pub use safetensors::SafetensorsStream;
+pub use source::{read_all, FileChunks, ModelSource};
+#[cfg(not(target_family = "wasm"))]
+pub use source::{Folder, FolderFile};
 pub use torch::{PickleError, TorchZipStream};
 
 use burn::tensor::Device;
 
 use crate::model::{ConfigError, LanguageModel, ModelConfig, Precision};
-use crate::tokenizer::{Tokenizer, TokenizerError, TokenizerFiles};
+use crate::tokenizer::{Tokenizer, TokenizerBytes, TokenizerError, TokenizerFiles};
+use files::{folder_model_files, model_files, shard_files, VOCAB_MERGES_FILES};
 
 /// A model ready to score: network, its config and its tokenizer.
 pub struct Checkpoint {
     pub config: ModelConfig,
     pub model: LanguageModel,
     pub tokenizer: Tokenizer,
+    /// The files it was read from (a cache keeps them as one model's).
+    pub files: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,16 +53,96 @@ pub enum CheckpointError {
     VocabMismatch { tokenizer: usize, config: usize },
 }
 
+/// Why a source's model could not be loaded; each message names the file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The source holds no model: what it lacks.
+    #[error("{0}")]
+    NoModel(String),
+    #[error("{file}: {message}")]
+    Read { file: String, message: String },
+    /// The config or the tokenizer (their messages name the file), or the precision.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("{file}: {error}")]
+    Weights { file: String, error: WeightsError },
+}
+
+/// How far a weights file has arrived.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress<'a> {
+    pub file: &'a str,
+    pub loaded: u64,
+    /// The file's size, when the source knows it.
+    pub total: Option<u64>,
+}
+
+/// Loads the model `source` holds, its weight matrices in `precision`: picks its config,
+/// tokenizer and weights ([`files`]), checks the config and tokenizer before any weight is
+/// read, then streams the weights to `device` file by file (shard after shard), telling
+/// `progress` as they arrive. The CLI, the page's workers and the tests all load this way.
+pub async fn load(
+    source: &impl ModelSource,
+    device: &Device,
+    precision: Precision,
+    mut progress: impl FnMut(Progress<'_>),
+) -> Result<Checkpoint, LoadError> {
+    let plan = match source.file_names().await.map_err(LoadError::NoModel)? {
+        Some(names) => folder_model_files(&names).map_err(LoadError::NoModel)?,
+        None => model_files(None),
+    };
+    let read = |file: &'static str| async move {
+        let failed = |message| LoadError::Read { file: file.to_string(), message };
+        read_all(&mut source.open(file).await.map_err(failed)?).await.map_err(failed)
+    };
+    let config = read("config.json").await?;
+    let tokenizer = if plan.contains(&"tokenizer.json") {
+        TokenizerBytes::Json(read("tokenizer.json").await?)
+    } else {
+        let [vocab, merges, config] = VOCAB_MERGES_FILES;
+        let config = if plan.contains(&config) { Some(read(config).await?) } else { None };
+        TokenizerBytes::VocabMerges(read(vocab).await?, read(merges).await?, config)
+    };
+    let mut loader = CheckpointLoader::new(&config, tokenizer.files(), device, precision)?;
+    let weights_file = *plan.last().expect("the plan names the weights");
+    let mut files: Vec<String> = plan.iter().map(|f| f.to_string()).collect();
+    let weights = match weights_file.ends_with(".index.json") {
+        true => shard_files(&read(weights_file).await?).map_err(|message| LoadError::Read { file: weights_file.to_string(), message })?,
+        false => vec![files.pop().expect("the weights")],
+    };
+    for (n, file) in weights.iter().enumerate() {
+        if n > 0 {
+            loader.weights.next_file().map_err(weights_error(&weights[n - 1]))?;
+        }
+        let read_error = |message| LoadError::Read { file: file.clone(), message };
+        let mut reader = source.open(file).await.map_err(read_error)?;
+        let (total, mut loaded) = (reader.size(), 0u64);
+        while let Some(chunk) = reader.next_chunk().await.map_err(read_error)? {
+            loader.weights.push(&chunk).map_err(weights_error(file))?;
+            loaded += chunk.len() as u64;
+            progress(Progress { file, loaded, total });
+        }
+    }
+    let model = loader.weights.finish().map_err(weights_error(weights_file))?;
+    files.extend(weights);
+    Ok(Checkpoint { config: loader.config, model, tokenizer: loader.tokenizer, files })
+}
+
+/// An error of weights file `file`.
+fn weights_error(file: &str) -> impl FnOnce(WeightsError) -> LoadError + '_ {
+    move |error| LoadError::Weights { file: file.to_string(), error }
+}
+
 /// A checkpoint whose config and tokenizer are read and whose weights are still arriving.
-pub struct CheckpointLoader {
+struct CheckpointLoader {
     config: ModelConfig,
     tokenizer: Tokenizer,
     weights: WeightsStream,
 }
 
 impl CheckpointLoader {
-    /// Checks config, tokenizer and precision before any weight is downloaded.
-    pub fn new(config_json: &[u8], tokenizer: TokenizerFiles<'_>, device: &Device, precision: Precision) -> Result<Self, CheckpointError> {
+    /// Checks config, tokenizer and precision before any weight is read.
+    fn new(config_json: &[u8], tokenizer: TokenizerFiles<'_>, device: &Device, precision: Precision) -> Result<Self, CheckpointError> {
         let config = ModelConfig::from_json(config_json)?;
         let tokenizer = Tokenizer::from_files(tokenizer)?;
         if tokenizer.vocab_size() > config.sizes().vocab_size {
@@ -63,36 +150,5 @@ impl CheckpointLoader {
         }
         let weights = WeightsStream::new(WeightLoader::new(&config, device).with_precision(precision)?);
         Ok(CheckpointLoader { config, tokenizer, weights })
-    }
-
-    /// The next chunk of `model.safetensors` or `pytorch_model.bin`.
-    pub fn push(&mut self, chunk: &[u8]) -> Result<(), CheckpointError> {
-        Ok(self.weights.push(chunk)?)
-    }
-
-    /// The current weights file is complete; the next chunks are the next shard's (a sharded
-    /// checkpoint: `model-00001-of-00002.safetensors`, …).
-    pub fn next_shard(&mut self) -> Result<(), CheckpointError> {
-        Ok(self.weights.next_file()?)
-    }
-
-    pub fn finish(self) -> Result<Checkpoint, CheckpointError> {
-        let model = self.weights.finish()?;
-        Ok(Checkpoint { config: self.config, model, tokenizer: self.tokenizer })
-    }
-}
-
-impl Checkpoint {
-    /// Loads a checkpoint whose three files are in memory, its weights in `precision`.
-    pub fn from_bytes(
-        config_json: &[u8],
-        weights: &[u8],
-        tokenizer: TokenizerFiles<'_>,
-        device: &Device,
-        precision: Precision,
-    ) -> Result<Self, CheckpointError> {
-        let mut loader = CheckpointLoader::new(config_json, tokenizer, device, precision)?;
-        loader.push(weights)?;
-        loader.finish()
     }
 }

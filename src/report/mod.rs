@@ -45,14 +45,14 @@ impl ModelSummary {
 
     /// The same summary with where the model came from: its family and Hub revision (and the
     /// training step the revision names, if any).
-    pub fn from_source(self, source: &ModelSource) -> Self {
+    pub fn from_source(self, source: &ModelOrigin) -> Self {
         ModelSummary { family: source.family.clone(), revision: source.revision.clone(), step: source.step(), ..self }
     }
 }
 
 /// Where a scored model came from, as far as the caller knows.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
-pub struct ModelSource {
+pub struct ModelOrigin {
     /// `GPT-2`, `OPT`, … (the config's [`Family`](crate::model::Family) name).
     #[serde(default)]
     pub family: Option<String>,
@@ -64,7 +64,7 @@ pub struct ModelSource {
     pub revision: Option<String>,
 }
 
-impl ModelSource {
+impl ModelOrigin {
     /// The training step the revision names.
     pub fn step(&self) -> Option<u64> {
         self.revision.as_deref().and_then(training_step)

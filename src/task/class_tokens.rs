@@ -17,19 +17,10 @@ pub struct ClassTokens {
 /// The token count of every class of `task` under `tokenizer`, and what to look at.
 pub fn class_tokens(task: &Task, tokenizer: &Tokenizer) -> Result<ClassTokens, TokenizerError> {
     let mut examples = Vec::new();
-    let mut warnings = Vec::new();
-    let logodds = matches!(task.task_type, TaskType::Logodds | TaskType::AbsoluteLogodds);
+    let mut warnings = logodds_class_warnings(task, tokenizer)?;
     for example in &task.examples {
         let classes = example.kind.classes();
         let counts = classes.iter().map(|c| tokenizer.encode(c).map(|ids| ids.len())).collect::<Result<Vec<_>, _>>()?;
-        for (class, &count) in classes.iter().zip(&counts) {
-            if logodds && count != 1 {
-                warnings.push(format!(
-                    "row {}: class {class:?} is {count} tokens; logodds compares the classes' last tokens only (as the pipeline does)",
-                    example.row
-                ));
-            }
-        }
         if let ExampleKind::Classification { .. } = example.kind {
             if counts.contains(&0) {
                 warnings.push(format!("row {}: a class has no tokens", example.row));
@@ -38,6 +29,43 @@ pub fn class_tokens(task: &Task, tokenizer: &Tokenizer) -> Result<ClassTokens, T
         examples.push(counts);
     }
     Ok(ClassTokens { examples, warnings })
+}
+
+/// A warning for each class of a logodds task that is more than one token under `tokenizer`:
+/// the pipeline compares the classes' last tokens only, and so does the scorer. It names the
+/// class, the rows that have it and the token scored. (A BOS the tokenizer puts first is not
+/// part of a class, so it never counts.)
+pub fn logodds_class_warnings(task: &Task, tokenizer: &Tokenizer) -> Result<Vec<String>, TokenizerError> {
+    if !matches!(task.task_type, TaskType::Logodds | TaskType::AbsoluteLogodds) {
+        return Ok(Vec::new());
+    }
+    // Each class once, in the order of its first row.
+    let mut classes: Vec<(&str, Vec<usize>)> = Vec::new();
+    for example in &task.examples {
+        for class in example.kind.classes() {
+            match classes.iter_mut().find(|(c, _)| *c == class.as_str()) {
+                Some((_, rows)) => rows.push(example.row),
+                None => classes.push((class, vec![example.row])),
+            }
+        }
+    }
+    let mut warnings = Vec::new();
+    for (class, rows) in classes {
+        let ids = tokenizer.encode(class)?;
+        let [.., last] = ids[..] else { continue };
+        if ids.len() == 1 {
+            continue;
+        }
+        let shown: Vec<String> = rows.iter().take(3).map(usize::to_string).collect();
+        let more = if rows.len() > 3 { format!(" and {} more", rows.len() - 3) } else { String::new() };
+        let rows = format!("row{} {}{more}", if rows.len() == 1 { "" } else { "s" }, shown.join(", "));
+        warnings.push(format!(
+            "class {class:?} ({rows}) is {} tokens; logodds scores its last token, {:?} (id {last}), as the pipeline does",
+            ids.len(),
+            tokenizer.decode(&[last])?,
+        ));
+    }
+    Ok(warnings)
 }
 
 #[cfg(test)]
@@ -58,7 +86,16 @@ mod tests {
         let logodds =
             parse_task(b"prompt,other_prompt,classes,answer_index\nA,B,\"[' yes', ' antidisestablishmentarianism']\",0\n", None).unwrap();
         let warned = class_tokens(&logodds, &tokenizer).unwrap().warnings;
-        assert_eq!(warned.len(), 1);
-        assert!(warned[0].starts_with("row 2: class \" antidisestablishmentarianism\" is "), "{warned:?}");
+        let ids = tokenizer.encode(" antidisestablishmentarianism").unwrap();
+        let last = *ids.last().unwrap();
+        let token = tokenizer.decode(&[last]).unwrap();
+        assert_eq!(
+            warned,
+            [format!(
+                "class \" antidisestablishmentarianism\" (row 2) is {} tokens; logodds scores its last token, {token:?} (id {last}), \
+                 as the pipeline does",
+                ids.len()
+            )]
+        );
     }
 }

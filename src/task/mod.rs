@@ -14,7 +14,7 @@ mod template;
 
 use std::fmt;
 
-pub use class_tokens::{class_tokens, ClassTokens};
+pub use class_tokens::{class_tokens, logodds_class_warnings, ClassTokens};
 pub use few_shot::{few_shot, FewShot};
 pub use jsonl::to_jsonl;
 pub use parse::{parse_task, MAX_TASK_BYTES};

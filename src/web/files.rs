@@ -4,6 +4,8 @@
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
+use crate::checkpoint::{FileChunks, ModelSource};
+
 #[wasm_bindgen]
 extern "C" {
     /// `ModelFiles` in `files.js`: opens file `name` of model `model` of the job.
@@ -46,24 +48,32 @@ impl ModelFiles {
     }
 }
 
-impl ChunkReader {
-    /// The next chunk, or `None` at the end of the file.
-    pub async fn next_chunk(&self) -> Result<Option<Vec<u8>>, String> {
+impl FileChunks for ChunkReader {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, String> {
         let value = self.next().await.map_err(js_message)?;
         Ok((!value.is_null() && !value.is_undefined()).then(|| Uint8Array::new(&value).to_vec()))
     }
 
-    pub fn size_bytes(&self) -> Option<u64> {
-        self.size().map(|s| s as u64)
+    fn size(&self) -> Option<u64> {
+        ChunkReader::size(self).map(|s| s as u64)
+    }
+}
+
+/// Model `index` of a job, as the loader reads it.
+pub struct JobModel<'a> {
+    pub files: &'a ModelFiles,
+    pub index: u32,
+}
+
+impl ModelSource for JobModel<'_> {
+    type File = ChunkReader;
+
+    async fn file_names(&self) -> Result<Option<Vec<String>>, String> {
+        self.files.listed_files(self.index).await
     }
 
-    /// The whole file (for the small ones: config and tokenizer).
-    pub async fn read_all(&self) -> Result<Vec<u8>, String> {
-        let mut bytes = Vec::new();
-        while let Some(chunk) = self.next_chunk().await? {
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(bytes)
+    async fn open(&self, name: &str) -> Result<ChunkReader, String> {
+        self.files.open_file(self.index, name).await
     }
 }
 

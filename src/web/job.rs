@@ -6,16 +6,14 @@
 use burn::tensor::Device;
 use wasm_bindgen::prelude::*;
 
-use super::files::ModelFiles;
+use super::files::{JobModel, ModelFiles};
 use super::fused_tiles;
 use super::protocol::{Backend, Event, JobRequest, Running, Timing};
-use crate::checkpoint::files::{model_files, shard_files, VOCAB_MERGES_FILES};
-use crate::checkpoint::{Checkpoint, CheckpointLoader};
+use crate::checkpoint::{self, read_all, Checkpoint, Progress};
 use crate::evaluation::check_model_names;
 use crate::model::{ModelConfig, Precision, F16_DEVIATION_ON_FIXTURES};
 use crate::run::{kept_in_order, run_task, Control, ExampleResult, RunError, RunOptions, Share};
-use crate::task::Task;
-use crate::tokenizer::TokenizerBytes;
+use crate::task::{logodds_class_warnings, Task};
 
 /// Posts events to the page.
 struct Events(js_sys::Function);
@@ -101,7 +99,7 @@ async fn score_model(
     let (restored, total) = (kept.len(), task.examples.len());
     if restored == total && kept_in_order(task, kept.clone()).is_ok() {
         // Every example was kept: the report needs the parameter count, not the weights.
-        let config = files.open_file(i as u32, "config.json").await?.read_all().await?;
+        let config = read_all(&mut files.open_file(i as u32, "config.json").await?).await?;
         let config = ModelConfig::from_json(&config).map_err(|e| format!("config.json: {e}"))?;
         events.post(Event::Restored { model: i, done: restored, total });
         return Ok((config.parameter_count(), config.family().name(), Timing { restored_examples: restored, ..Timing::default() }));
@@ -109,6 +107,12 @@ async fn score_model(
     let (start, memory_before_load) = (js_sys::Date::now(), wasm_memory_bytes());
     let checkpoint = load(files, i, device, precision, events).await?;
     let loaded = js_sys::Date::now();
+    // Every worker loads the model; the first says what the page should know of its tokenizer.
+    if options.share.index == 0 {
+        for warning in logodds_class_warnings(task, &checkpoint.tokenizer).map_err(|e| e.to_string())? {
+            events.notice(Some(i), warning);
+        }
+    }
     if restored > 0 {
         events.post(Event::Restored { model: i, done: restored, total });
     }
@@ -159,50 +163,20 @@ async fn pick_device(backend: Backend, events: &Events) -> Device {
     }
 }
 
-/// Reads config and tokenizer, then streams the weights chunk by chunk to the device: the
-/// files the model's listing says it has ([`model_files`]), shard after shard for a sharded
-/// checkpoint.
+/// Loads model `model` of the job ([`checkpoint::load`]), telling the page how its weights
+/// arrive, and tells the cache which files it was read from.
 async fn load(files: &ModelFiles, model: usize, device: &Device, precision: Precision, events: &Events) -> Result<Checkpoint, String> {
-    let index = model as u32;
-    let plan = model_files(files.listed_files(index).await?.as_deref());
-    let read = |file: &'static str| async move { files.open_file(index, file).await?.read_all().await.map_err(|e| format!("{file}: {e}")) };
-    let config = read("config.json").await?;
-    let tokenizer = if plan.contains(&"tokenizer.json") {
-        TokenizerBytes::Json(read("tokenizer.json").await?)
-    } else {
-        let [vocab, merges, config] = VOCAB_MERGES_FILES;
-        let config = if plan.contains(&config) { Some(read(config).await?) } else { None };
-        TokenizerBytes::VocabMerges(read(vocab).await?, read(merges).await?, config)
+    let source = JobModel { files, index: model as u32 };
+    let mut reported = 0u64;
+    let progress = |p: Progress<'_>| {
+        // A new file starts below what was reported; otherwise every 8 MiB.
+        if p.loaded < reported || p.loaded - reported >= 8 << 20 {
+            reported = p.loaded;
+            events.post(Event::Loading { model, file: p.file, loaded: p.loaded, total: p.total });
+        }
     };
-    let mut loader = CheckpointLoader::new(&config, tokenizer.files(), device, precision).map_err(|e| e.to_string())?;
-    let weights_file = *plan.last().expect("model_files names the weights");
-    let mut weights: Vec<String> = vec![weights_file.to_string()];
-    let mut opened: Vec<String> = plan[..plan.len() - 1].iter().map(|f| f.to_string()).collect();
-    if weights_file.ends_with(".index.json") {
-        let index_json = read(weights_file).await?;
-        weights = shard_files(&index_json).map_err(|e| format!("{weights_file}: {e}"))?;
-        opened.push(weights_file.to_string());
-    }
-    for (n, file) in weights.iter().enumerate() {
-        if n > 0 {
-            loader.next_shard().map_err(|e| format!("{}: {e}", weights[n - 1]))?;
-        }
-        let reader = files.open_file(index, file).await?;
-        let total = reader.size_bytes();
-        let (mut loaded, mut reported) = (0u64, 0u64);
-        while let Some(chunk) = reader.next_chunk().await? {
-            loader.push(&chunk).map_err(|e| format!("{file}: {e}"))?;
-            loaded += chunk.len() as u64;
-            if loaded - reported >= 8 << 20 {
-                reported = loaded;
-                events.post(Event::Loading { model, file, loaded, total });
-            }
-        }
-    }
-    let last = weights.last().expect("at least one weights file").clone();
-    let checkpoint = loader.finish().map_err(|e| format!("{last}: {e}"))?;
-    opened.extend(weights);
-    files.loaded_from(index, opened).await?;
+    let checkpoint = checkpoint::load(&source, device, precision, progress).await.map_err(|e| e.to_string())?;
+    files.loaded_from(source.index, checkpoint.files.clone()).await?;
     let (parameters, family) = (checkpoint.config.parameter_count(), checkpoint.config.family().name());
     events.post(Event::Loaded { model, parameters, family, wasm_memory_bytes: wasm_memory_bytes() });
     Ok(checkpoint)

@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 
 use super::protocol::JobRequest;
 use crate::evaluation::Evaluation;
-use crate::report::ModelSource;
+use crate::report::ModelOrigin;
 use crate::run::{kept_in_order, ExampleResult};
 
 #[derive(Deserialize)]
@@ -18,7 +18,7 @@ struct Scored {
     parameters: u64,
     /// `{family, repo, revision}`, as far as the page knows.
     #[serde(default)]
-    source: ModelSource,
+    source: ModelOrigin,
     /// As `example` events' `result`s, in any order.
     results: Vec<ExampleResult>,
 }

@@ -270,3 +270,33 @@ fn sharded_checkpoints_score_as_the_whole_file() {
     assert!(!output.status.success());
     assert!(stderr.contains("is `../tiny-hub/model.safetensors`, not a file beside the index"), "{stderr}");
 }
+
+#[test]
+fn a_logodds_class_of_several_tokens_is_named_with_the_token_scored() {
+    let fixtures = common::fixtures();
+    let out = temp_dir("logodds-classes");
+    std::fs::create_dir_all(&out).unwrap();
+    let task = out.join("classes.csv");
+    let long = " antidisestablishmentarianism";
+    let rows = format!("prompt,other_prompt,classes,answer_index\nA,B,\"[' yes', '{long}']\",0\nC,D,\"[' yes', '{long}']\",1\n");
+    std::fs::write(&task, rows).unwrap();
+    // OPT's tokenizer puts a BOS first: it is no part of a class, so ` yes` stays one token.
+    for model in ["tiny-hub", "tiny-opt"] {
+        let dir = fixtures.join("models").join(model);
+        let output = invscale(&["eval", "--task", path(&task), "--model", path(&dir), "--out", path(&out)]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning:")).collect();
+        let checkpoint = common::checkpoint(model, &burn::tensor::Device::flex());
+        let ids = checkpoint.tokenizer.encode(long).unwrap();
+        let last = *ids.last().unwrap();
+        let token = checkpoint.tokenizer.decode(&[last]).unwrap();
+        let expected = format!(
+            "warning: {model}: class \"{long}\" (rows 2, 3) is {} tokens; logodds scores its last token, {token:?} (id {last}), as the \
+             pipeline does",
+            ids.len()
+        );
+        assert_eq!(warnings, [expected.as_str()], "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 
 use burn::tensor::Device;
-use invscale::checkpoint::Checkpoint;
+use invscale::checkpoint::{self, Checkpoint, Folder};
 use invscale::model::Precision;
-use invscale::tokenizer::TokenizerFiles;
 
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -35,20 +34,11 @@ pub fn checkpoint(name: &str, device: &Device) -> Checkpoint {
     checkpoint_in(name, device, Precision::F32)
 }
 
-/// A fixture model with its weight matrices stored in `precision`.
+/// A fixture model with its weight matrices stored in `precision`, loaded as the CLI loads a
+/// folder.
 pub fn checkpoint_in(name: &str, device: &Device, precision: Precision) -> Checkpoint {
-    let dir = fixtures().join("models").join(name);
-    let weights = if dir.join("model.safetensors").exists() { "model.safetensors" } else { "pytorch_model.bin" };
-    let (config, weights) = (read(dir.join("config.json")), read(dir.join(weights)));
-    let loaded = if dir.join("tokenizer.json").exists() {
-        Checkpoint::from_bytes(&config, &weights, TokenizerFiles::Json(&read(dir.join("tokenizer.json"))), device, precision)
-    } else {
-        let (vocab, merges, tokenizer_config) =
-            (read(dir.join("vocab.json")), read(dir.join("merges.txt")), read(dir.join("tokenizer_config.json")));
-        let files = TokenizerFiles::VocabMerges { vocab: &vocab, merges: &merges, config: Some(&tokenizer_config) };
-        Checkpoint::from_bytes(&config, &weights, files, device, precision)
-    };
-    loaded.unwrap_or_else(|e| panic!("{name}: {e}"))
+    let folder = Folder::new(fixtures().join("models").join(name));
+    pollster::block_on(checkpoint::load(&folder, device, precision, |_| {})).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// The wgpu device when a GPU (or lavapipe) is present, held by one test at a time (a test that

@@ -8,6 +8,7 @@ mod batching;
 mod cli;
 mod half_precision;
 mod hub_tasks;
+mod loading;
 mod numeric;
 mod parity;
 mod parser_fuzz;
