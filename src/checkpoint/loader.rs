@@ -3,7 +3,7 @@
 //! Each family's config lists the tensors its checkpoints hold ([`Expected`]: key, shape, and
 //! how it is held). Keys may carry the family's prefix (`transformer.`, `gpt_neox.`). Weight
 //! matrices are stored in the loader's [`Precision`]; everything else in float32. Projections
-//! published in `nn.Linear`'s `[out, in]` layout are turned to Burn's `[in, out]` on the host,
+//! published in `nn.Linear`'s `[out, in]` layout are transposed to Burn's `[in, out]` on the host,
 //! one tensor at a time; GPT-2's Conv1D weights are already `[in, out]` and copied as they are.
 //! The vocabulary matrices (the largest tensors) arrive in row blocks.
 
@@ -167,7 +167,7 @@ impl WeightLoader {
     }
 
     /// Checks and stores one whole tensor. `data` is its raw little-endian bytes; F32 bytes
-    /// become the tensor's data without a copy (unless turned), so a tensor is held on the
+    /// become the tensor's data without a copy (unless transposed), so a tensor is held on the
     /// host once or twice.
     pub fn add(&mut self, name: &str, dtype: Dtype, shape: &[usize], data: Vec<u8>) -> Result<(), WeightsError> {
         let Some(expected) = self.checked(name, shape)? else { return Ok(()) };

@@ -399,8 +399,8 @@ mod tests {
         let (weight, bias) = layer(k, n, &device);
         // A batch of sequences, and the same batch seen through a transpose (not contiguous).
         let x = Tensor::<3>::from_data(TensorData::new(values(2 * 7 * k, 6), [2, 7, k]), &device);
-        let x_turned = Tensor::<3>::from_data(TensorData::new(values(7 * 2 * k, 6), [7, 2, k]), &device).swap_dims(0, 1);
-        for x in [x, x_turned] {
+        let x_transposed = Tensor::<3>::from_data(TensorData::new(values(7 * 2 * k, 6), [7, 2, k]), &device).swap_dims(0, 1);
+        for x in [x, x_transposed] {
             let expected = linear(x.clone(), weight.clone(), Some(bias.clone())).into_data();
             let got = dense_on_host(&weight, Some(&bias), &x).expect("float32 on the CPU backend").into_data();
             assert_eq!(got.shape(), expected.shape());

@@ -23,9 +23,9 @@ pub trait Decoder {
     fn embed(&self, ids: Tensor<2, Int>, at: &Positions) -> Tensor<3>;
     fn depth(&self) -> usize;
     /// Layer `i` on `x` `[b, t, C]` → `[b, t, C]`, and its keys and values of `x`'s positions.
-    /// `x` also attends to `past`; `hidden` (`[b or 1, 1, t, p + t]`, true = may not look,
+    /// `x` also attends to `past`; `mask` (`[b or 1, 1, t, p + t]`, true = may not look,
     /// over `past.rows` and `x`) is causal and also hides the padding of `past.rows`.
-    fn layer(&self, i: usize, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues);
+    fn layer(&self, i: usize, x: Tensor<3>, past: Past<'_>, mask: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues);
     /// Layer `i`'s keys and values of `x`'s positions, without their outputs.
     fn key_values(&self, i: usize, x: Tensor<3>, at: &Positions) -> KeyValues;
     /// The final norm (and projection) before the LM head.

@@ -14,7 +14,7 @@ use crate::checkpoint::WeightsError;
 pub(crate) enum Layout {
     /// `[in, out]`: GPT-2's Conv1D, Burn's own layout.
     InOut,
-    /// `[out, in]`: `nn.Linear`; turned at load.
+    /// `[out, in]`: `nn.Linear`; transposed at load.
     OutIn,
 }
 

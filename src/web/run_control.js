@@ -472,8 +472,9 @@ export function bundle(run, cancelled) {
     task: state.shown.name,
     task_type: view.task_type,
     examples: view.examples.length,
-    truncation: $("truncation").value,
-    few_shot: fewShot(),
+    // The run's own settings, as it started: a comparison puts the controls back after its last run.
+    truncation: run.request.truncation,
+    few_shot: run.request.few_shot,
     backend: run.backend,
     workers: run.workers?.length ?? 1,
     precision: run.request.precision,

@@ -361,6 +361,23 @@ test("a pasted task with a mistake shows the parser's row and column; a fixed on
   });
 });
 
+test("a logodds class of several tokens is named once in the page, with the token it is scored by", async () => {
+  await withPage([], async (page) => {
+    await page.goto(`${app.url}/?hub=${encodeURIComponent(hub.url)}&models=invscale-fixtures/tiny-hub&backend=cpu`);
+    await page.waitForFunction(() => document.body.dataset.state === "idle");
+    await page.fill("#task-paste", "prompt,other_prompt,classes,answer_index\nA,B,\"[' yes', ' antidisestablishmentarianism']\",0\n");
+    await page.click("#use-paste");
+    await page.locator("#task-status").filter({ hasText: "1 logodds examples" }).waitFor();
+    await page.click("#run");
+    await waitForEnd(page);
+    const notes = await page.locator("#progress .note").allTextContents();
+    // Every CPU worker loads the model; one of them says it.
+    const named = notes.filter((n) => n.includes("antidisestablishmentarianism"));
+    assert.equal(named.length, 1, notes.join("\n"));
+    assert.match(named[0], /^tiny-hub: class " antidisestablishmentarianism" \(row 2\) is \d+ tokens; logodds scores its last token, ".+" \(id \d+\), as the pipeline does$/);
+  });
+});
+
 test("a dropped task file is parsed like an uploaded one; a Parquet file is read too, a damaged one refused", async () => {
   await withPage([], async (page) => {
     await page.goto(`${app.url}/`);
@@ -504,16 +521,19 @@ test("the examples view: shared text once, sorted and filtered by how examples s
 
 test("settings compared side by side: one run per setting, each matching the reference, a line and a verdict each, shareable", async () => {
   await withPage([], async (page) => {
-    await page.goto(`${shareableUrl("long_prompt.csv")}&compare=truncation`);
+    // Started from the pipeline's truncation, so that the controls put back differ from the last run's.
+    await page.goto(`${shareableUrl("long_prompt.csv")}&truncation=pipeline&compare=truncation`);
     const bundle = await waitForEnd(page);
     assert.deepEqual(bundle.comparison.map((l) => l.label), ["pipeline truncation", "keep-scored truncation"]);
+    assert.equal(bundle.truncation, "keep-scored", "results.json carries the last run's own settings, not the controls put back");
+    assert.deepEqual(bundle.comparison.map((l) => l.settings), [{ truncation: "pipeline" }, { truncation: "keep-scored" }]);
     for (const [layer, truncation] of [[bundle.comparison[0], "pipeline"], [bundle.comparison[1], "keep-scored"]]) {
       const worst = assertMatchesReference({ task_type: bundle.task_type, models: layer.models }, "long_prompt.csv", MODELS, {}, truncation);
       console.log(`compared, ${truncation}: max |app − reference| = ${worst.toExponential(2)}`);
       assert.equal(await page.getAttribute(`#comparison-verdicts p[data-setting="${layer.label}"]`, "data-verdict"), layer.trend.verdict);
     }
     assert.deepEqual(await page.locator("#plot g.series[data-series]").evaluateAll((g) => g.map((e) => e.dataset.series)), ["pipeline truncation", "keep-scored truncation"]);
-    assert.equal(await page.inputValue("#truncation"), "keep-scored", "the settings are put back");
+    assert.equal(await page.inputValue("#truncation"), "pipeline", "the settings are put back");
     // Long prompts show their end (where examples differ), the whole a click away.
     const first = page.locator("#examples-table tbody tr").first();
     const end = await first.locator("td.text > span").textContent();

@@ -83,7 +83,7 @@ impl Gpt2Config {
     ///
     /// Conv1D weights are stored `[in, out]`, already Burn's layout: they are copied as they
     /// are. A square `c_proj` transposed by mistake would load without complaint and give wrong
-    /// numbers, so nothing of GPT-2's is ever turned.
+    /// numbers, so nothing of GPT-2's is ever transposed.
     pub(crate) fn tensors(&self) -> Vec<Expected> {
         let s = &self.sizes;
         let (c, f) = (s.n_embd, s.inner_dim);

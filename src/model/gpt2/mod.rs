@@ -31,9 +31,9 @@ pub struct Attention {
 impl Attention {
     /// `x`: `[b, t, C]` → `[b, t, C]`, and the keys and values of `x`'s positions (see
     /// [`Decoder::layer`]).
-    pub fn forward(&self, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>) -> (Tensor<3>, KeyValues) {
+    pub fn forward(&self, x: Tensor<3>, past: Past<'_>, mask: Tensor<4, Bool>) -> (Tensor<3>, KeyValues) {
         let (q, own) = self.heads(x);
-        (dense(&self.c_proj, self_attention(q, &own, past, hidden, self.scale)), own)
+        (dense(&self.c_proj, self_attention(q, &own, past, mask, self.scale)), own)
     }
 
     /// Queries, and keys and values, per head: `[b, t, C]` → `[b, nh, t, hs]` each.
@@ -68,8 +68,8 @@ pub struct Block {
 }
 
 impl Block {
-    pub fn forward(&self, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>) -> (Tensor<3>, KeyValues) {
-        let (a, own) = self.attn.forward(self.ln_1.forward(x.clone()), past, hidden);
+    pub fn forward(&self, x: Tensor<3>, past: Past<'_>, mask: Tensor<4, Bool>) -> (Tensor<3>, KeyValues) {
+        let (a, own) = self.attn.forward(self.ln_1.forward(x.clone()), past, mask);
         let x = x + a;
         (x.clone() + self.mlp.forward(self.ln_2.forward(x)), own)
     }
@@ -139,8 +139,8 @@ impl Decoder for Gpt2 {
         self.h.len()
     }
 
-    fn layer(&self, i: usize, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>, _: &Positions) -> (Tensor<3>, KeyValues) {
-        self.h[i].forward(x, past, hidden)
+    fn layer(&self, i: usize, x: Tensor<3>, past: Past<'_>, mask: Tensor<4, Bool>, _: &Positions) -> (Tensor<3>, KeyValues) {
+        self.h[i].forward(x, past, mask)
     }
 
     fn key_values(&self, i: usize, x: Tensor<3>, _: &Positions) -> KeyValues {

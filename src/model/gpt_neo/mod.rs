@@ -11,47 +11,39 @@ use burn::tensor::{Bool, Device, Int, Tensor};
 use crate::checkpoint::WeightsError;
 use crate::model::decoder::{Decoder, Positions};
 use crate::model::layout::Weights;
-use crate::model::nn::{dense, self_attention_within, split_heads, Activation, Dense, KeyValues, LayerNorm, Past};
+use crate::model::nn::{dense, self_attention_within, Activation, Dense, KeyValues, LayerNorm, Past, SeparateQkv};
 use crate::model::VocabMatrix;
 use config::GptNeoConfig;
 
 /// Multi-head causal self-attention, global or within a window.
 #[derive(Debug)]
 pub struct Attention {
-    pub q_proj: Dense,
-    pub k_proj: Dense,
-    pub v_proj: Dense,
-    pub out_proj: Dense,
-    pub n_head: usize,
+    pub attention: SeparateQkv,
     /// Local attention's window: a position sees the keys of the `window` latest positions,
     /// its own included.
     pub window: Option<usize>,
 }
 
 impl Attention {
-    fn key_values(&self, x: Tensor<3>) -> KeyValues {
-        KeyValues { k: split_heads(dense(&self.k_proj, x.clone()), self.n_head), v: split_heads(dense(&self.v_proj, x), self.n_head) }
-    }
-
-    fn forward(&self, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues) {
-        let q = split_heads(dense(&self.q_proj, x.clone()), self.n_head);
-        let own = self.key_values(x);
-        let (hidden, common_hidden) = match self.window {
-            Some(window) => outside_window(window, &at.index, past, hidden),
-            None => (hidden, None),
+    fn forward(&self, x: Tensor<3>, past: Past<'_>, mask: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues) {
+        let q = self.attention.queries(x.clone(), None);
+        let own = self.attention.key_values(x);
+        let (mask, common_mask) = match self.window {
+            Some(window) => outside_window(window, &at.index, past, mask),
+            None => (mask, None),
         };
-        (dense(&self.out_proj, self_attention_within(q, &own, past, hidden, common_hidden, 1.0)), own)
+        (self.attention.output(self_attention_within(q, &own, past, mask, common_mask, 1.0)), own)
     }
 }
 
-/// The masks of local attention: `hidden` (over `past.rows` then the queries' own keys) and a
+/// The masks of local attention: `mask` (over `past.rows` then the queries' own keys) and a
 /// mask over `past.common`, each also hiding the keys `window` or more positions before the
 /// query. The keys' positions: `common` 0..e, `rows` e..e + p, the own keys the queries'.
 fn outside_window(
     window: usize,
     queries: &Tensor<2, Int>,
     past: Past<'_>,
-    hidden: Tensor<4, Bool>,
+    mask: Tensor<4, Bool>,
 ) -> (Tensor<4, Bool>, Option<Tensor<4, Bool>>) {
     let [b, t] = queries.dims();
     let device: Device = queries.device();
@@ -65,9 +57,9 @@ fn outside_window(
     };
     let range = |start: usize, n: usize| Tensor::<1, Int>::arange(start as i64..(start + n) as i64, &device).reshape([1, n]).expand([b, n]);
     let keys = if p > 0 { Tensor::cat(vec![range(e, p), queries.clone()], 1) } else { queries.clone() };
-    let hidden = hidden.clone().bool_or(far(keys).expand(hidden.dims()));
+    let mask = mask.clone().bool_or(far(keys).expand(mask.dims()));
     let common = (e > 0).then(|| far(range(0, e)));
-    (hidden, common)
+    (mask, common)
 }
 
 /// One pre-norm block.
@@ -82,8 +74,8 @@ pub struct Block {
 }
 
 impl Block {
-    fn forward(&self, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues) {
-        let (a, own) = self.attn.forward(self.ln_1.forward(x.clone()), past, hidden, at);
+    fn forward(&self, x: Tensor<3>, past: Past<'_>, mask: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues) {
+        let (a, own) = self.attn.forward(self.ln_1.forward(x.clone()), past, mask, at);
         let x = x + a;
         let mlp = dense(&self.c_proj, self.activation.forward(dense(&self.c_fc, self.ln_2.forward(x.clone()))));
         (x + mlp, own)
@@ -107,15 +99,10 @@ impl GptNeo {
         let mut h = Vec::with_capacity(s.n_layer);
         for (i, &local) in config.local.iter().enumerate() {
             let p = format!("h.{i}.");
-            let attention = |w: &mut Weights, name: &str| w.linear(&format!("{p}attn.attention.{name}"));
             h.push(Block {
                 ln_1: w.norm(&format!("{p}ln_1"), eps)?,
                 attn: Attention {
-                    q_proj: attention(w, "q_proj")?,
-                    k_proj: attention(w, "k_proj")?,
-                    v_proj: attention(w, "v_proj")?,
-                    out_proj: attention(w, "out_proj")?,
-                    n_head: s.n_head,
+                    attention: SeparateQkv::from_weights(w, &format!("{p}attn.attention"), s.n_head)?,
                     window: local.then_some(config.window_size),
                 },
                 ln_2: w.norm(&format!("{p}ln_2"), eps)?,
@@ -147,13 +134,13 @@ impl Decoder for GptNeo {
         self.h.len()
     }
 
-    fn layer(&self, i: usize, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues) {
-        self.h[i].forward(x, past, hidden, at)
+    fn layer(&self, i: usize, x: Tensor<3>, past: Past<'_>, mask: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues) {
+        self.h[i].forward(x, past, mask, at)
     }
 
     fn key_values(&self, i: usize, x: Tensor<3>, _: &Positions) -> KeyValues {
         let block = &self.h[i];
-        block.attn.key_values(block.ln_1.forward(x))
+        block.attn.attention.key_values(block.ln_1.forward(x))
     }
 
     fn finish(&self, x: Tensor<3>) -> Tensor<3> {

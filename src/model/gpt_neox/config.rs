@@ -13,7 +13,7 @@ pub struct GptNeoXConfig {
     pub layer_norm_eps: f64,
     /// `hidden_act`: `gelu` (exact) in every Pythia.
     pub activation: Activation,
-    /// Leading dimensions of each head that rotary embeddings turn: `int(head dim · rotary_pct)`.
+    /// Leading dimensions of each head that rotary embeddings rotate: `int(head dim · rotary_pct)`.
     pub rotary_dims: usize,
     /// `rotary_emb_base` (`rope_theta` in newer configs).
     pub rotary_base: f64,

@@ -1,91 +1,33 @@
 //! GPT-NeoX (Black et al. 2022), the architecture of Pythia (Biderman et al. 2023), in Burn.
 //!
 //! Differs from GPT-2 in three places: positions are rotary (the leading `rotary_dims` of
-//! each query and key head are turned by angles that grow with the position, nothing is added
+//! each query and key head are rotated by angles that grow with the position, nothing is added
 //! to the embedding), attention and MLP read the same input and are added together (parallel
 //! residual, unless the config says otherwise), and the LM head `embed_out` is its own matrix.
 //! Field names follow the Hub checkpoint's keys (`layers.{i}.attention.query_key_value`, …).
 
 pub(crate) mod config;
 
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Int, Tensor};
 
 use crate::checkpoint::WeightsError;
 use crate::model::decoder::{Decoder, Positions};
 use crate::model::layout::Weights;
-use crate::model::nn::{dense, self_attention, Activation, Dense, KeyValues, LayerNorm, Past};
+use crate::model::nn::{dense, rotate, self_attention, Activation, Dense, KeyValues, LayerNorm, Past, Rotary};
 use crate::model::VocabMatrix;
 use config::GptNeoXConfig;
-
-/// The rotary angles of every position the model reads, computed once on the host.
-#[derive(Debug)]
-pub struct Rotary {
-    /// `cos` and `sin` of position × frequency, `[n_positions, dims]` each; the frequencies
-    /// repeat once (dimension j and j + dims/2 share one), as HF's `cat(freqs, freqs)`.
-    pub cos: Tensor<2>,
-    pub sin: Tensor<2>,
-}
-
-impl Rotary {
-    /// Frequencies `1 / base^(2j / dims)` and angles rounded to float32 as transformers does;
-    /// cosine and sine are taken in float64 on the host, not by the device, whose `cos` of
-    /// an angle in the thousands may be far off (WGSL guarantees its precision on [-π, π] only).
-    fn new(dims: usize, base: f64, n_positions: usize, device: &Device) -> Self {
-        let half = dims / 2;
-        let inv_freq: Vec<f32> = (0..half).map(|j| (1.0 / base.powf((2 * j) as f64 / dims as f64)) as f32).collect();
-        let (mut cos, mut sin) = (Vec::with_capacity(n_positions * dims), Vec::with_capacity(n_positions * dims));
-        for p in 0..n_positions {
-            for _ in 0..2 {
-                for &f in &inv_freq {
-                    let angle = (p as f32 * f) as f64;
-                    cos.push(angle.cos() as f32);
-                    sin.push(angle.sin() as f32);
-                }
-            }
-        }
-        let table = |values| Tensor::<2>::from_data(TensorData::new(values, [n_positions, dims]), device);
-        Rotary { cos: table(cos), sin: table(sin) }
-    }
-
-    /// `cos` and `sin` at `index` (`[b, t]`) → `[b, 1, t, dims]` each.
-    fn at(&self, index: &Tensor<2, Int>) -> (Tensor<4>, Tensor<4>) {
-        let [b, t] = index.dims();
-        let [rows, dims] = self.cos.dims();
-        let flat = index.clone().reshape([b * t]).clamp(0, rows as i64 - 1);
-        let pick = |table: &Tensor<2>| table.clone().select(0, flat.clone()).reshape([b, 1, t, dims]);
-        (pick(&self.cos), pick(&self.sin))
-    }
-}
-
-/// `x` `[b, nh, t, hs]` with its leading `cos.dims()[3]` dimensions turned: `x·cos +
-/// rotate_half(x)·sin`, where `rotate_half` swaps the two halves and negates the new first.
-fn rotate(x: Tensor<4>, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<4> {
-    let (dims, hs) = (cos.dims()[3], x.dims()[3]);
-    if dims == 0 {
-        return x;
-    }
-    let turned = x.clone().narrow(3, 0, dims);
-    let half = dims / 2;
-    let swapped = Tensor::cat(vec![-turned.clone().narrow(3, half, half), turned.clone().narrow(3, 0, half)], 3);
-    let turned = turned * cos.clone() + swapped * sin.clone();
-    if dims == hs {
-        turned
-    } else {
-        Tensor::cat(vec![turned, x.narrow(3, dims, hs - dims)], 3)
-    }
-}
 
 /// Multi-head causal self-attention with rotary positions.
 #[derive(Debug)]
 pub struct Attention {
-    /// Per head, its query, key and value rows side by side: `[C, 3C]` once turned to `[in, out]`.
+    /// Per head, its query, key and value rows side by side: `[C, 3C]` once transposed to `[in, out]`.
     pub query_key_value: Dense,
     pub dense: Dense,
     pub n_head: usize,
 }
 
 impl Attention {
-    /// Queries, and keys and values, per head, queries and keys turned: `[b, t, C]` →
+    /// Queries, and keys and values, per head, queries and keys rotated: `[b, t, C]` →
     /// `[b, nh, t, hs]` each.
     fn heads(&self, x: Tensor<3>, at: &Positions) -> (Tensor<4>, KeyValues) {
         let [b, t, c] = x.dims();
@@ -99,10 +41,10 @@ impl Attention {
         (q, KeyValues { k, v })
     }
 
-    fn forward(&self, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues) {
+    fn forward(&self, x: Tensor<3>, past: Past<'_>, mask: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues) {
         let (q, own) = self.heads(x, at);
         let scale = (q.dims()[3] as f64).sqrt();
-        (dense(&self.dense, self_attention(q, &own, past, hidden, scale)), own)
+        (dense(&self.dense, self_attention(q, &own, past, mask, scale)), own)
     }
 }
 
@@ -132,8 +74,8 @@ pub struct Layer {
 }
 
 impl Layer {
-    fn forward(&self, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues) {
-        let (a, own) = self.attention.forward(self.input_layernorm.forward(x.clone()), past, hidden, at);
+    fn forward(&self, x: Tensor<3>, past: Past<'_>, mask: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues) {
+        let (a, own) = self.attention.forward(self.input_layernorm.forward(x.clone()), past, mask, at);
         let out = if self.parallel_residual {
             self.mlp.forward(self.post_attention_layernorm.forward(x.clone())) + a + x
         } else {
@@ -209,8 +151,8 @@ impl Decoder for GptNeoX {
         self.layers.len()
     }
 
-    fn layer(&self, i: usize, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues) {
-        self.layers[i].forward(x, past, hidden, at)
+    fn layer(&self, i: usize, x: Tensor<3>, past: Past<'_>, mask: Tensor<4, Bool>, at: &Positions) -> (Tensor<3>, KeyValues) {
+        self.layers[i].forward(x, past, mask, at)
     }
 
     fn key_values(&self, i: usize, x: Tensor<3>, at: &Positions) -> KeyValues {

@@ -130,7 +130,7 @@ pub struct Past<'a> {
     /// A prefix every row continues, `[1, nh, e, hs]`: each position sees all of it, and it is
     /// never copied per row.
     pub common: Option<&'a KeyValues>,
-    /// Each row's own earlier positions after `common`, `[b, nh, p, hs]`, masked by `hidden`.
+    /// Each row's own earlier positions after `common`, `[b, nh, p, hs]`, masked by `mask`.
     pub rows: Option<&'a KeyValues>,
 }
 
@@ -147,21 +147,21 @@ pub struct SharedPrefix {
 }
 
 /// Causal self-attention of queries `q` (`[b, nh, t, hs]`) over `past` and their own keys and
-/// values `own`; `hidden` (`[b or 1, 1, t, p + t]`, true = may not look, over `past.rows`
+/// values `own`; `mask` (`[b or 1, 1, t, p + t]`, true = may not look, over `past.rows`
 /// and `own`) is causal and also hides the padding of `past.rows`. Scores are divided by
 /// `scale`. Returns `[b, t, nh·hs]`.
-pub fn self_attention(q: Tensor<4>, own: &KeyValues, past: Past<'_>, hidden: Tensor<4, Bool>, scale: f64) -> Tensor<3> {
-    self_attention_within(q, own, past, hidden, None, scale)
+pub fn self_attention(q: Tensor<4>, own: &KeyValues, past: Past<'_>, mask: Tensor<4, Bool>, scale: f64) -> Tensor<3> {
+    self_attention_within(q, own, past, mask, None, scale)
 }
 
-/// [`self_attention`] where some keys of `past.common` are hidden too (`common_hidden`,
+/// [`self_attention`] where some keys of `past.common` are masked too (`common_mask`,
 /// `[b or 1, 1, t, e]`, true = may not look): local attention's window.
 pub fn self_attention_within(
     q: Tensor<4>,
     own: &KeyValues,
     past: Past<'_>,
-    hidden: Tensor<4, Bool>,
-    common_hidden: Option<Tensor<4, Bool>>,
+    mask: Tensor<4, Bool>,
+    common_mask: Option<Tensor<4, Bool>>,
     scale: f64,
 ) -> Tensor<3> {
     let [b, nh, t, hs] = q.dims();
@@ -172,31 +172,31 @@ pub fn self_attention_within(
         }
         None => (own.k.clone(), own.v.clone()),
     };
-    attend(q, past.common, k, v, hidden, common_hidden, scale).swap_dims(1, 2).reshape([b, t, nh * hs])
+    attend(q, past.common, k, v, mask, common_mask, scale).swap_dims(1, 2).reshape([b, t, nh * hs])
 }
 
 /// `softmax(q·kᵀ/scale + mask)·v` over the keys of `common` (all visible unless
-/// `common_hidden` hides some) then `k`, where
-/// `hidden` (true) entries of the latter get float32's minimum, as HF fills them (not -inf),
+/// `common_mask` hides some) then `k`, where
+/// masked (true) entries of the latter get float32's minimum, as HF fills them (not -inf),
 /// so their weight is exactly zero.
 fn attend(
     q: Tensor<4>,
     common: Option<&KeyValues>,
     k: Tensor<4>,
     v: Tensor<4>,
-    hidden: Tensor<4, Bool>,
-    common_hidden: Option<Tensor<4, Bool>>,
+    mask: Tensor<4, Bool>,
+    common_mask: Option<Tensor<4, Bool>>,
     scale: f64,
 ) -> Tensor<4> {
-    let att = (q.clone().matmul(k.swap_dims(2, 3)) / scale).mask_fill(hidden, f32::MIN); // (B, nh, T, keys)
+    let att = (q.clone().matmul(k.swap_dims(2, 3)) / scale).mask_fill(mask, f32::MIN); // (B, nh, T, keys)
     let Some(common) = common else {
         return softmax_last(att).matmul(v);
     };
     let e = common.k.dims()[2];
     let keys = att.dims()[3];
     let seen = per_head(q, |q| matmul_rows(q, common.k.clone().swap_dims(2, 3))) / scale; // (B, nh, T, e)
-    let seen = match common_hidden {
-        Some(hidden) => seen.mask_fill(hidden, f32::MIN),
+    let seen = match common_mask {
+        Some(mask) => seen.mask_fill(mask, f32::MIN),
         None => seen,
     };
     let weights = softmax_last(Tensor::cat(vec![seen, att], 3));

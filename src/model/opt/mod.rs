@@ -14,38 +14,23 @@ use burn::tensor::{Bool, Int, Tensor};
 use crate::checkpoint::WeightsError;
 use crate::model::decoder::{Decoder, Positions};
 use crate::model::layout::Weights;
-use crate::model::nn::{dense, self_attention, split_heads, Activation, Dense, KeyValues, LayerNorm, Past};
+use crate::model::nn::{dense, self_attention, Activation, Dense, KeyValues, LayerNorm, Past, SeparateQkv};
 use crate::model::VocabMatrix;
 use config::OptConfig;
 use config::POSITION_OFFSET;
 
-/// Multi-head causal self-attention.
-#[derive(Debug)]
-pub struct Attention {
-    pub q_proj: Dense,
-    pub k_proj: Dense,
-    pub v_proj: Dense,
-    pub out_proj: Dense,
-    pub n_head: usize,
-}
-
-impl Attention {
-    fn key_values(&self, x: Tensor<3>) -> KeyValues {
-        KeyValues { k: split_heads(dense(&self.k_proj, x.clone()), self.n_head), v: split_heads(dense(&self.v_proj, x), self.n_head) }
-    }
-
-    fn forward(&self, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>) -> (Tensor<3>, KeyValues) {
-        let hs = x.dims()[2] / self.n_head;
-        let q = split_heads(dense(&self.q_proj, x.clone()) * (hs as f64).powf(-0.5), self.n_head);
-        let own = self.key_values(x);
-        (dense(&self.out_proj, self_attention(q, &own, past, hidden, 1.0)), own)
-    }
+/// Multi-head causal self-attention, its queries scaled before the product.
+fn attention(a: &SeparateQkv, x: Tensor<3>, past: Past<'_>, mask: Tensor<4, Bool>) -> (Tensor<3>, KeyValues) {
+    let hs = x.dims()[2] / a.n_head;
+    let q = a.queries(x.clone(), Some((hs as f64).powf(-0.5)));
+    let own = a.key_values(x);
+    (a.output(self_attention(q, &own, past, mask, 1.0)), own)
 }
 
 /// One decoder layer.
 #[derive(Debug)]
 pub struct Layer {
-    pub self_attn: Attention,
+    pub self_attn: SeparateQkv,
     pub self_attn_layer_norm: LayerNorm,
     pub fc1: Dense,
     pub fc2: Dense,
@@ -60,13 +45,13 @@ impl Layer {
         dense(&self.fc2, self.activation.forward(dense(&self.fc1, x)))
     }
 
-    fn forward(&self, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>) -> (Tensor<3>, KeyValues) {
+    fn forward(&self, x: Tensor<3>, past: Past<'_>, mask: Tensor<4, Bool>) -> (Tensor<3>, KeyValues) {
         if self.layer_norm_before {
-            let (a, own) = self.self_attn.forward(self.self_attn_layer_norm.forward(x.clone()), past, hidden);
+            let (a, own) = attention(&self.self_attn, self.self_attn_layer_norm.forward(x.clone()), past, mask);
             let x = x + a;
             (x.clone() + self.mlp(self.final_layer_norm.forward(x)), own)
         } else {
-            let (a, own) = self.self_attn.forward(x.clone(), past, hidden);
+            let (a, own) = attention(&self.self_attn, x.clone(), past, mask);
             let x = self.self_attn_layer_norm.forward(x + a);
             (self.final_layer_norm.forward(x.clone() + self.mlp(x)), own)
         }
@@ -103,15 +88,8 @@ impl Opt {
         let mut layers = Vec::with_capacity(s.n_layer);
         for i in 0..s.n_layer {
             let p = format!("decoder.layers.{i}.");
-            let attention = |w: &mut Weights, name: &str| w.linear(&format!("{p}self_attn.{name}"));
             layers.push(Layer {
-                self_attn: Attention {
-                    q_proj: attention(w, "q_proj")?,
-                    k_proj: attention(w, "k_proj")?,
-                    v_proj: attention(w, "v_proj")?,
-                    out_proj: attention(w, "out_proj")?,
-                    n_head: s.n_head,
-                },
+                self_attn: SeparateQkv::from_weights(w, &format!("{p}self_attn"), s.n_head)?,
                 self_attn_layer_norm: w.norm(&format!("{p}self_attn_layer_norm"), EPS)?,
                 fc1: w.linear(&format!("{p}fc1"))?,
                 fc2: w.linear(&format!("{p}fc2"))?,
@@ -150,8 +128,8 @@ impl Decoder for Opt {
         self.layers.len()
     }
 
-    fn layer(&self, i: usize, x: Tensor<3>, past: Past<'_>, hidden: Tensor<4, Bool>, _: &Positions) -> (Tensor<3>, KeyValues) {
-        self.layers[i].forward(x, past, hidden)
+    fn layer(&self, i: usize, x: Tensor<3>, past: Past<'_>, mask: Tensor<4, Bool>, _: &Positions) -> (Tensor<3>, KeyValues) {
+        self.layers[i].forward(x, past, mask)
     }
 
     fn key_values(&self, i: usize, x: Tensor<3>, _: &Positions) -> KeyValues {
