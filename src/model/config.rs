@@ -2,8 +2,10 @@
 //! tells the rest of the crate (context length, sizes, parameter count, the tensors its
 //! checkpoint holds).
 
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
 use super::layout::Expected;
-use super::nn::Activation;
 use super::{Gpt2Config, GptNeoConfig, GptNeoXConfig, OptConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,12 +52,20 @@ impl ModelConfig {
     /// Reads a Hub `config.json`; its `model_type` picks the family (none: GPT-2, as the
     /// oldest GPT-2 configs have none). Fields a family does not use are ignored.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
-        let fields = Fields::parse(bytes)?;
-        match fields.text("model_type")? {
-            None | Some("gpt2") => Ok(ModelConfig::Gpt2(Gpt2Config::from_fields(&fields)?)),
-            Some("gpt_neo") => Ok(ModelConfig::GptNeo(GptNeoConfig::from_fields(&fields)?)),
-            Some("gpt_neox") => Ok(ModelConfig::GptNeoX(GptNeoXConfig::from_fields(&fields)?)),
-            Some("opt") => Ok(ModelConfig::Opt(OptConfig::from_fields(&fields)?)),
+        let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ConfigError::Json(e.to_string()))?;
+        if !json.is_object() {
+            return Err(ConfigError::Invalid("expected a JSON object".into()));
+        }
+        #[derive(Deserialize)]
+        struct ModelType {
+            model_type: Option<String>,
+        }
+        let ModelType { model_type } = read_fields(&json)?;
+        match model_type.as_deref() {
+            None | Some("gpt2") => Ok(ModelConfig::Gpt2(Gpt2Config::from_json(&json)?)),
+            Some("gpt_neo") => Ok(ModelConfig::GptNeo(GptNeoConfig::from_json(&json)?)),
+            Some("gpt_neox") => Ok(ModelConfig::GptNeoX(GptNeoXConfig::from_json(&json)?)),
+            Some("opt") => Ok(ModelConfig::Opt(OptConfig::from_json(&json)?)),
             Some(other) => Err(ConfigError::Invalid(format!("model_type is `{other}`; supported model types: {}", Family::MODEL_TYPES))),
         }
     }
@@ -148,81 +158,50 @@ impl Sizes {
     }
 }
 
-/// `config.json`'s fields, read with errors that name the field.
-pub(super) struct Fields(serde_json::Value);
+/// Reads the fields of `config.json` (an object) that `T` names, as the Hub names them. A
+/// field set to null counts as absent, as transformers reads it; an error names the field.
+pub(super) fn read_fields<T: DeserializeOwned>(json: &serde_json::Value) -> Result<T, ConfigError> {
+    let mut fields = json.as_object().cloned().unwrap_or_default();
+    fields.retain(|_, v| !v.is_null());
+    serde_path_to_error::deserialize(serde_json::Value::Object(fields)).map_err(|e| {
+        let field = e.path().to_string();
+        let message = e.into_inner().to_string();
+        ConfigError::Invalid(if field == "." { message } else { format!("`{field}`: {message}") })
+    })
+}
 
-impl Fields {
-    fn parse(bytes: &[u8]) -> Result<Self, ConfigError> {
-        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ConfigError::Json(e.to_string()))?;
-        if !value.is_object() {
-            return Err(ConfigError::Invalid("expected a JSON object".into()));
+/// A size from `config.json`: a positive whole number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Positive(pub usize);
+
+impl<'de> Deserialize<'de> for Positive {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Positive;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a positive whole number")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Positive, E> {
+                match usize::try_from(n) {
+                    Ok(n) if n > 0 => Ok(Positive(n)),
+                    _ => Err(E::custom(format!("must be a positive whole number, found {n}"))),
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Positive, E> {
+                u64::try_from(n)
+                    .map_err(|_| E::custom(format!("must be a positive whole number, found {n}")))
+                    .and_then(|n| self.visit_u64(n))
+            }
+            fn visit_f64<E: serde::de::Error>(self, x: f64) -> Result<Positive, E> {
+                Err(E::custom(format!("must be a positive whole number, found {x}")))
+            }
         }
-        Ok(Fields(value))
+        d.deserialize_any(Visit)
     }
+}
 
-    #[cfg(test)]
-    pub(super) fn from_str(text: &str) -> Self {
-        Fields::parse(text.as_bytes()).expect("a JSON object")
-    }
-
-    fn get(&self, name: &str) -> Option<&serde_json::Value> {
-        self.0.get(name).filter(|v| !v.is_null())
-    }
-
-    /// A positive whole number; `default` when absent (`None`: the field is required).
-    pub(super) fn size(&self, name: &str, default: Option<usize>) -> Result<usize, ConfigError> {
-        match self.get(name) {
-            Some(v) => v
-                .as_u64()
-                .filter(|&n| n > 0)
-                .map(|n| n as usize)
-                .ok_or_else(|| ConfigError::Invalid(format!("`{name}` must be a positive whole number, found {v}"))),
-            None => default.ok_or_else(|| ConfigError::Invalid(format!("missing field `{name}`"))),
-        }
-    }
-
-    /// A positive whole number, or `None` when absent.
-    pub(super) fn optional_size(&self, name: &str) -> Result<Option<usize>, ConfigError> {
-        self.get(name).map(|_| self.size(name, None)).transpose()
-    }
-
-    pub(super) fn number(&self, name: &str, default: f64) -> Result<f64, ConfigError> {
-        match self.get(name) {
-            Some(v) => v.as_f64().ok_or_else(|| ConfigError::Invalid(format!("`{name}` must be a number, found {v}"))),
-            None => Ok(default),
-        }
-    }
-
-    pub(super) fn flag(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
-        match self.get(name) {
-            Some(v) => v.as_bool().ok_or_else(|| ConfigError::Invalid(format!("`{name}` must be true or false, found {v}"))),
-            None => Ok(default),
-        }
-    }
-
-    pub(super) fn text(&self, name: &str) -> Result<Option<&str>, ConfigError> {
-        match self.get(name) {
-            Some(v) => v.as_str().map(Some).ok_or_else(|| ConfigError::Invalid(format!("`{name}` must be a string, found {v}"))),
-            None => Ok(None),
-        }
-    }
-
-    /// The activation function `name` names, `default` when absent.
-    pub(super) fn activation(&self, name: &str, default: Activation) -> Result<Activation, ConfigError> {
-        match self.text(name)? {
-            None => Ok(default),
-            Some(value) => Activation::from_name(value)
-                .ok_or_else(|| ConfigError::Invalid(format!("{name} is `{value}`; supported: {}", Activation::NAMES))),
-        }
-    }
-
-    /// The field's JSON value, if present (not null).
-    pub(super) fn value(&self, name: &str) -> Option<&serde_json::Value> {
-        self.get(name)
-    }
-
-    /// Whether the field is present (not null).
-    pub(super) fn has(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
+/// A default of `#[serde(default = …)]`.
+pub(super) fn yes() -> bool {
+    true
 }

@@ -1,14 +1,51 @@
 //! `Gpt2Config`: the fields of a Hugging Face GPT-2 `config.json` that shape the network.
 
-use crate::model::config::{ConfigError, Fields, Sizes};
+use serde::Deserialize;
+
+use crate::model::config::{read_fields, yes, ConfigError, Positive, Sizes};
 use crate::model::layout::{Expected, Layout};
 use crate::model::nn::Activation;
 
 /// The values `config.json` may leave out: GPT-2's.
 mod defaults {
+    use super::{Activation, Positive};
     pub const N_POSITIONS: usize = 1024;
     pub const VOCAB_SIZE: usize = 50257;
     pub const LAYER_NORM_EPSILON: f64 = 1e-5;
+    pub fn n_positions() -> Positive {
+        Positive(N_POSITIONS)
+    }
+    pub fn vocab_size() -> Positive {
+        Positive(VOCAB_SIZE)
+    }
+    pub fn layer_norm_epsilon() -> f64 {
+        LAYER_NORM_EPSILON
+    }
+    pub fn activation() -> Activation {
+        Activation::GeluTanh
+    }
+}
+
+/// The fields of a GPT-2 `config.json` that shape the network, as the Hub names them.
+#[derive(Deserialize)]
+struct Fields {
+    n_layer: Positive,
+    n_head: Positive,
+    n_embd: Positive,
+    #[serde(default = "defaults::n_positions")]
+    n_positions: Positive,
+    #[serde(default = "defaults::vocab_size")]
+    vocab_size: Positive,
+    /// Absent: `4 * n_embd`.
+    n_inner: Option<Positive>,
+    #[serde(default = "defaults::layer_norm_epsilon")]
+    layer_norm_epsilon: f64,
+    #[serde(default = "defaults::activation")]
+    activation_function: Activation,
+    #[serde(default = "yes")]
+    scale_attn_weights: bool,
+    #[serde(default)]
+    scale_attn_by_inverse_layer_idx: bool,
 }
 
 /// GPT-2 hyper-parameters, named as in the Hub's `config.json`.
@@ -46,23 +83,22 @@ impl Gpt2Config {
 
     /// Reads a GPT-2 `config.json`. `reorder_and_upcast_attn` changes only where transformers
     /// computes in half precision; here every score is float32 already.
-    pub(in crate::model) fn from_fields(f: &Fields) -> Result<Self, ConfigError> {
-        let n_embd = f.size("n_embd", None)?;
-        let activation = f.activation("activation_function", Activation::GeluTanh)?;
+    pub(in crate::model) fn from_json(json: &serde_json::Value) -> Result<Self, ConfigError> {
+        let f: Fields = read_fields(json)?;
         Ok(Gpt2Config {
             sizes: Sizes {
-                n_layer: f.size("n_layer", None)?,
-                n_head: f.size("n_head", None)?,
-                n_embd,
-                n_positions: f.size("n_positions", Some(defaults::N_POSITIONS))?,
-                vocab_size: f.size("vocab_size", Some(defaults::VOCAB_SIZE))?,
-                inner_dim: f.optional_size("n_inner")?.unwrap_or(4 * n_embd),
+                n_layer: f.n_layer.0,
+                n_head: f.n_head.0,
+                n_embd: f.n_embd.0,
+                n_positions: f.n_positions.0,
+                vocab_size: f.vocab_size.0,
+                inner_dim: f.n_inner.map_or(4 * f.n_embd.0, |n| n.0),
             }
             .checked()?,
-            layer_norm_epsilon: f.number("layer_norm_epsilon", defaults::LAYER_NORM_EPSILON)?,
-            activation,
-            scale_attn_weights: f.flag("scale_attn_weights", true)?,
-            scale_attn_by_inverse_layer_idx: f.flag("scale_attn_by_inverse_layer_idx", false)?,
+            layer_norm_epsilon: f.layer_norm_epsilon,
+            activation: f.activation_function,
+            scale_attn_weights: f.scale_attn_weights,
+            scale_attn_by_inverse_layer_idx: f.scale_attn_by_inverse_layer_idx,
         })
     }
 
@@ -109,7 +145,7 @@ mod tests {
     use crate::model::ModelConfig;
 
     fn gpt2(json: &str) -> Result<Gpt2Config, ConfigError> {
-        Gpt2Config::from_fields(&Fields::from_str(json))
+        Gpt2Config::from_json(&serde_json::from_str(json).unwrap())
     }
 
     #[test]
@@ -124,11 +160,22 @@ mod tests {
         let e = gpt2(r#"{"n_layer":2,"n_head":3,"n_embd":8}"#).unwrap_err();
         assert!(e.to_string().contains("not a multiple of the head count"), "{e}");
         let e = gpt2(r#"{"n_layer":2,"n_embd":8}"#).unwrap_err();
-        assert!(e.to_string().contains("missing field `n_head`"), "{e}");
+        assert_eq!(e.to_string(), "config.json: missing field `n_head`");
         let e = gpt2(r#"{"n_layer":-1,"n_head":2,"n_embd":8}"#).unwrap_err();
-        assert!(e.to_string().contains("`n_layer` must be"), "{e}");
+        assert_eq!(e.to_string(), "config.json: `n_layer`: must be a positive whole number, found -1");
+        let e = gpt2(r#"{"n_layer":2.5,"n_head":2,"n_embd":8}"#).unwrap_err();
+        assert_eq!(e.to_string(), "config.json: `n_layer`: must be a positive whole number, found 2.5");
+        let e = gpt2(r#"{"n_layer":"2","n_head":2,"n_embd":8}"#).unwrap_err();
+        assert_eq!(e.to_string(), "config.json: `n_layer`: invalid type: string \"2\", expected a positive whole number");
+        let e = gpt2(r#"{"n_layer":1,"n_head":2,"n_embd":8,"scale_attn_weights":"yes"}"#).unwrap_err();
+        assert_eq!(e.to_string(), "config.json: `scale_attn_weights`: invalid type: string \"yes\", expected a boolean");
         let e = gpt2(r#"{"n_layer":1,"n_head":2,"n_embd":8,"activation_function":"mish"}"#).unwrap_err();
-        assert!(e.to_string().contains("activation_function is `mish`; supported: gelu_new"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!("config.json: `activation_function`: `mish` is not supported (supported: {})", Activation::NAMES)
+        );
+        // Null is absent, as transformers reads it.
+        assert_eq!(gpt2(r#"{"n_layer":1,"n_head":2,"n_embd":8,"n_inner":null}"#).unwrap().sizes.inner_dim, 32);
         let e = ModelConfig::from_json(br#"{"model_type":"bloom"}"#).unwrap_err();
         assert_eq!(e.to_string(), "config.json: model_type is `bloom`; supported model types: gpt2, gpt_neo, gpt_neox, opt");
     }

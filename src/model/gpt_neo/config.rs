@@ -1,6 +1,8 @@
 //! `GptNeoConfig`: the fields of a GPT-Neo `config.json` that shape the network.
 
-use crate::model::config::{ConfigError, Fields, Sizes};
+use serde::Deserialize;
+
+use crate::model::config::{read_fields, ConfigError, Positive, Sizes};
 use crate::model::layout::{Expected, Layout};
 use crate::model::nn::Activation;
 
@@ -18,20 +20,60 @@ pub struct GptNeoConfig {
     pub window_size: usize,
 }
 
+/// The fields of a GPT-Neo `config.json` that shape the network, as the Hub names them.
+#[derive(Deserialize)]
+struct Fields {
+    num_layers: Positive,
+    num_heads: Positive,
+    hidden_size: Positive,
+    #[serde(default = "defaults::max_position_embeddings")]
+    max_position_embeddings: Positive,
+    #[serde(default = "defaults::vocab_size")]
+    vocab_size: Positive,
+    /// Absent: `4 * hidden_size`.
+    intermediate_size: Option<Positive>,
+    #[serde(default = "defaults::layer_norm_epsilon")]
+    layer_norm_epsilon: f64,
+    #[serde(default = "defaults::activation_function")]
+    activation_function: Activation,
+    attention_types: serde_json::Value,
+    #[serde(default = "defaults::window_size")]
+    window_size: Positive,
+}
+
+/// The values `config.json` may leave out: transformers' `GPTNeoConfig`'s.
+mod defaults {
+    use super::{Activation, Positive};
+    pub fn max_position_embeddings() -> Positive {
+        Positive(2048)
+    }
+    pub fn vocab_size() -> Positive {
+        Positive(50257)
+    }
+    pub fn layer_norm_epsilon() -> f64 {
+        1e-5
+    }
+    pub fn activation_function() -> Activation {
+        Activation::GeluTanh
+    }
+    pub fn window_size() -> Positive {
+        Positive(256)
+    }
+}
+
 impl GptNeoConfig {
-    pub(in crate::model) fn from_fields(f: &Fields) -> Result<Self, ConfigError> {
-        let n_embd = f.size("hidden_size", None)?;
+    pub(in crate::model) fn from_json(json: &serde_json::Value) -> Result<Self, ConfigError> {
+        let f: Fields = read_fields(json)?;
         let sizes = Sizes {
-            n_layer: f.size("num_layers", None)?,
-            n_head: f.size("num_heads", None)?,
-            n_embd,
-            n_positions: f.size("max_position_embeddings", Some(2048))?,
-            vocab_size: f.size("vocab_size", Some(50257))?,
-            inner_dim: f.optional_size("intermediate_size")?.unwrap_or(4 * n_embd),
+            n_layer: f.num_layers.0,
+            n_head: f.num_heads.0,
+            n_embd: f.hidden_size.0,
+            n_positions: f.max_position_embeddings.0,
+            vocab_size: f.vocab_size.0,
+            inner_dim: f.intermediate_size.map_or(4 * f.hidden_size.0, |n| n.0),
         }
         .checked()?;
-        let activation = f.activation("activation_function", Activation::GeluTanh)?;
-        let local = attention_layers(f.value("attention_types"))?;
+        let local = attention_layers(&f.attention_types)?;
         if local.len() != sizes.n_layer {
             return Err(ConfigError::Invalid(format!(
                 "`attention_types` gives {} layers but `num_layers` is {}",
@@ -41,10 +83,10 @@ impl GptNeoConfig {
         }
         Ok(GptNeoConfig {
             sizes,
-            layer_norm_epsilon: f.number("layer_norm_epsilon", 1e-5)?,
-            activation,
+            layer_norm_epsilon: f.layer_norm_epsilon,
+            activation: f.activation_function,
             local,
-            window_size: f.size("window_size", Some(256))?,
+            window_size: f.window_size.0,
         })
     }
 
@@ -82,9 +124,8 @@ impl GptNeoConfig {
 }
 
 /// `[[["global", "local"], 12]]` → per layer, whether it is local.
-fn attention_layers(types: Option<&serde_json::Value>) -> Result<Vec<bool>, ConfigError> {
+fn attention_layers(types: &serde_json::Value) -> Result<Vec<bool>, ConfigError> {
     let bad = || ConfigError::Invalid("`attention_types` must be a list of [[\"global\" | \"local\", …], repeats]".into());
-    let Some(types) = types else { return Err(ConfigError::Invalid("missing field `attention_types`".into())) };
     let mut layers = Vec::new();
     for item in types.as_array().ok_or_else(bad)? {
         let (kinds, repeats) = match item.as_array().map(Vec::as_slice) {

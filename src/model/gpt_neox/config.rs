@@ -1,6 +1,9 @@
 //! `GptNeoXConfig`: the fields of a GPT-NeoX `config.json` (Pythia) that shape the network.
 
-use crate::model::config::{ConfigError, Fields, Sizes};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+use crate::model::config::{read_fields, yes, ConfigError, Positive, Sizes};
 use crate::model::layout::{Expected, Layout};
 use crate::model::nn::Activation;
 
@@ -25,23 +28,71 @@ pub struct GptNeoXConfig {
     pub tied_head: bool,
 }
 
+/// The fields of a GPT-NeoX `config.json` that shape the network, as the Hub names them
+/// (and the newer names transformers also reads).
+#[derive(Deserialize)]
+struct Fields {
+    num_hidden_layers: Positive,
+    num_attention_heads: Positive,
+    hidden_size: Positive,
+    #[serde(default = "defaults::max_position_embeddings")]
+    max_position_embeddings: Positive,
+    vocab_size: Positive,
+    /// Absent: `4 * hidden_size`.
+    intermediate_size: Option<Positive>,
+    #[serde(default = "defaults::layer_norm_eps")]
+    layer_norm_eps: f64,
+    #[serde(default = "defaults::hidden_act")]
+    hidden_act: Activation,
+    #[serde(alias = "partial_rotary_factor", default = "defaults::rotary_pct")]
+    rotary_pct: f64,
+    #[serde(alias = "rope_theta", default = "defaults::rotary_emb_base")]
+    rotary_emb_base: f64,
+    rope_scaling: Option<IgnoredAny>,
+    #[serde(default = "yes")]
+    use_parallel_residual: bool,
+    #[serde(default = "yes")]
+    attention_bias: bool,
+    #[serde(default)]
+    tie_word_embeddings: bool,
+}
+
+/// The values `config.json` may leave out: transformers' `GPTNeoXConfig`'s.
+mod defaults {
+    use super::{Activation, Positive};
+    pub fn max_position_embeddings() -> Positive {
+        Positive(2048)
+    }
+    pub fn layer_norm_eps() -> f64 {
+        1e-5
+    }
+    pub fn hidden_act() -> Activation {
+        Activation::Gelu
+    }
+    pub fn rotary_pct() -> f64 {
+        0.25
+    }
+    pub fn rotary_emb_base() -> f64 {
+        10_000.0
+    }
+}
+
 impl GptNeoXConfig {
-    pub(in crate::model) fn from_fields(f: &Fields) -> Result<Self, ConfigError> {
-        let n_embd = f.size("hidden_size", None)?;
+    pub(in crate::model) fn from_json(json: &serde_json::Value) -> Result<Self, ConfigError> {
+        let f: Fields = read_fields(json)?;
         let sizes = Sizes {
-            n_layer: f.size("num_hidden_layers", None)?,
-            n_head: f.size("num_attention_heads", None)?,
-            n_embd,
-            n_positions: f.size("max_position_embeddings", Some(2048))?,
-            vocab_size: f.size("vocab_size", None)?,
-            inner_dim: f.size("intermediate_size", Some(4 * n_embd))?,
+            n_layer: f.num_hidden_layers.0,
+            n_head: f.num_attention_heads.0,
+            n_embd: f.hidden_size.0,
+            n_positions: f.max_position_embeddings.0,
+            vocab_size: f.vocab_size.0,
+            inner_dim: f.intermediate_size.map_or(4 * f.hidden_size.0, |n| n.0),
         }
         .checked()?;
-        let activation = f.activation("hidden_act", Activation::Gelu)?;
-        if f.has("rope_scaling") {
+        if f.rope_scaling.is_some() {
             return Err(ConfigError::Invalid("`rope_scaling` is set; only plain rotary embeddings are supported".into()));
         }
-        let rotary_pct = f.number("rotary_pct", f.number("partial_rotary_factor", 0.25)?)?;
+        let rotary_pct = f.rotary_pct;
         if !(0.0..=1.0).contains(&rotary_pct) {
             return Err(ConfigError::Invalid(format!("`rotary_pct` must be between 0 and 1, found {rotary_pct}")));
         }
@@ -52,13 +103,13 @@ impl GptNeoXConfig {
         }
         Ok(GptNeoXConfig {
             sizes,
-            layer_norm_eps: f.number("layer_norm_eps", 1e-5)?,
-            activation,
+            layer_norm_eps: f.layer_norm_eps,
+            activation: f.hidden_act,
             rotary_dims,
-            rotary_base: f.number("rotary_emb_base", f.number("rope_theta", 10_000.0)?)?,
-            parallel_residual: f.flag("use_parallel_residual", true)?,
-            attention_bias: f.flag("attention_bias", true)?,
-            tied_head: f.flag("tie_word_embeddings", false)?,
+            rotary_base: f.rotary_emb_base,
+            parallel_residual: f.use_parallel_residual,
+            attention_bias: f.attention_bias,
+            tied_head: f.tie_word_embeddings,
         })
     }
 

@@ -42,6 +42,15 @@ pub enum Activation {
     QuickGelu,
 }
 
+/// `activation_function` or `hidden_act` of `config.json`, by its transformers name.
+impl<'de> serde::Deserialize<'de> for Activation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Activation::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{name}` is not supported (supported: {})", Activation::NAMES)))
+    }
+}
+
 impl Activation {
     pub const NAMES: &'static str = "gelu_new, gelu_pytorch_tanh, gelu_fast, gelu, relu, silu, swish, quick_gelu";
 

@@ -1,6 +1,8 @@
 //! `OptConfig`: the fields of an OPT `config.json` that shape the network.
 
-use crate::model::config::{ConfigError, Fields, Sizes};
+use serde::Deserialize;
+
+use crate::model::config::{read_fields, yes, ConfigError, Positive, Sizes};
 use crate::model::layout::{Expected, Layout};
 use crate::model::nn::Activation;
 
@@ -25,34 +27,74 @@ pub struct OptConfig {
     pub bias: bool,
 }
 
+/// The fields of an OPT `config.json` that shape the network, as the Hub names them.
+#[derive(Deserialize)]
+struct Fields {
+    num_hidden_layers: Positive,
+    num_attention_heads: Positive,
+    hidden_size: Positive,
+    #[serde(default = "defaults::max_position_embeddings")]
+    max_position_embeddings: Positive,
+    #[serde(default = "defaults::vocab_size")]
+    vocab_size: Positive,
+    /// Absent: `4 * hidden_size`.
+    ffn_dim: Option<Positive>,
+    /// Absent: `hidden_size`.
+    word_embed_proj_dim: Option<Positive>,
+    #[serde(default = "defaults::activation_function")]
+    activation_function: Activation,
+    #[serde(default = "yes")]
+    layer_norm_elementwise_affine: bool,
+    #[serde(default = "yes")]
+    do_layer_norm_before: bool,
+    #[serde(default)]
+    _remove_final_layer_norm: bool,
+    #[serde(default = "yes")]
+    enable_bias: bool,
+}
+
+/// The values `config.json` may leave out: transformers' `OPTConfig`'s.
+mod defaults {
+    use super::{Activation, Positive};
+    pub fn max_position_embeddings() -> Positive {
+        Positive(2048)
+    }
+    pub fn vocab_size() -> Positive {
+        Positive(50272)
+    }
+    pub fn activation_function() -> Activation {
+        Activation::Relu
+    }
+}
+
 impl OptConfig {
-    pub(in crate::model) fn from_fields(f: &Fields) -> Result<Self, ConfigError> {
-        let n_embd = f.size("hidden_size", None)?;
+    pub(in crate::model) fn from_json(json: &serde_json::Value) -> Result<Self, ConfigError> {
+        let f: Fields = read_fields(json)?;
+        let n_embd = f.hidden_size.0;
         let sizes = Sizes {
-            n_layer: f.size("num_hidden_layers", None)?,
-            n_head: f.size("num_attention_heads", None)?,
+            n_layer: f.num_hidden_layers.0,
+            n_head: f.num_attention_heads.0,
             n_embd,
-            n_positions: f.size("max_position_embeddings", Some(2048))?,
-            vocab_size: f.size("vocab_size", Some(50272))?,
-            inner_dim: f.size("ffn_dim", Some(4 * n_embd))?,
+            n_positions: f.max_position_embeddings.0,
+            vocab_size: f.vocab_size.0,
+            inner_dim: f.ffn_dim.map_or(4 * n_embd, |n| n.0),
         }
         .checked()?;
-        let activation = f.activation("activation_function", Activation::Relu)?;
-        if !f.flag("layer_norm_elementwise_affine", true)? {
+        if !f.layer_norm_elementwise_affine {
             return Err(ConfigError::Invalid(
                 "`layer_norm_elementwise_affine` is false; only LayerNorms with weights are supported".into(),
             ));
         }
-        let layer_norm_before = f.flag("do_layer_norm_before", true)?;
-        if layer_norm_before && f.flag("_remove_final_layer_norm", false)? {
+        let layer_norm_before = f.do_layer_norm_before;
+        if layer_norm_before && f._remove_final_layer_norm {
             return Err(ConfigError::Invalid("`_remove_final_layer_norm` is set; this old OPT layout is not supported".into()));
         }
         Ok(OptConfig {
             sizes,
-            word_embed_proj_dim: f.size("word_embed_proj_dim", Some(n_embd))?,
+            word_embed_proj_dim: f.word_embed_proj_dim.map_or(n_embd, |n| n.0),
             layer_norm_before,
-            activation,
-            bias: f.flag("enable_bias", true)?,
+            activation: f.activation_function,
+            bias: f.enable_bias,
         })
     }
 
