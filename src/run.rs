@@ -3,11 +3,10 @@
 
 use std::sync::Mutex;
 
-use crate::checkpoint::Checkpoint;
 use crate::rng::Rng;
 use crate::score::sample::{MAX_NEW_TOKENS, SAMPLES};
 use crate::score::{
-    self, metrics, sample, Base, Batching, DeviceError, Group, Metrics, PrefixCache, PrefixPlan, Prepared, PreparedExample, Truncation,
+    self, metrics, Base, Batching, DeviceError, Group, Metrics, PrefixCache, PrefixPlan, Prepared, PreparedExample, Scorer, Truncation,
 };
 use crate::task::{ExampleKind, Task, TaskError, TaskType};
 use crate::tokenizer::TokenizerError;
@@ -63,7 +62,7 @@ pub struct RunOptions {
     /// Draws numeric tasks' samples: example `i` from its own generator, so its samples do not
     /// depend on the others.
     pub seed: u64,
-    /// How examples are packed into passes; `None` is [`Batching::for_device`].
+    /// How examples are packed into passes; `None` is [`Scorer::batching`].
     pub batching: Option<Batching>,
     /// Results an interrupted run of the same task kept, in any order: only the other examples
     /// are scored. The plan of the remaining examples is the tail of the full plan when these
@@ -125,19 +124,17 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(checkpoint: &Checkpoint, task: &Task, truncation: Truncation, batching: Option<Batching>) -> Result<Self, TaskError> {
-        let config = &checkpoint.config;
-        let on_gpu = checkpoint.model.device() != burn::tensor::Device::flex();
-        let batching = batching.unwrap_or_else(|| Batching::for_device(config, on_gpu));
+    fn new(scorer: &impl Scorer, task: &Task, truncation: Truncation, batching: Option<Batching>) -> Result<Self, TaskError> {
+        let batching = batching.unwrap_or_else(|| scorer.batching());
         let prepared = task
             .examples
             .iter()
-            .map(|e| score::prepare(e, &checkpoint.tokenizer, config.n_positions(), truncation))
+            .map(|e| score::prepare(e, scorer.tokenizer(), scorer.n_positions(), truncation))
             .collect::<Result<Vec<_>, _>>()?;
         let share = batching.share_prefixes;
         let groups: Vec<Group> = prepared.iter().map(|p| score::group(&p.input, share)).collect();
         let heads: Vec<&[u32]> = prepared.iter().zip(&groups).map(|(p, g)| score::head(&p.input, g, share)).collect();
-        let prefixes = PrefixPlan::new(&heads, config.past_bytes_per_token(), batching.cache_bytes, batching.min_prefix_saving);
+        let prefixes = PrefixPlan::new(&heads, scorer.prefix_bytes_per_token(), batching.cache_bytes, batching.min_prefix_saving);
         Ok(Plan { prepared, groups, prefixes, batching })
     }
 
@@ -146,13 +143,13 @@ impl Plan {
     }
 
     /// The forward passes that read examples `indices` (all of a task's).
-    fn passes(&self, indices: &[usize], n_head: usize) -> usize {
+    fn passes(&self, indices: &[usize]) -> usize {
         let numeric = |&i: &usize| matches!(self.prepared[i].input, Prepared::Numeric { .. });
         let scored: Vec<usize> = indices.iter().copied().filter(|i| !numeric(i)).collect();
         let groups: Vec<Group> = scored.iter().map(|&i| self.groups[i].clone()).collect();
         let bases: Vec<Option<Base>> = scored.iter().map(|&i| self.prefixes.base(i)).collect();
         let samples = indices.iter().filter(|i| numeric(i)).count() * MAX_NEW_TOKENS;
-        self.prefixes.prefixes_for(indices) + samples + self.batching.plan(&groups, &bases, n_head).len()
+        self.prefixes.prefixes_for(indices) + samples + self.batching.plan(&groups, &bases).len()
     }
 
     /// The tokens read for examples `indices`, ours and the pipeline's.
@@ -178,28 +175,31 @@ impl Plan {
 }
 
 /// The tokens [`run_task`] reads for all of `task`, beside the pipeline's, and its passes.
-pub fn work(checkpoint: &Checkpoint, task: &Task, options: &RunOptions) -> Result<Work, RunError> {
-    let plan = Plan::new(checkpoint, task, options.truncation, options.batching)?;
+pub fn work(scorer: &impl Scorer, task: &Task, options: &RunOptions) -> Result<Work, RunError> {
+    let plan = Plan::new(scorer, task, options.truncation, options.batching)?;
     let all: Vec<usize> = (0..task.examples.len()).collect();
-    Ok(Work { passes: plan.passes(&all, checkpoint.config.sizes().n_head), ..plan.work(&all) })
+    Ok(Work { passes: plan.passes(&all), ..plan.work(&all) })
 }
 
-/// Scores every example of `task` with `checkpoint` and returns all results in task order.
+/// Scores every example of `task` with `scorer` and returns all results in task order.
 /// `on_result` sees each result as soon as it exists (with the number done so far, kept ones
 /// included): in task order but where a pass holds examples from further on in the task
 /// (examples of one shape go together), and may cancel the run (after the passes in progress,
 /// whose results are all reported).
-pub async fn run_task(
-    checkpoint: &Checkpoint,
+pub async fn run_task<S: Scorer + Sync>(
+    scorer: &S,
     task: &Task,
     options: RunOptions,
     mut on_result: impl FnMut(&ExampleResult, usize) -> Control,
-) -> Result<Vec<ExampleResult>, RunError> {
+) -> Result<Vec<ExampleResult>, RunError>
+where
+    S::Prefix: Send,
+{
     let RunOptions { truncation, seed, batching, earlier, threads, share } = options;
     if share.count == 0 || share.index >= share.count {
         return Err(RunError::NoShare(share));
     }
-    let plan = Plan::new(checkpoint, task, truncation, batching)?;
+    let plan = Plan::new(scorer, task, truncation, batching)?;
     let total = task.examples.len();
     let mut slots = restore(task, earlier)?;
     let pending: Vec<usize> = (0..total).filter(|&i| slots[i].is_none()).collect();
@@ -208,14 +208,10 @@ pub async fn run_task(
         pending.iter().map(|&index| Job::Sample(index)).collect()
     } else {
         let groups: Vec<Group> = pending.iter().map(|&i| plan.groups[i].clone()).collect();
-        plan.batching
-            .plan(&groups, &bases, checkpoint.config.sizes().n_head)
-            .into_iter()
-            .map(|pass| Job::Pass(pass.into_iter().map(|i| pending[i]).collect()))
-            .collect()
+        plan.batching.plan(&groups, &bases).into_iter().map(|pass| Job::Pass(pass.into_iter().map(|i| pending[i]).collect())).collect()
     };
     let jobs = share_of(&plan, jobs, share);
-    let scorer = Scorer { checkpoint, task, plan: &plan, seed, cache: Mutex::new(PrefixCache::new(&plan.prefixes)) };
+    let scoring = Scoring { scorer, task, plan: &plan, seed, cache: Mutex::new(PrefixCache::new(&plan.prefixes)) };
 
     // Each result goes out as soon as its pass is done (a pass may hold examples from further
     // on in the task: see `Batching::plan`); a prefix is dropped once every example up to its
@@ -228,7 +224,7 @@ pub async fn run_task(
             done += 1;
             cancelled |= on_result(&result, done) == Control::Cancel;
             if let Some(through) = finished.add(result.index) {
-                scorer.cache.lock().unwrap_or_else(|e| e.into_inner()).done_with(through);
+                scoring.cache.lock().unwrap_or_else(|e| e.into_inner()).done_with(through);
             }
             let index = result.index;
             slots[index] = Some(result);
@@ -240,12 +236,12 @@ pub async fn run_task(
     };
     #[cfg(not(target_family = "wasm"))]
     if threads > 1 && jobs.len() > 1 {
-        on_threads(&scorer, &jobs, threads, &mut deliver)?;
+        on_threads(&scoring, &jobs, threads, &mut deliver)?;
         return Ok(slots.into_iter().flatten().collect());
     }
     let _ = threads; // one thread in the browser
     for job in &jobs {
-        deliver(scorer.score(job).await?)?;
+        deliver(scoring.score(job).await?)?;
     }
     Ok(slots.into_iter().flatten().collect())
 }
@@ -313,21 +309,21 @@ impl Job {
 }
 
 /// What scoring a job needs; shared by the threads that score them.
-struct Scorer<'a> {
-    checkpoint: &'a Checkpoint,
+struct Scoring<'a, S: Scorer> {
+    scorer: &'a S,
     task: &'a Task,
     plan: &'a Plan,
     seed: u64,
-    cache: Mutex<PrefixCache<'a>>,
+    cache: Mutex<PrefixCache<'a, S::Prefix>>,
 }
 
-impl Scorer<'_> {
+impl<S: Scorer> Scoring<'_, S> {
     async fn score(&self, job: &Job) -> Result<Vec<ExampleResult>, RunError> {
-        let model = &self.checkpoint.model;
+        let scorer = self.scorer;
         let prepared = &self.plan.prepared;
         // A prefix is read by the first job that needs it, while the others wait.
         let common =
-            |index: usize| self.plan.prefixes.base(index).map(|b| self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(model, b));
+            |index: usize| self.plan.prefixes.base(index).map(|b| self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(scorer, b));
         match job {
             Job::Sample(index) => {
                 let index = *index;
@@ -335,15 +331,16 @@ impl Scorer<'_> {
                     return Err(TaskError::file(format!("example {index} of a numeric task is not a numeric example")).into());
                 };
                 let mut rng = Rng::new(self.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                let continuations = sample::sample_continuations(model, prompt, common(index).as_ref(), &mut rng).await?;
-                let texts = continuations.iter().map(|ids| self.checkpoint.tokenizer.decode(ids)).collect::<Result<Vec<_>, _>>()?;
+                let continuations = scorer.sample(prompt, common(index).as_ref(), &mut rng).await?;
+                let texts = continuations.iter().map(|ids| scorer.tokenizer().decode(ids)).collect::<Result<Vec<_>, _>>()?;
                 Ok(vec![ExampleResult { index, metrics: metrics::numeric(&texts), truncated: prepared[index].truncated }])
             }
             Job::Pass(indices) => {
                 let kinds: Vec<_> = indices.iter().map(|&i| &self.task.examples[i].kind).collect();
                 let groups: Vec<Group> = indices.iter().map(|&i| self.plan.groups[i].clone()).collect();
                 let common = common(indices[0]);
-                let metrics = score::score_batch(model, self.task.task_type, &kinds, &groups, common.as_ref(), &self.plan.batching).await?;
+                let metrics =
+                    score::score_batch(scorer, self.task.task_type, &kinds, &groups, common.as_ref(), &self.plan.batching).await?;
                 Ok(indices
                     .iter()
                     .zip(metrics)
@@ -358,12 +355,15 @@ impl Scorer<'_> {
 /// delivers their results in the jobs' order. An error or a cancel stops the threads after the
 /// jobs they hold.
 #[cfg(not(target_family = "wasm"))]
-fn on_threads(
-    scorer: &Scorer<'_>,
+fn on_threads<S: Scorer + Sync>(
+    scoring: &Scoring<'_, S>,
     jobs: &[Job],
     threads: usize,
     deliver: &mut impl FnMut(Vec<ExampleResult>) -> Result<(), RunError>,
-) -> Result<(), RunError> {
+) -> Result<(), RunError>
+where
+    S::Prefix: Send,
+{
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let (next, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
     std::thread::scope(|scope| {
@@ -376,7 +376,7 @@ fn on_threads(
                 if job >= jobs.len() || stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let results = pollster::block_on(scorer.score(&jobs[job]));
+                let results = pollster::block_on(scoring.score(&jobs[job]));
                 if sender.send((job, results)).is_err() {
                     break;
                 }

@@ -51,6 +51,8 @@ pub struct Batching {
     /// Most attention weights (`heads × queries × keys`) per pass, for the larger of the two
     /// attention products (prefixes, continuations).
     pub max_attention: usize,
+    /// The model's attention heads, for [`Self::max_attention`].
+    pub heads: usize,
     /// Most positions meeting the LM head at once (`rows × vocab` logits).
     pub head_rows: usize,
     /// Most padding per pass, as a fraction of its real tokens (a lone example may exceed it).
@@ -84,6 +86,7 @@ impl Batching {
             min_prefix_saving: MIN_PREFIX_SAVING,
             max_tokens: MAX_TOKENS.min(floats / s.inner_dim.max(3 * s.n_embd)),
             max_attention: floats,
+            heads: s.n_head,
             head_rows: (floats / s.vocab_size).max(1),
             max_padding: MAX_PADDING,
             buckets: false,
@@ -111,7 +114,7 @@ impl Batching {
     /// the window's end, joins the next window (once), so that windows of one shape make
     /// passes as full as without them. A group that alone exceeds the budget still gets a pass
     /// of its own.
-    pub fn plan(&self, groups: &[Group], bases: &[Option<Base>], n_head: usize) -> Vec<Vec<usize>> {
+    pub fn plan(&self, groups: &[Group], bases: &[Option<Base>]) -> Vec<Vec<usize>> {
         let mut out = Vec::new();
         let windows = self.windows(groups, bases);
         // The last pass of the window before, when it may join this one.
@@ -128,7 +131,7 @@ impl Batching {
             for i in order {
                 let grown = pass_shape.with(&groups[i], base);
                 let pass = passes.last_mut().expect("one pass at least");
-                if !pass.is_empty() && !grown.fits(self, n_head) {
+                if !pass.is_empty() && !grown.fits(self) {
                     passes.push(vec![i]);
                     pass_shape = PassShape::default().with(&groups[i], base);
                 } else {
@@ -196,13 +199,13 @@ impl PassShape {
         }
     }
 
-    fn fits(&self, batching: &Batching, n_head: usize) -> bool {
+    fn fits(&self, batching: &Batching) -> bool {
         let padded = self.tokens();
         let run = if batching.buckets { self.bucketed() } else { *self };
         let prefix_attention = run.prefixes * run.prefix_len * (run.common + run.prefix_len);
         let suffix_attention = run.rows * run.suffix_len * (run.common + run.prefix_len + run.suffix_len);
         run.tokens() <= batching.max_tokens
-            && n_head * prefix_attention.max(suffix_attention) <= batching.max_attention
+            && batching.heads * prefix_attention.max(suffix_attention) <= batching.max_attention
             && padded as f64 <= self.real_tokens as f64 * (1.0 + batching.max_padding)
     }
 
@@ -244,6 +247,7 @@ mod tests {
             min_prefix_saving: 0,
             max_tokens: usize::MAX,
             max_attention: usize::MAX,
+            heads: 1,
             head_rows: 10,
             max_padding: 0.0,
             buckets: false,
@@ -255,18 +259,18 @@ mod tests {
         let b = Batching { max_tokens: 100, ..unlimited() };
         // Each: prefix 9 (shared), 2 rows × 2 tokens = 13 tokens; 7 fit in 100.
         let groups: Vec<Group> = (0..10).map(|_| group(10, 2)).collect();
-        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), passes(&[0..7, 7..10]));
+        assert_eq!(b.plan(&groups, &vec![None; groups.len()]), passes(&[0..7, 7..10]));
         // One group over budget still runs, alone.
         let groups = vec![group(10, 2), group(200, 2), group(10, 2)];
-        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), passes(&[0..1, 1..2, 2..3]));
-        assert!(b.plan(&[], &[], 1).is_empty());
+        assert_eq!(b.plan(&groups, &vec![None; groups.len()]), passes(&[0..1, 1..2, 2..3]));
+        assert!(b.plan(&[], &[]).is_empty());
     }
 
     #[test]
     fn passes_respect_the_attention_budget() {
-        let b = Batching { max_attention: 2 * 9 * 9 * 12, ..unlimited() };
+        let b = Batching { max_attention: 2 * 9 * 9 * 12, heads: 12, ..unlimited() };
         let groups: Vec<Group> = (0..5).map(|_| group(10, 2)).collect();
-        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 12), passes(&[0..2, 2..4, 4..5]));
+        assert_eq!(b.plan(&groups, &vec![None; groups.len()]), passes(&[0..2, 2..4, 4..5]));
     }
 
     /// Passes as the ranges of groups they hold.
@@ -280,11 +284,11 @@ mod tests {
         // 13 real tokens each; a 40-token prompt pads the 10-token ones far beyond a quarter,
         // so the 10-token ones go together, the 40- and 41-token ones apart.
         let groups = vec![group(10, 2), group(10, 2), group(40, 2), group(41, 2), group(10, 2)];
-        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), vec![vec![0, 1, 4], vec![2, 3]]);
+        assert_eq!(b.plan(&groups, &vec![None; groups.len()]), vec![vec![0, 1, 4], vec![2, 3]]);
         // Without padding (the CPU), prompts of two lengths alternating: one pass per length.
         let b = Batching { max_padding: 0.0, ..unlimited() };
         let groups: Vec<Group> = (0..8).map(|i| group(10 + i % 2, 2)).collect();
-        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), vec![vec![0, 2, 4, 6], vec![1, 3, 5, 7]]);
+        assert_eq!(b.plan(&groups, &vec![None; groups.len()]), vec![vec![0, 2, 4, 6], vec![1, 3, 5, 7]]);
     }
 
     #[test]
@@ -293,7 +297,7 @@ mod tests {
         // further on, so results come in task order window by window.
         let b = Batching { max_tokens: 100, ..unlimited() };
         let groups: Vec<Group> = (0..20).map(|i| group(10 + i % 2, 2)).collect();
-        let passes = b.plan(&groups, &vec![None; groups.len()], 1);
+        let passes = b.plan(&groups, &vec![None; groups.len()]);
         let mut all: Vec<usize> = passes.concat();
         all.sort_unstable();
         assert_eq!(all, (0..20).collect::<Vec<_>>(), "each group once: {passes:?}");
@@ -305,7 +309,7 @@ mod tests {
         // Never two passes where one would do on a task of one shape: the windows' last passes
         // join the next window.
         let groups: Vec<Group> = (0..20).map(|_| group(10, 2)).collect();
-        assert_eq!(b.plan(&groups, &vec![None; groups.len()], 1), self::passes(&[0..7, 7..14, 14..20]));
+        assert_eq!(b.plan(&groups, &vec![None; groups.len()]), self::passes(&[0..7, 7..14, 14..20]));
     }
 
     #[test]
@@ -314,7 +318,7 @@ mod tests {
         let groups: Vec<Group> = (0..6).map(|_| group(30, 2)).collect();
         let base = |entry| Some(Base { entry, len: 20 });
         let bases = vec![base(0), base(0), None, base(1), base(0), base(0)];
-        assert_eq!(b.plan(&groups, &bases, 1), vec![vec![0, 1], vec![2], vec![3], vec![4, 5]]);
+        assert_eq!(b.plan(&groups, &bases), vec![vec![0, 1], vec![2], vec![3], vec![4, 5]]);
     }
 
     #[test]
@@ -335,7 +339,7 @@ mod tests {
         // Each: a 9-token prefix and 2 rows of 2 tokens (13 tokens: 7 fit unpadded). Bucketed,
         // 3 or 4 run as 4 prefixes of 16 and 8 rows of 2 (80 tokens), 5 as 8 × 16 + 16 × 2.
         let groups: Vec<Group> = (0..10).map(|_| group(10, 2)).collect();
-        let passes = b.plan(&groups, &vec![None; groups.len()], 1);
+        let passes = b.plan(&groups, &vec![None; groups.len()]);
         assert_eq!(passes, self::passes(&[0..4, 4..8, 8..10]));
     }
 

@@ -49,7 +49,8 @@ impl Query {
         Query { ids: prompt.to_vec(), reads: prompt.len() - 1..prompt.len(), targets: classes.to_vec() }
     }
 
-    fn per_read(&self) -> usize {
+    /// Target ids per read position: 1 for a continuation, 2 for a pair of classes.
+    pub fn per_read(&self) -> usize {
         self.targets.len() / self.reads.len()
     }
 }
@@ -92,6 +93,16 @@ impl Group {
         };
         let shared = if unique.len() > 1 { head } else { 0 };
         Group { unique, slots, shared, head }
+    }
+
+    /// Its queries, each once: the ones a scorer reads.
+    pub fn queries(&self) -> &[Query] {
+        &self.unique
+    }
+
+    /// The values of each of [`Group::queries`] placed for its queries as given.
+    pub fn as_given<T: Clone>(&self, values: &[T]) -> Vec<T> {
+        self.slots.iter().map(|&i| values[i].clone()).collect()
     }
 
     /// The tokens every query starts with and none reads.
@@ -231,16 +242,16 @@ pub async fn read_groups(
     let mut at = 0;
     let mut out = Vec::with_capacity(groups.len());
     for group in groups {
-        let unique: Vec<&[f32]> = group
+        let unique: Vec<Vec<f32>> = group
             .unique
             .iter()
             .map(|q| {
-                let span = &values[at..at + q.targets.len()];
+                let span = values[at..at + q.targets.len()].to_vec();
                 at += q.targets.len();
                 span
             })
             .collect();
-        out.push(group.slots.iter().map(|&i| unique[i].to_vec()).collect());
+        out.push(group.as_given(&unique));
     }
     Ok(out)
 }

@@ -1,25 +1,27 @@
 //! Turning the model into the prize's numbers: token sequences (`prepare`), the queries they
 //! ask of the model and how passes are packed (`logprob`, `batch`), prefixes read once for
 //! many examples (`prefix_cache`), and the pipeline's per-example metrics (`metrics`, no
-//! tensors).
+//! tensors). What answers the queries is a [`Scorer`]: a Burn checkpoint
+//! (`checkpoint_scorer`, with `logprob::read_groups` and `sample`), or any other model.
 
 pub mod batch;
+mod checkpoint_scorer;
 pub mod logprob;
 pub mod metrics;
 pub mod prefix_cache;
 pub mod prepare;
 pub mod sample;
+mod scorer;
 
 pub use batch::Batching;
 pub use logprob::DeviceError;
 pub use metrics::Metrics;
 pub use prefix_cache::{Base, PrefixCache, PrefixPlan};
 pub use prepare::{prepare, Prepared, PreparedExample, Sequence, Truncation};
+pub use scorer::Scorer;
 
-pub use logprob::Group;
-use logprob::Query;
+pub use logprob::{Group, Query};
 
-use crate::model::{LanguageModel, PastKeyValues};
 use crate::task::{ExampleKind, TaskType};
 
 /// What one example asks of the model, grouped so that its queries may share their prefix.
@@ -45,15 +47,15 @@ pub fn head<'a>(input: &'a Prepared, group: &'a Group, share: bool) -> &'a [u32]
 
 /// Scores examples (with their [`group`]s) in one forward pass after `common`, a prefix they
 /// all start with; [`Batching::plan`] says what fits.
-pub async fn score_batch(
-    model: &LanguageModel,
+pub async fn score_batch<S: Scorer>(
+    scorer: &S,
     task_type: TaskType,
     examples: &[&ExampleKind],
     groups: &[Group],
-    common: Option<&PastKeyValues>,
+    common: Option<&S::Prefix>,
     batching: &Batching,
 ) -> Result<Vec<Metrics>, DeviceError> {
-    let values = logprob::read_groups(model, groups, common, batching).await?;
+    let values = scorer.read_groups(groups, common, batching).await?;
     Ok(examples.iter().zip(values).map(|(example, values)| metrics_of(task_type, example, values)).collect())
 }
 

@@ -8,9 +8,7 @@
 
 use std::collections::HashMap;
 
-use burn::tensor::{Int, Tensor, TensorData};
-
-use crate::model::{LanguageModel, PastKeyValues};
+use super::scorer::Scorer;
 
 /// Shorter shared prefixes are not worth a pass of their own.
 pub const MIN_TOKENS: usize = 16;
@@ -164,13 +162,14 @@ impl PrefixPlan {
     }
 }
 
-/// The keys and values of a [`PrefixPlan`]'s prefixes while a run needs them.
-pub struct PrefixCache<'a> {
+/// What a scorer keeps of a [`PrefixPlan`]'s prefixes (their keys and values) while a run
+/// needs them.
+pub struct PrefixCache<'a, P> {
     plan: &'a PrefixPlan,
-    kept: Vec<Option<PastKeyValues>>,
+    kept: Vec<Option<P>>,
 }
 
-impl<'a> PrefixCache<'a> {
+impl<'a, P: Clone> PrefixCache<'a, P> {
     pub fn new(plan: &'a PrefixPlan) -> Self {
         let kept = vec![None; plan.entries.len()];
         PrefixCache { plan, kept }
@@ -178,22 +177,17 @@ impl<'a> PrefixCache<'a> {
 
     /// The keys and values of `base`'s prefix, read on first use (after those of the prefix it
     /// extends).
-    pub fn get(&mut self, model: &LanguageModel, base: Base) -> PastKeyValues {
-        self.entry(model, base.entry)
+    pub fn get(&mut self, scorer: &impl Scorer<Prefix = P>, base: Base) -> P {
+        self.entry(scorer, base.entry)
     }
 
-    fn entry(&mut self, model: &LanguageModel, k: usize) -> PastKeyValues {
+    fn entry(&mut self, scorer: &impl Scorer<Prefix = P>, k: usize) -> P {
         if let Some(kept) = &self.kept[k] {
             return kept.clone();
         }
-        let parent = self.plan.entries[k].parent.map(|p| self.entry(model, p));
+        let parent = self.plan.entries[k].parent.map(|p| self.entry(scorer, p));
         let ids = &self.plan.entries[k].ids[self.plan.parent_len(k)..];
-        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids.iter().map(|&id| id as i32).collect(), [1, ids.len()]), &model.device());
-        let (_, own) = model.extend(ids, parent.as_ref(), None);
-        let all = match parent {
-            Some(parent) => parent.then(&own),
-            None => own,
-        };
+        let all = scorer.read_prefix(ids, parent.as_ref());
         self.kept[k] = Some(all.clone());
         all
     }

@@ -168,7 +168,7 @@ fn fixtures_exercise_sharing_and_packing() {
             })
             .collect();
         assert!(groups.iter().any(|g| g.shared > 0), "{file}: examples share prefixes");
-        let passes = batching.plan(&groups, &vec![None; groups.len()], checkpoint.config.sizes().n_head);
+        let passes = batching.plan(&groups, &vec![None; groups.len()]);
         assert!(passes.len() < groups.len(), "{file}: several examples per pass ({passes:?})");
     }
 }

@@ -14,6 +14,7 @@ mod parity;
 mod parser_fuzz;
 mod pipeline_format;
 mod resume;
+mod scorer;
 mod task_files;
 mod tokenizer;
 mod torch_checkpoints;
