@@ -59,13 +59,13 @@ impl ScoredModel {
     }
 }
 
-pub struct Evaluation<'t> {
-    pub task: &'t Task,
+pub struct Evaluation {
+    pub task: Task,
     models: Vec<ScoredModel>,
 }
 
-impl<'t> Evaluation<'t> {
-    pub fn new(task: &'t Task) -> Self {
+impl Evaluation {
+    pub fn new(task: Task) -> Self {
         Evaluation { task, models: Vec::new() }
     }
 
@@ -79,7 +79,7 @@ impl<'t> Evaluation<'t> {
         options: RunOptions,
         on_result: impl FnMut(&ExampleResult, usize) -> Control,
     ) -> Result<&ScoredModel, RunError> {
-        let results = run_task(checkpoint, self.task, options, on_result).await?;
+        let results = run_task(checkpoint, &self.task, options, on_result).await?;
         let source = ModelOrigin { family: Some(checkpoint.config.family().name().to_string()), ..source };
         Ok(self.add(name, checkpoint.config.parameter_count(), source, results))
     }
@@ -97,7 +97,7 @@ impl<'t> Evaluation<'t> {
     }
 
     pub fn summaries(&self) -> Vec<ModelSummary> {
-        self.models.iter().map(|m| m.summary(self.task)).collect()
+        self.models.iter().map(|m| m.summary(&self.task)).collect()
     }
 
     /// The main metric's shape (see [`run_trend`]) among the models `keep` keeps, along their

@@ -14,7 +14,7 @@ use invscale::evaluation::{check_model_names, Evaluation};
 use invscale::hub::download;
 use invscale::hub::{pick_data_file, HubRef, DEFAULT_HUB};
 use invscale::model::Precision;
-use invscale::report::{ModelOrigin, ModelSummary, RunSummary};
+use invscale::report::{ModelOrigin, ModelReport, ModelSummary, ResultsBundle, RunSummary, Timing, Trends};
 use invscale::reproduce::{self, Comparison, Published};
 use invscale::run::{self, run_task, Control, ExampleResult, RunOptions};
 use invscale::score::Truncation;
@@ -82,6 +82,10 @@ struct EvalArgs {
     /// Output folder: one `<model>.csv` per model and `summary.json`.
     #[arg(long)]
     out: PathBuf,
+    /// Also write `results.json`: the settings, every model's report with one row per example,
+    /// and the trends, in the schema of the page's export.
+    #[arg(long)]
+    bundle: bool,
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
     /// keep-scored: drop tokens from the left of over-long inputs and flag them;
@@ -190,9 +194,12 @@ fn eval(args: EvalArgs) -> Result<()> {
     args.precision.check_on(&device)?;
 
     let options = RunOptions { truncation, seed: args.seed, threads: threads(args.backend), ..RunOptions::default() };
-    let mut evaluation = Evaluation::new(&task);
+    let mut evaluation = Evaluation::new(task.clone());
+    let mut timings = Vec::new();
     for (spec, name) in models.iter().zip(names) {
+        let loading = std::time::Instant::now();
         let checkpoint = load_model(spec, &args.hub, &device, args.precision)?;
+        let load_seconds = loading.elapsed().as_secs_f64();
         let class_warnings = logodds_class_warnings(&task, &checkpoint.tokenizer).with_context(|| format!("{name}: {task_name}"))?;
         for warning in class_warnings.iter().take(5) {
             eprintln!("warning: {name}: {warning}");
@@ -201,9 +208,7 @@ fn eval(args: EvalArgs) -> Result<()> {
             eprintln!("warning: {name}: … and {} more classes of several tokens", class_warnings.len() - 5);
         }
         // Where the model came from, for the summary and the trends through training.
-        let hub = HubRef::parse(spec).and_then(Result::ok);
-        let revision = hub.as_ref().map(|m| m.revision.clone()).filter(|r| r != "main");
-        let source = ModelOrigin { repo: hub.map(|m| m.id), revision, ..ModelOrigin::default() };
+        let source = HubRef::parse(spec).and_then(Result::ok).map_or_else(ModelOrigin::default, |hub| ModelOrigin::hub(&hub));
         let start = std::time::Instant::now();
         let csv = with_progress(&name, task.examples.len(), |progress| {
             pollster::block_on(evaluation.run(&name, source, &checkpoint, options.clone(), progress)).map(|scored| scored.csv(&task))
@@ -212,6 +217,7 @@ fn eval(args: EvalArgs) -> Result<()> {
         let csv_path = args.out.join(format!("{name}.csv"));
         std::fs::write(&csv_path, csv).with_context(|| format!("cannot write {}", csv_path.display()))?;
         let seconds = start.elapsed().as_secs_f64();
+        timings.push(Timing { load_seconds, score_seconds: seconds, workers: Some(options.threads.max(1)), ..Timing::default() });
         let work = run::work(&checkpoint, &task, &options)?;
         let per_example = |tokens: usize| tokens as f64 / work.examples.max(1) as f64;
         eprintln!(
@@ -232,6 +238,37 @@ fn eval(args: EvalArgs) -> Result<()> {
     let summary_path = args.out.join("summary.json");
     std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("cannot write {}", summary_path.display()))?;
+    if args.bundle {
+        let backend = match args.backend {
+            Backend::Cpu => "cpu",
+            Backend::Wgpu => "wgpu",
+        };
+        let Trends { trend, family_trends, training_trends } = evaluation.trends();
+        let bundle = ResultsBundle {
+            task: task_name.clone(),
+            task_type: task.task_type.name().to_string(),
+            examples: task.examples.len(),
+            truncation: truncation.name().to_string(),
+            few_shot: shots,
+            backend: backend.to_string(),
+            workers: options.threads.max(1),
+            precision: args.precision.name().to_string(),
+            complete: true,
+            models: evaluation
+                .models()
+                .iter()
+                .zip(timings)
+                .map(|(m, timing)| ModelReport { timing: Some(timing), ..m.report(&task) })
+                .collect(),
+            partial_models: Vec::new(),
+            trend,
+            comparison: Vec::new(),
+            family_trends,
+            training_trends,
+        };
+        let bundle_path = args.out.join("results.json");
+        std::fs::write(&bundle_path, bundle.to_json() + "\n").with_context(|| format!("cannot write {}", bundle_path.display()))?;
+    }
     print_table(&summary);
     Ok(())
 }
@@ -392,7 +429,7 @@ fn describe(t: &Trend) -> String {
 
 fn print_table(summary: &RunSummary) {
     println!("{} ({}, {} examples, truncation {})", summary.task, summary.task_type, summary.examples, summary.truncation);
-    let metric = summary.models.first().map_or("loss", |m| m.stats.metric);
+    let metric = summary.models.first().map_or("loss", |m| &m.stats.metric);
     println!("{:<20} {:>12} {:>26} {:>18} {:>9}", "model", "parameters", format!("mean {metric} ± sem"), "accuracy ± sem", "coverage");
     for m in &summary.models {
         let s = &m.stats;

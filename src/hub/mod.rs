@@ -114,6 +114,30 @@ impl HubRef {
         Some(Ok(HubRef { id: id.to_string(), revision: revision.to_string(), file: file.map(str::to_string) }))
     }
 
+    /// A repository as the page's lists and links name it, where `hub:` may be left out:
+    /// `None` when `spec` is not one (a file path), as for [`HubRef::parse`].
+    pub fn parse_named(spec: &str) -> Option<Result<HubRef, HubRefError>> {
+        match spec.strip_prefix("hub:") {
+            Some(_) => HubRef::parse(spec),
+            None if spec.is_empty() => None,
+            None => HubRef::parse(&format!("hub:{spec}")),
+        }
+    }
+
+    /// How lists and links name the repository: `owner/name`, with `@revision` unless it is
+    /// `main` (the inverse of [`HubRef::parse_named`]).
+    pub fn spec(&self) -> String {
+        match self.revision.as_str() {
+            "main" => self.id.clone(),
+            revision => format!("{}@{revision}", self.id),
+        }
+    }
+
+    /// The revision when it is not `main`: what results record of it.
+    pub fn named_revision(&self) -> Option<&str> {
+        Some(self.revision.as_str()).filter(|r| *r != "main")
+    }
+
     /// What a model's results are named after: the repository's name without its owner.
     pub fn model_name(&self) -> &str {
         self.id.rsplit('/').next().unwrap_or(&self.id)
@@ -290,6 +314,13 @@ mod tests {
         assert_eq!(weights_info(&sharded).unwrap(), WeightsInfo { file: "model.safetensors.index.json".into(), bytes: 150, sha256: None });
         let step = HubRef::parse("hub:EleutherAI/pythia-160m@step3000").unwrap().unwrap();
         assert_eq!((step.result_name().as_str(), d.result_name().as_str()), ("pythia-160m@step3000", "NeQA"));
+        // As the page's lists and links name them: `hub:` left out, `@main` too.
+        assert_eq!(HubRef::parse_named("EleutherAI/pythia-160m@step3000").unwrap().unwrap(), step);
+        assert_eq!(HubRef::parse_named("inverse-scaling/NeQA").unwrap().unwrap(), d);
+        assert_eq!((step.spec().as_str(), d.spec().as_str()), ("EleutherAI/pythia-160m@step3000", "inverse-scaling/NeQA"));
+        assert_eq!((step.named_revision(), d.named_revision()), (Some("step3000"), None));
+        assert_eq!(HubRef::parse_named(""), None);
+        assert!(HubRef::parse_named("a/b/c").unwrap().is_err());
         let d = HubRef::parse("hub:owner/prize@v2:data/memo-trap.jsonl").unwrap().unwrap();
         assert_eq!((d.revision.as_str(), d.file.as_deref()), ("v2", Some("data/memo-trap.jsonl")));
         assert_eq!(d.to_string(), "hub:owner/prize@v2:data/memo-trap.jsonl");

@@ -1,13 +1,16 @@
 //! Results in the prize pipeline's CSV format, and the JSON summary and bundle of a run.
 
+mod bundle;
 mod example_changes;
 mod pipeline_csv;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+pub use bundle::{ComparedSetting, ResultsBundle, Timing};
 pub use example_changes::{example_changes, ExampleChange, ExampleChanges};
 pub use pipeline_csv::{python_repr, results_csv};
 
+use crate::hub::HubRef;
 use crate::model::Precision;
 use crate::run::ExampleResult;
 use crate::score::{Metrics, Truncation};
@@ -16,18 +19,18 @@ use crate::stats::{model_stats, ModelStats};
 use crate::task::{FewShot, Task};
 
 /// One model's line in `summary.json`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelSummary {
     pub name: String,
     pub parameters: u64,
     /// The model's family (`GPT-2`, `GPT-NeoX`, …), where the caller gives it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<String>,
     /// The Hub revision it was scored at, when one was named.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
     /// The training step that revision names (`step3000`, `checkpoint-3000`: 3000).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<u64>,
     #[serde(flatten)]
     pub stats: ModelStats,
@@ -59,12 +62,22 @@ pub struct ModelOrigin {
     /// The Hub repository (`EleutherAI/pythia-160m`); none for a local folder.
     #[serde(default)]
     pub repo: Option<String>,
-    /// The Hub revision, when one other than `main` was named.
-    #[serde(default)]
+    /// The Hub revision, when one other than `main` was named (`main` given is none).
+    #[serde(default, deserialize_with = "revision_not_main")]
     pub revision: Option<String>,
 }
 
+fn revision_not_main<'de, D: serde::Deserializer<'de>>(revision: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(revision)?.filter(|r| r != "main"))
+}
+
 impl ModelOrigin {
+    /// A model of the Hub repository `repo` at `revision`: the revision is kept unless it is
+    /// `main`.
+    pub fn hub(repo: &HubRef) -> Self {
+        ModelOrigin { repo: Some(repo.id.clone()), revision: repo.named_revision().map(str::to_string), family: None }
+    }
+
     /// The training step the revision names.
     pub fn step(&self) -> Option<u64> {
         self.revision.as_deref().and_then(training_step)
@@ -82,18 +95,21 @@ pub fn training_step(revision: &str) -> Option<u64> {
 /// pipeline's result columns with the pipeline's values (`correct` is `1` or `0`), plus each
 /// class's log-prob and probability (renormalised over the classes) and whether the input
 /// was truncated.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelReport {
     #[serde(flatten)]
     pub summary: ModelSummary,
     /// Set when only some examples were scored (a run cut short): the summary is theirs alone.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial: Option<Partial>,
+    /// How long it took, where the caller measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
     pub rows: Vec<serde_json::Value>,
 }
 
 /// How much of the task a partial report covers.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Partial {
     pub scored: usize,
     pub examples: usize,
@@ -103,7 +119,7 @@ impl ModelReport {
     /// The report of `results`, marked partial when they do not cover every example of `task`.
     pub fn new(summary: ModelSummary, task: &Task, results: &[ExampleResult]) -> Self {
         let partial = (results.len() < task.examples.len()).then_some(Partial { scored: results.len(), examples: task.examples.len() });
-        ModelReport { summary, partial, rows: results.iter().map(|r| result_row(task, r)).collect() }
+        ModelReport { summary, partial, timing: None, rows: results.iter().map(|r| result_row(task, r)).collect() }
     }
 }
 
@@ -163,14 +179,14 @@ pub struct Trends {
 }
 
 /// The trend among one family's models.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FamilyTrend {
     pub family: String,
     pub trend: Trend,
 }
 
 /// The trend over one model's checkpoints, in order of training step.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainingTrend {
     /// The repository's name (`pythia-160m`).
     pub model: String,
@@ -230,4 +246,19 @@ pub fn run_trend(models: &[ModelResults], along: Along) -> Option<Trend> {
     let curves: Vec<Curve> =
         models.iter().zip(&values).map(|(m, v)| Curve { name: m.name, parameters: m.parameters, step: m.step, values: v }).collect();
     trend(&curves, TrendSettings { along, ..TrendSettings::default() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_models_origin_records_a_revision_other_than_main() {
+        let origin = |json: &str| serde_json::from_str::<ModelOrigin>(json).unwrap();
+        let hub = |spec: &str| ModelOrigin::hub(&HubRef::parse(spec).unwrap().unwrap());
+        assert_eq!(origin(r#"{"repo": "EleutherAI/pythia-160m", "revision": "main"}"#).revision, None);
+        assert_eq!(origin(r#"{"repo": "EleutherAI/pythia-160m", "revision": "step3000"}"#), hub("hub:EleutherAI/pythia-160m@step3000"));
+        assert_eq!(hub("hub:EleutherAI/pythia-160m@step3000").step(), Some(3000));
+        assert_eq!(hub("hub:openai-community/gpt2"), ModelOrigin { repo: Some("openai-community/gpt2".into()), ..ModelOrigin::default() });
+    }
 }

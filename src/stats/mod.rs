@@ -4,13 +4,13 @@
 
 pub mod trend;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::score::Metrics;
 use crate::task::TaskType;
 
 /// A mean with its standard error.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     pub mean: f64,
     /// Population standard deviation / √n (numpy's default `std`, as the pipeline uses).
@@ -30,10 +30,10 @@ impl Estimate {
 }
 
 /// Everything the summary reports about one model on one task.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelStats {
     /// `loss` or `logodds_difference`, the column the main metric averages.
-    pub metric: &'static str,
+    pub metric: String,
     /// The main metric: mean loss (lower is better), mean logodds difference, or mean
     /// numeric estimate.
     pub value: Estimate,
@@ -83,7 +83,7 @@ pub fn model_stats(task_type: TaskType, metrics: &[Metrics], class_counts: &[usi
     let k: Vec<f64> = class_counts.iter().map(|&k| k as f64).collect();
     let has_classes = !matches!(task_type, TaskType::SequenceProb | TaskType::Numeric);
     ModelStats {
-        metric: task_type.metric(),
+        metric: task_type.metric().to_string(),
         value: Estimate::of(&values),
         accuracy: (!correct.is_empty()).then(|| Estimate::of(&correct)),
         chance_loss: if task_type == TaskType::Classification { mean(&k.iter().map(|k| k.ln()).collect::<Vec<_>>()) } else { None },

@@ -23,7 +23,7 @@
 //! replicates that reach each verdict and `confidence` the share that reach the one given.
 //! Each model's mean also gets a percentile interval from the same replicates.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::rng::Rng;
 
@@ -40,7 +40,7 @@ pub struct Curve<'a> {
 
 /// What a trend's models are ordered by: their size, or how long they were trained (the
 /// checkpoints of one model through training).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Along {
     #[default]
@@ -48,7 +48,7 @@ pub enum Along {
     Steps,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Shape {
     Inverse,
@@ -89,7 +89,7 @@ impl Default for TrendSettings {
 }
 
 /// A model's mean with its bootstrap percentile interval.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelInterval {
     pub name: String,
     pub parameters: u64,
@@ -101,7 +101,7 @@ pub struct ModelInterval {
 }
 
 /// The share of bootstrap replicates that reach each verdict.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Support {
     pub inverse: f64,
     pub positive: f64,
@@ -125,7 +125,7 @@ impl Support {
 }
 
 /// `summary.json`'s `"trend"`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Trend {
     pub verdict: Shape,
     /// Share of bootstrap replicates that reach the verdict.
@@ -140,7 +140,7 @@ pub struct Trend {
     /// In order of parameter count (of training step along steps).
     pub models: Vec<ModelInterval>,
     /// Present for a trend over training steps.
-    #[serde(skip_serializing_if = "along_size")]
+    #[serde(default, skip_serializing_if = "along_size")]
     pub along: Along,
 }
 

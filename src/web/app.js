@@ -5,25 +5,16 @@ import { loadRegistry, pickFolder, refreshCacheMarks, selectRepo, tickTrainingSt
 import { $, fetchBytes, httpUrl, setState, showError, state, wasmBindings } from "./page.js";
 import { focusModel, renderExamples } from "./examples_view.js";
 import { watchPlotClicks } from "./results.js";
-import { cancelRun, failRun, offerResume, startRun } from "./run_control.js";
+import { cancelRun, failRun, startRun } from "./run_control.js";
+import { offerResume } from "./run_resume.js";
 import { forgetAll } from "./run_store.js";
+import { applySettings, settingsFromUrl } from "./settings.js";
 import { startComparison } from "./comparison.js";
 import { unpackTask, watchEditor } from "./task_editor.js";
 import { chooseBuiltin, choosePublished, loadBuiltins, loadHubTask, loadPrizeCatalogue, loadPublished, readFile, setTask, taskError } from "./task_picker.js";
 
 async function applyUrlParameters(params) {
-  for (const [param, select] of [["type", "task-type"], ["backend", "backend"], ["workers", "workers"], ["truncation", "truncation"], ["precision", "precision"], ["compare", "compare"]]) {
-    const value = params.get(param);
-    if (value === null) continue;
-    if (![...$(select).options].some((o) => o.value === value)) throw new Error(`unknown ${param} \`${value}\` in the page's URL`);
-    $(select).value = value;
-  }
-  for (const param of ["shots", "seed"]) {
-    const value = params.get(param);
-    if (value === null) continue;
-    if (!/^\d+$/.test(value)) throw new Error(`${param} in the page's URL must be a whole number, not \`${value}\``);
-    $(param).value = value;
-  }
+  applySettings(settingsFromUrl(params));
   if (params.get("reproduce")) await choosePublished(params.get("reproduce"));
   if (params.get("models")) for (const spec of params.get("models").split(",").filter(Boolean)) selectRepo(spec);
   const task = params.get("task");
@@ -85,7 +76,7 @@ async function main() {
   $("page-prev").addEventListener("click", () => { state.page--; renderExamples(); });
   $("page-next").addEventListener("click", () => { state.page++; renderExamples(); });
   setState("idle");
-  if (!params.get("run")) await offerResume();
+  if (!params.get("run")) await offerResume(startRun);
   await applyUrlParameters(params);
 }
 

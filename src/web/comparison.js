@@ -4,6 +4,7 @@
 // Each finished run is kept as a layer; the plot overlays the layers, a line and a verdict per
 // setting. Every number is still the worker's and the wasm module's.
 import { $, node, state } from "./page.js";
+import { applySettings, readSettings } from "./settings.js";
 
 /** The comparisons the page offers: the settings of each run, in order, with their labels. */
 export const COMPARISONS = {
@@ -24,7 +25,7 @@ export async function startComparison(startRun, setTask) {
   state.comparison = null;
   if (!COMPARISONS[kind]) return startRun();
   const variants = COMPARISONS[kind]();
-  const original = Object.fromEntries(["shots", "precision", "truncation"].map((id) => [id, $(id).value]));
+  const original = readSettings();
   state.comparison = { kind, variants, index: 0, layers: [], original, finished: false };
   await applyVariant(setTask);
   return startRun();
@@ -34,7 +35,7 @@ export async function startComparison(startRun, setTask) {
 async function applyVariant(setTask) {
   const c = state.comparison;
   const variant = c.variants[c.index];
-  for (const [id, value] of Object.entries(variant.set)) $(id).value = value;
+  applySettings(variant.set);
   if (variant.set.shots !== undefined && state.task) await setTask(state.task.name, state.task.bytes, { published: state.task.published, link: state.task.link });
 }
 
@@ -66,7 +67,7 @@ export async function runEnded(outcome, complete, startRun, setTask) {
     return true;
   }
   c.finished = true;
-  for (const [id, value] of Object.entries(c.original)) $(id).value = value;
+  applySettings(c.original);
   return false;
 }
 

@@ -2,7 +2,7 @@
 // full prompt a click away), each model's numbers and a sparkline of the metric from the
 // smallest model to the largest. Sorting and filtering lead a learner to the examples that
 // scale inversely: how each example moved with size comes from the wasm module
-// (`evaluation_report`'s `examples`), which the page only orders and draws.
+// (`PageEvaluation.report`'s `examples`), which the page only orders and draws.
 import { $, PAGE_SIZE, fmt, modelLabel, node, shownReports, state } from "./page.js";
 
 const SVG = "http://www.w3.org/2000/svg";

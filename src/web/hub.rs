@@ -8,10 +8,11 @@ use wasm_bindgen::prelude::*;
 use crate::checkpoint::files::folder_model_files;
 use crate::hub::{file_info, pick_data_file, weights_info, HubRef, DEFAULT_HUB};
 
+/// A Hub repository as the page names it, `hub:` or not.
 fn hub_ref(spec: &str) -> Result<HubRef, JsError> {
-    match HubRef::parse(spec) {
+    match HubRef::parse_named(spec.trim()) {
         Some(parsed) => Ok(parsed?),
-        None => Err(JsError::new(&format!("`{spec}` does not start with hub:"))),
+        None => Err(JsError::new("no Hub repository is named")),
     }
 }
 
@@ -21,9 +22,10 @@ pub fn default_hub() -> String {
     DEFAULT_HUB.to_string()
 }
 
-/// `{hub, repo, revision, name, tree}` of a `hub:<owner>/<name>[@revision]` model on `hub`:
-/// `tree` is the URL of the repository's file listing, `name` names its results
-/// (`pythia-160m@step3000`). Throws if the spec is not a model repository.
+/// `{hub, repo, revision, name, spec, tree}` of a `[hub:]<owner>/<name>[@revision]` model on
+/// `hub`: `tree` is the URL of the repository's file listing, `name` names its results
+/// (`pythia-160m@step3000`), `spec` names it in lists and links (`@main` left out). Throws if
+/// the spec is not a model repository.
 #[wasm_bindgen]
 pub fn hub_model(spec: &str, hub: &str) -> Result<String, JsError> {
     let model = hub_ref(spec)?;
@@ -32,9 +34,15 @@ pub fn hub_model(spec: &str, hub: &str) -> Result<String, JsError> {
     }
     Ok(json!({
         "hub": hub.trim_end_matches('/'), "repo": model.id, "revision": model.revision, "name": model.result_name(),
-        "tree": model.model_tree_url(hub),
+        "spec": model.spec(), "tree": model.model_tree_url(hub),
     })
     .to_string())
+}
+
+/// How lists and links name the model `repo` at `revision`: `repo`, or `repo@revision`.
+#[wasm_bindgen]
+pub fn hub_model_spec(repo: &str, revision: &str) -> String {
+    HubRef { id: repo.to_string(), revision: revision.to_string(), file: None }.spec()
 }
 
 /// The URL of `file` of the model `repo` at `revision` on `hub`.
@@ -59,7 +67,7 @@ pub fn model_folder_files(names: &str) -> Result<Vec<String>, JsError> {
     Ok(folder_model_files(&names).map_err(|e| JsError::new(&e))?.into_iter().map(str::to_string).collect())
 }
 
-/// `{name, tree_url}` of a `hub:<id>[@revision][:<file>]` spec on `hub`; throws if the spec is malformed.
+/// `{name, tree_url}` of a `[hub:]<id>[@revision][:<file>]` spec on `hub`; throws if the spec is malformed.
 #[wasm_bindgen]
 pub fn hub_dataset(spec: &str, hub: &str) -> Result<String, JsError> {
     let d = hub_ref(spec)?;

@@ -8,10 +8,11 @@ use wasm_bindgen::prelude::*;
 
 use super::files::{JobModel, ModelFiles};
 use super::fused_tiles;
-use super::protocol::{Backend, Event, JobRequest, Running, Timing};
+use super::protocol::{Backend, Event, JobRequest, Running};
 use crate::checkpoint::{self, read_all, Checkpoint, Progress};
 use crate::evaluation::check_model_names;
 use crate::model::{ModelConfig, Precision, F16_DEVIATION_ON_FIXTURES};
+use crate::report::Timing;
 use crate::run::{kept_in_order, run_task, Control, ExampleResult, RunError, RunOptions, Share};
 use crate::task::{logodds_class_warnings, Task};
 
@@ -136,6 +137,7 @@ async fn score_model(
         score_seconds: (js_sys::Date::now() - loaded) / 1e3,
         wasm_memory_before_load_bytes: Some(memory_before_load),
         restored_examples: restored,
+        ..Timing::default()
     };
     Ok((checkpoint.config.parameter_count(), checkpoint.config.family().name(), timing))
 }

@@ -33,12 +33,12 @@ pub use checksum::{JsDownloadCheck, Sha256Stream};
 #[cfg(target_family = "wasm")]
 pub use half_copy::HalfPrecisionCopy;
 #[cfg(target_family = "wasm")]
-pub use hub::{default_hub, hub_data_file, hub_dataset, hub_file_info, hub_model};
+pub use hub::{default_hub, hub_data_file, hub_dataset, hub_file_info, hub_model, hub_model_spec};
 #[cfg(target_family = "wasm")]
 pub use job::run_job;
 #[cfg(target_family = "wasm")]
 pub use models::check_model_names;
 #[cfg(target_family = "wasm")]
-pub use report::evaluation_report;
+pub use report::{results_bundle, PageEvaluation};
 #[cfg(target_family = "wasm")]
 pub use task_view::parse_task;

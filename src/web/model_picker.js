@@ -16,7 +16,7 @@ export async function loadRegistry() {
 
 /** How a registry entry is named in the page's lists and URLs: `repo`, or `repo@revision`. */
 export function entrySpec(m) {
-  return m.revision === "main" ? m.repo : `${m.repo}@${m.revision}`;
+  return state.wasm.hub_model_spec(m.repo, m.revision);
 }
 
 /** The registry's models grouped by family (in the registry's order), then models named by URL. */
@@ -123,7 +123,7 @@ export function currentHub() {
 
 /** A Hub model `owner/name[@revision]` on `hub`: its URLs and name (see files.js); throws if `spec` is none. */
 export function hubSource(hub, spec) {
-  return JSON.parse(state.wasm.hub_model(`hub:${spec.trim()}`, hub));
+  return JSON.parse(state.wasm.hub_model(spec, hub));
 }
 
 /**

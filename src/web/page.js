@@ -35,7 +35,7 @@ export const state = {
   csvs: {},
   trend: null,
   trends: null,
-  /** How each example moved from the smallest model to the largest (`evaluation_report`'s `examples`). */
+  /** How each example moved from the smallest model to the largest (`PageEvaluation.report`'s `examples`). */
   examples: null,
   /** The model whose column alone the examples table shows (a point clicked), or null. */
   focusModel: null,

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::Precision;
+use crate::report::Timing;
 use crate::run::ExampleResult;
 use crate::score::Truncation;
 use crate::task::{FewShot, TaskSpec, TaskType};
@@ -122,17 +123,6 @@ pub enum Event<'a> {
         message: String,
     },
     Finished,
-}
-
-/// Where one model's time went.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
-pub struct Timing {
-    pub load_seconds: f64,
-    pub score_seconds: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wasm_memory_before_load_bytes: Option<f64>,
-    /// Examples taken from an interrupted run rather than scored now.
-    pub restored_examples: usize,
 }
 
 #[cfg(test)]

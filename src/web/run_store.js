@@ -46,16 +46,12 @@ async function sha256(bytes) {
 }
 
 /**
- * The run's key: the task's content and every setting that changes a number (task type,
- * truncation, few-shot demonstrations, the numeric seed, f16 weights). The backend is not one of them:
- * backends agree within the tolerance the tests hold them to.
+ * The run's key: the task's content and `numbers`, the settings that change a number
+ * (`settings.js` `numbersOf`). The backend is not one of them: backends agree within the
+ * tolerance the tests hold them to.
  */
-export async function runKey(taskBytes, settings) {
+export async function runKey(taskBytes, numbers) {
   if (!globalThis.crypto?.subtle) return null; // not a secure origin: nothing is kept
-  const { task_type, truncation, few_shot, seed, precision } = settings;
-  const numbers = [task_type ?? null, truncation, few_shot ?? null, seed ?? 0];
-  // f16 weights change the numbers; float32 runs keep the keys they always had.
-  if (precision && precision !== "f32") numbers.push(precision);
   return `${await sha256(taskBytes)}:${JSON.stringify(numbers)}`;
 }
 

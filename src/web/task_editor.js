@@ -6,7 +6,7 @@
 // the task itself, compressed.
 import { selectedModels } from "./model_picker.js";
 import { $, fetchBytes, node, state } from "./page.js";
-import { downloadLink } from "./run_control.js";
+import { downloadLink } from "./exports.js";
 import { setTask } from "./task_picker.js";
 
 /** The prize asked for at least this many examples, and recommended about a thousand. */

@@ -3,6 +3,7 @@
 import { megabytes } from "./download.js";
 import { selectRepo, updateRunButton } from "./model_picker.js";
 import { $, fetchBytes, httpUrl, node, showError, state } from "./page.js";
+import { fewShotOf, readSettings } from "./settings.js";
 
 /** A task that could not be loaded: said where the task's status goes. */
 export function taskError(e) {
@@ -56,8 +57,7 @@ export function setTask(name, bytes, extra = {}) {
 
 /** The few-shot settings, or null for zero-shot. */
 export function fewShot() {
-  const shots = Number($("shots").value) || 0;
-  return shots > 0 ? { shots, seed: Number($("seed").value) || 0 } : null;
+  return fewShotOf(readSettings());
 }
 
 export async function loadBuiltins() {
@@ -102,7 +102,7 @@ export function publishedFor(name) {
   // The name a model's results get (the Hub's rule, in the wasm module); a folder keeps its own.
   const base = (spec) => {
     try {
-      return JSON.parse(state.wasm.hub_model(spec.startsWith("hub:") ? spec : `hub:${spec}`, "")).name;
+      return JSON.parse(state.wasm.hub_model(spec, "")).name;
     } catch {
       return spec;
     }

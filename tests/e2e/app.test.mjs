@@ -540,7 +540,10 @@ test("settings compared side by side: one run per setting, each matching the ref
     assert.ok(end.startsWith("… ") && end.length === 482 && end.endsWith("A:"), end);
     assert.match(await first.locator("td.text summary").textContent(), /^full prompt \(\d+ characters\)$/);
     await page.locator("#size-figure").screenshot({ path: path.join(OUT, "comparison.png") });
-    assert.match(await page.getAttribute("#run-link", "href"), /compare=truncation/);
+    // The link runs the whole comparison again, from the settings it started with (not the
+    // last setting's).
+    const link = new URL(await page.getAttribute("#run-link", "href"));
+    assert.deepEqual([link.searchParams.get("compare"), link.searchParams.get("truncation")], ["truncation", "pipeline"]);
   });
 });
 

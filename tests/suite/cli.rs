@@ -3,6 +3,8 @@
 
 use crate::common;
 
+use invscale::report::ResultsBundle;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -26,7 +28,7 @@ fn eval_writes_pipeline_csvs_and_a_summary() {
     let out = temp_dir("eval");
     let task = fixtures.join("tasks/classification.csv");
     let (a, b) = (fixtures.join("models/tiny-hub"), fixtures.join("models/tiny-odd-heads"));
-    let output = invscale(&["eval", "--task", path(&task), "--model", path(&a), "--model", path(&b), "--out", path(&out)]);
+    let output = invscale(&["eval", "--task", path(&task), "--model", path(&a), "--model", path(&b), "--out", path(&out), "--bundle"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("tiny-hub") && stdout.contains("tiny-odd-heads"), "{stdout}");
@@ -75,6 +77,24 @@ fn eval_writes_pipeline_csvs_and_a_summary() {
     assert!(stdout.contains(&format!("trend: {verdict} (in ")), "{stdout}");
     assert!(summary.get("family_trends").is_none(), "one family: one verdict");
     assert_eq!(models[0]["family"], "GPT-2");
+
+    // `--bundle`: results.json in the page's schema, written through the one type.
+    let text = std::fs::read_to_string(out.join("results.json")).unwrap();
+    let bundle: ResultsBundle = serde_json::from_str(&text).unwrap();
+    assert_eq!(bundle.to_json() + "\n", text, "results.json is the type's own serialisation");
+    assert_eq!((bundle.task_type.as_str(), bundle.examples, bundle.truncation.as_str()), ("classification", 12, "keep-scored"));
+    assert_eq!((bundle.backend.as_str(), bundle.precision.as_str(), bundle.complete), ("cpu", "f32", true));
+    assert_eq!(serde_json::to_value(&bundle.trend).unwrap(), summary["trend"]);
+    assert!(bundle.partial_models.is_empty() && bundle.comparison.is_empty() && bundle.family_trends.is_empty());
+    for (report, summarised) in bundle.models.iter().zip(models) {
+        assert_eq!(serde_json::to_value(&report.summary).unwrap(), *summarised, "each model's summary is summary.json's");
+        let csv = std::fs::read_to_string(out.join(format!("{}.csv", report.summary.name))).unwrap();
+        let losses: Vec<f64> = csv::Reader::from_reader(csv.as_bytes()).records().map(|r| r.unwrap()[1].parse().unwrap()).collect();
+        let rows: Vec<f64> = report.rows.iter().map(|row| row["loss"].as_f64().unwrap()).collect();
+        assert_eq!(rows, losses, "{}: one row per example, the CSV's numbers", report.summary.name);
+        let timing = report.timing.expect("the CLI times each model");
+        assert!(timing.load_seconds > 0.0 && timing.score_seconds > 0.0, "{timing:?}");
+    }
     let _ = std::fs::remove_dir_all(&out);
 }
 
