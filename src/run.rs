@@ -36,6 +36,10 @@ pub enum RunError {
     NoShare(Share),
     #[error("cancelled after {done} of {total} examples")]
     Cancelled { done: usize, total: usize },
+    /// NaN or infinity where a log-prob should be: the weights (finite, but huge) or the
+    /// device's arithmetic overflowed. Scored on, it would count as a correct prediction.
+    #[error("example {index}: the model gave a log-prob that is not a finite number (its weights or the device's arithmetic overflowed)")]
+    NonFinite { index: usize },
 }
 
 /// Results kept from an earlier run do not fit the task (an older version, or another task,
@@ -341,6 +345,9 @@ impl<S: Scorer> Scoring<'_, S> {
                 let common = common(indices[0]);
                 let metrics =
                     score::score_batch(scorer, self.task.task_type, &kinds, &groups, common.as_ref(), &self.plan.batching).await?;
+                if let Some((&index, _)) = indices.iter().zip(&metrics).find(|(_, m)| !m.is_finite()) {
+                    return Err(RunError::NonFinite { index });
+                }
                 Ok(indices
                     .iter()
                     .zip(metrics)

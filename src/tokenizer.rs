@@ -18,6 +18,16 @@ pub enum TokenizerFiles<'a> {
     VocabMerges { vocab: &'a [u8], merges: &'a [u8], config: Option<&'a [u8]> },
 }
 
+impl TokenizerFiles<'_> {
+    /// The file that holds the vocabulary (its ids).
+    pub fn vocabulary_file(&self) -> &'static str {
+        match self {
+            TokenizerFiles::Json(_) => "tokenizer.json",
+            TokenizerFiles::VocabMerges { .. } => "vocab.json",
+        }
+    }
+}
+
 /// The bytes of a model's tokenizer files, as read from a folder or downloaded.
 #[derive(Clone, Debug)]
 pub enum TokenizerBytes {
@@ -153,5 +163,11 @@ impl Tokenizer {
 
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
+    }
+
+    /// The token with the largest id (added tokens included): what must have a row in the
+    /// embedding, whatever the count of tokens.
+    pub fn largest_id(&self) -> Option<(String, u32)> {
+        self.inner.get_vocab(true).into_iter().max_by_key(|&(_, id)| id)
     }
 }

@@ -17,8 +17,16 @@ use safetensors::Dtype;
 use super::safetensors::TensorSink;
 use super::{SafetensorsStream, WeightsError};
 use crate::model::layout::{is_ignored, is_matrix, Expected, Kind, Layout, Loaded, Weights};
-use crate::model::precision::{narrow_to_f16, widen_to_f32};
+use crate::model::precision::{first_non_finite, narrow_to_f16, widen_to_f32};
 use crate::model::{LanguageModel, ModelConfig, Precision, VocabMatrix};
+
+/// Refuses `data` (elements from `first` on of tensor `name`) if it holds NaN or infinity.
+fn finite(name: &str, dtype: Dtype, data: &[u8], first: usize) -> Result<(), WeightsError> {
+    match first_non_finite(dtype, data) {
+        Some(i) => Err(WeightsError::NonFinite { name: name.to_string(), element: first + i }),
+        None => Ok(()),
+    }
+}
 
 /// `[rows, cols]` elements of `width` bytes → `[cols, rows]`.
 fn transposed(data: &[u8], rows: usize, cols: usize, width: usize) -> Vec<u8> {
@@ -133,6 +141,7 @@ impl WeightLoader {
             self.blocks.clear();
         }
         let cols = expected.shape[1];
+        finite(name, dtype, &data, first_row * cols)?;
         let block = self.matrix_data(name, dtype, data, cols)?;
         let (rows, stored) = (block.shape()[0], block.dtype());
         self.blocks.push(Param::from_tensor(Tensor::from_data(block, (&self.device, stored))));
@@ -173,6 +182,9 @@ impl WeightLoader {
         let Some(expected) = self.checked(name, shape)? else { return Ok(()) };
         if !matches!(dtype, Dtype::F32 | Dtype::F16 | Dtype::BF16) {
             return Err(WeightsError::Dtype { name: name.to_string(), dtype: format!("{dtype:?}") });
+        }
+        if expected.kind != Kind::Vocab {
+            finite(name, dtype, &data, 0)?;
         }
         let d = &self.device;
         let loaded = match expected.kind {

@@ -51,6 +51,9 @@ pub enum CheckpointError {
     Tokenizer(#[from] TokenizerError),
     #[error("the tokenizer has {tokenizer} tokens but config.json says vocab_size is {config}")]
     VocabMismatch { tokenizer: usize, config: usize },
+    /// A token id with no row in the embedding: scoring it would read beyond the matrix.
+    #[error("{file}: token `{token}` has id {id}, beyond the embedding's {rows} rows (config.json's vocab_size)")]
+    IdBeyondEmbedding { file: &'static str, token: String, id: u32, rows: usize },
 }
 
 /// Why a source's model could not be loaded; each message names the file at fault.
@@ -144,9 +147,14 @@ impl CheckpointLoader {
     /// Checks config, tokenizer and precision before any weight is read.
     fn new(config_json: &[u8], tokenizer: TokenizerFiles<'_>, device: &Device, precision: Precision) -> Result<Self, CheckpointError> {
         let config = ModelConfig::from_json(config_json)?;
+        let file = tokenizer.vocabulary_file();
         let tokenizer = Tokenizer::from_files(tokenizer)?;
-        if tokenizer.vocab_size() > config.sizes().vocab_size {
-            return Err(CheckpointError::VocabMismatch { tokenizer: tokenizer.vocab_size(), config: config.sizes().vocab_size });
+        let rows = config.sizes().vocab_size;
+        if tokenizer.vocab_size() > rows {
+            return Err(CheckpointError::VocabMismatch { tokenizer: tokenizer.vocab_size(), config: rows });
+        }
+        if let Some((token, id)) = tokenizer.largest_id().filter(|&(_, id)| id as usize >= rows) {
+            return Err(CheckpointError::IdBeyondEmbedding { file, token, id, rows });
         }
         let weights = WeightsStream::new(WeightLoader::new(&config, device).with_precision(precision)?);
         Ok(CheckpointLoader { config, tokenizer, weights })

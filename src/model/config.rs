@@ -170,34 +170,61 @@ pub(super) fn read_fields<T: DeserializeOwned>(json: &serde_json::Value) -> Resu
     })
 }
 
-/// A size from `config.json`: a positive whole number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Positive(pub usize);
+/// Sizes no real model reaches, each far above the largest published one (Llama 3.1 405B: 126
+/// layers, 128 heads, width 16,384, MLP 53,248; Qwen2.5-1M: 1,010,000 positions; Gemma:
+/// 262,144 tokens), so that a `config.json` cannot make the loader plan, allocate or compute
+/// beyond what any device holds, and sums and products of them cannot overflow.
+pub mod limits {
+    pub const LAYERS: usize = 1024;
+    pub const HEADS: usize = 1024;
+    pub const WIDTH: usize = 65_536;
+    pub const INNER: usize = 262_144;
+    pub const POSITIONS: usize = 1 << 21;
+    pub const VOCAB: usize = 1 << 20;
+}
 
-impl<'de> Deserialize<'de> for Positive {
+/// A size from `config.json`: a whole number from 1 to `MAX` (one of [`limits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Positive<const MAX: usize>(pub usize);
+
+/// Transformer blocks.
+pub(super) type Layers = Positive<{ limits::LAYERS }>;
+/// Attention heads (of queries, or of keys and values).
+pub(super) type Heads = Positive<{ limits::HEADS }>;
+/// A width of the residual stream (or of the embedding before its projection).
+pub(super) type Width = Positive<{ limits::WIDTH }>;
+/// The width of the MLP's hidden layer.
+pub(super) type Inner = Positive<{ limits::INNER }>;
+/// A number of positions (the context, or a local attention window).
+pub(super) type Positions = Positive<{ limits::POSITIONS }>;
+/// Rows of the embedding.
+pub(super) type Vocab = Positive<{ limits::VOCAB }>;
+
+impl<'de, const MAX: usize> Deserialize<'de> for Positive<MAX> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl serde::de::Visitor<'_> for Visit {
-            type Value = Positive;
+        struct Visit<const MAX: usize>;
+        impl<const MAX: usize> serde::de::Visitor<'_> for Visit<MAX> {
+            type Value = Positive<MAX>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a positive whole number")
+                write!(f, "a whole number from 1 to {MAX}")
             }
-            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Positive, E> {
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Positive<MAX>, E> {
                 match usize::try_from(n) {
-                    Ok(n) if n > 0 => Ok(Positive(n)),
-                    _ => Err(E::custom(format!("must be a positive whole number, found {n}"))),
+                    Ok(n) if (1..=MAX).contains(&n) => Ok(Positive(n)),
+                    Ok(0) => Err(E::custom("must be a positive whole number, found 0")),
+                    _ => Err(E::custom(format!("must be at most {MAX} (no real model comes near), found {n}"))),
                 }
             }
-            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Positive, E> {
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Positive<MAX>, E> {
                 u64::try_from(n)
                     .map_err(|_| E::custom(format!("must be a positive whole number, found {n}")))
                     .and_then(|n| self.visit_u64(n))
             }
-            fn visit_f64<E: serde::de::Error>(self, x: f64) -> Result<Positive, E> {
+            fn visit_f64<E: serde::de::Error>(self, x: f64) -> Result<Positive<MAX>, E> {
                 Err(E::custom(format!("must be a positive whole number, found {x}")))
             }
         }
-        d.deserialize_any(Visit)
+        d.deserialize_any(Visit::<MAX>)
     }
 }
 

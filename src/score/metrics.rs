@@ -33,6 +33,18 @@ pub enum Metrics {
 }
 
 impl Metrics {
+    /// Whether every number is finite (a numeric example's estimate may be absent).
+    pub fn is_finite(&self) -> bool {
+        match self {
+            Metrics::Classification { loss, total_logprob, class_logprobs, .. } => {
+                [loss, total_logprob].into_iter().chain(class_logprobs).all(|x| x.is_finite())
+            }
+            Metrics::SequenceProb { loss } => loss.is_finite(),
+            Metrics::Logodds { logodds_difference, total_logprob, .. } => logodds_difference.is_finite() && total_logprob.is_finite(),
+            Metrics::Numeric { estimate, .. } => estimate.is_none_or(f64::is_finite),
+        }
+    }
+
     /// The value the task's main metric averages (`loss` or `logodds_difference`).
     pub fn value(&self) -> f64 {
         match self {

@@ -111,3 +111,56 @@ fn a_neox_head_saved_as_lm_head_is_read_as_embed_out() {
     assert_eq!(load(&dir).err().unwrap(), "model.safetensors: tensor `lm_head.weight` is a second copy of `embed_out.weight`");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A token id beyond the embedding's rows is refused as the model loads, naming the file, the
+/// token and the id (scoring it would read past the matrix), though the count of tokens fits.
+#[test]
+fn a_token_id_beyond_the_embedding_is_refused_naming_it() {
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&common::read(common::fixtures().join("models/tiny-hub/tokenizer.json"))).unwrap();
+    json["model"]["vocab"]["hello"] = 99_999.into();
+    let dir = folder_like("tiny-hub", "token-id", &[("tokenizer.json", Some(serde_json::to_vec(&json).unwrap()))]);
+    assert_eq!(
+        load(&dir).err().unwrap(),
+        "tokenizer.json: token `hello` has id 99999, beyond the embedding's 50257 rows (config.json's vocab_size)"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `model.safetensors` of tiny-hub with every element of tensor `name` set to `value`.
+fn safetensors_with(name: &str, value: f32) -> Vec<u8> {
+    let mut bytes = common::read(common::fixtures().join("models/tiny-hub/model.safetensors"));
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let offsets = &header[name]["data_offsets"];
+    let (start, end) = (8 + n + offsets[0].as_u64().unwrap() as usize, 8 + n + offsets[1].as_u64().unwrap() as usize);
+    for element in bytes[start..end].chunks_exact_mut(4) {
+        element.copy_from_slice(&value.to_le_bytes());
+    }
+    bytes
+}
+
+/// NaN or infinity in a weight is refused as it streams in, naming the tensor; weights that
+/// are finite but overflow the arithmetic stop the run at the first example they spoil, never
+/// scoring NaN (which would win every comparison and count as correct).
+#[test]
+fn non_finite_weights_and_log_probs_are_refused() {
+    for (value, test) in [(f32::NAN, "nan"), (f32::INFINITY, "inf")] {
+        let dir = folder_like("tiny-hub", test, &[("model.safetensors", Some(safetensors_with("h.1.attn.c_attn.weight", value)))]);
+        assert_eq!(
+            load(&dir).err().unwrap(),
+            "model.safetensors: tensor `h.1.attn.c_attn.weight` holds a non-finite value (NaN or infinity) at element 0"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let dir = folder_like("tiny-hub", "overflow", &[("model.safetensors", Some(safetensors_with("ln_f.weight", f32::MAX / 2.0)))]);
+    let checkpoint = load(&dir).unwrap();
+    let task = invscale::task::parse_task(&common::read(common::fixtures().join("tasks/classification.csv")), None).unwrap();
+    let run = pollster::block_on(invscale::run::run_task(&checkpoint, &task, Default::default(), |_, _| invscale::run::Control::Continue));
+    // The first pass to finish names its first example (passes hold examples of one shape).
+    let e = run.err().unwrap().to_string();
+    let (example, rest) = e.split_once(": ").unwrap();
+    assert!(example.strip_prefix("example ").unwrap().parse::<usize>().unwrap() < task.examples.len(), "{e}");
+    assert_eq!(rest, "the model gave a log-prob that is not a finite number (its weights or the device's arithmetic overflowed)");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -2,20 +2,20 @@
 
 use serde::Deserialize;
 
-use crate::model::config::{read_fields, yes, ConfigError, Positive, Sizes};
+use crate::model::config::{read_fields, yes, ConfigError, Heads, Inner, Layers, Positions, Positive, Sizes, Vocab, Width};
 use crate::model::layout::{Expected, Layout};
 use crate::model::nn::Activation;
 
 /// The values `config.json` may leave out: GPT-2's.
 mod defaults {
-    use super::{Activation, Positive};
+    use super::{Activation, Positions, Positive, Vocab};
     pub const N_POSITIONS: usize = 1024;
     pub const VOCAB_SIZE: usize = 50257;
     pub const LAYER_NORM_EPSILON: f64 = 1e-5;
-    pub fn n_positions() -> Positive {
+    pub fn n_positions() -> Positions {
         Positive(N_POSITIONS)
     }
-    pub fn vocab_size() -> Positive {
+    pub fn vocab_size() -> Vocab {
         Positive(VOCAB_SIZE)
     }
     pub fn layer_norm_epsilon() -> f64 {
@@ -29,15 +29,15 @@ mod defaults {
 /// The fields of a GPT-2 `config.json` that shape the network, as the Hub names them.
 #[derive(Deserialize)]
 struct Fields {
-    n_layer: Positive,
-    n_head: Positive,
-    n_embd: Positive,
+    n_layer: Layers,
+    n_head: Heads,
+    n_embd: Width,
     #[serde(default = "defaults::n_positions")]
-    n_positions: Positive,
+    n_positions: Positions,
     #[serde(default = "defaults::vocab_size")]
-    vocab_size: Positive,
+    vocab_size: Vocab,
     /// Absent: `4 * n_embd`.
-    n_inner: Option<Positive>,
+    n_inner: Option<Inner>,
     #[serde(default = "defaults::layer_norm_epsilon")]
     layer_norm_epsilon: f64,
     #[serde(default = "defaults::activation")]
@@ -166,7 +166,14 @@ mod tests {
         let e = gpt2(r#"{"n_layer":2.5,"n_head":2,"n_embd":8}"#).unwrap_err();
         assert_eq!(e.to_string(), "config.json: `n_layer`: must be a positive whole number, found 2.5");
         let e = gpt2(r#"{"n_layer":"2","n_head":2,"n_embd":8}"#).unwrap_err();
-        assert_eq!(e.to_string(), "config.json: `n_layer`: invalid type: string \"2\", expected a positive whole number");
+        assert_eq!(e.to_string(), "config.json: `n_layer`: invalid type: string \"2\", expected a whole number from 1 to 1024");
+        // Sizes no model reaches are refused before anything is planned or allocated for them.
+        let e = gpt2(r#"{"n_layer":1000000000,"n_head":2,"n_embd":8}"#).unwrap_err();
+        assert_eq!(e.to_string(), "config.json: `n_layer`: must be at most 1024 (no real model comes near), found 1000000000");
+        let e = gpt2(r#"{"n_layer":1,"n_head":2,"n_embd":4611686018427387904}"#).unwrap_err();
+        assert_eq!(e.to_string(), "config.json: `n_embd`: must be at most 65536 (no real model comes near), found 4611686018427387904");
+        let e = gpt2(r#"{"n_layer":1,"n_head":2,"n_embd":8,"n_positions":1000000000}"#).unwrap_err();
+        assert_eq!(e.to_string(), "config.json: `n_positions`: must be at most 2097152 (no real model comes near), found 1000000000");
         let e = gpt2(r#"{"n_layer":1,"n_head":2,"n_embd":8,"scale_attn_weights":"yes"}"#).unwrap_err();
         assert_eq!(e.to_string(), "config.json: `scale_attn_weights`: invalid type: string \"yes\", expected a boolean");
         let e = gpt2(r#"{"n_layer":1,"n_head":2,"n_embd":8,"activation_function":"mish"}"#).unwrap_err();

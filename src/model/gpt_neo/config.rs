@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::model::config::{read_fields, ConfigError, Positive, Sizes};
+use crate::model::config::{read_fields, ConfigError, Heads, Inner, Layers, Positions, Positive, Sizes, Vocab, Width};
 use crate::model::layout::{Expected, Layout};
 use crate::model::nn::Activation;
 
@@ -23,31 +23,31 @@ pub struct GptNeoConfig {
 /// The fields of a GPT-Neo `config.json` that shape the network, as the Hub names them.
 #[derive(Deserialize)]
 struct Fields {
-    num_layers: Positive,
-    num_heads: Positive,
-    hidden_size: Positive,
+    num_layers: Layers,
+    num_heads: Heads,
+    hidden_size: Width,
     #[serde(default = "defaults::max_position_embeddings")]
-    max_position_embeddings: Positive,
+    max_position_embeddings: Positions,
     #[serde(default = "defaults::vocab_size")]
-    vocab_size: Positive,
+    vocab_size: Vocab,
     /// Absent: `4 * hidden_size`.
-    intermediate_size: Option<Positive>,
+    intermediate_size: Option<Inner>,
     #[serde(default = "defaults::layer_norm_epsilon")]
     layer_norm_epsilon: f64,
     #[serde(default = "defaults::activation_function")]
     activation_function: Activation,
     attention_types: serde_json::Value,
     #[serde(default = "defaults::window_size")]
-    window_size: Positive,
+    window_size: Positions,
 }
 
 /// The values `config.json` may leave out: transformers' `GPTNeoConfig`'s.
 mod defaults {
-    use super::{Activation, Positive};
-    pub fn max_position_embeddings() -> Positive {
+    use super::{Activation, Positions, Positive, Vocab};
+    pub fn max_position_embeddings() -> Positions {
         Positive(2048)
     }
-    pub fn vocab_size() -> Positive {
+    pub fn vocab_size() -> Vocab {
         Positive(50257)
     }
     pub fn layer_norm_epsilon() -> f64 {
@@ -56,7 +56,7 @@ mod defaults {
     pub fn activation_function() -> Activation {
         Activation::GeluTanh
     }
-    pub fn window_size() -> Positive {
+    pub fn window_size() -> Positions {
         Positive(256)
     }
 }

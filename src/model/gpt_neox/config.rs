@@ -3,7 +3,7 @@
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-use crate::model::config::{read_fields, yes, ConfigError, Positive, Sizes};
+use crate::model::config::{read_fields, yes, ConfigError, Heads, Inner, Layers, Positions, Positive, Sizes, Vocab, Width};
 use crate::model::layout::{Expected, Layout};
 use crate::model::nn::Activation;
 
@@ -32,14 +32,14 @@ pub struct GptNeoXConfig {
 /// (and the newer names transformers also reads).
 #[derive(Deserialize)]
 struct Fields {
-    num_hidden_layers: Positive,
-    num_attention_heads: Positive,
-    hidden_size: Positive,
+    num_hidden_layers: Layers,
+    num_attention_heads: Heads,
+    hidden_size: Width,
     #[serde(default = "defaults::max_position_embeddings")]
-    max_position_embeddings: Positive,
-    vocab_size: Positive,
+    max_position_embeddings: Positions,
+    vocab_size: Vocab,
     /// Absent: `4 * hidden_size`.
-    intermediate_size: Option<Positive>,
+    intermediate_size: Option<Inner>,
     #[serde(default = "defaults::layer_norm_eps")]
     layer_norm_eps: f64,
     #[serde(default = "defaults::hidden_act")]
@@ -59,8 +59,8 @@ struct Fields {
 
 /// The values `config.json` may leave out: transformers' `GPTNeoXConfig`'s.
 mod defaults {
-    use super::{Activation, Positive};
-    pub fn max_position_embeddings() -> Positive {
+    use super::{Activation, Positions, Positive};
+    pub fn max_position_embeddings() -> Positions {
         Positive(2048)
     }
     pub fn layer_norm_eps() -> f64 {

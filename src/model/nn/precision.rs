@@ -99,3 +99,14 @@ pub(crate) fn widen_to_f32(name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<
     }
     Ok(out)
 }
+
+/// The first element of `data` (little-endian, in `dtype`) that is NaN or infinite: its
+/// exponent bits all set. Other dtypes have none.
+pub(crate) fn first_non_finite(dtype: Dtype, data: &[u8]) -> Option<usize> {
+    match dtype {
+        Dtype::F32 => data.chunks_exact(4).position(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) & 0x7f80_0000 == 0x7f80_0000),
+        Dtype::F16 => data.chunks_exact(2).position(|b| u16::from_le_bytes([b[0], b[1]]) & 0x7c00 == 0x7c00),
+        Dtype::BF16 => data.chunks_exact(2).position(|b| u16::from_le_bytes([b[0], b[1]]) & 0x7f80 == 0x7f80),
+        _ => None,
+    }
+}

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::model::config::{read_fields, yes, ConfigError, Positive, Sizes};
+use crate::model::config::{read_fields, yes, ConfigError, Heads, Inner, Layers, Positions, Positive, Sizes, Vocab, Width};
 use crate::model::layout::{Expected, Layout};
 use crate::model::nn::Activation;
 
@@ -30,17 +30,17 @@ pub struct OptConfig {
 /// The fields of an OPT `config.json` that shape the network, as the Hub names them.
 #[derive(Deserialize)]
 struct Fields {
-    num_hidden_layers: Positive,
-    num_attention_heads: Positive,
-    hidden_size: Positive,
+    num_hidden_layers: Layers,
+    num_attention_heads: Heads,
+    hidden_size: Width,
     #[serde(default = "defaults::max_position_embeddings")]
-    max_position_embeddings: Positive,
+    max_position_embeddings: Positions,
     #[serde(default = "defaults::vocab_size")]
-    vocab_size: Positive,
+    vocab_size: Vocab,
     /// Absent: `4 * hidden_size`.
-    ffn_dim: Option<Positive>,
+    ffn_dim: Option<Inner>,
     /// Absent: `hidden_size`.
-    word_embed_proj_dim: Option<Positive>,
+    word_embed_proj_dim: Option<Width>,
     #[serde(default = "defaults::activation_function")]
     activation_function: Activation,
     #[serde(default = "yes")]
@@ -55,11 +55,11 @@ struct Fields {
 
 /// The values `config.json` may leave out: transformers' `OPTConfig`'s.
 mod defaults {
-    use super::{Activation, Positive};
-    pub fn max_position_embeddings() -> Positive {
+    use super::{Activation, Positions, Positive, Vocab};
+    pub fn max_position_embeddings() -> Positions {
         Positive(2048)
     }
-    pub fn vocab_size() -> Positive {
+    pub fn vocab_size() -> Vocab {
         Positive(50272)
     }
     pub fn activation_function() -> Activation {
