@@ -9,8 +9,8 @@ const SNIFF_BYTES: usize = 4;
 const ZIP_MAGIC: &[u8; 4] = b"PK\x03\x04";
 
 enum State {
-    /// Fewer than [`SNIFF_BYTES`] bytes seen.
-    Sniffing(WeightLoader, Vec<u8>),
+    /// Fewer than [`SNIFF_BYTES`] bytes seen; the file's size when known.
+    Sniffing(WeightLoader, Vec<u8>, Option<u64>),
     Safetensors(SafetensorsStream),
     TorchZip(Box<TorchZipStream>),
     /// Only while switching.
@@ -22,7 +22,15 @@ pub struct WeightsStream(State);
 
 impl WeightsStream {
     pub fn new(loader: WeightLoader) -> Self {
-        WeightsStream(State::Sniffing(loader, Vec::new()))
+        WeightsStream(State::Sniffing(loader, Vec::new(), None))
+    }
+
+    /// The size of the file about to arrive, when its source knows it: what a header says
+    /// its tensors take is held to it before any is read.
+    pub fn expect_size(&mut self, size: Option<u64>) {
+        if let State::Sniffing(_, _, expected) = &mut self.0 {
+            *expected = size;
+        }
     }
 
     /// Takes the next chunk of the file; loads every tensor it completes.
@@ -30,13 +38,13 @@ impl WeightsStream {
         match &mut self.0 {
             State::Safetensors(s) => s.push(chunk),
             State::TorchZip(z) => z.push(chunk),
-            State::Sniffing(_, first) if first.len() + chunk.len() < SNIFF_BYTES => {
+            State::Sniffing(_, first, _) if first.len() + chunk.len() < SNIFF_BYTES => {
                 first.extend_from_slice(chunk);
                 Ok(())
             }
             State::Empty => Err(WeightsError::Format("an earlier error ended this checkpoint's stream".into())),
             _ => {
-                let State::Sniffing(loader, mut first) = std::mem::replace(&mut self.0, State::Empty) else {
+                let State::Sniffing(loader, mut first, size) = std::mem::replace(&mut self.0, State::Empty) else {
                     unreachable!("every other state is matched above")
                 };
                 first.extend_from_slice(chunk);
@@ -50,7 +58,7 @@ impl WeightsStream {
                                 .into(),
                         ))
                     }
-                    _ => State::Safetensors(SafetensorsStream::new(loader)),
+                    _ => State::Safetensors(SafetensorsStream::new(loader, size)),
                 };
                 self.push(&first)
             }
@@ -61,7 +69,7 @@ impl WeightsStream {
     /// whose tensors go to the same model.
     pub fn next_file(&mut self) -> Result<(), WeightsError> {
         let current = WeightsStream(std::mem::replace(&mut self.0, State::Empty));
-        self.0 = State::Sniffing(current.end_of_file()?, Vec::new());
+        self.0 = State::Sniffing(current.end_of_file()?, Vec::new(), None);
         Ok(())
     }
 

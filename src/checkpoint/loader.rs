@@ -14,7 +14,7 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 use safetensors::tensor::{Metadata, TensorInfo};
 use safetensors::Dtype;
 
-use super::safetensors::TensorSink;
+use super::safetensors::{TensorSink, SKIPPED_PIECE_BYTES};
 use super::{SafetensorsStream, WeightsError};
 use crate::model::layout::{is_ignored, is_matrix, Expected, Kind, Layout, Loaded, Weights};
 use crate::model::precision::{first_non_finite, narrow_to_f16, widen_to_f32};
@@ -236,15 +236,28 @@ impl WeightLoader {
 
 /// The loader as the stream's sink: the vocabulary matrices in row blocks, the rest whole.
 impl TensorSink for WeightLoader {
-    fn header(&mut self, _: &Metadata, _: &[(String, TensorInfo)]) -> Result<(), WeightsError> {
+    /// Every tensor's name, shape and dtype checked against the model before its bytes arrive.
+    fn header(&mut self, _: &Metadata, tensors: &[(String, TensorInfo)]) -> Result<(), WeightsError> {
+        for (name, info) in tensors {
+            if self.checked(name, &info.shape)?.is_some() && !matches!(info.dtype, Dtype::F32 | Dtype::F16 | Dtype::BF16) {
+                return Err(WeightsError::Dtype { name: name.to_string(), dtype: format!("{:?}", info.dtype) });
+            }
+        }
         Ok(())
     }
 
     fn piece_bytes(&self, name: &str, info: &TensorInfo) -> Option<usize> {
-        WeightLoader::piece_bytes(self, name, info.dtype)
+        match self.lookup(name) {
+            // A buffer the model does not use passes through a little at a time.
+            Ok(None) => Some(SKIPPED_PIECE_BYTES),
+            _ => WeightLoader::piece_bytes(self, name, info.dtype),
+        }
     }
 
     fn piece(&mut self, name: &str, info: &TensorInfo, offset: usize, piece: Vec<u8>) -> Result<(), WeightsError> {
+        if let Ok(None) = self.lookup(name) {
+            return Ok(());
+        }
         if WeightLoader::piece_bytes(self, name, info.dtype).is_none() {
             return self.add(name, info.dtype, &info.shape, piece);
         }
@@ -257,7 +270,7 @@ impl TensorSink for WeightLoader {
 
 /// Loads a whole `model.safetensors` held in memory.
 pub fn load_safetensors(config: &ModelConfig, bytes: &[u8], device: &Device) -> Result<LanguageModel, WeightsError> {
-    let mut stream = SafetensorsStream::new(WeightLoader::new(config, device));
+    let mut stream = SafetensorsStream::new(WeightLoader::new(config, device), Some(bytes.len() as u64));
     stream.push(bytes)?;
     stream.finish()
 }

@@ -15,10 +15,13 @@ use crate::model::LanguageModel;
 const LEN_BYTES: usize = 8;
 /// The format's own limit on the JSON header (100 MB).
 const MAX_HEADER_BYTES: u64 = 100_000_000;
+/// Pieces in which a tensor the sink does not want passes through.
+pub(super) const SKIPPED_PIECE_BYTES: usize = 1 << 20;
 
 /// What the tensors of a streamed safetensors file go to.
 pub(super) trait TensorSink {
-    /// The header has been read; `tensors` are in file order.
+    /// The header has been read; `tensors` are in file order. Checks each against what the
+    /// sink wants before any of their bytes is held.
     fn header(&mut self, metadata: &Metadata, tensors: &[(String, TensorInfo)]) -> Result<(), WeightsError>;
     /// The most bytes of tensor `name` to hand over at once (whole elements, or whole rows);
     /// `None` for the whole tensor in one piece.
@@ -33,6 +36,9 @@ pub(super) struct SafetensorsReader<S> {
     /// Bytes received but not yet used: part of the header, or of the next piece.
     pending: Vec<u8>,
     stage: Stage,
+    /// The file's size, when the source knows it: the header's tensors must fit in it, and only
+    /// then is a piece's memory taken at once rather than as its bytes arrive.
+    file_size: Option<u64>,
 }
 
 enum Stage {
@@ -46,7 +52,12 @@ enum Stage {
 
 impl<S: TensorSink> SafetensorsReader<S> {
     pub(super) fn new(sink: S) -> Self {
-        SafetensorsReader { sink, pending: Vec::new(), stage: Stage::HeaderLength }
+        SafetensorsReader { sink, pending: Vec::new(), stage: Stage::HeaderLength, file_size: None }
+    }
+
+    /// The reader of a file of `size` bytes, when known.
+    pub(super) fn with_file_size(self, size: Option<u64>) -> Self {
+        SafetensorsReader { file_size: size, ..self }
     }
 
     /// Takes the next chunk of the file; hands the sink every piece it completes.
@@ -66,8 +77,11 @@ impl<S: TensorSink> SafetensorsReader<S> {
             };
             // Take only what the current piece still lacks, so no more than one piece is held.
             let missing = needed.saturating_sub(self.pending.len());
-            // Exactly one allocation per piece: a growing Vec could reserve twice a tensor.
-            self.pending.reserve_exact(missing);
+            // Exactly one allocation per piece (a growing Vec could reserve twice a tensor),
+            // once the file is known to hold it.
+            if self.file_size.is_some() {
+                self.pending.reserve_exact(missing);
+            }
             let take = missing.min(chunk.len());
             self.pending.extend_from_slice(&chunk[..take]);
             chunk = &chunk[take..];
@@ -77,11 +91,18 @@ impl<S: TensorSink> SafetensorsReader<S> {
             let piece = std::mem::take(&mut self.pending);
             self.stage = match std::mem::replace(&mut self.stage, Stage::HeaderLength) {
                 Stage::HeaderLength => Stage::Header { len: header_len(&piece)? },
-                Stage::Header { .. } => {
+                Stage::Header { len } => {
                     let metadata: Metadata = serde_json::from_slice(&piece).map_err(|e| format_error(&e.to_string()))?;
                     let infos = metadata.tensors();
                     let tensors: Vec<(String, TensorInfo)> =
                         metadata.offset_keys().into_iter().map(|name| (name.clone(), (*infos[&name]).clone())).collect();
+                    let data = tensors.iter().map(|(_, info)| info.data_offsets.1 as u64).max().unwrap_or(0);
+                    if let Some(size) = self.file_size.filter(|&size| (LEN_BYTES + len) as u64 + data > size) {
+                        return Err(format_error(&format!(
+                            "its header's tensors take {data} bytes, but the file holds {} after its header",
+                            size.saturating_sub((LEN_BYTES + len) as u64)
+                        )));
+                    }
                     self.sink.header(&metadata, &tensors)?;
                     Stage::Tensors(tensors.into(), 0)
                 }
@@ -118,8 +139,9 @@ impl<S: TensorSink> SafetensorsReader<S> {
 pub struct SafetensorsStream(SafetensorsReader<WeightLoader>);
 
 impl SafetensorsStream {
-    pub fn new(loader: WeightLoader) -> Self {
-        SafetensorsStream(SafetensorsReader::new(loader))
+    /// A stream into `loader` of a file of `size` bytes, when known.
+    pub fn new(loader: WeightLoader, size: Option<u64>) -> Self {
+        SafetensorsStream(SafetensorsReader::new(loader).with_file_size(size))
     }
 
     /// Takes the next chunk of the file; loads every tensor it completes.

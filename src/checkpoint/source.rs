@@ -23,11 +23,23 @@ pub trait ModelSource {
     async fn open(&self, name: &str) -> Result<Self::File, String>;
 }
 
-/// Reads a whole (small) file: a config, a tokenizer, an index.
+/// The most a model's JSON or text file (config, tokenizer, index) may hold: several times
+/// the largest real one (Gemma's `tokenizer.json`, 34 MB; Qwen's, 11 MB).
+pub const MAX_TEXT_BYTES: u64 = 64 << 20;
+
+/// Reads a whole (small) file: a config, a tokenizer, an index; refused once it passes
+/// [`MAX_TEXT_BYTES`], whatever size it claims (a device or a sparse file).
 pub async fn read_all(file: &mut impl FileChunks) -> Result<Vec<u8>, String> {
+    let too_large = || format!("holds more than {} MiB; no model's JSON or text file comes near", MAX_TEXT_BYTES >> 20);
+    if file.size().is_some_and(|size| size > MAX_TEXT_BYTES) {
+        return Err(too_large());
+    }
     let mut bytes = Vec::new();
     while let Some(chunk) = file.next_chunk().await? {
         bytes.extend_from_slice(&chunk);
+        if bytes.len() as u64 > MAX_TEXT_BYTES {
+            return Err(too_large());
+        }
     }
     Ok(bytes)
 }
@@ -44,6 +56,28 @@ mod folder {
 
     /// A model folder on disk.
     pub struct Folder(pub PathBuf);
+
+    /// What a path that is not a regular file is.
+    fn file_kind(kind: std::fs::FileType) -> &'static str {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            if kind.is_fifo() {
+                return "named pipe";
+            }
+            if kind.is_char_device() || kind.is_block_device() {
+                return "device";
+            }
+            if kind.is_socket() {
+                return "socket";
+            }
+        }
+        if kind.is_dir() {
+            "directory"
+        } else {
+            "special file"
+        }
+    }
 
     impl Folder {
         pub fn new(dir: impl AsRef<Path>) -> Self {
@@ -84,8 +118,15 @@ mod folder {
             Ok(Some(names))
         }
 
+        /// Opens a regular file only, looked at before it is opened: opening a FIFO would
+        /// block, and a device or a directory has no end. A symlink loop is the system's error.
         async fn open(&self, name: &str) -> Result<FolderFile, String> {
-            let file = std::fs::File::open(self.0.join(name)).map_err(|e| e.to_string())?;
+            let path = self.0.join(name);
+            let kind = std::fs::metadata(&path).map_err(|e| e.to_string())?.file_type();
+            if !kind.is_file() {
+                return Err(format!("not a regular file (a {})", file_kind(kind)));
+            }
+            let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
             let size = file.metadata().ok().map(|m| m.len());
             Ok(FolderFile { file, size })
         }

@@ -60,8 +60,12 @@ fn a_broken_pytorch_checkpoint_names_its_own_file() {
 fn a_broken_safetensors_file_names_its_own_file() {
     let weights = common::read(common::fixtures().join("models/tiny-hub/model.safetensors"));
     let dir = folder_like("tiny-hub", "safetensors", &[("model.safetensors", Some(weights[..weights.len() - 1].to_vec()))]);
-    let e = load(&dir).err().unwrap();
-    assert!(e.starts_with("model.safetensors: not a valid safetensors file: the file ends in the middle of tensor `"), "{e}");
+    // The header is held to the file's size before any tensor is read.
+    let data = weights.len() as u64 - 8 - u64::from_le_bytes(weights[..8].try_into().unwrap());
+    assert_eq!(
+        load(&dir).err().unwrap(),
+        format!("model.safetensors: not a valid safetensors file: its header's tensors take {data} bytes, but the file holds {} after its header", data - 1)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -163,4 +167,89 @@ fn non_finite_weights_and_log_probs_are_refused() {
     assert!(example.strip_prefix("example ").unwrap().parse::<usize>().unwrap() < task.examples.len(), "{e}");
     assert_eq!(rest, "the model gave a log-prob that is not a finite number (its weights or the device's arithmetic overflowed)");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Only regular files are read, and a JSON or text file only up to a size no real one comes
+/// near: a named pipe (which would block), a directory, a symlink loop, a huge sparse file
+/// each end the load at once, naming the file.
+#[cfg(unix)]
+#[test]
+fn only_regular_files_of_bounded_size_are_read() {
+    let dir = folder_like("tiny-hub", "special-files", &[("config.json", None)]);
+    let config = dir.join("config.json");
+    let load_with = |make: &dyn Fn()| {
+        let _ = std::fs::remove_file(&config).or_else(|_| std::fs::remove_dir(&config));
+        make();
+        let started = std::time::Instant::now();
+        let e = load(&dir).err().unwrap();
+        assert!(started.elapsed().as_secs() < 5, "{e}: took {:?}", started.elapsed());
+        e
+    };
+    let fifo = || assert!(std::process::Command::new("mkfifo").arg(&config).status().unwrap().success());
+    assert_eq!(load_with(&fifo), "config.json: not a regular file (a named pipe)");
+    assert_eq!(load_with(&|| std::fs::create_dir(&config).unwrap()), "config.json: not a regular file (a directory)");
+    let looped = || std::os::unix::fs::symlink("config.json", &config).unwrap();
+    assert_eq!(load_with(&looped), "config.json: Too many levels of symbolic links (os error 40)");
+    let sparse = || std::fs::File::create(&config).unwrap().set_len(4 << 30).unwrap();
+    assert_eq!(load_with(&sparse), "config.json: holds more than 64 MiB; no model's JSON or text file comes near");
+    let device = || std::os::unix::fs::symlink("/dev/zero", &config).unwrap();
+    assert_eq!(load_with(&device), "config.json: not a regular file (a device)");
+    let _ = std::fs::remove_file(&config);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// tiny-hub's `model.safetensors` with `edit` applied to its header (the tensors' data kept).
+fn safetensors_with_header(edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> Vec<u8> {
+    let bytes = common::read(common::fixtures().join("models/tiny-hub/model.safetensors"));
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    edit(&mut header);
+    let header = serde_json::to_vec(&header).unwrap();
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&bytes[8 + n..]);
+    out
+}
+
+/// A header that claims tensors the file does not hold (a 640 GB buffer the model ignores, or
+/// a model tensor grown past the file's end) is refused before any of their bytes is reserved:
+/// this aborted with "memory allocation of 640000000000 bytes failed".
+#[test]
+fn a_header_claiming_more_than_the_file_holds_reserves_nothing() {
+    let end = |h: &serde_json::Map<String, serde_json::Value>| h.values().filter_map(|t| t["data_offsets"][1].as_u64()).max().unwrap();
+    let held = {
+        let bytes = common::read(common::fixtures().join("models/tiny-hub/model.safetensors"));
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+        bytes.len() as u64 - 8 - n
+    };
+    let huge = 400_000u64 * 400_000 * 4;
+    let buffer = safetensors_with_header(|h| {
+        let start = end(h);
+        h.insert(
+            "h.1.attn.bias".into(),
+            serde_json::json!({ "dtype": "F32", "shape": [400_000, 400_000], "data_offsets": [start, start + huge] }),
+        );
+    });
+    // The embedding claims 640 GB; the tensors after it move along.
+    let grown = safetensors_with_header(|h| {
+        let [start, old_end] = [0, 1].map(|i| h["wte.weight"]["data_offsets"][i].as_u64().unwrap());
+        let grow = start + huge - old_end;
+        for tensor in h.values_mut().filter(|t| t["data_offsets"][0].as_u64().is_some_and(|s| s >= old_end)) {
+            for i in 0..2 {
+                tensor["data_offsets"][i] = (tensor["data_offsets"][i].as_u64().unwrap() + grow).into();
+            }
+        }
+        h["wte.weight"]["shape"] = serde_json::json!([400_000, 400_000]);
+        h["wte.weight"]["data_offsets"][1] = (start + huge).into();
+    });
+    for (test, file) in [("buffer", buffer), ("grown", grown)] {
+        let dir = folder_like("tiny-hub", test, &[("model.safetensors", Some(file))]);
+        let e = load(&dir).err().unwrap();
+        let (takes, holds) = e
+            .strip_prefix("model.safetensors: not a valid safetensors file: its header's tensors take ")
+            .and_then(|rest| rest.split_once(" bytes, but the file holds "))
+            .unwrap_or_else(|| panic!("{test}: {e}"));
+        assert!(takes.parse::<u64>().unwrap() > huge && holds == format!("{held} after its header"), "{test}: {e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

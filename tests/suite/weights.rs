@@ -188,7 +188,7 @@ fn streamed_in_any_chunks_equals_whole_file() {
     let whole = next_token_logprobs(&load_safetensors(&c, &bytes, &device).unwrap());
     // Chunk sizes that split the header length, the header and tensors at every kind of place.
     for chunk in [1, 3, 7, 8, 64, 1000, bytes.len()] {
-        let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &device));
+        let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &device), None);
         for piece in bytes.chunks(chunk) {
             stream.push(piece).unwrap();
         }
@@ -212,7 +212,7 @@ fn vocabulary_matrices_streamed_in_row_blocks_equal_whole_ones() {
         assert_eq!(gpt2(&whole).wte.blocks.len(), 1);
         for chunk in [5, 64, bytes.len()] {
             // 11 rows in blocks of 3: three whole blocks and a short one.
-            let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &device).with_block_rows(3));
+            let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &device).with_block_rows(3), None);
             for piece in bytes.chunks(chunk) {
                 stream.push(piece).unwrap();
             }
@@ -225,7 +225,7 @@ fn vocabulary_matrices_streamed_in_row_blocks_equal_whole_ones() {
     }
     // A wrong shape is refused at the first block, naming the tensor.
     let bytes = checkpoint(PLAIN, |t| t[0].1 = vec![c.sizes().vocab_size, 2, 2]);
-    let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &device).with_block_rows(3));
+    let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &device).with_block_rows(3), None);
     let e = stream.push(&bytes).err().unwrap().to_string();
     assert_eq!(e, "tensor `wte.weight` has shape [11, 2, 2], expected [11, 4] for this config.json");
 }
@@ -235,12 +235,12 @@ fn a_stream_cut_short_or_running_on_is_an_error() {
     use invscale::checkpoint::{SafetensorsStream, WeightLoader};
     let c = config();
     let bytes = checkpoint(PLAIN, |_| {});
-    let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &Device::flex()));
+    let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &Device::flex()), None);
     stream.push(&bytes[..bytes.len() - 5]).unwrap();
     let e = stream.finish().err().unwrap().to_string();
     assert!(e.contains("ends in the middle of tensor"), "{e}");
 
-    let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &Device::flex()));
+    let mut stream = SafetensorsStream::new(WeightLoader::new(&c, &Device::flex()), None);
     let mut longer = bytes.clone();
     longer.extend_from_slice(b"extra");
     let e = stream.push(&longer).err().unwrap().to_string();
@@ -251,7 +251,7 @@ fn a_stream_cut_short_or_running_on_is_an_error() {
 fn load_in(bytes: &[u8], precision: invscale::model::Precision) -> LanguageModel {
     use invscale::checkpoint::{SafetensorsStream, WeightLoader};
     let loader = WeightLoader::new(&config(), &Device::flex()).with_block_rows(3).with_precision(precision).unwrap();
-    let mut stream = SafetensorsStream::new(loader);
+    let mut stream = SafetensorsStream::new(loader, None);
     stream.push(bytes).unwrap();
     stream.finish().unwrap()
 }

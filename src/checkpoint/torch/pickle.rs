@@ -111,9 +111,36 @@ pub enum PickleError {
 /// Most values on the stack and in the memo: far more than any state dict needs.
 const MAX_ITEMS: usize = 1 << 22;
 
+/// Deepest nesting of values: a state dict nests a few levels (a dict of tensors, each
+/// rebuilt from a tuple of tuples). Values are dropped and compared recursively, so this
+/// bounds the stack those take too.
+const MAX_DEPTH: u32 = 100;
+
+/// Values an unpickler may build (a recalled memo entry counts as a copy of all of its) per
+/// byte of the pickle, beyond a floor: a state dict builds a few per byte, a pickle whose memo
+/// entries refer to each other ("billion laughs") builds exponentially many.
+const NODES_PER_BYTE: u64 = 16;
+const MIN_NODES: u64 = 1 << 20;
+
+/// A value on the stack or in the memo, with how deep it nests and how many values it holds
+/// (itself included), so that neither needs a walk over it.
+#[derive(Clone, Debug)]
+struct Slot {
+    value: Value,
+    depth: u32,
+    nodes: u64,
+}
+
+impl Slot {
+    fn leaf(value: Value) -> Slot {
+        Slot { value, depth: 0, nodes: 1 }
+    }
+}
+
 /// The tensors of a pickled state dict, by name, in the dict's order.
 pub fn state_dict(pickle: &[u8]) -> Result<Vec<(String, TensorRef)>, PickleError> {
-    let value = Unpickler { data: pickle, at: 0, stack: Vec::new(), memo: HashMap::new() }.run()?;
+    let budget = MIN_NODES + NODES_PER_BYTE * pickle.len() as u64;
+    let value = Unpickler { data: pickle, at: 0, stack: Vec::new(), memo: HashMap::new(), budget }.run()?;
     let invalid = |message: &str| PickleError::Invalid { at: pickle.len(), message: message.to_string() };
     let Value::Dict(items) = value else { return Err(invalid("the pickle is not a dict of tensors")) };
     let mut out = Vec::with_capacity(items.len());
@@ -130,8 +157,10 @@ pub fn state_dict(pickle: &[u8]) -> Result<Vec<(String, TensorRef)>, PickleError
 struct Unpickler<'a> {
     data: &'a [u8],
     at: usize,
-    stack: Vec<Value>,
-    memo: HashMap<u32, Value>,
+    stack: Vec<Slot>,
+    memo: HashMap<u32, Slot>,
+    /// Values it may still build.
+    budget: u64,
 }
 
 impl Unpickler<'_> {
@@ -164,43 +193,92 @@ impl Unpickler<'_> {
         String::from_utf8(bytes).map(Value::Text).map_err(|_| self.error("a string that is not UTF-8"))
     }
 
-    fn push(&mut self, value: Value) -> Result<(), PickleError> {
-        if self.stack.len() >= MAX_ITEMS {
-            return Err(self.error("too many values"));
-        }
-        self.stack.push(value);
+    /// Counts `nodes` new values against the budget.
+    fn spend(&mut self, nodes: u64) -> Result<(), PickleError> {
+        self.budget = self.budget.checked_sub(nodes).ok_or_else(|| {
+            self.error(format!("the pickle builds more values than {NODES_PER_BYTE} per byte; memo entries that copy each other?"))
+        })?;
         Ok(())
     }
 
-    fn pop(&mut self) -> Result<Value, PickleError> {
+    fn push_slot(&mut self, slot: Slot) -> Result<(), PickleError> {
+        if self.stack.len() >= MAX_ITEMS {
+            return Err(self.error("too many values"));
+        }
+        if slot.depth > MAX_DEPTH {
+            return Err(self.error(format!("values nested more than {MAX_DEPTH} deep; a state dict nests a few")));
+        }
+        self.stack.push(slot);
+        Ok(())
+    }
+
+    /// Pushes a value that holds no others.
+    fn push(&mut self, value: Value) -> Result<(), PickleError> {
+        self.spend(1)?;
+        self.push_slot(Slot::leaf(value))
+    }
+
+    /// Pushes a container of `items` (made by `make` from their values).
+    fn push_of(&mut self, items: Vec<Slot>, make: impl FnOnce(Vec<Value>) -> Result<Value, PickleError>) -> Result<(), PickleError> {
+        self.spend(1)?;
+        let (depth, nodes) = items.iter().fold((0, 1), |(d, n), s| (d.max(s.depth + 1), n + s.nodes));
+        let value = make(items.into_iter().map(|s| s.value).collect())?;
+        self.push_slot(Slot { value, depth, nodes })
+    }
+
+    fn pop_slot(&mut self) -> Result<Slot, PickleError> {
         self.stack.pop().ok_or_else(|| self.error("the stack is empty"))
     }
 
+    fn pop(&mut self) -> Result<Value, PickleError> {
+        Ok(self.pop_slot()?.value)
+    }
+
     /// The values above the topmost mark, which is removed.
-    fn pop_mark(&mut self) -> Result<Vec<Value>, PickleError> {
-        let mark = self.stack.iter().rposition(|v| *v == Value::Mark).ok_or_else(|| self.error("no mark"))?;
+    fn pop_mark(&mut self) -> Result<Vec<Slot>, PickleError> {
+        let mark = self.stack.iter().rposition(|s| s.value == Value::Mark).ok_or_else(|| self.error("no mark"))?;
         let items = self.stack.split_off(mark + 1);
         self.stack.pop();
         Ok(items)
+    }
+
+    /// Adds `items` to the container on top of the stack (`add` puts their values in it).
+    fn add_to_top(&mut self, items: Vec<Slot>, add: impl FnOnce(&mut Value, Vec<Value>) -> Result<(), String>) -> Result<(), PickleError> {
+        let (depth, nodes) = items.iter().fold((0, 0), |(d, n), s| (d.max(s.depth + 1), n + s.nodes));
+        let Some(top) = self.stack.last_mut() else { return Err(self.error("the stack is empty")) };
+        let outcome = add(&mut top.value, items.into_iter().map(|s| s.value).collect());
+        top.depth = top.depth.max(depth);
+        top.nodes += nodes;
+        let depth = top.depth;
+        outcome.map_err(|message| self.error(message))?;
+        if depth > MAX_DEPTH {
+            return Err(self.error(format!("values nested more than {MAX_DEPTH} deep; a state dict nests a few")));
+        }
+        Ok(())
     }
 
     fn global(&self, module: &str, name: &str) -> Result<Value, PickleError> {
         Global::known(module, name).map(Value::Global).ok_or_else(|| PickleError::Global(format!("{module}.{name}")))
     }
 
+    /// Keeps a copy of the top of the stack (counted against the budget before it is made).
     fn memoize(&mut self, index: u32) -> Result<(), PickleError> {
-        let top = self.stack.last().cloned().ok_or_else(|| self.error("nothing to memoize"))?;
+        let nodes = self.stack.last().ok_or_else(|| self.error("nothing to memoize"))?.nodes;
         if self.memo.len() >= MAX_ITEMS {
             return Err(self.error("too many memo entries"));
         }
+        self.spend(nodes)?;
+        let top = self.stack.last().cloned().expect("checked above");
         self.memo.insert(index, top);
         Ok(())
     }
 
+    /// Pushes a copy of a memo entry (counted against the budget before it is made).
     fn recall(&mut self, index: u64) -> Result<(), PickleError> {
-        let value =
-            u32::try_from(index).ok().and_then(|i| self.memo.get(&i)).cloned().ok_or_else(|| self.error("an unknown memo entry"))?;
-        self.push(value)
+        let entry = u32::try_from(index).ok().and_then(|i| self.memo.get(&i)).ok_or_else(|| self.error("an unknown memo entry"))?;
+        self.spend(entry.nodes)?;
+        let slot = self.memo[&(index as u32)].clone();
+        self.push_slot(slot)
     }
 
     fn run(mut self) -> Result<Value, PickleError> {
@@ -274,16 +352,16 @@ impl Unpickler<'_> {
                 b'}' => self.push(Value::Dict(Vec::new()))?,
                 b't' => {
                     let items = self.pop_mark()?;
-                    self.push(Value::Tuple(items))?
+                    self.push_of(items, |items| Ok(Value::Tuple(items)))?
                 }
                 b'l' => {
                     let items = self.pop_mark()?;
-                    self.push(Value::List(items))?
+                    self.push_of(items, |items| Ok(Value::List(items)))?
                 }
                 b'd' => {
                     let items = self.pop_mark()?;
-                    let dict = self.pairs(items)?;
-                    self.push(Value::Dict(dict))?
+                    let at = self.at;
+                    self.push_of(items, |items| pairs(items).map(Value::Dict).map_err(|message| PickleError::Invalid { at, message }))?
                 }
                 0x85..=0x87 => {
                     let n = (op - 0x84) as usize;
@@ -291,10 +369,10 @@ impl Unpickler<'_> {
                         return Err(self.error("the stack is too short for a tuple"));
                     }
                     let items = self.stack.split_off(self.stack.len() - n);
-                    if items.contains(&Value::Mark) {
+                    if items.iter().any(|s| s.value == Value::Mark) {
                         return Err(self.error("a mark inside a tuple"));
                     }
-                    self.push(Value::Tuple(items))?
+                    self.push_of(items, |items| Ok(Value::Tuple(items)))?
                 }
                 b'q' => {
                     let i = self.uint(1)? as u32;
@@ -338,6 +416,7 @@ impl Unpickler<'_> {
                     self.push(storage)?
                 }
                 b'R' => {
+                    // What a call builds is a tensor or an empty dict: it holds no other value.
                     let args = self.pop()?;
                     let callable = self.pop()?;
                     let value = self.call(callable, args)?;
@@ -346,59 +425,32 @@ impl Unpickler<'_> {
                 b'b' => {
                     // BUILD: an OrderedDict's state (its `_metadata`) is not needed.
                     self.pop()?;
-                    match self.stack.last() {
+                    match self.stack.last().map(|s| &s.value) {
                         Some(Value::Dict(_) | Value::Tensor(_)) => {}
                         _ => return Err(self.error("BUILD on something other than a dict or a tensor")),
                     }
                 }
                 b's' => {
-                    let value = self.pop()?;
-                    let key = self.pop()?;
-                    self.insert(vec![key, value])?
+                    let value = self.pop_slot()?;
+                    let key = self.pop_slot()?;
+                    self.add_to_top(vec![key, value], insert)?
                 }
                 b'u' => {
                     let items = self.pop_mark()?;
-                    self.insert(items)?
+                    self.add_to_top(items, insert)?
                 }
-                b'a' => {
-                    let item = self.pop()?;
-                    match self.stack.last_mut() {
-                        Some(Value::List(list)) => list.push(item),
-                        _ => return Err(self.error("APPEND to something other than a list")),
-                    }
-                }
-                b'e' => {
-                    let items = self.pop_mark()?;
-                    match self.stack.last_mut() {
-                        Some(Value::List(list)) => list.extend(items),
-                        _ => return Err(self.error("APPENDS to something other than a list")),
-                    }
+                b'a' | b'e' => {
+                    let items = if op == b'a' { vec![self.pop_slot()?] } else { self.pop_mark()? };
+                    self.add_to_top(items, |top, items| match top {
+                        Value::List(list) => {
+                            list.extend(items);
+                            Ok(())
+                        }
+                        _ => Err("APPEND to something other than a list".into()),
+                    })?
                 }
                 other => return Err(self.error(format!("opcode 0x{other:02x}, which tensor checkpoints do not use"))),
             }
-        }
-    }
-
-    fn pairs(&self, items: Vec<Value>) -> Result<Vec<(Value, Value)>, PickleError> {
-        if items.len() % 2 == 1 {
-            return Err(self.error("a dict with a key and no value"));
-        }
-        let mut items = items.into_iter();
-        let mut out = Vec::new();
-        while let (Some(k), Some(v)) = (items.next(), items.next()) {
-            out.push((k, v));
-        }
-        Ok(out)
-    }
-
-    fn insert(&mut self, items: Vec<Value>) -> Result<(), PickleError> {
-        let pairs = self.pairs(items)?;
-        match self.stack.last_mut() {
-            Some(Value::Dict(dict)) => {
-                dict.extend(pairs);
-                Ok(())
-            }
-            _ => Err(self.error("SETITEM on something other than a dict")),
         }
     }
 
@@ -455,6 +507,30 @@ impl Unpickler<'_> {
     }
 }
 
+/// Keys and values, one after the other, as pairs.
+fn pairs(items: Vec<Value>) -> Result<Vec<(Value, Value)>, String> {
+    if items.len() % 2 == 1 {
+        return Err("a dict with a key and no value".into());
+    }
+    let mut items = items.into_iter();
+    let mut out = Vec::new();
+    while let (Some(k), Some(v)) = (items.next(), items.next()) {
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+/// SETITEM(S): the keys and values `items` into the dict `top`.
+fn insert(top: &mut Value, items: Vec<Value>) -> Result<(), String> {
+    match top {
+        Value::Dict(dict) => {
+            dict.extend(pairs(items)?);
+            Ok(())
+        }
+        _ => Err("SETITEM on something other than a dict".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,5 +552,35 @@ mod tests {
             let e = state_dict(bytes).unwrap_err();
             assert!(matches!(e, PickleError::Invalid { .. }), "{e}");
         }
+    }
+
+    /// A million tuples, each holding the last: refused at depth 101, not by the stack.
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let mut pickle = b"\x80\x02)".to_vec();
+        pickle.extend(std::iter::repeat_n(0x85, 1_000_000)); // TUPLE1
+        pickle.push(b'.');
+        let e = state_dict(&pickle).unwrap_err();
+        assert_eq!(e.to_string(), "data.pkl, byte 104: values nested more than 100 deep; a state dict nests a few");
+        // APPEND nests as deep.
+        let mut pickle = b"\x80\x02]".to_vec();
+        pickle.extend(std::iter::repeat_n(b']', 1_000));
+        pickle.extend(std::iter::repeat_n(b'a', 1_000));
+        assert!(state_dict(&pickle).unwrap_err().to_string().ends_with("values nested more than 100 deep; a state dict nests a few"));
+    }
+
+    /// Memo entries that are tuples of the one before, twice: each recall copies its entry,
+    /// so 300 bytes would build 2^60 values. Refused within the budget, in a moment.
+    #[test]
+    fn memo_entries_that_copy_each_other_are_bounded() {
+        let mut pickle = b"\x80\x02)q\x00".to_vec();
+        for i in 0..60u8 {
+            pickle.extend_from_slice(&[b'h', i, b'h', i, 0x86, b'q', i + 1]); // (m[i], m[i]) → m[i+1]
+        }
+        pickle.push(b'.');
+        let started = std::time::Instant::now();
+        let e = state_dict(&pickle).unwrap_err();
+        assert!(e.to_string().ends_with("the pickle builds more values than 16 per byte; memo entries that copy each other?"), "{e}");
+        assert!(started.elapsed().as_secs() < 2, "{:?}", started.elapsed());
     }
 }
