@@ -87,10 +87,15 @@ impl Tokenizer {
 
     /// Whichever files the repository has.
     pub fn from_files(files: TokenizerFiles<'_>) -> Result<Self, TokenizerError> {
-        match files {
+        let tokenizer = match files {
             TokenizerFiles::Json(bytes) => Self::from_bytes(bytes),
             TokenizerFiles::VocabMerges { vocab, merges, config } => Self::from_vocab_merges(vocab, merges, config),
+        }?;
+        // Else every text would fail to tokenize, blamed on the task.
+        if tokenizer.vocab_size() == 0 {
+            return Err(load_error(files.vocabulary_file(), "its vocabulary is empty"));
         }
+        Ok(tokenizer)
     }
 
     /// GPT-2's byte-level BPE from `vocab.json` and `merges.txt`, its special tokens and BOS
@@ -107,6 +112,13 @@ impl Tokenizer {
                 .split_once(' ')
                 .filter(|(_, b)| !b.contains(' '))
                 .ok_or_else(|| load_error("merges.txt", format!("line {}: expected two tokens separated by a space", i + 1)))?;
+            // The BPE builder would blame vocab.json for a merge it cannot place.
+            if let Some(unknown) = [a.to_string(), b.to_string(), format!("{a}{b}")].into_iter().find(|t| !vocab.contains_key(t)) {
+                return Err(load_error(
+                    "merges.txt",
+                    format!("line {}: merges into or from `{unknown}`, which vocab.json does not have", i + 1),
+                ));
+            }
             pairs.push((a.to_string(), b.to_string()));
         }
         let config: serde_json::Value = match config {

@@ -120,7 +120,7 @@ pub async fn load(
         let read_error = |message| LoadError::Read { file: file.clone(), message };
         let mut reader = source.open(file).await.map_err(read_error)?;
         let (total, mut loaded) = (reader.size(), 0u64);
-        loader.weights.expect_size(total);
+        loader.weights.start_file(file, total);
         while let Some(chunk) = reader.next_chunk().await.map_err(read_error)? {
             loader.weights.push(&chunk).map_err(weights_error(file))?;
             loaded += chunk.len() as u64;

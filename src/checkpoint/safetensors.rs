@@ -92,10 +92,7 @@ impl<S: TensorSink> SafetensorsReader<S> {
             self.stage = match std::mem::replace(&mut self.stage, Stage::HeaderLength) {
                 Stage::HeaderLength => Stage::Header { len: header_len(&piece)? },
                 Stage::Header { len } => {
-                    let metadata: Metadata = serde_json::from_slice(&piece).map_err(|e| format_error(&e.to_string()))?;
-                    let infos = metadata.tensors();
-                    let tensors: Vec<(String, TensorInfo)> =
-                        metadata.offset_keys().into_iter().map(|name| (name.clone(), (*infos[&name]).clone())).collect();
+                    let (metadata, tensors) = read_header(&piece)?;
                     let data = tensors.iter().map(|(_, info)| info.data_offsets.1 as u64).max().unwrap_or(0);
                     if let Some(size) = self.file_size.filter(|&size| (LEN_BYTES + len) as u64 + data > size) {
                         return Err(format_error(&format!(
@@ -158,6 +155,41 @@ impl SafetensorsStream {
     pub fn end_of_file(self) -> Result<WeightLoader, WeightsError> {
         self.0.finish()
     }
+}
+
+/// The JSON header: its metadata and its tensors in file order, each checked (its dtype, its
+/// shape's size against its offsets, its offsets against the tensor before it) with its name.
+fn read_header(bytes: &[u8]) -> Result<(Metadata, Vec<(String, TensorInfo)>), WeightsError> {
+    let entries: std::collections::HashMap<String, serde_json::Value> =
+        serde_json::from_slice(bytes).map_err(|e| format_error(&format!("its header is not a JSON object of tensors: {e}")))?;
+    let mut metadata = None;
+    let mut tensors = Vec::with_capacity(entries.len());
+    for (name, entry) in entries {
+        if name == "__metadata__" {
+            metadata = Some(serde_json::from_value(entry).map_err(|e| format_error(&format!("`__metadata__`: {e}")))?);
+            continue;
+        }
+        let info: TensorInfo = serde_json::from_value(entry).map_err(|e| format_error(&format!("tensor `{name}`: {e}")))?;
+        tensors.push((name, info));
+    }
+    tensors.sort_by_key(|(_, info)| info.data_offsets);
+    let mut end = 0;
+    for (name, info) in &tensors {
+        let (start, stop) = info.data_offsets;
+        if start != end || stop < start {
+            return Err(format_error(&format!("tensor `{name}` takes bytes {start}..{stop}, but the tensor before it ends at byte {end}")));
+        }
+        let bytes = info.shape.iter().try_fold(info.dtype.bitsize(), |n, &d| n.checked_mul(d)).map(|bits| bits.div_ceil(8));
+        if bytes != Some(stop - start) {
+            return Err(format_error(&format!(
+                "tensor `{name}` of shape {:?} and dtype {:?} takes bytes {start}..{stop}, which is not its size",
+                info.shape, info.dtype
+            )));
+        }
+        end = stop;
+    }
+    let checked = Metadata::new(metadata, tensors.clone()).map_err(|e| format_error(&e.to_string()))?;
+    Ok((checked, tensors))
 }
 
 /// The JSON header's length from a file's first [`LEN_BYTES`] bytes, within the format's limit.

@@ -253,3 +253,62 @@ fn a_header_claiming_more_than_the_file_holds_reserves_nothing() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// A file's bytes must be the format its name says: random bytes in `pytorch_model.bin` were
+/// read as a safetensors header, and a zip named `model.safetensors` as a PyTorch checkpoint.
+#[test]
+fn a_weights_file_is_read_as_the_format_its_name_says() {
+    let random: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let dir = folder_like("tiny-opt", "random-bin", &[("pytorch_model.bin", Some(random))]);
+    assert_eq!(load(&dir).err().unwrap(), "pytorch_model.bin: not a valid PyTorch checkpoint: it does not begin as a zip archive does");
+    let _ = std::fs::remove_dir_all(&dir);
+    let zip = common::read(common::fixtures().join("models/tiny-opt/pytorch_model.bin"));
+    let dir = folder_like("tiny-hub", "zip-named-safetensors", &[("model.safetensors", Some(zip))]);
+    assert_eq!(load(&dir).err().unwrap(), "model.safetensors: not a valid safetensors file: it is a zip archive (a PyTorch checkpoint?)");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A tensor whose offsets do not follow the one before it, or do not span its shape, is named.
+#[test]
+fn a_header_whose_offsets_are_wrong_names_the_tensor() {
+    let (mut start, mut end) = (0, 0);
+    let gap = safetensors_with_header(|h| {
+        [start, end] = [0, 1].map(|i| h["ln_f.weight"]["data_offsets"][i].as_u64().unwrap());
+        h["ln_f.weight"]["data_offsets"][1] = (end + 4).into();
+    });
+    let dir = folder_like("tiny-hub", "offsets", &[("model.safetensors", Some(gap))]);
+    assert_eq!(
+        load(&dir).err().unwrap(),
+        format!(
+            "model.safetensors: not a valid safetensors file: tensor `ln_f.weight` of shape [8] and dtype F32 takes bytes {start}..{}, \
+             which is not its size",
+            end + 4
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Tokenizer faults are blamed on the tokenizer file that has them: an empty vocabulary (every
+/// text failed to tokenize, blamed on the task), a merge of tokens `vocab.json` lacks (blamed on
+/// `vocab.json`).
+#[test]
+fn tokenizer_faults_name_their_own_file() {
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&common::read(common::fixtures().join("models/tiny-hub/tokenizer.json"))).unwrap();
+    json["model"]["vocab"] = serde_json::json!({});
+    json["model"]["merges"] = serde_json::json!([]);
+    json["added_tokens"] = serde_json::json!([]);
+    let dir = folder_like("tiny-hub", "empty-vocab", &[("tokenizer.json", Some(serde_json::to_vec(&json).unwrap()))]);
+    assert_eq!(load(&dir).err().unwrap(), "tokenizer.json is not a valid tokenizer file: its vocabulary is empty");
+    let _ = std::fs::remove_dir_all(&dir);
+    let merges = common::read(common::fixtures().join("models/tiny-opt/merges.txt"));
+    let mut merges = String::from_utf8(merges).unwrap();
+    merges.push_str("zqx9 qq7\n");
+    let lines = merges.lines().count();
+    let dir = folder_like("tiny-opt", "bad-merge", &[("merges.txt", Some(merges.into_bytes()))]);
+    assert_eq!(
+        load(&dir).err().unwrap(),
+        format!("merges.txt is not a valid tokenizer file: line {lines}: merges into or from `zqx9`, which vocab.json does not have")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -120,7 +120,7 @@ const MAX_DEPTH: u32 = 100;
 /// byte of the pickle, beyond a floor: a state dict builds a few per byte, a pickle whose memo
 /// entries refer to each other ("billion laughs") builds exponentially many.
 const NODES_PER_BYTE: u64 = 16;
-const MIN_NODES: u64 = 1 << 20;
+const MIN_NODES: u64 = 1 << 16;
 
 /// A value on the stack or in the memo, with how deep it nests and how many values it holds
 /// (itself included), so that neither needs a walk over it.
