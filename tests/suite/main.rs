@@ -5,6 +5,7 @@
 mod common;
 
 mod batching;
+mod checkpoint_fuzz;
 mod cli;
 mod half_precision;
 mod hub_tasks;

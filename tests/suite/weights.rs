@@ -7,7 +7,7 @@ use invscale::model::{Gpt2, LanguageModel, ModelConfig, Sizes};
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 
-fn config() -> ModelConfig {
+pub(crate) fn config() -> ModelConfig {
     ModelConfig::from_json(br#"{"n_layer":2,"n_head":2,"n_embd":4,"n_positions":8,"vocab_size":11}"#).unwrap()
 }
 
@@ -48,7 +48,7 @@ fn values(seed: usize, n: usize) -> Vec<f32> {
 }
 
 #[derive(Clone, Copy)]
-struct Variant {
+pub(crate) struct Variant {
     prefix: bool,
     f16: bool,
     bf16: bool,
@@ -56,7 +56,7 @@ struct Variant {
     buffers: bool,
 }
 
-fn checkpoint(v: Variant, edit: impl Fn(&mut Vec<(String, Vec<usize>, Vec<f32>)>)) -> Vec<u8> {
+pub(crate) fn checkpoint(v: Variant, edit: impl Fn(&mut Vec<(String, Vec<usize>, Vec<f32>)>)) -> Vec<u8> {
     let c = config();
     let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = parameters(&c)
         .into_iter()
@@ -101,7 +101,7 @@ fn checkpoint(v: Variant, edit: impl Fn(&mut Vec<(String, Vec<usize>, Vec<f32>)>
     safetensors::serialize(views, None).unwrap()
 }
 
-const PLAIN: Variant = Variant { prefix: false, f16: false, bf16: false, lm_head: false, buffers: false };
+pub(crate) const PLAIN: Variant = Variant { prefix: false, f16: false, bf16: false, lm_head: false, buffers: false };
 
 fn next_token_logprobs(model: &LanguageModel) -> Vec<f32> {
     let device = Device::flex();
