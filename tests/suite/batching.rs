@@ -61,7 +61,7 @@ fn numbers(result: &ExampleResult) -> (Vec<f64>, Vec<usize>) {
 }
 
 /// `task` with [`TEMPLATE`] before every prompt.
-fn templated(task: &Task) -> Task {
+pub(crate) fn templated(task: &Task) -> Task {
     let mut task = task.clone();
     for example in &mut task.examples {
         match &mut example.kind {

@@ -124,24 +124,6 @@ fn expected(task: &Task, tokenizer: &Tokenizer) -> Vec<Metrics> {
         .collect()
 }
 
-/// What every prompt starts with, so that examples share a prefix worth keeping.
-const TEMPLATE: &str = "Answer each question with the single best choice, as a careful reader would.\n\n";
-
-fn templated(mut task: Task) -> Task {
-    for example in &mut task.examples {
-        match &mut example.kind {
-            ExampleKind::Classification { prompt, .. } | ExampleKind::SequenceProb { prompt, .. } | ExampleKind::Numeric { prompt, .. } => {
-                prompt.insert_str(0, TEMPLATE)
-            }
-            ExampleKind::Logodds { prompt, other_prompt, .. } => {
-                prompt.insert_str(0, TEMPLATE);
-                other_prompt.insert_str(0, TEMPLATE);
-            }
-        }
-    }
-    task
-}
-
 #[test]
 fn a_model_that_is_not_burn_scores_every_task_type_through_run() {
     let tokenizer = Tokenizer::from_bytes(&common::read(common::fixtures().join("tokenizer.json"))).unwrap();
@@ -159,7 +141,8 @@ fn a_model_that_is_not_burn_scores_every_task_type_through_run() {
     })
     .into_iter()
     .chain([parse_task(numeric.as_bytes(), None).unwrap()]);
-    for task in tasks.map(templated) {
+    // A template before every prompt, so that examples share a prefix worth keeping.
+    for task in tasks.map(|task| crate::batching::templated(&task)) {
         let want = expected(&task, model.tokenizer());
         for (share_prefixes, threads) in [(false, 1), (true, 1), (true, 2)] {
             let options = RunOptions { batching: Some(Batching { share_prefixes, ..model.batching() }), threads, ..RunOptions::default() };
