@@ -2,7 +2,8 @@
 # Runs every test: the gates (rustfmt, clippy with warnings denied, the JS checker, no import
 # cycle among the page's modules), the Rust tests (unit, parity against the reference on CPU and
 # wgpu, the official pipeline's file format, tokenizer, parser errors and fuzzing, CLI), then the
-# web app end to end in headless Chromium with WebGPU.
+# web app: its build, the type check of its modules, and the browser test (headless Chromium
+# with WebGPU).
 # Installs what they need first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,8 +36,10 @@ cargo test --locked -- --nocapture
 # The built-in tasks are what their generator writes.
 python3 scripts/make_builtin_tasks.py --check
 
-step "the web app: release build (and clippy on wasm32), then the browser test"
+step "the web app: release build (and clippy on wasm32), the page's type check, then the browser test"
 trunk build --release
+# Against the module's declaration the build just wrote (dist/invscale-web.d.ts).
+tests/e2e/node_modules/.bin/tsc -p src/web/tsconfig.json
 E2E_OUT="$CARGO_TARGET_DIR/e2e" node --test --test-concurrency=1 tests/e2e/app.test.mjs
 echo "browser test screenshot: $CARGO_TARGET_DIR/e2e/app.png"
 step "done"

@@ -12,6 +12,8 @@ use crate::task::{ExampleKind, Task, TaskError, TaskType};
 use crate::tokenizer::TokenizerError;
 
 /// The scored numbers of one example.
+// Declared by hand to TypeScript: an interface cannot extend the union `Metrics` is.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(type = "{ index: number; truncated: boolean } & Metrics"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExampleResult {
     /// 0-based position of the example in the task (the pipeline's `index`).
@@ -84,6 +86,7 @@ pub struct RunOptions {
 /// Share `index` of `count` equal shares of a task's work: several scorers, each given the same
 /// task, options and earlier results and a different index, together score every remaining
 /// example once, in the passes one scorer would read (so with the numbers it would give).
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 pub struct Share {
     pub index: usize,

@@ -18,6 +18,7 @@ pub const DEFAULT_HUB: &str = "https://huggingface.co";
 
 /// What a listing says of a model's weights: the file a run reads first (the weights, or the
 /// index of their shards), and their size in bytes (all shards counted).
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct WeightsInfo {
     pub file: String,
@@ -207,6 +208,7 @@ pub struct LfsInfo {
 }
 
 /// What a tree listing says of one file.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FileInfo {
     pub size: u64,

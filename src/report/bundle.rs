@@ -10,6 +10,7 @@ use super::{FamilyTrend, ModelReport, TrainingTrend};
 use crate::stats::trend::Trend;
 use crate::task::FewShot;
 
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResultsBundle {
     /// The task's name (a file name, or `hub:owner/repo@revision/path`).
@@ -45,6 +46,7 @@ pub struct ResultsBundle {
 }
 
 /// One setting of a comparison (zero-shot against k-shot, say) and what its run gave.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null, hashmap_as_object))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ComparedSetting {
     pub label: String,
@@ -55,6 +57,7 @@ pub struct ComparedSetting {
 }
 
 /// Where one model's time went.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
     pub load_seconds: f64,

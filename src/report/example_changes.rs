@@ -11,6 +11,7 @@ use super::ModelResults;
 use crate::score::Metrics;
 
 /// The examples of a run across its models.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ExampleChanges {
     /// The models in order of size (of training step at one size), as `values` holds them.
@@ -19,6 +20,7 @@ pub struct ExampleChanges {
 }
 
 /// One example across the models.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ExampleChange {
     pub index: usize,

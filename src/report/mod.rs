@@ -19,6 +19,7 @@ use crate::stats::{model_stats, ModelStats};
 use crate::task::{FewShot, Task};
 
 /// One model's line in `summary.json`.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelSummary {
     pub name: String,
@@ -54,6 +55,7 @@ impl ModelSummary {
 }
 
 /// Where a scored model came from, as far as the caller knows.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
 pub struct ModelOrigin {
     /// `GPT-2`, `OPT`, … (the config's [`Family`](crate::model::Family) name).
@@ -95,6 +97,7 @@ pub fn training_step(revision: &str) -> Option<u64> {
 /// pipeline's result columns with the pipeline's values (`correct` is `1` or `0`), plus each
 /// class's log-prob and probability (renormalised over the classes) and whether the input
 /// was truncated.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelReport {
     #[serde(flatten)]
@@ -105,10 +108,12 @@ pub struct ModelReport {
     /// How long it took, where the caller measured it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
+    #[cfg_attr(target_family = "wasm", tsify(type = "Record<string, unknown>[]"))]
     pub rows: Vec<serde_json::Value>,
 }
 
 /// How much of the task a partial report covers.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Partial {
     pub scored: usize,
@@ -164,6 +169,7 @@ pub struct RunSummary {
 }
 
 /// The metric's shapes among a run's models.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Trends {
     /// Across model sizes (checkpoints in a trend through training aside); absent with fewer
@@ -179,6 +185,7 @@ pub struct Trends {
 }
 
 /// The trend among one family's models.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FamilyTrend {
     pub family: String,
@@ -186,6 +193,7 @@ pub struct FamilyTrend {
 }
 
 /// The trend over one model's checkpoints, in order of training step.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainingTrend {
     /// The repository's name (`pythia-160m`).

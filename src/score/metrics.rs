@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The scored numbers of one example, named as the pipeline's result columns.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Metrics {

@@ -11,6 +11,7 @@ use crate::tokenizer::Tokenizer;
 pub const PIPELINE_MAX_TOKENS: usize = 1023;
 
 /// What to do with inputs longer than the model's context.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Truncation {

@@ -10,6 +10,7 @@ use crate::score::Metrics;
 use crate::task::TaskType;
 
 /// A mean with its standard error.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     pub mean: f64,
@@ -30,6 +31,7 @@ impl Estimate {
 }
 
 /// Everything the summary reports about one model on one task.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelStats {
     /// `loss` or `logodds_difference`, the column the main metric averages.

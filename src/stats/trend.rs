@@ -40,6 +40,7 @@ pub struct Curve<'a> {
 
 /// What a trend's models are ordered by: their size, or how long they were trained (the
 /// checkpoints of one model through training).
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Along {
@@ -48,6 +49,7 @@ pub enum Along {
     Steps,
 }
 
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Shape {
@@ -89,6 +91,7 @@ impl Default for TrendSettings {
 }
 
 /// A model's mean with its bootstrap percentile interval.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelInterval {
     pub name: String,
@@ -101,6 +104,7 @@ pub struct ModelInterval {
 }
 
 /// The share of bootstrap replicates that reach each verdict.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Support {
     pub inverse: f64,
@@ -125,6 +129,7 @@ impl Support {
 }
 
 /// `summary.json`'s `"trend"`.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Trend {
     pub verdict: Shape,

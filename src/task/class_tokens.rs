@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::{ExampleKind, Task, TaskType};
 use crate::tokenizer::{Tokenizer, TokenizerError};
 
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ClassTokens {
     /// Per example, the number of tokens of each class, in order.

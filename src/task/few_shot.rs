@@ -17,6 +17,7 @@ use crate::rng::Rng;
 pub const SEPARATOR: &str = "\n\n";
 
 /// Settings of [`few_shot`].
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FewShot {
     /// Demonstrations per example.

@@ -28,6 +28,7 @@ pub use template::fill_template;
 pub struct UnknownTaskType(pub String);
 
 /// How a task is scored, named as in the prize pipeline (`--type` / `task_type`).
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskType {

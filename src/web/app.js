@@ -1,3 +1,4 @@
+// @ts-check
 // The page's start: URL parameters, wiring of the controls. Everything a task or a user
 // supplies is inserted as text (textContent, createElement), never as HTML. Parsing and all
 // numbers come from the wasm module and the worker; the page only shows them.
@@ -44,8 +45,11 @@ async function main() {
 
   $("load-hub-task").addEventListener("click", () => loadHubTask($("hub-task").value).catch(taskError));
   $("hub-task").addEventListener("keydown", (e) => e.key === "Enter" && loadHubTask($("hub-task").value).catch(taskError));
-  $("builtin-task").addEventListener("change", (e) => chooseBuiltin(e.target.value).catch((err) => showError(err.message)));
-  $("task-file").addEventListener("change", (e) => e.target.files[0] && readFile(e.target.files[0]));
+  $("builtin-task").addEventListener("change", (e) => chooseBuiltin(/** @type {HTMLSelectElement} */ (e.target).value).catch((err) => showError(err.message)));
+  $("task-file").addEventListener("change", (e) => {
+    const files = /** @type {HTMLInputElement} */ (e.target).files;
+    if (files[0]) readFile(files[0]);
+  });
   for (const id of ["task-type", "shots", "seed"]) {
     $(id).addEventListener("change", () => state.task && setTask(state.task.name, state.task.bytes, { published: state.task.published, link: state.task.link }));
   }
@@ -59,7 +63,7 @@ async function main() {
     drop.classList.remove("over");
     if (e.dataTransfer.files[0]) readFile(e.dataTransfer.files[0]);
   });
-  $("model-folder").addEventListener("change", (e) => pickFolder(e.target.files));
+  $("model-folder").addEventListener("change", (e) => pickFolder(/** @type {HTMLInputElement} */ (e.target).files));
   $("tick-steps").addEventListener("click", tickTrainingSteps);
   $("hub").addEventListener("change", refreshCacheMarks);
   $("run").addEventListener("click", () => startComparison(startRun, setTask).catch((e) => failRun(e.message ?? String(e))));

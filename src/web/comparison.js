@@ -1,3 +1,4 @@
+// @ts-check
 // Settings compared side by side: the same task and models run once per setting — zero-shot
 // and k-shot (misleading demonstrations are one of the prize's causes of inverse scaling),
 // float32 and f16 weights, the pipeline's truncation and keep-scored — one run after another.
@@ -5,8 +6,28 @@
 // setting. Every number is still the worker's and the wasm module's.
 import { $, node, state } from "./page.js";
 import { applySettings, readSettings } from "./settings.js";
+/** @import { Settings } from "./settings.js" */
+/** @typedef {() => Promise<unknown>} StartRun */
+/** @typedef {typeof import("./task_picker.js").setTask} SetTask */
+/**
+ * A setting's run: its models' reports and their trend (`PageEvaluation.report`'s JSON).
+ * @typedef {{label: string, settings?: Settings, reports: any[], trend: any}} Layer
+ */
+/**
+ * Settings compared: the runs' settings (`variants`), the one running, the runs done.
+ * @typedef {object} Comparison
+ * @property {string} kind
+ * @property {{label: string, set: Settings}[]} variants
+ * @property {number} index
+ * @property {Layer[]} layers
+ * @property {Settings} original the settings the user had
+ * @property {boolean} finished
+ */
 
-/** The comparisons the page offers: the settings of each run, in order, with their labels. */
+/**
+ * The comparisons the page offers: the settings of each run, in order, with their labels.
+ * @type {Object<string, () => Comparison["variants"]>}
+ */
 export const COMPARISONS = {
   shots: () => {
     const k = Number($("shots").value) || 3;
@@ -19,6 +40,8 @@ export const COMPARISONS = {
 /**
  * Starts the comparison chosen in Settings (or a plain run): `startRun` runs one setting,
  * `setTask` re-reads the task when the number of demonstrations changes.
+ * @param {StartRun} startRun
+ * @param {SetTask} setTask
  */
 export async function startComparison(startRun, setTask) {
   const kind = $("compare").value;
@@ -31,7 +54,10 @@ export async function startComparison(startRun, setTask) {
   return startRun();
 }
 
-/** Sets the controls to the current variant's settings (re-reading the task for its shots). */
+/**
+ * Sets the controls to the current variant's settings (re-reading the task for its shots).
+ * @param {SetTask} setTask
+ */
 async function applyVariant(setTask) {
   const c = state.comparison;
   const variant = c.variants[c.index];
@@ -49,6 +75,10 @@ export function comparisonStep() {
 /**
  * After a run of a comparison ends: keeps it as a layer and starts the next setting; after
  * the last, puts the controls back as the user had them. Returns whether another run started.
+ * @param {string | undefined} outcome
+ * @param {boolean} complete
+ * @param {StartRun} startRun
+ * @param {SetTask} setTask
  */
 export async function runEnded(outcome, complete, startRun, setTask) {
   const c = state.comparison;
@@ -77,7 +107,10 @@ export function comparisonKept() {
   return c && !c.finished ? { kind: c.kind, index: c.index, runs: c.variants.length, original: c.original } : null;
 }
 
-/** The layers to plot: each finished setting, and the one running, with their trends. */
+/**
+ * The layers to plot: each finished setting, and the one running, with their trends.
+ * @returns {Layer[] | null}
+ */
 export function comparisonLayers() {
   const c = state.comparison;
   if (!c) return null;

@@ -1,8 +1,11 @@
+// @ts-check
 // Downloads of model files that survive a flaky network. Network errors, 429 and 5xx answers
 // are tried again with back-off; a connection cut mid-file resumes with an HTTP Range request
 // from the bytes already received, which are kept in the Cache API as parts (so a reload
 // resumes too); a file the Hub names by its SHA-256 is checked against it, and a corrupt
 // download is discarded and fetched again. The user hears of each step through `onNotice`.
+
+/** @import { DownloadCheck, Sha256Stream } from "./invscale-web.js" */
 
 /** Attempts per file; waits double between them, from `FIRST_WAIT_MS`. */
 const ATTEMPTS = 4;
@@ -10,12 +13,14 @@ const FIRST_WAIT_MS = 1000;
 /** Bytes received are kept in parts of this size (a cut loses at most the part in flight). */
 const PART_BYTES = 16 << 20;
 
+/** @param {number | null | undefined} bytes */
 export function megabytes(bytes) {
   return bytes == null ? "?" : `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
 }
 
 /** A failure worth trying again (network, 429, 5xx, a body cut short). */
 class Transient extends Error {
+  /** @param {string} message */
   constructor(message, retryAfterMs = 0) {
     super(message);
     this.retryAfterMs = retryAfterMs;
@@ -50,7 +55,11 @@ async function dropParts(cache, url) {
   for (const r of await cache.keys()) if (r.url.startsWith(prefix)) await cache.delete(r);
 }
 
-/** SHA-256 of a Blob, streamed through the wasm hasher. */
+/**
+ * SHA-256 of a Blob, streamed through the wasm hasher.
+ * @param {Blob} blob
+ * @param {() => Sha256Stream} newHasher
+ */
 async function sha256(blob, newHasher) {
   const hasher = newHasher();
   const reader = blob.stream().getReader();
@@ -70,6 +79,15 @@ async function sha256(blob, newHasher) {
  * SHA-256 hasher and `newCheck(sha256)` the wasm module's `DownloadCheck` (the policy on a
  * mismatch); `onProgress(received, total)` and `onNotice(message)` report.
  * Statuses other than 429 and 5xx (e.g. 404) fail at once, naming the URL.
+ * @param {string} url
+ * @param {object} options
+ * @param {Cache | null} options.cache
+ * @param {{size?: number, sha256?: string | null}} [options.expected]
+ * @param {() => Sha256Stream} options.newHasher
+ * @param {(sha256: string | undefined) => DownloadCheck} options.newCheck
+ * @param {(received: number, total: number | null) => void} options.onProgress
+ * @param {(message: string) => void} options.onNotice
+ * @returns {Promise<Blob>}
  */
 export async function download(url, { cache, expected = {}, newHasher, newCheck, onProgress, onNotice }) {
   const check = newCheck(expected.sha256 ?? undefined);

@@ -1,3 +1,4 @@
+// @ts-check
 // The examples view: the text every prompt shares, shown once; each example's own text (its
 // full prompt a click away), each model's numbers and a sparkline of the metric from the
 // smallest model to the largest. Sorting and filtering lead a learner to the examples that
@@ -52,7 +53,10 @@ function shownColumns() {
   return focused.length ? focused : all;
 }
 
-/** Shows only `name`'s column (null: every model's), e.g. after a click on its point. */
+/**
+ * Shows only `name`'s column (null: every model's), e.g. after a click on its point.
+ * @param {string | null} name
+ */
 export function focusModel(name) {
   state.focusModel = name;
   state.page = 0;

@@ -1,9 +1,15 @@
+// @ts-check
 // What a run leaves the user: results.json (written by the wasm module), each model's CSV and
 // partial CSV, and a link that runs it again. Each reads the run's own settings, as it started.
 import { comparisonBundle } from "./comparison.js";
 import { $, node, showError, state } from "./page.js";
 import { settingsToUrl } from "./settings.js";
+/** @import { Run } from "./page.js" */
 
+/**
+ * @param {Run} run
+ * @param {boolean} cancelled
+ */
 export function bundle(run, cancelled) {
   const view = state.shown.view;
   return {
@@ -28,12 +34,16 @@ export function bundle(run, cancelled) {
   };
 }
 
+/**
+ * @param {Run} run
+ * @param {boolean} cancelled
+ */
 export function publishBundle(run, cancelled) {
   // Written by the wasm module in the schema the CLI's `--bundle` writes; a field the page got
   // wrong is named rather than exported.
   let json;
   try {
-    json = state.wasm.results_bundle(JSON.stringify(bundle(run, cancelled)));
+    json = state.wasm.results_bundle(bundle(run, cancelled));
   } catch (e) {
     showError(`results.json cannot be written: ${e.message ?? e}`);
     return;
@@ -52,6 +62,7 @@ export function publishBundle(run, cancelled) {
 /**
  * A URL that runs this run again (the same task, models and settings), for sharing; null when
  * the task or a model came from the user's files.
+ * @param {Run} run
  */
 export function runLink(run) {
   const task = state.shown?.link;
@@ -65,6 +76,11 @@ export function runLink(run) {
   return `${location.origin}${location.pathname}?${params}`;
 }
 
+/**
+ * @param {string} filename
+ * @param {string} text
+ * @param {string} type
+ */
 export function downloadLink(filename, text, type) {
   const a = node("a", filename, { download: filename });
   a.href = URL.createObjectURL(new Blob([text], { type }));

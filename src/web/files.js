@@ -1,3 +1,4 @@
+// @ts-check
 // Model files for a job, read as streams of chunks: Hub downloads (download.js: retried,
 // resumed, checked against the Hub's SHA-256) are kept in the Cache API (so a second run
 // downloads nothing), local files come from the user's folder pick.
@@ -11,6 +12,16 @@ export const CACHE_NAME = "invscale-models-v1";
 // name, tree}`. The Hub's rules (URL layout, listing format, which files a model has) live
 // there; the files a model was loaded from are kept with it (`filesKey`), so the picker can
 // tell whether all of them are cached.
+/**
+ * A job's model: a Hub model's source (`hub` … `tree`, as `hub_model` gives them), or a local
+ * folder's (`files` by name, `weights` the file holding them).
+ * @typedef {{name: string, hub?: string, repo?: string, revision?: string, spec?: string, tree?: string, files?: Object<string, File>, weights?: string}} ModelSource
+ */
+/** @import { DownloadCheck, FileListing, HalfPrecisionCopy, Sha256Stream } from "./invscale-web.js" */
+/**
+ * Tells a file's progress: bytes so far and in all (null when unknown), whether from the cache.
+ * @typedef {(loaded: number | null, total: number | null, cached: boolean) => void} Report
+ */
 
 async function openCache() {
   try {
@@ -20,7 +31,10 @@ async function openCache() {
   }
 }
 
-/** Where the cache keeps the `{file: url}` a Hub model was loaded from. */
+/**
+ * Where the cache keeps the `{file: url}` a Hub model was loaded from.
+ * @param {ModelSource} source
+ */
 function filesKey(source) {
   return `${source.tree}?invscale-files`;
 }
@@ -29,6 +43,7 @@ function filesKey(source) {
  * How a Hub model is cached: "cached" (every file it was loaded from, as downloaded), "cached
  * as f16" (its weights only as the f16 copy, which float32 runs cannot use), or "" (not all of
  * it, or never loaded).
+ * @param {ModelSource} source
  */
 export async function cachedAs(source) {
   const cache = await openCache();
@@ -43,19 +58,30 @@ export async function cachedAs(source) {
   return asF16 ? "cached as f16" : "cached";
 }
 
-/** Weights files whose f16 copy can be kept (the copy is safetensors too). */
+/**
+ * Weights files whose f16 copy can be kept (the copy is safetensors too).
+ * @param {string} file
+ */
 function isSafetensors(file) {
   return file.endsWith(".safetensors");
 }
 
-/** Where the cache keeps the f16 copy of the weights at `url` (see `HalfCopyingReader`). */
+/**
+ * Where the cache keeps the f16 copy of the weights at `url` (see `HalfCopyingReader`).
+ * @param {string} url
+ */
 function halfCopyUrl(url) {
   return `${url}?invscale-copy=f16`;
 }
 
 /** One file being read; `next()` gives the next Uint8Array, or null at the end. */
 class ChunkReader {
-  /** `sha256`: the file's SHA-256 as checked or kept with it, if known. */
+  /**
+   * `sha256`: the file's SHA-256 as checked or kept with it, if known.
+   * @param {ReadableStream<Uint8Array>} stream
+   * @param {number | null} size
+   * @param {string | null} [sha256]
+   */
   constructor(stream, size, sha256 = null) {
     this.reader = stream.getReader();
     this.size = size;
@@ -74,15 +100,30 @@ class ChunkReader {
  * called if the copy cannot be made (the file is still read: its loading says what is wrong).
  */
 class HalfCopyingReader {
+  /**
+   * @param {ChunkReader} inner
+   * @param {HalfPrecisionCopy | null} copy
+   * @param {{keep: (copy: Blob) => Promise<void>, failed: () => Promise<unknown>}} handlers
+   */
   constructor(inner, copy, { keep, failed }) {
-    Object.assign(this, { inner, copy, keep, failed, size: inner.size, parts: [], pending: [], pendingBytes: 0 });
+    this.inner = inner;
+    this.copy = copy;
+    this.keep = keep;
+    this.failed = failed;
+    this.size = inner.size;
+    /** @type {Blob[]} */
+    this.parts = [];
+    /** @type {Uint8Array<ArrayBuffer>[]} */
+    this.pending = [];
+    this.pendingBytes = 0;
   }
   async next() {
     const chunk = await this.inner.next();
     if (!this.copy) return chunk;
     try {
       if (chunk) {
-        const out = this.copy.push(chunk);
+        // A copy out of the wasm memory: a buffer of its own.
+        const out = /** @type {Uint8Array<ArrayBuffer>} */ (this.copy.push(chunk));
         this.pending.push(out);
         this.pendingBytes += out.length;
         if (this.pendingBytes >= 16 << 20) this.flush();
@@ -109,17 +150,19 @@ class HalfCopyingReader {
 }
 
 /**
- * What the Hub says of a model's files (its listing, `source.tree`): `{files: {path: {size,
- * sha256}}, weights}`, the SHA-256 for large (LFS) files, `weights` `{file, bytes, sha256}`
- * of the weights a run reads. `readListing` is the wasm module's `hub_file_info`. `files`
- * is empty (and `weights` null) when the server does not say.
+ * What the Hub says of a model's files (its listing, `source.tree`): each file's size and
+ * the SHA-256 of large (LFS) files, and which weights a run reads. `readListing` is the wasm
+ * module's `hub_file_info`. `files` is empty (and `weights` null) when the server does not say.
+ * @param {ModelSource} source
+ * @param {(listing: Uint8Array) => FileListing} readListing
+ * @returns {Promise<FileListing>}
  */
 export async function hubFileInfo(source, readListing) {
   const none = { files: {}, weights: null };
   try {
     const response = await fetch(source.tree);
     if (!response.ok) return none;
-    return JSON.parse(readListing(new Uint8Array(await response.arrayBuffer())));
+    return readListing(new Uint8Array(await response.arrayBuffer()));
   } catch {
     return none;
   }
@@ -146,18 +189,43 @@ async function whyNotKept(file, size, error) {
  * half the bytes.
  */
 export class ModelFiles {
+  /**
+   * @param {ModelSource[]} sources
+   * @param {object} options
+   * @param {(listing: Uint8Array) => FileListing} options.readListing
+   * @param {(source: ModelSource, file: string) => string} options.fileUrl
+   * @param {(progress: {model: number, file: string, loaded: number | null, total: number | null, cached: boolean}) => void} options.onProgress
+   * @param {(notice: {model: number, message: string}) => void} options.onNotice
+   * @param {() => Sha256Stream} options.newHasher
+   * @param {(sha256: string | undefined) => DownloadCheck} options.newCheck
+   * @param {(() => HalfPrecisionCopy) | null} [options.newHalfCopy]
+   */
   constructor(sources, { readListing, fileUrl, onProgress, onNotice, newHasher, newCheck, newHalfCopy = null }) {
-    Object.assign(this, { sources, readListing, fileUrl, onProgress, onNotice, newHasher, newCheck, newHalfCopy });
+    this.sources = sources;
+    this.readListing = readListing;
+    this.fileUrl = fileUrl;
+    this.onProgress = onProgress;
+    this.onNotice = onNotice;
+    this.newHasher = newHasher;
+    this.newCheck = newCheck;
+    this.newHalfCopy = newHalfCopy;
+    /** @type {Map<number, FileListing>} what the Hub's listing says, by model */
     this.info = new Map();
   }
 
-  /** What the Hub's listing says of a Hub model's files (fetched once per job). */
+  /**
+   * What the Hub's listing says of a Hub model's files (fetched once per job).
+   * @param {number} model
+   */
   async listing(model) {
     if (!this.info.has(model)) this.info.set(model, await hubFileInfo(this.sources[model], this.readListing));
     return this.info.get(model);
   }
 
-  /** The names of the model's files: the folder's, or the Hub's listing (null without one). */
+  /**
+   * The names of the model's files: the folder's, or the Hub's listing (null without one).
+   * @param {number} model
+   */
   async listed(model) {
     const source = this.sources[model];
     if (source.files) return Object.keys(source.files);
@@ -165,7 +233,11 @@ export class ModelFiles {
     return names.length ? names : null;
   }
 
-  /** Keeps which files a Hub model was loaded from, for the picker's cache marks. */
+  /**
+   * Keeps which files a Hub model was loaded from, for the picker's cache marks.
+   * @param {number} model
+   * @param {string[]} files
+   */
   async loaded(model, files) {
     const source = this.sources[model];
     const cache = !source.files && (await openCache());
@@ -174,6 +246,10 @@ export class ModelFiles {
     await cache.put(filesKey(source), new Response(JSON.stringify(urls), { headers: { "content-type": "application/json" } })).catch(() => {});
   }
 
+  /**
+   * @param {number} model
+   * @param {string} file
+   */
   async open(model, file) {
     const source = this.sources[model];
     if (source.files) {
@@ -183,7 +259,9 @@ export class ModelFiles {
     }
     const expected = (await this.listing(model)).files[file] ?? {};
     const url = this.fileUrl(source, file);
+    /** @type {Report} */
     const report = (loaded, total, cached) => this.onProgress({ model, file, loaded, total, cached });
+    /** @param {string} message */
     const notice = (message) => this.onNotice({ model, message });
     // Workers that score shares of one run open the same files at once: one downloads and
     // keeps each file while the others wait for it, then read it from the cache.
@@ -195,7 +273,14 @@ export class ModelFiles {
     }
   }
 
-  /** The Hub file at `url`: from the cache, else downloaded (and kept, or its f16 copy). */
+  /**
+   * The Hub file at `url`: from the cache, else downloaded (and kept, or its f16 copy).
+   * @param {string} url
+   * @param {string} file
+   * @param {{size?: number, sha256?: string | null}} expected
+   * @param {Report} report
+   * @param {(message: string) => void} notice
+   */
   async openHub(url, file, expected, report, notice) {
     const cache = await openCache();
     const half = isSafetensors(file) && this.newHalfCopy && cache;
@@ -242,7 +327,15 @@ async function holdFile(url) {
   return release;
 }
 
-/** Keeps a downloaded file in the cache, tagged with its SHA-256; says so when it cannot. */
+/**
+ * Keeps a downloaded file in the cache, tagged with its SHA-256; says so when it cannot.
+ * @param {Cache} cache
+ * @param {string} url
+ * @param {string} file
+ * @param {Blob} blob
+ * @param {string | null} sha256
+ * @param {(message: string) => void} notice
+ */
 async function keepFile(cache, url, file, blob, sha256, notice) {
   await cache.put(url, new Response(blob, { headers: keptHeaders(blob, sha256) })).catch(async (e) => {
     await cache.delete(url).catch(() => {});
@@ -250,6 +343,10 @@ async function keepFile(cache, url, file, blob, sha256, notice) {
   });
 }
 
+/**
+ * @param {Blob} blob
+ * @param {string | null} sha256
+ */
 function keptHeaders(blob, sha256) {
   return { "content-length": String(blob.size), ...(sha256 ? { "x-sha256": sha256 } : {}) };
 }
@@ -258,6 +355,9 @@ function keptHeaders(blob, sha256) {
  * A reader of the cache entry `key` (a file, or its f16 copy), or null when there is none or
  * it is not of the Hub's current file (a revision that moved on): then it is dropped, saying
  * `stale` and both hashes. The reader carries the SHA-256 the entry was kept with.
+ * @param {Cache | null} cache
+ * @param {string} key
+ * @param {{stale: string, expected: {sha256?: string | null}, report: Report, notice: (message: string) => void}} options
  */
 async function cachedReader(cache, key, { stale, expected, report, notice }) {
   const hit = cache && (await cache.match(key));

@@ -4,8 +4,11 @@
 //! shares' results together into reports (`report.rs`).
 
 use burn::tensor::Device;
+use serde::Deserialize;
+use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
+use super::boundary::{from_page, to_page};
 use super::files::{JobModel, ModelFiles};
 use super::fused_tiles;
 use super::protocol::{Backend, Event, JobRequest, Running};
@@ -21,9 +24,11 @@ struct Events(js_sys::Function);
 
 impl Events {
     fn post(&self, event: Event) {
-        let json = serde_json::to_string(&event).expect("events serialise");
-        // The page is gone if this fails; there is no one left to tell.
-        let _ = self.0.call1(&JsValue::NULL, &JsValue::from_str(&json));
+        // Events always serialise (every number in them is below 2^53); and the page is gone
+        // if the call fails: there is no one left to tell.
+        if let Ok(event) = to_page(&event) {
+            let _ = self.0.call1(&JsValue::NULL, &event.into());
+        }
     }
 
     fn notice(&self, model: Option<usize>, message: String) {
@@ -31,26 +36,43 @@ impl Events {
     }
 }
 
-/// Runs a job. `request` is [`JobRequest`] JSON, `share` the [`Share`] of the task this
-/// worker scores (JSON `{index, count}`: workers given the same request and `earlier` and
-/// different shares score each example once), `task` the task file's bytes, `files` opens
-/// each model's files, `earlier` is a JSON array holding, per model, the results an
-/// interrupted run of the same job kept (each as an `example` event's `result`), and `post`
-/// receives every event as a JSON string. Never throws: errors are events.
+/// Per model of a job, the results an interrupted run of it kept (as `example` events' `result`s).
+#[derive(Deserialize, tsify::Tsify)]
+#[serde(transparent)]
+pub struct KeptResults(Vec<Vec<ExampleResult>>);
+
+/// Runs a job. `share` is the part of the task this worker scores (workers given the same
+/// request and `earlier` and different shares score each example once), `task` the task
+/// file's bytes, `files` opens each model's files, `earlier` what an interrupted run of the
+/// same job kept, and `post` receives every [`Event`]. Never throws: errors are events.
 #[wasm_bindgen]
-pub async fn run_job(request: String, share: String, task: Vec<u8>, files: ModelFiles, earlier: String, post: js_sys::Function) {
+pub async fn run_job(
+    request: Ts<JobRequest>,
+    share: Ts<Share>,
+    task: Vec<u8>,
+    files: ModelFiles,
+    earlier: Ts<KeptResults>,
+    post: js_sys::Function,
+) {
     let events = Events(post);
-    if let Err(message) = run(&request, &share, &task, &files, &earlier, &events).await {
+    if let Err(message) = run(request, share, &task, &files, earlier, &events).await {
         events.post(Event::Error { model: None, message });
     }
     events.post(Event::Finished);
 }
 
-async fn run(request: &str, share: &str, task_bytes: &[u8], files: &ModelFiles, earlier: &str, events: &Events) -> Result<(), String> {
-    let request: JobRequest = serde_json::from_str(request).map_err(|e| format!("bad job request: {e}"))?;
-    let share: Share = serde_json::from_str(share).map_err(|e| format!("bad share of the job: {e}"))?;
-    let mut earlier: Vec<Vec<ExampleResult>> = match serde_json::from_str(earlier) {
-        Ok(kept) => kept,
+async fn run(
+    request: Ts<JobRequest>,
+    share: Ts<Share>,
+    task_bytes: &[u8],
+    files: &ModelFiles,
+    earlier: Ts<KeptResults>,
+    events: &Events,
+) -> Result<(), String> {
+    let request = from_page(request, "job request").map_err(|e| e.to_string())?;
+    let share = from_page(share, "share of the job").map_err(|e| e.to_string())?;
+    let mut earlier = match from_page(earlier, "kept results") {
+        Ok(KeptResults(kept)) => kept,
         Err(e) => {
             events.notice(None, format!("the results kept from an earlier run cannot be read ({e}); scoring from the start"));
             Vec::new()

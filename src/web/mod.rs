@@ -10,6 +10,8 @@
 pub mod protocol;
 
 #[cfg(target_family = "wasm")]
+mod boundary;
+#[cfg(target_family = "wasm")]
 mod checksum;
 #[cfg(target_family = "wasm")]
 mod files;

@@ -1,9 +1,12 @@
+// @ts-check
 // The model picker: the registry's Hub models (with cache marks), local folders, and what a
 // run gets of each (its source: see files.js).
 import { megabytes } from "./download.js";
 import { cachedAs } from "./files.js";
 import { $, fetchBytes, httpUrl, node, showError, state } from "./page.js";
 import { formatParams } from "./plot.js";
+/** @import { ModelSource } from "./files.js" */
+/** @import { Model } from "./page.js" */
 
 export async function loadRegistry() {
   const registry = JSON.parse(new TextDecoder().decode(await fetchBytes("registry.json")));
@@ -22,8 +25,9 @@ export function entrySpec(m) {
 /** The registry's models grouped by family (in the registry's order), then models named by URL. */
 export function renderModelList() {
   const list = $("model-list");
-  const checked = new Set([...list.querySelectorAll("input:checked")].map((i) => i.value));
+  const checked = new Set([...checkedBoxes(list)].map((i) => i.value));
   list.replaceChildren();
+  /** @type {{id: string | null, name: string, note?: string}[]} */
   const groups = [...state.families.map((f) => ({ id: f.id, name: f.name, note: f.note })), { id: null, name: "Other models" }];
   for (const group of groups) {
     const models = state.registry.filter((m) => (group.id == null ? !state.families.some((f) => f.id === m.family) : m.family === group.id));
@@ -58,7 +62,7 @@ export function renderTrainingPicker() {
   sizes.replaceChildren();
   const families = state.families.filter((f) => f.training_steps);
   for (const family of families) {
-    for (const m of state.registry.filter((r) => r.family === family.id && r.revision === "main")) {
+    for (const m of state.registry.filter((r) => r.family === family.id && !r.extra)) {
       const box = node("input", undefined, { type: "checkbox", value: m.repo, "data-family": family.id });
       const label = node("label");
       label.append(box, node("span", `${m.name} · ${formatParams(m.parameters)} parameters`));
@@ -82,7 +86,7 @@ function publishedSteps({ steps, every, last }) {
  */
 export function tickTrainingSteps() {
   const status = $("training-status");
-  const boxes = [...$("training-sizes").querySelectorAll("input:checked")];
+  const boxes = [...checkedBoxes($("training-sizes"))];
   if (boxes.length === 0) return (status.textContent = "tick at least one size");
   const typed = $("training-steps").value.split(/[\s,]+/).filter(Boolean);
   let ticked = 0;
@@ -121,15 +125,21 @@ export function currentHub() {
   }
 }
 
-/** A Hub model `owner/name[@revision]` on `hub`: its URLs and name (see files.js); throws if `spec` is none. */
+/**
+ * A Hub model `owner/name[@revision]` on `hub`: its URLs and name (see files.js); throws if `spec` is none.
+ * @param {string} hub
+ * @param {string} spec
+ * @returns {ModelSource}
+ */
 export function hubSource(hub, spec) {
-  return JSON.parse(state.wasm.hub_model(spec, hub));
+  return state.wasm.hub_model(spec, hub);
 }
 
 /**
  * `repo[@revision]` (or a registry name with one) from the `models` URL parameter or the
  * through-training picker, ticked; added when the list does not have it (another revision of
  * a registry model keeps its family and size).
+ * @param {string} spec
  */
 export function selectRepo(spec) {
   const named = state.registry.find((m) => m.name === spec.split("@")[0] && !m.extra);
@@ -141,9 +151,10 @@ export function selectRepo(spec) {
     state.registry.push(entry);
     renderModelList();
   }
-  $("model-list").querySelector(`input[value="${CSS.escape(entrySpec(entry))}"]`).checked = true;
+  /** @type {HTMLInputElement} */ ($("model-list").querySelector(`input[value="${CSS.escape(entrySpec(entry))}"]`)).checked = true;
 }
 
+/** @param {FileList} fileList */
 export function pickFolder(fileList) {
   const dirs = new Map();
   for (const f of fileList) {
@@ -157,7 +168,7 @@ export function pickFolder(fileList) {
   const problems = [];
   for (const [dir, files] of dirs) {
     try {
-      const needed = state.wasm.model_folder_files(JSON.stringify(Object.keys(files)));
+      const needed = state.wasm.model_folder_files(Object.keys(files));
       found.push([dir, files, needed.at(-1)]);
     } catch (e) {
       problems.push(`${dir}: ${e.message}`);
@@ -190,18 +201,29 @@ export function renderLocals() {
   updateRunButton();
 }
 
-/** The ticked models: `{name, source, bytes}`, `bytes` their files' size when known. */
+/**
+ * The ticked models: `{name, source, bytes}`, `bytes` their files' size when known.
+ * @returns {Model[]}
+ */
 export function selectedModels() {
   const hub = currentHub();
-  const models = [...$("model-list").querySelectorAll("input:checked")].map((box) => {
+  const models = [...checkedBoxes($("model-list"))].map((box) => {
     const m = state.registry.find((r) => entrySpec(r) === box.value);
     return { name: m.name, source: hubSource(hub, `${m.repo}@${m.revision}`), bytes: m.bytes };
   });
-  for (const box of $("local-models").querySelectorAll("input:checked")) {
+  for (const box of checkedBoxes($("local-models"))) {
     const m = state.locals[Number(box.dataset.local)];
     models.push({ name: m.name, source: { name: m.name, files: m.files, weights: m.weights }, bytes: m.bytes });
   }
   return models;
+}
+
+/**
+ * The ticked checkboxes in `list`.
+ * @param {HTMLElement} list
+ */
+function checkedBoxes(list) {
+  return /** @type {NodeListOf<HTMLInputElement>} */ (list.querySelectorAll("input:checked"));
 }
 
 export function updateRunButton() {

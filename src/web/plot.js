@@ -1,3 +1,4 @@
+// @ts-check
 // The results plots: the main metric against parameter count (log x), one line per family,
 // or against training step (log x), one line per model; one point per model or checkpoint
 // with standard-error bars, and the chance baseline. Built with DOM calls only: model names
@@ -6,6 +7,11 @@
 const SVG = "http://www.w3.org/2000/svg";
 const W = 640, H = 380, M = { left: 70, right: 20, top: 20, bottom: 80 };
 
+/**
+ * @param {string} name
+ * @param {Object<string, string | number>} [attrs]
+ * @param {string} [text]
+ */
 function el(name, attrs = {}, text) {
   const node = document.createElementNS(SVG, name);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
@@ -23,11 +29,15 @@ function niceTicks(lo, hi, count = 5) {
   return ticks;
 }
 
+/** @param {number} n */
 export function formatParams(n) {
   return n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(0)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)}K` : String(n);
 }
 
-/** Steps on the training axis: 1.2k, 143k. */
+/**
+ * Steps on the training axis: 1.2k, 143k.
+ * @param {number} n
+ */
 export function formatStep(n) {
   return n >= 1e3 ? `${+(n / 1e3).toPrecision(3)}k` : String(n);
 }
@@ -67,6 +77,7 @@ export const STEP_AXIS = {
  * legend, `chance` (or null) is drawn as a dashed line, `verdict` (a short text, or null) is
  * written in the top left corner. With several series the legend names each, with its own
  * verdict.
+ * @param {Element} svg
  */
 export function drawPlot(svg, { series, axis = SIZE_AXIS, label, lowerIsBetter, chance, verdict }) {
   svg.replaceChildren();

@@ -1,4 +1,4 @@
-//! The worker's protocol, as JSON: what the page asks ([`JobRequest`], with each worker's
+//! The worker's protocol: what the page asks ([`JobRequest`], with each worker's
 //! [`Share`](crate::run::Share)) and what the job tells it ([`Event`], tagged by `event`). `app.js` has one handler per event; `worker.js` adds
 //! the events only JavaScript sees (`download`, `device_lost`, `gpu_error`, `trap`).
 
@@ -10,8 +10,9 @@ use crate::run::ExampleResult;
 use crate::score::Truncation;
 use crate::task::{FewShot, TaskSpec, TaskType};
 
-/// What the page asks the worker to do. Its JSON also keys the results the page keeps, so its
-/// shape stays as it is.
+/// What the page asks the worker to do. Its settings also key the results the page keeps, so
+/// its shape stays as it is.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, Deserialize)]
 pub struct JobRequest {
     /// The type to score the task as; absent (or null) infers it from the columns.
@@ -38,12 +39,14 @@ impl JobRequest {
     }
 }
 
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Debug, Deserialize)]
 pub struct ModelRequest {
     pub name: String,
 }
 
 /// Where the job may score.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
@@ -54,6 +57,7 @@ pub enum Backend {
 }
 
 /// The backend a job runs on, as the page names it.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Running {
@@ -62,6 +66,7 @@ pub enum Running {
 }
 
 /// One step of a job. `model` is the model's position in the request.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event<'a> {

@@ -1,3 +1,4 @@
+// @ts-check
 // The results: plot, verdict, summary table and the examples, paged. Every number comes from
 // the worker's reports.
 import { comparisonLayers } from "./comparison.js";
@@ -55,7 +56,8 @@ export function renderResults() {
 export function watchPlotClicks() {
   for (const id of ["plot", "training-plot"]) {
     $(id).addEventListener("click", (e) => {
-      const point = e.target.closest?.("[data-model]");
+      // The target is an element of the SVG plot; a point and its label carry the model.
+      const point = /** @type {SVGElement | null} */ (/** @type {Element} */ (e.target).closest?.("[data-model]"));
       if (point) focusModel(point.dataset.model);
     });
   }
@@ -74,6 +76,7 @@ export const SHAPES = {
   "flat": { title: "No clear trend", text: "no model differs from the others by more than chance would explain" },
 };
 
+/** @param {number} x */
 export function percent(x) {
   return `${Math.round(100 * x)}%`;
 }
@@ -161,7 +164,10 @@ export function renderSummary(first) {
   }
 }
 
-/** The model's bootstrap interval from its trend (across sizes, or through training), when there is one. */
+/**
+ * The model's bootstrap interval from its trend (across sizes, or through training), when there is one.
+ * @param {string} name
+ */
 export function interval(name) {
   const trends = [state.trend, ...(state.trends?.training_trends ?? []).map((t) => t.trend)].filter(Boolean);
   const m = trends.flatMap((t) => t.models).find((m) => m.name === name);

@@ -1,3 +1,4 @@
+// @ts-check
 // A run from start to end: the models and settings it starts with (a snapshot its exports
 // read), the workers it hands them to, and what it leaves when it finishes or is cancelled.
 // The workers (`worker_pool.js`), their events (`run_events.js`), the reports
@@ -69,6 +70,7 @@ export async function startRun() {
   await launchWorkers(state.run);
 }
 
+/** @param {string} message */
 export function failRun(message) {
   showError(message);
   setState("error");
@@ -83,6 +85,7 @@ export function cancelRun() {
   finishRun("cancelled");
 }
 
+/** @param {string} [outcome] "cancelled", or none when the workers finished */
 export async function finishRun(outcome) {
   const run = state.run;
   if (!run || run.finishing) return;

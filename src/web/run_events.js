@@ -1,3 +1,4 @@
+// @ts-check
 // What the workers say during a run (`protocol.rs`, and `worker.js` for download,
 // device_lost, gpu_error, trap): one handler per event, each model's progress row, and the
 // results kept as they come.
@@ -7,15 +8,28 @@ import { formatParams } from "./plot.js";
 import { putReportsTogether } from "./run_reports.js";
 import { keepResult } from "./run_store.js";
 import { recover } from "./worker_pool.js";
+/** @import { ProgressRow, Run } from "./page.js" */
+/** @import { Event } from "./invscale-web.js" */
+/** @import { ScorerEvent } from "./worker.js" */
+/**
+ * An event a worker posted: the job's (`protocol.rs`) or the worker's own.
+ * @typedef {Event | ScorerEvent} WorkerEvent
+ */
 
+/** @param {WorkerEvent} ev */
 export function onEvent(ev) {
   const run = state.run;
   if (!run) return;
-  const row = ev.model != null ? run.rows[ev.model] : null;
-  EVENT_HANDLERS[ev.event]?.(run, ev, row);
+  const row = "model" in ev && ev.model != null ? run.rows[ev.model] : null;
+  // Each handler takes its own event: TypeScript cannot follow `ev.event` to the handler's type.
+  const handler = /** @type {((run: Run, ev: WorkerEvent, row: ProgressRow | null) => void) | undefined} */ (EVENT_HANDLERS[ev.event]);
+  handler?.(run, ev, row);
 }
 
-/** The worker's events (`protocol.rs`, and `worker.js` for download, device_lost, gpu_error, trap), one handler each. */
+/**
+ * The worker's events (`protocol.rs`, and `worker.js` for download, device_lost, gpu_error, trap), one handler each.
+ * @type {{[E in WorkerEvent["event"]]?: (run: Run, ev: Extract<WorkerEvent, {event: E}>, row: ProgressRow | null) => void}}
+ */
 export const EVENT_HANDLERS = {
   backend(run, ev) {
     run.backend = ev.backend;
@@ -82,7 +96,7 @@ export const EVENT_HANDLERS = {
       putReportsTogether(run);
     } catch (e) {
       run.assembled[ev.model] = false;
-      EVENT_HANDLERS.error(run, { message: e.message ?? String(e) }, row);
+      failed(run, e.message ?? String(e), row);
       putReportsTogether(run);
     }
   },
@@ -99,25 +113,39 @@ export const EVENT_HANDLERS = {
   },
   // The scorer stopped (a trap, or the module failed to load); on WebGPU most likely the GPU's doing.
   trap(run, ev, row) {
-    if (!recover(run, ev.message)) EVENT_HANDLERS.error(run, ev, row);
+    if (!recover(run, ev.message)) failed(run, ev.message, row);
   },
   error(run, ev, row) {
-    run.errors++;
-    if (row) {
-      row.label.textContent = "failed";
-      row.finished = true;
-    }
-    // Workers that fail alike (a model the Hub does not have) say it once.
-    run.errorsShown ??= new Set();
-    if (!run.errorsShown.has(ev.message)) showError(ev.message);
-    run.errorsShown.add(ev.message);
+    failed(run, ev.message, row);
   },
   finished(run) {
     if (++run.finishedWorkers >= run.workers.length) run.hooks.finish();
   },
 };
 
-/** Keeps a scored example in the run and in the browser; says once if the browser refuses. */
+/**
+ * A model (`row`), or the whole job, failed with `message`.
+ * @param {Run} run
+ * @param {string} message
+ * @param {ProgressRow | null} row
+ */
+function failed(run, message, row) {
+  run.errors++;
+  if (row) {
+    row.label.textContent = "failed";
+    row.finished = true;
+  }
+  // Workers that fail alike (a model the Hub does not have) say it once.
+  run.errorsShown ??= new Set();
+  if (!run.errorsShown.has(message)) showError(message);
+  run.errorsShown.add(message);
+}
+
+/**
+ * Keeps a scored example in the run and in the browser; says once if the browser refuses.
+ * @param {Run} run
+ * @param {Extract<WorkerEvent, {event: "example"}>} ev
+ */
 export function keepExample(run, ev) {
   const row = run.rows[ev.model];
   run.results[ev.model].set(ev.result.index, ev.result);
@@ -133,7 +161,12 @@ export function keepExample(run, ev) {
   });
 }
 
-/** A model's row: examples scored (kept ones included) of the task, the rate, the time left. */
+/**
+ * A model's row: examples scored (kept ones included) of the task, the rate, the time left.
+ * @param {Run} run
+ * @param {number} model
+ * @param {ProgressRow} row
+ */
 function showProgress(run, model, row) {
   const done = run.results[model].size;
   row.bar.value = done / run.total;
@@ -144,7 +177,11 @@ function showProgress(run, model, row) {
   row.label.textContent = `${done} of ${run.total} examples${kept} · ${(scored / elapsed).toFixed(1)}/s · ${Math.ceil(eta)} s left`;
 }
 
-/** One model's timing from its workers': they ran side by side, so the longest of each. */
+/**
+ * One model's timing from its workers': they ran side by side, so the longest of each.
+ * @param {any[]} timings the workers' `model_scored` timings (JSON)
+ * @param {ProgressRow} row
+ */
 function combinedTiming(timings, row) {
   const longest = (key) => Math.max(...timings.map((t) => t[key] ?? 0));
   const before = timings.some((t) => t.wasm_memory_before_load_bytes != null) ? { wasm_memory_before_load_bytes: longest("wasm_memory_before_load_bytes") } : {};

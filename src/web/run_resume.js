@@ -1,3 +1,4 @@
+// @ts-check
 // Runs kept in the browser, resumed: each run is recorded as it starts (task, models, its
 // settings), and a reload offers the last one that did not finish; resuming scores only the
 // examples not kept.
@@ -8,11 +9,15 @@ import { $, showError, state } from "./page.js";
 import { forgetRun, lastUnfinishedRun, modelKey, runKey, saveRun } from "./run_store.js";
 import { applySettings, numbersOf } from "./settings.js";
 import { setTask } from "./task_picker.js";
+/** @import { Model, Run, Task } from "./page.js" */
 
 /**
  * Records the run in the browser, so a reload can offer to resume it; returns the keys under
  * which the worker keeps (and finds) each model's results. Fills in the size of models whose
  * size only the Hub's listing gives.
+ * @param {Task} task
+ * @param {Run} run
+ * @param {Model[]} models
  */
 export async function keepRun(task, run, models) {
   const key = await runKey(task.bytes, numbersOf(run.request));
@@ -36,7 +41,10 @@ export async function keepRun(task, run, models) {
   return { run: key, models: keys };
 }
 
-/** Offers the last run that did not finish, if there is one. */
+/**
+ * Offers the last run that did not finish, if there is one.
+ * @param {() => Promise<unknown>} startRun
+ */
 export async function offerResume(startRun) {
   const run = await lastUnfinishedRun().catch(() => null);
   if (!run) return;
@@ -54,7 +62,11 @@ export async function offerResume(startRun) {
   };
 }
 
-/** Restores a kept run's task, models and settings, and runs it: only unscored examples are scored. */
+/**
+ * Restores a kept run's task, models and settings, and runs it: only unscored examples are scored.
+ * @param {any} run the run's record as kept in the browser, by this page or an earlier version
+ * @param {() => Promise<unknown>} startRun
+ */
 export async function resumeRun(run, startRun) {
   $("resume-offer").hidden = true;
   state.comparison = null;

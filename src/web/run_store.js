@@ -1,3 +1,4 @@
+// @ts-check
 // Runs kept in the browser (IndexedDB), so a reload, a closed tab or a crash loses nothing
 // scored: every example's result is written as it completes, keyed by the run (task content
 // and settings), the model (where it came from) and the example's index. The page records each
@@ -7,6 +8,7 @@
 const DB_NAME = "invscale-runs";
 const RUNS = "runs"; // run key → {key, task, bytes, settings, models, total, started, complete}
 const EXAMPLES = "examples"; // [run key, model key, index] → the example's result
+/** @import { ModelSource } from "./files.js" */
 
 let opened = null;
 
@@ -40,6 +42,7 @@ async function db() {
   return opened;
 }
 
+/** @param {Uint8Array<ArrayBuffer>} bytes */
 async function sha256(bytes) {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -49,6 +52,8 @@ async function sha256(bytes) {
  * The run's key: the task's content and `numbers`, the settings that change a number
  * (`settings.js` `numbersOf`). The backend is not one of them: backends agree within the
  * tolerance the tests hold them to.
+ * @param {Uint8Array<ArrayBuffer>} taskBytes
+ * @param {unknown[]} numbers
  */
 export async function runKey(taskBytes, numbers) {
   if (!globalThis.crypto?.subtle) return null; // not a secure origin: nothing is kept
@@ -59,6 +64,8 @@ export async function runKey(taskBytes, numbers) {
  * A model's key: its Hub repository, revision and — when the Hub gives it — the weights'
  * SHA-256 (a branch that moves on names other weights, whose results are not these); or a
  * local folder's name and weights file.
+ * @param {ModelSource} source
+ * @param {string | null} [weightsSha256]
  */
 export function modelKey(source, weightsSha256 = null) {
   if (source.files) {
@@ -66,7 +73,7 @@ export function modelKey(source, weightsSha256 = null) {
     return `local:${source.name}:${w?.size}:${w?.lastModified}`;
   }
   const sha = weightsSha256 ? `#${weightsSha256}` : "";
-  return `${source.hub.replace(/\/+$/, "")}/${source.repo}@${source.revision}${sha}`;
+  return `${source.hub}/${source.repo}@${source.revision}${sha}`;
 }
 
 const range = (run, model) => IDBKeyRange.bound([run, model], [run, model, []]);

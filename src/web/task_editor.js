@@ -1,3 +1,4 @@
+// @ts-check
 // The task editor: write a prize-format task as a template with {slots} and a table of
 // fillers, or as plain rows; it is checked as you type by the CLI's parser (in the wasm
 // module), with the row and column of any mistake, the parser's warnings, the prize's rule on
@@ -30,14 +31,14 @@ export function watchEditor() {
 }
 
 function mode() {
-  return document.querySelector('input[name="editor-mode"]:checked').value;
+  return /** @type {HTMLInputElement} */ (document.querySelector('input[name="editor-mode"]:checked')).value;
 }
 
 /** Checks the draft with the parser and shows what it says; keeps it when it parses. */
 export async function checkDraft() {
   const template = mode() === "template" ? $("editor-template").value : undefined;
   $("editor-template-label").hidden = template === undefined;
-  const result = JSON.parse(state.wasm.check_task_draft(template, $("editor-rows").value, $("task-type").value || undefined));
+  const result = state.wasm.check_task_draft(template, $("editor-rows").value, $("task-type").value || undefined);
   const status = $("editor-status");
   const warnings = $("editor-warnings");
   warnings.replaceChildren();
@@ -98,7 +99,7 @@ async function countTokens() {
   const [hub, repo, revision, name] = hubModel ? [hubModel.source.hub, hubModel.source.repo, hubModel.source.revision, hubModel.name] : [$("hub").value, "openai-community/gpt2", "main", "gpt2"];
   $("editor-tokens-status").textContent = `reading ${name}'s tokenizer…`;
   const tokenizer = await fetchBytes(state.wasm.hub_model_file_url(hub, repo, revision, "tokenizer.json"));
-  const counts = JSON.parse(state.wasm.task_class_tokens(draft.bytes, $("task-type").value || undefined, tokenizer));
+  const counts = state.wasm.task_class_tokens(draft.bytes, $("task-type").value || undefined, tokenizer);
   $("editor-tokens-status").textContent = `tokens per class under ${name}'s tokenizer`;
   const table = $("editor-token-table");
   table.replaceChildren();
@@ -109,7 +110,10 @@ async function countTokens() {
   for (const w of counts.warnings) $("editor-warnings").append(node("li", w, { class: "token-warning" }));
 }
 
-/** The task's bytes, deflated and in base64url, for a link. */
+/**
+ * The task's bytes, deflated and in base64url, for a link.
+ * @param {Uint8Array<ArrayBuffer>} bytes
+ */
 export async function packTask(bytes) {
   const deflated = new Uint8Array(await new Response(new Blob([bytes]).stream().pipeThrough(new CompressionStream("deflate-raw"))).arrayBuffer());
   let binary = "";
@@ -117,7 +121,10 @@ export async function packTask(bytes) {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-/** The task a link holds (`packTask`'s text). */
+/**
+ * The task a link holds (`packTask`'s text).
+ * @param {string} text
+ */
 export async function unpackTask(text) {
   const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
   const deflated = Uint8Array.from(binary, (c) => c.charCodeAt(0));

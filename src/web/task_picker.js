@@ -1,9 +1,11 @@
+// @ts-check
 // The task picker: built-in tasks, the prize's catalogue and published tasks, Hub datasets,
 // files (pick, drop, paste). Parsing is the wasm module's; this shows its verdict.
 import { megabytes } from "./download.js";
 import { selectRepo, updateRunButton } from "./model_picker.js";
 import { $, fetchBytes, httpUrl, node, showError, state } from "./page.js";
 import { fewShotOf, readSettings } from "./settings.js";
+/** @import { Task } from "./page.js" */
 
 /** A task that could not be loaded: said where the task's status goes. */
 export function taskError(e) {
@@ -30,7 +32,13 @@ export function replaceWasm() {
   return state.wasmReplacing;
 }
 
-/** `extra` travels with the task (e.g. `published`: the published results it reproduces). */
+/**
+ * `extra` travels with the task (e.g. `published`: the published results it reproduces).
+ * @param {string} name
+ * @param {Uint8Array<ArrayBuffer>} bytes
+ * @param {Pick<Task, "published" | "link">} [extra]
+ * @returns {Promise<void> | void}
+ */
 export function setTask(name, bytes, extra = {}) {
   // Right after a trap the page's wasm instance is being replaced: the task is read by the new one.
   if (state.wasmReplacing) return state.wasmReplacing.then(() => setTask(name, bytes, extra));
@@ -39,7 +47,7 @@ export function setTask(name, bytes, extra = {}) {
   status.className = "";
   try {
     const shots = fewShot();
-    const view = JSON.parse(state.wasm.parse_task(bytes, $("task-type").value || undefined, shots?.shots, shots?.seed));
+    const view = state.wasm.parse_task(bytes, $("task-type").value || undefined, shots?.shots, shots?.seed);
     state.task = { name, bytes, view, ...extra };
     const warnings = view.warnings.length ? ` ${view.warnings.length} warning(s): ${view.warnings.slice(0, 3).join("; ")}` : "";
     const demos = shots ? ` Each prompt is preceded by ${shots.shots} other examples with their answers.` : "";
@@ -84,25 +92,31 @@ export async function loadPublished(url) {
   for (const t of state.published.tasks) $("published-task").append(node("option", t.name, { value: t.name }));
 }
 
-/** Loads a published task with its models and the pipeline's truncation. */
+/**
+ * Loads a published task with its models and the pipeline's truncation.
+ * @param {string} name
+ */
 export async function choosePublished(name) {
   const entry = state.published?.tasks.find((t) => t.name === name);
   if (!entry) throw new Error(`no published task is named ${name}`);
   $("task-type").value = entry.type;
   $("truncation").value = "pipeline";
-  for (const m of entry.models) selectRepo(m.model.replace(/^hub:/, ""));
+  for (const m of entry.models) selectRepo(m.model);
   const url = httpUrl(`${state.published.data.replace(/\/$/, "")}/${entry.file}`);
   setTask(entry.file, await fetchBytes(url), { published: entry, link: { reproduce: name } });
   $("task-explanation").textContent = `${entry.name}: the prize's pipeline published GPT-2 results for this task; they appear beside ours in the results.`;
   updateRunButton();
 }
 
-/** The published numbers of the shown task for a model named `name`, if any. */
+/**
+ * The published numbers of the shown task for a model named `name`, if any.
+ * @param {string} name
+ */
 export function publishedFor(name) {
   // The name a model's results get (the Hub's rule, in the wasm module); a folder keeps its own.
   const base = (spec) => {
     try {
-      return JSON.parse(state.wasm.hub_model(spec, "")).name;
+      return state.wasm.hub_model(spec, "").name;
     } catch {
       return spec;
     }
@@ -110,13 +124,17 @@ export function publishedFor(name) {
   return state.shown?.published?.models.find((m) => base(m.model) === name) ?? null;
 }
 
+/** @param {string} id */
 export async function chooseBuiltin(id) {
   const task = state.builtins.find((t) => t.id === id);
   $("task-explanation").textContent = task ? `${task.cause}. ${task.explanation}` : "";
   if (task) setTask(task.file, await fetchBytes(`tasks/${task.file}`), { link: { task: `tasks/${task.file}` } });
 }
 
-/** Loads `hub:<dataset id>[@revision]` (the `hub:` may be left out) from the chosen Hub. */
+/**
+ * Loads `hub:<dataset id>[@revision]` (the `hub:` may be left out) from the chosen Hub.
+ * @param {string} spec
+ */
 export async function loadHubTask(spec) {
   spec = spec.trim();
   if (!spec) return;
@@ -125,15 +143,16 @@ export async function loadHubTask(spec) {
   const status = $("task-status");
   status.className = "";
   status.textContent = `${spec}: listing the dataset's files…`;
-  const dataset = JSON.parse(state.wasm.hub_dataset(spec, hub));
+  const dataset = state.wasm.hub_dataset(spec, hub);
   const tree = await fetchBytes(dataset.tree_url);
-  const file = JSON.parse(state.wasm.hub_data_file(spec, hub, tree));
+  const file = state.wasm.hub_data_file(spec, hub, tree);
   status.textContent = `${file.name}: downloading ${megabytes(file.size)}…`;
   setTask(file.name, await fetchBytes(file.url), { link: { task: spec } });
   const entry = state.prizeTasks?.find((t) => spec.startsWith(`hub:${t.id}`));
   $("task-explanation").textContent = entry ? describePrizeTask(entry) : "";
 }
 
+/** @param {File} file */
 export async function readFile(file) {
   setTask(file.name, new Uint8Array(await file.arrayBuffer()));
   $("task-explanation").textContent = "";

@@ -1,13 +1,17 @@
+// @ts-check
 // The workers that score a run: one on WebGPU; on the CPU several, each scoring a share of
 // every model's examples. When the GPU fails, the job starts again in new workers from the
 // examples kept, on a new WebGPU device and then on the CPU. What the workers say goes to the
 // run's `onEvent`; a worker that stops ends the run through its `finish`.
 import { $, node, showError, state } from "./page.js";
 import { startReports } from "./run_reports.js";
+/** @import { Run } from "./page.js" */
+/** @import { JobMessage } from "./worker.js" */
 
 /**
  * Starts the run's job in new workers, each scoring a share of every model's examples; they
  * all start from the examples scored so far (kept from before, or by workers replaced).
+ * @param {Run} run
  */
 export async function launchWorkers(run) {
   const count = await workerCount(run);
@@ -28,14 +32,16 @@ export async function launchWorkers(run) {
     const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
     run.workers.push(worker);
     // Messages of a worker that was replaced (after a GPU failure) are not this run's any more.
-    worker.onmessage = (e) => run.workers.includes(worker) && run.hooks.onEvent(JSON.parse(e.data));
+    worker.onmessage = (e) => run.workers.includes(worker) && run.hooks.onEvent(e.data);
     worker.onerror = (e) => {
       if (!run.workers.includes(worker) || recover(run, `the worker stopped: ${e.message ?? "unknown error"}`)) return;
       showError(`the worker stopped: ${e.message ?? "unknown error"}`);
       run.errors++;
       run.hooks.finish();
     };
-    worker.postMessage({ request: JSON.stringify(run.request), share: { index, count }, task: run.bytes, sources, earlier });
+    /** @type {JobMessage} */
+    const job = { request: run.request, share: { index, count }, task: run.bytes, sources, earlier };
+    worker.postMessage(job);
   }
 }
 
@@ -43,6 +49,7 @@ export async function launchWorkers(run) {
  * How many workers score a run: one on WebGPU (the GPU is shared anyway) and with f16 weights
  * (whose cached copy one reader makes); on the CPU, one per core, as far as memory allows
  * each its own copy of the largest model, or as the Workers setting says.
+ * @param {Run} run
  */
 export async function workerCount(run) {
   if (run.request.precision === "f16" || !(await scoresOnCpu(run.request.backend))) return 1;
@@ -56,7 +63,10 @@ export async function workerCount(run) {
   return Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 8, Math.floor(memory / perWorker)));
 }
 
-/** Whether a run with this backend setting scores on the CPU: chosen, or no WebGPU adapter. */
+/**
+ * Whether a run with this backend setting scores on the CPU: chosen, or no WebGPU adapter.
+ * @param {string} backend
+ */
 async function scoresOnCpu(backend) {
   if (backend === "cpu") return true;
   try {
@@ -71,6 +81,8 @@ async function scoresOnCpu(backend) {
  * restarts the job, which restores every example kept so far and scores only the rest — on a
  * new WebGPU device the first time, on the CPU the second. False when it will not (not on
  * WebGPU, or already on the CPU): the failure is then the run's.
+ * @param {Run} run
+ * @param {string} reason
  */
 export function recover(run, reason) {
   if (run.backend !== "webgpu" || run.recoveries >= 2) return false;

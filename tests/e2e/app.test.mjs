@@ -922,7 +922,7 @@ GPUAdapter.prototype.requestDevice = async function (...args) {
 const originalPost = self.postMessage.bind(self);
 self.postMessage = (message) => {
   originalPost(message);
-  if (deviceToLose && JSON.parse(message).event === "example") {
+  if (deviceToLose && message.event === "example") {
     deviceToLose.destroy();
     deviceToLose = null;
   }

@@ -13,6 +13,7 @@ use safetensors::Dtype;
 use crate::checkpoint::WeightsError;
 
 /// Storage precision of the weight matrices, named `f32` and `f16`.
+#[cfg_attr(target_family = "wasm", derive(tsify::Tsify), tsify(missing_as_null))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
