@@ -8,7 +8,13 @@ What it writes (all deterministic: rerunning reproduces the same bytes):
                                            GPT-2's BPE (its ids moved up by 4), linked from
                                            the OPT models' folders
   tests/fixtures/models/<name>/            config.json, model.safetensors, tokenizer.json
-                                           (a relative symlink to ../../tokenizer.json)
+                                           (a relative symlink to ../../tokenizer.json);
+                                           the weights are seeded random values in
+                                           transformers' own layout (the keys, shapes and order
+                                           of AutoModelForCausalLM.from_config's state_dict),
+                                           drawn by one rule on each parameter's role for every
+                                           family (random_state_dict); key prefix, buffers,
+                                           dtype and a stored tied head are each fixture's own:
       tiny-hub       2 layers, n_embd 8,  2 heads, F32, Hub keys without prefix, plus the
                      attn.masked_bias (scalar) / attn.bias (bool [1,1,1024,1024], layer 0)
                      buffers the loader must ignore; tied lm_head (no lm_head.weight)
@@ -39,9 +45,10 @@ What it writes (all deterministic: rerunning reproduces the same bytes):
   tests/fixtures/tasks/*.csv|*.jsonl       small Inverse Scaling Prize style task files
   tests/fixtures/tasks/classification.parquet  classification.jsonl's rows as the Hub's
                                            `datasets` uploads store them (pyarrow, Snappy)
-  tests/fixtures/reference.json            scores from HF transformers GPT2LMHeadModel
-                                           (float32, CPU, eager attention) loaded from the
-                                           saved files, in both truncation modes
+  tests/fixtures/reference.json            scores from HF transformers (GPT2LMHeadModel,
+                                           GPTNeoXForCausalLM, GPTNeoForCausalLM,
+                                           OPTForCausalLM; float32, CPU, eager attention) loaded
+                                           from the saved files, in both truncation modes
 
 How to run (from the repository root; Python 3.9+):
 
@@ -91,7 +98,7 @@ MODELS = {
     "tiny-odd-heads": dict(n_layer=2, n_embd=10, n_head=5, dtype=torch.float16, prefix="",
                            lm_head=False, buffers=False, seed=3003),
     "tiny-gpt2-variant": dict(n_layer=2, n_embd=12, n_head=3, dtype=torch.float32, prefix="",
-                              lm_head=False, buffers=False, seed=4004, n_inner=20, n_positions=768,
+                              lm_head=False, buffers=False, seed=4004,
                               config=dict(activation_function="gelu", n_inner=20, n_positions=768,
                                           n_ctx=768, scale_attn_by_inverse_layer_idx=True,
                                           reorder_and_upcast_attn=True)),
@@ -224,80 +231,94 @@ def tokenizer_cases(fast, slow, rust_like):
 # Models
 # ----------------------------------------------------------------------------------------------
 
-def make_state_dict(name, spec):
+# c of a matrix's std c/sqrt(fan_in), per family (config's model_type), by the name of the
+# module holding the matrix; every other matrix has c = 1.0. Queries and keys a bit larger than
+# 1/sqrt(fan_in) so attention patterns are not flat (GPT-2's and GPT-NeoX's fused q,k,v
+# matrices as a whole); GPT-Neo's attention has no 1/sqrt(d), so smaller queries keep its scores
+# in range (its keys keep 1.0).
+MATRIX_GAIN = {
+    "gpt2": {"c_attn": 1.5},
+    "gpt_neox": {"query_key_value": 1.5},
+    "gpt_neo": {"q_proj": 0.6},
+    "opt": {"q_proj": 1.5, "k_proj": 1.5, "project_out": 2.5},
+}
+
+
+def random_state_dict(name, spec, cfg, tied_head=False):
+    """Random weights for the model config.json's `cfg` describes, in transformers' own layout:
+    the keys, shapes and order of `AutoModelForCausalLM.from_config`'s state_dict (built on the
+    meta device: nothing allocated or drawn), each parameter drawn in that order from one
+    generator seeded with spec["seed"], N(mean, std) by its role:
+      LayerNorm weight: mean 1, std 0.3; LayerNorm bias: std 0.3
+      token embedding (and an untied output head): std WTE_STD[name]; other embeddings: std 0.3
+      Linear / Conv1D bias: std 0.2; their matrix: c / sqrt(fan_in), c from MATRIX_GAIN
+      (fan_in: a Conv1D weight is [in, out], an nn.Linear's [out, in])
+    then cast to spec["dtype"]. Keys under the base model (`transformer.`, `gpt_neox.`,
+    `model.`) take spec["prefix"] instead of its name; keys outside it (an untied head) are kept.
+    A head tied to the token embedding is left out unless `tied_head` (then a copy of it).
+    Buffers are left out: which of those a file holds is the fixture's choice."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.pytorch_utils import Conv1D
+
+    config = AutoConfig.for_model(**cfg)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    gains = MATRIX_GAIN[config.model_type]
+    embeddings = [m for m in (model.get_input_embeddings(), model.get_output_embeddings()) if m is not None]
     g = torch.Generator().manual_seed(spec["seed"])
-    E, nl = spec["n_embd"], spec["n_layer"]
+    values, first = {}, {}
+    for key, t in model.state_dict(keep_vars=True).items():
+        if not isinstance(t, torch.nn.Parameter):
+            continue
+        if id(t) in first:  # tied to a parameter already drawn
+            if tied_head:
+                values[key] = values[first[id(t)]].clone()
+            continue
+        first[id(t)] = key
+        path, kind = key.rsplit(".", 1)
+        module = model.get_submodule(path)
+        linear = isinstance(module, (torch.nn.Linear, Conv1D))
+        mean = 0.0
+        if isinstance(module, torch.nn.LayerNorm):
+            std, mean = 0.3, (1.0 if kind == "weight" else 0.0)
+        elif any(module is m for m in embeddings):
+            std = WTE_STD[name]
+        elif isinstance(module, torch.nn.Embedding):
+            std = 0.3
+        elif linear and kind == "bias":
+            std = 0.2
+        elif linear and kind == "weight":
+            fan_in = t.shape[0] if isinstance(module, Conv1D) else t.shape[1]
+            std = gains.get(path.rsplit(".", 1)[-1], 1.0) / math.sqrt(fan_in)
+        else:
+            sys.exit(f"{name}: no rule for parameter {key} ({type(module).__name__})")
+        values[key] = torch.randn(tuple(t.shape), generator=g, dtype=torch.float32) * std + mean
+    base = model.base_model_prefix + "."
+    return {(spec["prefix"] + k[len(base):] if k.startswith(base) else k): v.to(spec["dtype"]).contiguous()
+            for k, v in values.items()}
 
-    def normal(shape, std, mean=0.0):
-        return torch.randn(shape, generator=g, dtype=torch.float32) * std + mean
 
-    sd = {}
-    F = spec.get("n_inner", 4 * E)
-    sd["wte.weight"] = normal((VOCAB, E), WTE_STD[name])
-    sd["wpe.weight"] = normal((spec.get("n_positions", N_POSITIONS), E), 0.3)
-    for i in range(nl):
-        p = f"h.{i}."
-        sd[p + "ln_1.weight"] = normal((E,), 0.3, 1.0)
-        sd[p + "ln_1.bias"] = normal((E,), 0.3)
-        # q and k a bit larger than 1/sqrt(fan_in) so attention patterns are not flat
-        sd[p + "attn.c_attn.weight"] = normal((E, 3 * E), 1.5 / math.sqrt(E))
-        sd[p + "attn.c_attn.bias"] = normal((3 * E,), 0.2)
-        sd[p + "attn.c_proj.weight"] = normal((E, E), 1.0 / math.sqrt(E))
-        sd[p + "attn.c_proj.bias"] = normal((E,), 0.2)
-        sd[p + "ln_2.weight"] = normal((E,), 0.3, 1.0)
-        sd[p + "ln_2.bias"] = normal((E,), 0.3)
-        sd[p + "mlp.c_fc.weight"] = normal((E, F), 1.0 / math.sqrt(E))
-        sd[p + "mlp.c_fc.bias"] = normal((F,), 0.2)
-        sd[p + "mlp.c_proj.weight"] = normal((F, E), 1.0 / math.sqrt(F))
-        sd[p + "mlp.c_proj.bias"] = normal((E,), 0.2)
-    sd["ln_f.weight"] = normal((E,), 0.3, 1.0)
-    sd["ln_f.bias"] = normal((E,), 0.3)
-
-    sd = {k: v.to(spec["dtype"]).contiguous() for k, v in sd.items()}
-    out = {spec["prefix"] + k: v for k, v in sd.items()}
+def make_state_dict(name, spec, cfg):
+    """A GPT-2 fixture's tensors: random_state_dict's (lm_head.weight, equal to wte, only where
+    spec["lm_head"]), plus, where spec["buffers"], the attention buffers old Hub files carry."""
+    out = random_state_dict(name, spec, cfg, tied_head=spec["lm_head"])
     if spec["buffers"]:
-        for i in range(nl):
+        for i in range(spec["n_layer"]):
             out[f"{spec['prefix']}h.{i}.attn.masked_bias"] = torch.tensor(-1e4, dtype=spec["dtype"])
         out[f"{spec['prefix']}h.0.attn.bias"] = torch.tril(
             torch.ones((N_POSITIONS, N_POSITIONS), dtype=torch.bool)
         ).view(1, 1, N_POSITIONS, N_POSITIONS)
-    if spec["lm_head"]:
-        out["lm_head.weight"] = sd["wte.weight"].clone()
     return out
 
 
 def make_neox_state_dict(name, spec, cfg):
-    """Random GPT-NeoX weights in the Hub's layout: `nn.Linear` weights `[out, in]`, the fused
-    query_key_value rows per head (q, k, v of head 0, then of head 1, ...)."""
-    g = torch.Generator().manual_seed(spec["seed"])
-    E, nl, V, F = spec["hidden"], spec["n_layer"], cfg["vocab_size"], cfg["intermediate_size"]
-
-    def normal(shape, std, mean=0.0):
-        return torch.randn(shape, generator=g, dtype=torch.float32) * std + mean
-
-    sd = {"embed_in.weight": normal((V, E), WTE_STD[name])}
-    for i in range(nl):
-        p = f"layers.{i}."
-        sd[p + "input_layernorm.weight"] = normal((E,), 0.3, 1.0)
-        sd[p + "input_layernorm.bias"] = normal((E,), 0.3)
-        sd[p + "post_attention_layernorm.weight"] = normal((E,), 0.3, 1.0)
-        sd[p + "post_attention_layernorm.bias"] = normal((E,), 0.3)
-        sd[p + "attention.query_key_value.weight"] = normal((3 * E, E), 1.5 / math.sqrt(E))
-        sd[p + "attention.query_key_value.bias"] = normal((3 * E,), 0.2)
-        sd[p + "attention.dense.weight"] = normal((E, E), 1.0 / math.sqrt(E))
-        sd[p + "attention.dense.bias"] = normal((E,), 0.2)
-        sd[p + "mlp.dense_h_to_4h.weight"] = normal((F, E), 1.0 / math.sqrt(E))
-        sd[p + "mlp.dense_h_to_4h.bias"] = normal((F,), 0.2)
-        sd[p + "mlp.dense_4h_to_h.weight"] = normal((E, F), 1.0 / math.sqrt(F))
-        sd[p + "mlp.dense_4h_to_h.bias"] = normal((E,), 0.2)
-    sd["final_layer_norm.weight"] = normal((E,), 0.3, 1.0)
-    sd["final_layer_norm.bias"] = normal((E,), 0.3)
-    head = normal((V, E), WTE_STD[name])
-    out = {spec["prefix"] + k: v.to(spec["dtype"]).contiguous() for k, v in sd.items()}
-    out["embed_out.weight"] = head.to(spec["dtype"]).contiguous()
+    """A GPT-NeoX fixture's tensors: random_state_dict's (the untied `embed_out` outside the
+    prefix), plus, where spec["buffers"], the masked_bias / rotary_emb.inv_freq buffers old
+    Pythia files carry."""
+    out = random_state_dict(name, spec, cfg)
     if spec["buffers"]:
-        rot = int(E // spec["n_head"] * cfg["rotary_pct"])
-        for i in range(nl):
+        rot = int(spec["hidden"] // spec["n_head"] * cfg["rotary_pct"])
+        for i in range(spec["n_layer"]):
             p = f"{spec['prefix']}layers.{i}.attention."
             out[p + "masked_bias"] = torch.tensor(-1e9, dtype=spec["dtype"])
             out[p + "rotary_emb.inv_freq"] = 1.0 / (10000 ** (torch.arange(0, rot, 2).float() / rot))
@@ -355,7 +376,7 @@ def write_files(d: Path, cfg, state_dict, pickle=False, tokenizer_json=True):
 def write_model(root: Path, name: str, spec) -> Path:
     d = root / "models" / name
     cfg = config_dict(spec["n_layer"], spec["n_embd"], spec["n_head"], **spec.get("config", {}))
-    write_files(d, cfg, make_state_dict(name, spec))
+    write_files(d, cfg, make_state_dict(name, spec, cfg))
     return d
 
 
@@ -381,35 +402,10 @@ def neo_config_dict(n_layer, hidden, n_head, **changes):
 
 
 def write_neo_model(root: Path, name: str, spec) -> Path:
-    """Random GPT-Neo weights in the Hub's layout (`nn.Linear` `[out, in]`, q/k/v without bias)."""
+    """A GPT-Neo fixture: random_state_dict's tensors (q/k/v without bias; tied head left out)."""
     d = root / "models" / name
     cfg = neo_config_dict(spec["n_layer"], spec["hidden"], spec["n_head"], **spec["config"])
-    g = torch.Generator().manual_seed(spec["seed"])
-    C, F = cfg["hidden_size"], 4 * cfg["hidden_size"]
-
-    def normal(shape, std, mean=0.0):
-        return torch.randn(shape, generator=g, dtype=torch.float32) * std + mean
-
-    sd = {"wte.weight": normal((VOCAB, C), WTE_STD[name]), "wpe.weight": normal((cfg["max_position_embeddings"], C), 0.3)}
-    for i in range(spec["n_layer"]):
-        p = f"h.{i}."
-        sd[p + "ln_1.weight"] = normal((C,), 0.3, 1.0)
-        sd[p + "ln_1.bias"] = normal((C,), 0.3)
-        # No 1/sqrt(d) in GPT-Neo's attention: smaller queries keep the scores in range.
-        sd[p + "attn.attention.q_proj.weight"] = normal((C, C), 0.6 / math.sqrt(C))
-        sd[p + "attn.attention.k_proj.weight"] = normal((C, C), 1.0 / math.sqrt(C))
-        sd[p + "attn.attention.v_proj.weight"] = normal((C, C), 1.0 / math.sqrt(C))
-        sd[p + "attn.attention.out_proj.weight"] = normal((C, C), 1.0 / math.sqrt(C))
-        sd[p + "attn.attention.out_proj.bias"] = normal((C,), 0.2)
-        sd[p + "ln_2.weight"] = normal((C,), 0.3, 1.0)
-        sd[p + "ln_2.bias"] = normal((C,), 0.3)
-        sd[p + "mlp.c_fc.weight"] = normal((F, C), 1.0 / math.sqrt(C))
-        sd[p + "mlp.c_fc.bias"] = normal((F,), 0.2)
-        sd[p + "mlp.c_proj.weight"] = normal((C, F), 1.0 / math.sqrt(F))
-        sd[p + "mlp.c_proj.bias"] = normal((C,), 0.2)
-    sd["ln_f.weight"] = normal((C,), 0.3, 1.0)
-    sd["ln_f.bias"] = normal((C,), 0.3)
-    write_files(d, cfg, {spec["prefix"] + k: v.to(spec["dtype"]).contiguous() for k, v in sd.items()})
+    write_files(d, cfg, random_state_dict(name, spec, cfg))
     return d
 
 
@@ -465,35 +461,9 @@ def write_opt_tokenizer(d: Path, bpe_dir: Path):
 def write_opt_model(root: Path, name: str, spec, bpe_dir: Path) -> Path:
     d = root / "models" / name
     cfg = opt_config_dict(spec["n_layer"], spec["hidden"], spec["n_head"], **spec["config"])
-    g = torch.Generator().manual_seed(spec["seed"])
-    C, E, F, V = cfg["hidden_size"], cfg["word_embed_proj_dim"], cfg["ffn_dim"], cfg["vocab_size"]
-
-    def normal(shape, std, mean=0.0):
-        return torch.randn(shape, generator=g, dtype=torch.float32) * std + mean
-
-    p = "decoder."
-    sd = {p + "embed_tokens.weight": normal((V, E), WTE_STD[name]),
-          p + "embed_positions.weight": normal((cfg["max_position_embeddings"] + 2, C), 0.3)}
-    if E != C:
-        sd[p + "project_in.weight"] = normal((C, E), 1.0 / math.sqrt(E))
-        sd[p + "project_out.weight"] = normal((E, C), 2.5 / math.sqrt(C))
-    for i in range(spec["n_layer"]):
-        q = f"{p}layers.{i}."
-        for proj, std in (("q_proj", 1.5), ("k_proj", 1.5), ("v_proj", 1.0), ("out_proj", 1.0)):
-            sd[q + f"self_attn.{proj}.weight"] = normal((C, C), std / math.sqrt(C))
-            sd[q + f"self_attn.{proj}.bias"] = normal((C,), 0.2)
-        sd[q + "self_attn_layer_norm.weight"] = normal((C,), 0.3, 1.0)
-        sd[q + "self_attn_layer_norm.bias"] = normal((C,), 0.3)
-        sd[q + "fc1.weight"] = normal((F, C), 1.0 / math.sqrt(C))
-        sd[q + "fc1.bias"] = normal((F,), 0.2)
-        sd[q + "fc2.weight"] = normal((C, F), 1.0 / math.sqrt(F))
-        sd[q + "fc2.bias"] = normal((C,), 0.2)
-        sd[q + "final_layer_norm.weight"] = normal((C,), 0.3, 1.0)
-        sd[q + "final_layer_norm.bias"] = normal((C,), 0.3)
-    if cfg["do_layer_norm_before"]:
-        sd[p + "final_layer_norm.weight"] = normal((C,), 0.3, 1.0)
-        sd[p + "final_layer_norm.bias"] = normal((C,), 0.3)
-    state = {spec["prefix"] + k: v.to(spec["dtype"]).contiguous() for k, v in sd.items()}
+    # project_in/project_out only where word_embed_proj_dim differs from hidden_size, the final
+    # LayerNorm only where do_layer_norm_before: as transformers builds OPTDecoder.
+    state = random_state_dict(name, spec, cfg)
     write_files(d, cfg, state, pickle=spec.get("pickle", False), tokenizer_json=False)
     write_opt_tokenizer(d, bpe_dir)
     return d

@@ -26,7 +26,7 @@ pub enum Precision {
 
 /// The largest difference from float32 that half precision made to any number (log-prob,
 /// loss, log-odds) over the test fixtures, rounded up; `tests/suite/half_precision.rs` checks it.
-pub const F16_DEVIATION_ON_FIXTURES: f64 = 0.025;
+pub const F16_DEVIATION_ON_FIXTURES: f64 = 0.03;
 
 impl Precision {
     pub fn name(self) -> &'static str {
