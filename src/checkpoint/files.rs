@@ -16,23 +16,27 @@ pub const PICKLE_WEIGHTS: &str = "pytorch_model.bin";
 /// a sharded checkpoint (which names the shards).
 pub const WEIGHTS_FILES: [&str; 4] = ["model.safetensors", "model.safetensors.index.json", PICKLE_WEIGHTS, "pytorch_model.bin.index.json"];
 
+/// The most shards an index may name: each is a download, and the largest published
+/// checkpoints have a few hundred.
+pub const MAX_SHARDS: usize = 10_000;
+
 /// The shards a sharded checkpoint's index (`*.index.json`, its `weight_map`) names, each
 /// once, in order. A shard is a file beside the index: a name with a path is refused.
 pub fn shard_files(index_json: &[u8]) -> Result<Vec<String>, String> {
     let index: serde_json::Value = serde_json::from_slice(index_json).map_err(|e| format!("the index is not JSON: {e}"))?;
     let map = index["weight_map"].as_object().ok_or("the index has no `weight_map` object")?;
-    let mut shards: Vec<String> = Vec::new();
+    let mut shards = std::collections::BTreeSet::new();
     for (tensor, file) in map {
         let file = file.as_str().ok_or_else(|| format!("the shard of `{tensor}` is not a file name"))?;
         if file.is_empty() || file.starts_with('.') || file.contains(['/', '\\']) {
             return Err(format!("the shard of `{tensor}` is `{file}`, not a file beside the index"));
         }
-        if !shards.iter().any(|s| s == file) {
-            shards.push(file.to_string());
+        shards.insert(file);
+        if shards.len() > MAX_SHARDS {
+            return Err(format!("the index names more than {MAX_SHARDS} shards; a checkpoint has a few hundred at most"));
         }
     }
-    shards.sort();
-    Ok(shards)
+    Ok(shards.into_iter().map(str::to_string).collect())
 }
 
 /// The files to download for a model whose repository lists `listed`: [`MODEL_FILES`], with
@@ -92,5 +96,18 @@ mod tests {
         assert_eq!(folder_model_files(&opt).unwrap(), ["config.json", "vocab.json", "merges.txt", "pytorch_model.bin"]);
         assert!(folder_model_files(&names(&["config.json", "tokenizer.json"])).unwrap_err().contains("no model.safetensors"));
         assert!(folder_model_files(&names(&["config.json", "model.safetensors"])).unwrap_err().contains("no tokenizer.json"));
+    }
+
+    /// An index naming a million shards (24 MB, under the cap on a JSON file) was read in
+    /// quadratic time, each name compared with every one before it (hours); now it is refused
+    /// after the first 10,001.
+    #[test]
+    fn an_index_of_a_million_shards_is_refused_at_once() {
+        let map: serde_json::Map<String, serde_json::Value> = (0..1_000_000).map(|i| (format!("t{i}"), format!("s{i}").into())).collect();
+        let index = serde_json::json!({ "weight_map": map }).to_string();
+        assert_eq!(
+            shard_files(index.as_bytes()).unwrap_err(),
+            "the index names more than 10000 shards; a checkpoint has a few hundred at most"
+        );
     }
 }

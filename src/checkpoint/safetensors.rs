@@ -169,6 +169,12 @@ fn read_header(bytes: &[u8]) -> Result<(Metadata, Vec<(String, TensorInfo)>), We
             metadata = Some(serde_json::from_value(entry).map_err(|e| format_error(&format!("`__metadata__`: {e}")))?);
             continue;
         }
+        // The page's address space is 32 bits: an offset past it is said so, not as serde's
+        // "expected usize".
+        let offsets = entry["data_offsets"].as_array().into_iter().flatten().filter_map(serde_json::Value::as_u64);
+        if let Some(offset) = offsets.into_iter().find(|&o| usize::try_from(o).is_err()) {
+            return Err(format_error(&format!("tensor `{name}` reaches byte {offset}, past what this machine can address")));
+        }
         let info: TensorInfo = serde_json::from_value(entry).map_err(|e| format_error(&format!("tensor `{name}`: {e}")))?;
         tensors.push((name, info));
     }

@@ -5,7 +5,7 @@
 // the number of examples, and on request each class's token count under a model's tokenizer.
 // A checked task is used for a run, exported as CSV or JSONL, or shared as a link that holds
 // the task itself, compressed.
-import { selectedModels } from "./model_picker.js";
+import { hubSource, selectedModels } from "./model_picker.js";
 import { $, fetchBytes, node, state } from "./page.js";
 import { downloadLink } from "./exports.js";
 import { setTask } from "./task_picker.js";
@@ -15,6 +15,8 @@ const PRIZE_MINIMUM = 300;
 const PRIZE_RECOMMENDED = 1000;
 /** A link holds the task itself up to this many characters of compressed text. */
 const LINK_LIMIT = 8000;
+/** Whose tokenizer counts the classes when no Hub model is ticked: the prize's baseline. */
+const BASELINE_MODEL = "openai-community/gpt2";
 
 let draft = null;
 
@@ -96,7 +98,7 @@ function useDraft() {
 async function countTokens() {
   if (!draft) throw new Error("the draft does not parse yet");
   const hubModel = selectedModels().find((m) => !m.source.files);
-  const [hub, repo, revision, name] = hubModel ? [hubModel.source.hub, hubModel.source.repo, hubModel.source.revision, hubModel.name] : [$("hub").value, "openai-community/gpt2", "main", "gpt2"];
+  const { hub, repo, revision, name } = hubModel ? { ...hubModel.source, name: hubModel.name } : hubSource($("hub").value, BASELINE_MODEL);
   $("editor-tokens-status").textContent = `reading ${name}'s tokenizer…`;
   const tokenizer = await fetchBytes(state.wasm.hub_model_file_url(hub, repo, revision, "tokenizer.json"));
   const counts = state.wasm.task_class_tokens(draft.bytes, $("task-type").value || undefined, tokenizer);

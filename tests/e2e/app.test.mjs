@@ -415,6 +415,141 @@ test("a model the Hub does not have ends the run in the error state, naming it",
   });
 });
 
+/** CRC-32 (the zip's), as node 20's zlib does not offer it. */
+function crc32(bytes) {
+  let crc = ~0;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return ~crc >>> 0;
+}
+
+/** A stored (uncompressed) zip of `entries` ([name, bytes]), as PyTorch writes its checkpoints. */
+function storedZip(entries) {
+  const parts = [];
+  const central = [];
+  let offset = 0;
+  for (const [name, data] of entries) {
+    const nameBytes = Buffer.from(name);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc32(data), 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(nameBytes.length, 26);
+    const entry = Buffer.alloc(46);
+    entry.writeUInt32LE(0x02014b50, 0);
+    entry.writeUInt16LE(20, 4);
+    entry.writeUInt16LE(20, 6);
+    entry.writeUInt32LE(crc32(data), 16);
+    entry.writeUInt32LE(data.length, 20);
+    entry.writeUInt32LE(data.length, 24);
+    entry.writeUInt16LE(nameBytes.length, 28);
+    entry.writeUInt32LE(offset, 42);
+    parts.push(local, nameBytes, data);
+    central.push(entry, nameBytes);
+    offset += local.length + nameBytes.length + data.length;
+  }
+  const directory = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(directory.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...parts, directory, end]);
+}
+
+/** The entries of a stored zip, by its central directory. */
+function zipEntries(zip) {
+  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  let at = zip.readUInt32LE(end + 16);
+  const entries = [];
+  for (let i = 0; i < zip.readUInt16LE(end + 10); i++) {
+    const [size, nameLength, extra, comment, local] = [zip.readUInt32LE(at + 20), zip.readUInt16LE(at + 28), zip.readUInt16LE(at + 30), zip.readUInt16LE(at + 32), zip.readUInt32LE(at + 42)];
+    const name = zip.subarray(at + 46, at + 46 + nameLength).toString();
+    const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+    entries.push([name, zip.subarray(start, start + size)]);
+    at += 46 + nameLength + extra + comment;
+  }
+  return entries;
+}
+
+/**
+ * Model folders an attacker could publish, each one thing broken in a valid checkpoint, with
+ * the error the page must show: a header claiming 640 GB (allocation), a pickle nested a
+ * million deep (the stack), a token id past the embedding (an out-of-bounds read), a context of
+ * a billion positions (a table that size).
+ */
+function hostileModels(dir) {
+  const copy = (from, name, changed) => {
+    fs.mkdirSync(path.join(dir, name));
+    const source = path.join(FIXTURES, "models", from);
+    for (const file of fs.readdirSync(source)) fs.writeFileSync(path.join(dir, name, file), changed[file] ?? fs.readFileSync(path.join(source, file)));
+  };
+  const hub = (file) => fs.readFileSync(path.join(FIXTURES, "models/tiny-hub", file));
+  copy("tiny-hub", "tiny-hub", {});
+
+  const weights = hub("model.safetensors");
+  const headerLength = Number(weights.readBigUInt64LE(0));
+  const header = JSON.parse(weights.subarray(8, 8 + headerLength).toString());
+  const end = Math.max(...Object.values(header).flatMap((t) => t.data_offsets ?? []));
+  header["h.1.attn.bias"] = { dtype: "F32", shape: [400000, 400000], data_offsets: [end, end + 400000 * 400000 * 4] };
+  const newHeader = Buffer.from(JSON.stringify(header));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(newHeader.length));
+  copy("tiny-hub", "huge-tensor", { "model.safetensors": Buffer.concat([length, newHeader, weights.subarray(8 + headerLength)]) });
+
+  // TUPLE1 a million times over an empty tuple.
+  const deep = Buffer.concat([Buffer.from([0x80, 0x02, 0x29]), Buffer.alloc(1_000_000, 0x85), Buffer.from(".")]);
+  const bin = zipEntries(fs.readFileSync(path.join(FIXTURES, "models/tiny-opt/pytorch_model.bin")));
+  copy("tiny-opt", "deep-pickle", { "pytorch_model.bin": storedZip(bin.map(([name, data]) => [name, name.endsWith("/data.pkl") ? deep : data])) });
+
+  const tokenizer = JSON.parse(hub("tokenizer.json").toString());
+  tokenizer.model.vocab.hello = 99999;
+  copy("tiny-hub", "token-id", { "tokenizer.json": JSON.stringify(tokenizer) });
+
+  const config = JSON.parse(hub("config.json").toString());
+  copy("tiny-hub", "huge-context", { "config.json": JSON.stringify({ ...config, n_positions: 1e9, n_ctx: 1e9 }) });
+  return {
+    // Natively: "its header's tensors take 640002696616 bytes, but the file holds 2696616".
+    "huge-tensor": /huge-tensor: model\.safetensors: not a valid safetensors file: tensor `h\.1\.attn\.bias` reaches byte 640002696616, past what this machine can address/,
+    "deep-pickle": /deep-pickle: pytorch_model\.bin: [^\n]*data\.pkl, byte \d+: values nested more than 100 deep; a state dict nests a few/,
+    "token-id": /token-id: tokenizer\.json: token `hello` has id 99999, beyond the embedding's 50257 rows \(config\.json's vocab_size\)/,
+    "huge-context": /huge-context: config\.json: [^\n]*n_positions[^\n]*must be at most 2097152/,
+  };
+}
+
+test("a hostile repository ends its model's run with the error named, and the page runs the next models and the next run", async () => {
+  const dir = fs.mkdtempSync(path.join(OUT, "hostile-"));
+  const expected = hostileModels(dir);
+  const hostile = await hubServer({ modelsDir: dir, tasksDir: path.join(FIXTURES, "tasks"), owner: "hostile" });
+  try {
+    await withPage(WEBGPU, async (page) => {
+      const models = [...Object.keys(expected), "tiny-hub"].map((m) => `hostile/${m}`).join(",");
+      const url = `${app.url}/?task=${encodeURIComponent(`${hub.url}/tasks/classification.csv`)}&models=${encodeURIComponent(models)}&hub=${encodeURIComponent(hostile.url)}&run=1`;
+      await page.goto(url);
+      await page.waitForFunction(() => ["done", "error", "cancelled"].includes(document.body.dataset.state), null, { timeout: RUN_TIMEOUT, polling: 250 });
+      assert.equal(await page.evaluate(() => document.body.dataset.state), "error");
+      const errors = await page.textContent("#error");
+      for (const [model, message] of Object.entries(expected)) assert.match(errors, message, `${model}: ${errors}`);
+      // The model after them was scored, as the reference has it.
+      assertMatchesReference(JSON.parse(await page.textContent("#results-json")), "classification.csv", ["tiny-hub"]);
+
+      // The same page runs again: the healthy model alone, to the end.
+      for (const model of Object.keys(expected)) await page.uncheck(`#model-list input[value="hostile/${model}"]`);
+      await page.click("#run");
+      await page.waitForFunction(() => document.body.dataset.state === "running");
+      assertMatchesReference(await waitForEnd(page), "classification.csv", ["tiny-hub"]);
+    });
+  } finally {
+    hostile.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("javascript: URLs in the task and hub parameters are refused, and run nothing", async () => {
   await withPage([], async (page) => {
     for (const param of ["task=javascript:window.__injected=1", "hub=javascript:window.__injected=2"]) {

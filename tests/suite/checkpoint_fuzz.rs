@@ -3,14 +3,19 @@
 //! cases a parser: `config.json` of every family with its sizes replaced by any JSON value;
 //! safetensors with its header's shapes, dtypes and offsets rewritten (and bytes flipped or cut),
 //! pushed in chunks of any size, its file size known or not; `data.pkl` with opcodes flipped,
-//! inserted, repeated or cut, in a PyTorch zip. The readers bound what they hold by the file
-//! (or refuse first), so each case stays small.
+//! inserted, repeated or cut, in a PyTorch zip; the zip's local headers, data descriptors,
+//! central directory and its end rewritten field by field; a shard index's `weight_map` of any
+//! names; `tokenizer.json` with any part replaced, and `vocab.json` + `merges.txt` with entries
+//! and lines changed. The readers bound what they hold by the file (or refuse first), so each
+//! case stays small.
 
 use crate::common;
 
 use burn::tensor::Device;
+use invscale::checkpoint::files::shard_files;
 use invscale::checkpoint::{SafetensorsStream, WeightLoader, WeightsStream};
 use invscale::model::ModelConfig;
+use invscale::tokenizer::{Tokenizer, TokenizerFiles};
 use proptest::prelude::*;
 
 /// A JSON value of any kind, sizes near every edge included.
@@ -188,6 +193,218 @@ proptest! {
         stream.start_file("pytorch_model.bin", Some(zip.len() as u64));
         if stream.push(&zip).is_ok() {
             let _ = stream.finish();
+        }
+    }
+}
+
+/// tiny-opt's `pytorch_model.bin` with its two large storages cut to a few bytes (so a case
+/// stays small: the loader then refuses their size, after the zip is read), written as
+/// `torch.save` writes it or with a central directory only, and each header's offset in it.
+fn opt_zip(descriptors: bool) -> (Vec<u8>, Vec<usize>) {
+    static ENTRIES: std::sync::OnceLock<Vec<(String, Vec<u8>)>> = std::sync::OnceLock::new();
+    let entries = ENTRIES.get_or_init(|| {
+        let zip = common::read(common::fixtures().join("models/tiny-opt/pytorch_model.bin"));
+        let mut entries = crate::torch_checkpoints::entries(&zip);
+        for (_, data) in entries.iter_mut().filter(|(_, data)| data.len() > 4096) {
+            data.truncate(64);
+        }
+        entries
+    });
+    let zip =
+        if descriptors { crate::torch_checkpoints::zip_with_descriptors(entries) } else { crate::torch_checkpoints::zip_of(entries, 0) };
+    let headers = (0..zip.len().saturating_sub(4))
+        .filter(|&i| zip[i..i + 2] == *b"PK" && matches!(zip[i + 2..i + 4], [3, 4] | [1, 2] | [5, 6] | [7, 8]))
+        .collect();
+    (zip, headers)
+}
+
+/// A zip whose headers have a field rewritten: a size, an offset, a name's or extra field's
+/// length, the flags or the method, by 2 or 4 bytes, any of them near an edge.
+fn zip_mutated() -> impl Strategy<Value = (Vec<u8>, bool, usize)> {
+    let values = vec![0u32, 1, 8, 30, 46, 0xFFFF, 0x1_0000, 0xFFFF_FFFF, 0x7FFF_FFFF, 1 << 20];
+    let edit = (any::<prop::sample::Index>(), 4usize..46, prop::sample::select(values), any::<bool>());
+    (any::<bool>(), prop::collection::vec(edit, 1..4), any::<bool>(), 1usize..5000).prop_map(|(descriptors, edits, sized, chunk)| {
+        let (mut zip, headers) = opt_zip(descriptors);
+        for (header, field, value, wide) in edits {
+            let at = headers[header.index(headers.len())] + field;
+            let bytes = value.to_le_bytes();
+            let width = if wide { 4 } else { 2 };
+            if at + width <= zip.len() {
+                zip[at..at + width].copy_from_slice(&bytes[..width]);
+            }
+        }
+        (zip, sized, chunk)
+    })
+}
+
+/// A shard index's `weight_map`: tensor names to file names, good and bad, or any JSON at all.
+fn index_mutated() -> impl Strategy<Value = Vec<u8>> {
+    let file = prop::sample::select(vec![
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+        "",
+        ".",
+        "..",
+        "../model.safetensors",
+        "a/b.safetensors",
+        "a\\b.safetensors",
+        ".hidden",
+        "/etc/passwd",
+        "model.safetensors\0",
+    ]);
+    let value = prop_oneof![file.prop_map(serde_json::Value::from), any_json()];
+    let map = prop::collection::btree_map("[a-z.0-9]{0,12}", value, 0..40);
+    prop_oneof![
+        map.prop_map(|m| serde_json::json!({ "metadata": { "total_size": 1 }, "weight_map": m })),
+        any_json().prop_map(|v| serde_json::json!({ "weight_map": v })),
+        any_json(),
+    ]
+    .prop_map(|index| serde_json::to_vec(&index).unwrap())
+}
+
+/// GPT-2's `tokenizer.json` cut to its first 400 tokens (the 256 bytes and the merges that
+/// build the rest), so a case parses in a moment.
+fn small_tokenizer() -> serde_json::Value {
+    static SMALL: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    SMALL
+        .get_or_init(|| {
+            let mut json: serde_json::Value = serde_json::from_slice(&common::read(common::fixtures().join("tokenizer.json"))).unwrap();
+            let vocab = json["model"]["vocab"].as_object().unwrap();
+            let kept: serde_json::Map<String, serde_json::Value> =
+                vocab.iter().filter(|(_, id)| id.as_u64().unwrap() < 400).map(|(t, id)| (t.clone(), id.clone())).collect();
+            let merges: Vec<serde_json::Value> = json["model"]["merges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| {
+                    let pair: Vec<String> = match m {
+                        serde_json::Value::String(s) => s.split(' ').map(str::to_string).collect(),
+                        other => other.as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect(),
+                    };
+                    pair.len() == 2 && kept.contains_key(&pair[0]) && kept.contains_key(&pair[1]) && kept.contains_key(&pair.concat())
+                })
+                .cloned()
+                .collect();
+            json["model"]["vocab"] = kept.into();
+            json["model"]["merges"] = merges.into();
+            json["added_tokens"][0]["id"] = 399.into();
+            json
+        })
+        .clone()
+}
+
+/// The parts of a `tokenizer.json` that choose what the tokenizer does.
+const TOKENIZER_PARTS: [&str; 16] = [
+    "/model/type",
+    "/model/vocab/Ġthe",
+    "/model/vocab/a",
+    "/model/merges/0",
+    "/model/merges",
+    "/model/unk_token",
+    "/model/dropout",
+    "/model/byte_fallback",
+    "/added_tokens/0/id",
+    "/added_tokens/0/content",
+    "/added_tokens",
+    "/pre_tokenizer",
+    "/pre_tokenizer/type",
+    "/post_processor",
+    "/decoder",
+    "/normalizer",
+];
+
+/// The fuzzers start from files that read: the cut tokenizer loads and encodes, the cut zip is
+/// read through to its storages, either way written (and refused for their size, not as a zip).
+#[test]
+fn the_fuzzers_start_from_files_that_read() {
+    let json = serde_json::to_vec(&small_tokenizer()).unwrap();
+    let tokenizer = Tokenizer::from_files(TokenizerFiles::Json(&json)).unwrap();
+    // Fewer tokens than bytes: the merges kept apply.
+    assert!(tokenizer.encode("the").unwrap().len() < 3);
+    let config = ModelConfig::from_json(&serde_json::to_vec(&fixture_config("tiny-opt")).unwrap()).unwrap();
+    for descriptors in [false, true] {
+        let (zip, headers) = opt_zip(descriptors);
+        assert_eq!(headers.len(), if descriptors { 3 } else { 2 } * 42 + 1, "42 entries: local headers, central directory, end");
+        let mut stream = WeightsStream::new(WeightLoader::new(&config, &Device::flex()));
+        stream.start_file("pytorch_model.bin", Some(zip.len() as u64));
+        let e = stream.push(&zip).and_then(|()| stream.finish().map(drop)).unwrap_err().to_string();
+        // With descriptors a storage's size is data.pkl's, so the cut one runs past the end.
+        let expected = match descriptors {
+            false => "the storage of `model.decoder.embed_tokens.weight` holds 64 bytes, not the 402176 elements data.pkl says",
+            true => "the file ends in the middle of an entry",
+        };
+        assert_eq!(e, format!("not a valid PyTorch checkpoint: {expected}"));
+    }
+}
+
+/// Texts the tokenizer encodes once it loads.
+const TEXTS: [&str; 3] = ["Hello, world! 123", " the <|endoftext|>", "\u{0}\u{ffff} é 漢"];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn zips_mutated_never_panic((zip, sized, chunk) in zip_mutated()) {
+        let config = ModelConfig::from_json(&serde_json::to_vec(&fixture_config("tiny-opt")).unwrap()).unwrap();
+        let mut stream = WeightsStream::new(WeightLoader::new(&config, &Device::flex()));
+        stream.start_file("pytorch_model.bin", sized.then_some(zip.len() as u64));
+        if zip.chunks(chunk).try_for_each(|c| stream.push(c)).is_ok() {
+            let _ = stream.finish();
+        }
+    }
+
+    #[test]
+    fn shard_indexes_of_any_names_never_panic_nor_name_a_path(index in index_mutated()) {
+        if let Ok(shards) = shard_files(&index) {
+            for shard in shards {
+                prop_assert!(!shard.is_empty() && !shard.starts_with('.') && !shard.contains(['/', '\\']), "{shard:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn tokenizer_json_of_any_parts_never_panics(edits in prop::collection::vec((prop::sample::select(TOKENIZER_PARTS.to_vec()), any_json()), 1..4)) {
+        let mut json = small_tokenizer();
+        for (part, value) in edits {
+            if let Some(slot) = json.pointer_mut(part) {
+                *slot = value;
+            }
+        }
+        if let Ok(tokenizer) = Tokenizer::from_files(TokenizerFiles::Json(&serde_json::to_vec(&json).unwrap())) {
+            let _ = tokenizer.largest_id();
+            for text in TEXTS {
+                let _ = tokenizer.encode(text);
+            }
+        }
+    }
+
+    #[test]
+    fn vocab_and_merges_of_any_entries_never_panic(
+        vocab_edits in prop::collection::vec(("[a-zĠ<|>]{0,4}", any_json()), 0..4),
+        merge_edits in prop::collection::vec((any::<prop::sample::Index>(), "[a-zĠ #]{0,8}"), 0..4),
+        config in prop_oneof![Just(None), any_json().prop_map(|v| Some(serde_json::json!({ "add_bos_token": true, "bos_token": v })))],
+    ) {
+        let json = small_tokenizer();
+        let mut vocab = json["model"]["vocab"].clone();
+        for (token, id) in vocab_edits {
+            vocab[token] = id;
+        }
+        let mut merges: Vec<String> = json["model"]["merges"].as_array().unwrap().iter().map(|m| match m {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect::<Vec<_>>().join(" "),
+        }).collect();
+        for (at, line) in merge_edits {
+            let i = at.index(merges.len() + 1);
+            merges.insert(i, line);
+        }
+        let (vocab, merges) = (serde_json::to_vec(&vocab).unwrap(), format!("#version: 0.2\n{}\n", merges.join("\n")));
+        let config = config.map(|c| serde_json::to_vec(&c).unwrap());
+        let files = TokenizerFiles::VocabMerges { vocab: &vocab, merges: merges.as_bytes(), config: config.as_deref() };
+        if let Ok(tokenizer) = Tokenizer::from_files(files) {
+            let _ = tokenizer.largest_id();
+            for text in TEXTS {
+                let _ = tokenizer.encode(text);
+            }
         }
     }
 }
