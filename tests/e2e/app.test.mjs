@@ -432,22 +432,18 @@ function storedZip(entries) {
   let offset = 0;
   for (const [name, data] of entries) {
     const nameBytes = Buffer.from(name);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(crc32(data), 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(nameBytes.length, 26);
-    const entry = Buffer.alloc(46);
-    entry.writeUInt32LE(0x02014b50, 0);
-    entry.writeUInt16LE(20, 4);
-    entry.writeUInt16LE(20, 6);
-    entry.writeUInt32LE(crc32(data), 16);
-    entry.writeUInt32LE(data.length, 20);
-    entry.writeUInt32LE(data.length, 24);
-    entry.writeUInt16LE(nameBytes.length, 28);
-    entry.writeUInt32LE(offset, 42);
+    // What the local header and the central directory's entry both say, from "version needed" on.
+    const described = Buffer.alloc(26);
+    described.writeUInt16LE(20, 0);
+    described.writeUInt32LE(crc32(data), 10);
+    described.writeUInt32LE(data.length, 14);
+    described.writeUInt32LE(data.length, 18);
+    described.writeUInt16LE(nameBytes.length, 22);
+    const signature = (value) => Buffer.from(Uint32Array.of(value).buffer);
+    const local = Buffer.concat([signature(0x04034b50), described]);
+    const place = Buffer.alloc(14); // comment, disk, attributes, then the local header's offset
+    place.writeUInt32LE(offset, 10);
+    const entry = Buffer.concat([signature(0x02014b50), Buffer.from([20, 0]), described, place]);
     parts.push(local, nameBytes, data);
     central.push(entry, nameBytes);
     offset += local.length + nameBytes.length + data.length;

@@ -55,21 +55,33 @@ pub(crate) fn entries(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
 
 /// A zip of stored entries with its central directory, as any zip writer makes it.
 pub(crate) fn zip_of(entries: &[(String, Vec<u8>)], method: u16) -> Vec<u8> {
+    zip_written(entries, method, false)
+}
+
+/// A zip of stored entries as `torch.save` writes it: each local header with no sizes (flag
+/// bit 3), the entry's size in a data descriptor after its bytes, then the central directory.
+pub(crate) fn zip_with_descriptors(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+    zip_written(entries, 0, true)
+}
+
+fn zip_written(entries: &[(String, Vec<u8>)], method: u16, descriptors: bool) -> Vec<u8> {
     let (mut out, mut central) = (Vec::new(), Vec::new());
     for (name, data) in entries {
         let offset = out.len() as u32;
+        let size = (data.len() as u32).to_le_bytes();
         let header = |sig: &[u8], out: &mut Vec<u8>, central: bool| {
             out.extend_from_slice(sig);
             if central {
                 out.extend_from_slice(&20u16.to_le_bytes()); // made by
             }
             out.extend_from_slice(&20u16.to_le_bytes()); // needed
-            out.extend_from_slice(&0u16.to_le_bytes()); // flags
+            out.extend_from_slice(&(if descriptors { 8u16 } else { 0 }).to_le_bytes()); // flags
             out.extend_from_slice(&method.to_le_bytes());
             out.extend_from_slice(&[0; 4]); // time, date
             out.extend_from_slice(&0u32.to_le_bytes()); // crc (not checked by the reader)
-            out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            let in_descriptor = descriptors && !central;
+            out.extend_from_slice(if in_descriptor { &[0; 4] } else { &size });
+            out.extend_from_slice(if in_descriptor { &[0; 4] } else { &size });
             out.extend_from_slice(&(name.len() as u16).to_le_bytes());
             out.extend_from_slice(&0u16.to_le_bytes()); // extra
             if central {
@@ -81,46 +93,13 @@ pub(crate) fn zip_of(entries: &[(String, Vec<u8>)], method: u16) -> Vec<u8> {
         };
         header(b"PK\x03\x04", &mut out, false);
         out.extend_from_slice(data);
+        if descriptors {
+            out.extend_from_slice(b"PK\x07\x08");
+            out.extend_from_slice(&[0; 4]); // crc
+            out.extend_from_slice(&size);
+            out.extend_from_slice(&size);
+        }
         header(b"PK\x01\x02", &mut central, true);
-    }
-    let (start, len) = (out.len() as u32, central.len() as u32);
-    out.extend_from_slice(&central);
-    out.extend_from_slice(b"PK\x05\x06");
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&start.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
-}
-
-/// A zip of stored entries as `torch.save` writes them: each local header with no sizes (flag
-/// bit 3), the entry's size in a data descriptor after its bytes, then the central directory.
-pub(crate) fn zip_with_descriptors(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let (mut out, mut central) = (Vec::new(), Vec::new());
-    for (name, data) in entries {
-        let offset = out.len() as u32;
-        let size = (data.len() as u32).to_le_bytes();
-        out.extend_from_slice(b"PK\x03\x04");
-        out.extend_from_slice(&[20, 0, 8, 0, 0, 0, 0, 0, 0, 0]); // needed, flags (bit 3), method, time, date
-        out.extend_from_slice(&[0; 12]); // crc and sizes: in the descriptor
-        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        out.extend_from_slice(&[0, 0]); // extra
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(data);
-        out.extend_from_slice(b"PK\x07\x08");
-        out.extend_from_slice(&[0; 4]); // crc (not checked by the reader)
-        out.extend_from_slice(&size);
-        out.extend_from_slice(&size);
-        central.extend_from_slice(b"PK\x01\x02");
-        central.extend_from_slice(&[20, 0, 20, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // made by, needed, flags, method, time, date, crc
-        central.extend_from_slice(&size);
-        central.extend_from_slice(&size);
-        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        central.extend_from_slice(&[0; 12]); // extra, comment, disk, attributes
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(name.as_bytes());
     }
     let (start, len) = (out.len() as u32, central.len() as u32);
     out.extend_from_slice(&central);
