@@ -54,6 +54,13 @@ pub enum CheckpointError {
     /// A token id with no row in the embedding: scoring it would read beyond the matrix.
     #[error("{file}: token `{token}` has id {id}, beyond the embedding's {rows} rows (config.json's vocab_size)")]
     IdBeyondEmbedding { file: &'static str, token: String, id: u32, rows: usize },
+    /// On the CPU the weights live in this process's memory, which cannot address them all.
+    #[error(
+        "config.json: the model's {parameters} parameters take at least {} GiB in {precision}, more than the {} GiB \
+         this machine can address on the CPU: choose WebGPU, or a smaller model",
+        .bytes >> 30, (usize::MAX as u64 >> 30) + 1,
+    )]
+    TooLargeForCpu { parameters: u64, bytes: u64, precision: &'static str },
 }
 
 /// Why a source's model could not be loaded; each message names the file at fault.
@@ -156,6 +163,13 @@ impl CheckpointLoader {
         }
         if let Some((token, id)) = tokenizer.largest_id().filter(|&(_, id)| id as usize >= rows) {
             return Err(CheckpointError::IdBeyondEmbedding { file, token, id, rows });
+        }
+        // Before anything is downloaded: on the CPU the weights must fit in the address space
+        // (the page's is 4 GiB), at their narrowest (every matrix in f16 with f16 weights).
+        let parameters = config.parameter_count();
+        let bytes = parameters.saturating_mul(if precision == Precision::F16 { 2 } else { 4 });
+        if *device == Device::flex() && usize::try_from(bytes).is_err() {
+            return Err(CheckpointError::TooLargeForCpu { parameters, bytes, precision: precision.name() });
         }
         let weights = WeightsStream::new(WeightLoader::new(&config, device).with_precision(precision)?);
         Ok(CheckpointLoader { config, tokenizer, weights })

@@ -477,7 +477,8 @@ function zipEntries(zip) {
  * Model folders an attacker could publish, each one thing broken in a valid checkpoint, with
  * the error the page must show: a header claiming 640 GB (allocation), a pickle nested a
  * million deep (the stack), a token id past the embedding (an out-of-bounds read), a context of
- * a billion positions (a table that size).
+ * a billion positions (a table that size); and, refused by the CPU page alone, a model of 53
+ * trillion parameters (`huge-model`).
  */
 function hostileModels(dir) {
   const copy = (from, name, changed) => {
@@ -509,6 +510,8 @@ function hostileModels(dir) {
 
   const config = JSON.parse(hub("config.json").toString());
   copy("tiny-hub", "huge-context", { "config.json": JSON.stringify({ ...config, n_positions: 1e9, n_ctx: 1e9 }) });
+  // Within every limit on a size, but 53 trillion parameters: more than the CPU page can address.
+  copy("tiny-hub", "huge-model", { "config.json": JSON.stringify({ ...config, n_layer: 1024, n_embd: 65536, n_head: 64 }) });
   return {
     // Natively: "its header's tensors take 640002696616 bytes, but the file holds 2696616".
     "huge-tensor": /huge-tensor: model\.safetensors: not a valid safetensors file: tensor `h\.1\.attn\.bias` reaches byte 640002696616, past what this machine can address/,
@@ -517,6 +520,9 @@ function hostileModels(dir) {
     "huge-context": /huge-context: config\.json: [^\n]*n_positions[^\n]*must be at most 2097152/,
   };
 }
+
+/** The hostile model only the CPU page refuses (on WebGPU the weights are not in its memory). */
+const TOO_LARGE_FOR_CPU = /huge-model: config\.json: the model's \d+ parameters take at least \d+ GiB in f32, more than the 4 GiB this machine can address on the CPU: choose WebGPU, or a smaller model/;
 
 test("a hostile repository ends its model's run with the error named, and the page runs the next models and the next run", async () => {
   const dir = fs.mkdtempSync(path.join(OUT, "hostile-"));
@@ -539,6 +545,14 @@ test("a hostile repository ends its model's run with the error named, and the pa
       await page.click("#run");
       await page.waitForFunction(() => document.body.dataset.state === "running");
       assertMatchesReference(await waitForEnd(page), "classification.csv", ["tiny-hub"]);
+    });
+    // Without WebGPU: a model the page's memory cannot address is refused before a download.
+    await withPage([], async (page) => {
+      const url = `${app.url}/?task=${encodeURIComponent(`${hub.url}/tasks/classification.csv`)}&models=hostile/huge-model&hub=${encodeURIComponent(hostile.url)}&run=1`;
+      await page.goto(url);
+      await page.waitForFunction(() => ["done", "error", "cancelled"].includes(document.body.dataset.state), null, { timeout: RUN_TIMEOUT, polling: 250 });
+      assert.match(await page.textContent("#error"), TOO_LARGE_FOR_CPU);
+      assert.ok(!hostile.requests.some((r) => r.endsWith("/model.safetensors") && r.includes("/huge-model/")), "the weights were downloaded");
     });
   } finally {
     hostile.close();
