@@ -4,6 +4,7 @@
 // from the bytes already received, which are kept in the Cache API as parts (so a reload
 // resumes too); a file the Hub names by its SHA-256 is checked against it, and a corrupt
 // download is discarded and fetched again. The user hears of each step through `onNotice`.
+import { megabytes } from "./format.js";
 
 /** @import { DownloadCheck, Sha256Stream } from "./invscale-web.js" */
 
@@ -12,11 +13,6 @@ const ATTEMPTS = 4;
 const FIRST_WAIT_MS = 1000;
 /** Bytes received are kept in parts of this size (a cut loses at most the part in flight). */
 const PART_BYTES = 16 << 20;
-
-/** @param {number | null | undefined} bytes */
-export function megabytes(bytes) {
-  return bytes == null ? "?" : `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
-}
 
 /** A failure worth trying again (network, 429, 5xx, a body cut short). */
 class Transient extends Error {

@@ -4,7 +4,8 @@
 // smallest model to the largest. Sorting and filtering lead a learner to the examples that
 // scale inversely: how each example moved with size comes from the wasm module
 // (`PageEvaluation.report`'s `examples`), which the page only orders and draws.
-import { $, PAGE_SIZE, fmt, modelLabel, node, shownReports, state } from "./page.js";
+import { fmt } from "./format.js";
+import { $, PAGE_SIZE, modelLabel, node, shownReports, state } from "./page.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 

@@ -4,7 +4,8 @@
 // downloads nothing), local files come from the user's folder pick.
 // Shared by the page (cache marks in the picker) and the worker (downloads).
 
-import { download, megabytes } from "./download.js";
+import { download } from "./download.js";
+import { megabytes } from "./format.js";
 
 export const CACHE_NAME = "invscale-models-v1";
 

@@ -1,10 +1,9 @@
 // @ts-check
 // The model picker: the registry's Hub models (with cache marks), local folders, and what a
 // run gets of each (its source: see files.js).
-import { megabytes } from "./download.js";
 import { cachedAs } from "./files.js";
+import { formatParams, megabytes } from "./format.js";
 import { $, fetchBytes, httpUrl, node, showError, state } from "./page.js";
-import { formatParams } from "./plot.js";
 /** @import { ModelSource } from "./files.js" */
 /** @import { Model } from "./page.js" */
 

@@ -195,14 +195,6 @@ export function node(tag, text, attrs = {}) {
   return e;
 }
 
-/**
- * A number as the tables show it (a dash where there is none).
- * @param {number | null | undefined} x
- */
-export function fmt(x, digits = 4) {
-  return x == null || Number.isNaN(x) ? "–" : Number(x).toFixed(digits);
-}
-
 /** Finished models, then those cut short (marked partial). */
 export function shownReports() {
   return [...state.reports, ...(state.partials ?? [])];

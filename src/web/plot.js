@@ -3,6 +3,7 @@
 // or against training step (log x), one line per model; one point per model or checkpoint
 // with standard-error bars, and the chance baseline. Built with DOM calls only: model names
 // are text nodes, never markup.
+import { formatParams, formatStep } from "./format.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const W = 640, H = 380, M = { left: 70, right: 20, top: 20, bottom: 80 };
@@ -27,19 +28,6 @@ function niceTicks(lo, hi, count = 5) {
   const ticks = [];
   for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-12; t += step) ticks.push(+t.toPrecision(12));
   return ticks;
-}
-
-/** @param {number} n */
-export function formatParams(n) {
-  return n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(0)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)}K` : String(n);
-}
-
-/**
- * Steps on the training axis: 1.2k, 143k.
- * @param {number} n
- */
-export function formatStep(n) {
-  return n >= 1e3 ? `${+(n / 1e3).toPrecision(3)}k` : String(n);
 }
 
 /** Parameter count on a log axis, ticks every half decade. */

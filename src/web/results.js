@@ -3,8 +3,9 @@
 // the worker's reports.
 import { comparisonLayers } from "./comparison.js";
 import { focusModel, renderClassFilter, renderExamples } from "./examples_view.js";
-import { $, fmt, modelLabel, node, shownReports, state } from "./page.js";
-import { STEP_AXIS, drawPlot, formatParams, formatStep } from "./plot.js";
+import { fmt, formatParams, formatStep, percent } from "./format.js";
+import { $, modelLabel, node, shownReports, state } from "./page.js";
+import { STEP_AXIS, drawPlot } from "./plot.js";
 import { publishedFor } from "./task_picker.js";
 
 export function renderResults() {
@@ -75,11 +76,6 @@ export const SHAPES = {
   "inverted-u": { title: "Inverted-U scaling", text: "a middle-sized model does better than both the smallest and the largest" },
   "flat": { title: "No clear trend", text: "no model differs from the others by more than chance would explain" },
 };
-
-/** @param {number} x */
-export function percent(x) {
-  return `${Math.round(100 * x)}%`;
-}
 
 /** The verdict across sizes, then one per family and one per model through training. */
 export function renderVerdict() {

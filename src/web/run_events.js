@@ -2,9 +2,8 @@
 // What the workers say during a run (`protocol.rs`, and `worker.js` for download,
 // device_lost, gpu_error, trap): one handler per event, each model's progress row, and the
 // results kept as they come.
-import { megabytes } from "./download.js";
+import { formatParams, megabytes } from "./format.js";
 import { $, node, showError, state } from "./page.js";
-import { formatParams } from "./plot.js";
 import { putReportsTogether } from "./run_reports.js";
 import { keepResult } from "./run_store.js";
 import { recover } from "./worker_pool.js";

@@ -1,7 +1,7 @@
 // @ts-check
 // The task picker: built-in tasks, the prize's catalogue and published tasks, Hub datasets,
 // files (pick, drop, paste). Parsing is the wasm module's; this shows its verdict.
-import { megabytes } from "./download.js";
+import { megabytes } from "./format.js";
 import { selectRepo, updateRunButton } from "./model_picker.js";
 import { $, fetchBytes, httpUrl, node, showError, state } from "./page.js";
 import { fewShotOf, readSettings } from "./settings.js";
