@@ -100,6 +100,7 @@ export const PAGE_SIZE = 20;
  * @property {boolean} [finishing]
  * @property {Set<string>} [errorsShown]
  * @property {boolean} [keepFailed]
+ * @property {Promise<void>} [writes] settles once every result kept so far is written
  */
 
 /** The page's state: every field any part sets is declared here. */

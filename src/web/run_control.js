@@ -92,6 +92,7 @@ export async function finishRun(outcome) {
   run.finishing = true;
   run.workers?.forEach((w) => w.terminate());
   $("cancel").disabled = true;
+  await run.writes;
   // (The run stays the page's until its partial results are read, so Run waits for them.)
   state.partials = await partialReports(run).catch((e) => (showError(`the partial results cannot be exported: ${e.message ?? e}`), []));
   run.evaluation?.free(); // what the reports need is read out
@@ -104,8 +105,9 @@ export async function finishRun(outcome) {
   const another = await runEnded(outcome, complete, startRun, setTask);
   if (state.comparison?.finished && complete) renderResults();
   publishBundle(run, outcome === "cancelled");
-  // A complete run is not offered for resuming; its results stay kept for a repeat.
-  if (complete && run.store?.run) saveRun({ key: run.store.run, complete: true }).catch(() => {});
+  // A complete run is not offered for resuming; its results stay kept for a repeat. Written
+  // before the page says the run ended, so a tab closed then is not offered it again.
+  if (complete && run.store?.run) await saveRun({ key: run.store.run, complete: true }).catch(() => {});
   refreshCacheMarks();
   if (!another) setState(outcome === "cancelled" ? "cancelled" : run.errors > 0 ? "error" : "done");
 }

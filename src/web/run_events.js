@@ -149,7 +149,7 @@ export function keepExample(run, ev) {
   const row = run.rows[ev.model];
   run.results[ev.model].set(ev.result.index, ev.result);
   run.fromBefore[ev.model].delete(ev.result.index);
-  keepResult(run.store.run, run.store.models[ev.model], ev.result).then(() => {
+  const written = keepResult(run.store.run, run.store.models[ev.model], ev.result).then(() => {
     // Written: a reload from here on will not score this example again.
     row.element.dataset.kept = String(++row.kept);
   }, (e) => {
@@ -158,6 +158,8 @@ export function keepExample(run, ev) {
     const message = `results can no longer be kept in the browser (${e?.message ?? e}); the run goes on, but a reload would lose what it scores from here`;
     $("progress").append(node("div", message, { class: "note" }));
   });
+  // The run ends once every result is written: a tab closed then loses nothing.
+  run.writes = Promise.all([run.writes, written]).then(() => {});
 }
 
 /**
