@@ -1,7 +1,7 @@
 //! How values cross between the page and the module: as JS objects, typed. Each type that
 //! crosses derives `Tsify`, which writes its TypeScript declaration into the module's `.d.ts`
-//! (`src/web/invscale-web.d.ts`, which the page's `// @ts-check` reads); [`Ts`] carries it in
-//! a `#[wasm_bindgen]` signature, so the declaration names the type.
+//! (`dist/invscale-web.d.ts`, which the page's `// @ts-check` reads); [`Ts`] carries it in a
+//! `#[wasm_bindgen]` signature, so the declaration names the type.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -10,7 +10,7 @@ import { applySettings, readSettings } from "./settings.js";
 /** @typedef {() => Promise<unknown>} StartRun */
 /** @typedef {typeof import("./task_picker.js").setTask} SetTask */
 /**
- * A setting's run: its models' reports and their trend (`PageEvaluation.report`'s JSON).
+ * A setting's run: its models' reports and their trend (from `PageEvaluation.report`).
  * @typedef {{label: string, settings?: Settings, reports: any[], trend: any}} Layer
  */
 /**

@@ -37,13 +37,9 @@ export const PAGE_SIZE = 20;
 
 /** @import { ModelSource } from "./files.js" */
 /** @import { Settings } from "./settings.js" */
-/** @import { ExampleResult, JobRequest, Timing } from "./invscale-web.js" */
+/** @import { ExampleResult, JobRequest, TaskView, Timing } from "./invscale-web.js" */
 /** @import { WorkerEvent } from "./run_events.js" */
 /** @typedef {typeof import("./invscale-web.js")} Wasm */
-/**
- * `parse_task`'s JSON; each example's fields depend on the task's type.
- * @typedef {{task_type: string, metric: string, shared_prompt: string, examples: any[], warnings: string[]}} TaskView
- */
 /**
  * A task read by the page, with what travels with it (`setTask`'s `extra`): the published
  * results it reproduces (published.json's entry, as fetched) and the URL parameters that load

@@ -8,7 +8,7 @@ import { putReportsTogether } from "./run_reports.js";
 import { keepResult } from "./run_store.js";
 import { recover } from "./worker_pool.js";
 /** @import { ProgressRow, Run } from "./page.js" */
-/** @import { Event } from "./invscale-web.js" */
+/** @import { Event, Timing } from "./invscale-web.js" */
 /** @import { ScorerEvent } from "./worker.js" */
 /**
  * An event a worker posted: the job's (`protocol.rs`) or the worker's own.
@@ -180,7 +180,7 @@ function showProgress(run, model, row) {
 
 /**
  * One model's timing from its workers': they ran side by side, so the longest of each.
- * @param {any[]} timings the workers' `model_scored` timings (JSON)
+ * @param {Timing[]} timings the workers' `model_scored` timings
  * @param {ProgressRow} row
  */
 function combinedTiming(timings, row) {
